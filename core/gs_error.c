@@ -1,0 +1,49 @@
+#include "core/gs_core.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* One message per thread: the library keeps no other mutable global state. */
+static _Thread_local char gs_msg[1024];
+
+int gs_error(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(gs_msg, sizeof gs_msg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int gs_error_wrap(int code, const char *prefix)
+{
+    char old[sizeof gs_msg];
+    memcpy(old, gs_msg, sizeof old);
+    snprintf(gs_msg, sizeof gs_msg, "%s: %s", prefix, old[0] ? old : gs_status_name(code));
+    return code;
+}
+
+const char *gs_errmsg(void)
+{
+    return gs_msg[0] ? gs_msg : "no error";
+}
+
+void gs_clear_error(void)
+{
+    gs_msg[0] = '\0';
+}
+
+const char *gs_status_name(int code)
+{
+    switch (code) {
+    case GS_OK: return "ok";
+    case GS_ERR_ARG: return "invalid argument";
+    case GS_ERR_NOMEM: return "out of memory";
+    case GS_ERR_IO: return "I/O error";
+    case GS_ERR_FORMAT: return "bad file format";
+    case GS_ERR_NUMERIC: return "numeric error";
+    case GS_ERR_STATE: return "invalid state";
+    default: return "unknown error";
+    }
+}

@@ -1,0 +1,107 @@
+#include "core/gs_core.h"
+#include "testutil.h"
+
+START_TEST(test_error_message)
+{
+    gs_clear_error();
+    ck_assert_str_eq(gs_errmsg(), "no error");
+    int rc = gs_error(GS_ERR_IO, "%s: cannot open", "x.h5");
+    ck_assert_int_eq(rc, GS_ERR_IO);
+    ck_assert_str_eq(gs_errmsg(), "x.h5: cannot open");
+    gs_error_wrap(rc, "loading");
+    ck_assert_str_eq(gs_errmsg(), "loading: x.h5: cannot open");
+}
+END_TEST
+
+START_TEST(test_rng_deterministic)
+{
+    gs_rng a, b;
+    gs_rng_seed(&a, 42);
+    gs_rng_seed(&b, 42);
+    for (int i = 0; i < 100; i++)
+        ck_assert_uint_eq(gs_rng_next(&a), gs_rng_next(&b));
+    gs_rng_seed(&b, 43);
+    ck_assert_uint_ne(gs_rng_next(&a), gs_rng_next(&b));
+}
+END_TEST
+
+START_TEST(test_rng_moments)
+{
+    gs_rng r;
+    gs_rng_seed(&r, 7);
+    const int n = 200000;
+    double s = 0, s2 = 0, su = 0, sp = 0, sg = 0;
+    for (int i = 0; i < n; i++) {
+        double x = gs_rng_normal(&r);
+        s += x;
+        s2 += x * x;
+        su += gs_rng_uniform(&r);
+    }
+    for (int i = 0; i < 20000; i++) {
+        sp += (double)gs_rng_poisson(&r, i % 2 ? 3.5 : 80.0);
+        sg += gs_rng_gamma(&r, 2.5);
+    }
+    /* tolerances are ~5 standard errors */
+    ck_assert_close(s / n, 0.0, 0.012, 0);
+    ck_assert_close(s2 / n, 1.0, 0.016, 0);
+    ck_assert_close(su / n, 0.5, 0.004, 0);
+    ck_assert_close(sp / 20000, (3.5 + 80.0) / 2, 0.2, 0);
+    ck_assert_close(sg / 20000, 2.5, 0.06, 0);
+}
+END_TEST
+
+START_TEST(test_rng_below_and_shuffle)
+{
+    gs_rng r;
+    gs_rng_seed(&r, 1);
+    int64_t idx[50];
+    for (int i = 0; i < 50; i++)
+        idx[i] = i;
+    gs_rng_shuffle_i64(&r, idx, 50);
+    int seen[50] = {0}, moved = 0;
+    for (int i = 0; i < 50; i++) {
+        ck_assert(idx[i] >= 0 && idx[i] < 50);
+        seen[idx[i]]++;
+        moved += idx[i] != i;
+    }
+    for (int i = 0; i < 50; i++)
+        ck_assert_int_eq(seen[i], 1);
+    ck_assert_int_gt(moved, 25);
+    for (int i = 0; i < 1000; i++)
+        ck_assert_uint_lt(gs_rng_below(&r, 7), 7);
+}
+END_TEST
+
+START_TEST(test_atomic_commit)
+{
+    char dir[64], tmp[256], fin[256];
+    gs_test_tmpdir(dir, sizeof dir);
+    snprintf(fin, sizeof fin, "%s/out.txt", dir);
+    ck_assert_int_eq(gs_tmp_path(tmp, sizeof tmp, fin), GS_OK);
+    FILE *f = fopen(tmp, "w");
+    fputs("hello", f);
+    fclose(f);
+    ck_assert_int_ne(access(fin, F_OK), 0);
+    ck_assert_int_eq(gs_commit(tmp, fin), GS_OK);
+    ck_assert_int_eq(access(fin, F_OK), 0);
+    ck_assert_int_ne(access(tmp, F_OK), 0);
+    char small[8];
+    ck_assert_int_eq(gs_tmp_path(small, sizeof small, fin), GS_ERR_ARG);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+static Suite *core_suite(void)
+{
+    Suite *s = suite_create("core");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_error_message);
+    tcase_add_test(tc, test_rng_deterministic);
+    tcase_add_test(tc, test_rng_moments);
+    tcase_add_test(tc, test_rng_below_and_shuffle);
+    tcase_add_test(tc, test_atomic_commit);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+GS_TEST_MAIN(core_suite)

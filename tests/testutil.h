@@ -1,0 +1,57 @@
+/* Shared helpers for the Check suites. Each tests/test_*.c is one binary
+ * with its own suite(s); GS_TEST_MAIN runs them and returns nonzero on any
+ * failure. scripts/run-tests adds up the summaries. */
+#ifndef GS_TESTUTIL_H
+#define GS_TESTUTIL_H
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* |a - b| <= atol + rtol * |b| */
+#define ck_assert_close(a, b, atol, rtol)                                                  \
+    do {                                                                                   \
+        double ca_a_ = (double)(a), ca_b_ = (double)(b);                                   \
+        ck_assert_msg(fabs(ca_a_ - ca_b_) <= (atol) + (rtol) * fabs(ca_b_),                \
+                      "%s = %.9g, expected %s = %.9g (atol %g, rtol %g)", #a, ca_a_, #b,   \
+                      ca_b_, (double)(atol), (double)(rtol));                              \
+    } while (0)
+
+/* A fresh scratch directory for one test; removed by gs_test_rmdir. */
+static inline void gs_test_tmpdir(char *buf, size_t n)
+{
+    snprintf(buf, n, "/tmp/gansim-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(buf));
+}
+
+static inline void gs_test_rmdir(const char *dir)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Path of a built tool (GANSIM_BIN is set by `make test`). */
+static inline const char *gs_test_bin(void)
+{
+    const char *b = getenv("GANSIM_BIN");
+    return b ? b : "bin";
+}
+
+#define GS_TEST_MAIN(...)                                                                  \
+    int main(void)                                                                         \
+    {                                                                                      \
+        Suite *(*fns[])(void) = {__VA_ARGS__};                                             \
+        SRunner *sr = srunner_create(fns[0]());                                            \
+        for (size_t i = 1; i < sizeof fns / sizeof fns[0]; i++)                            \
+            srunner_add_suite(sr, fns[i]());                                               \
+        srunner_run_all(sr, CK_NORMAL);                                                    \
+        int nf = srunner_ntests_failed(sr);                                                \
+        srunner_free(sr);                                                                  \
+        return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;                                      \
+    }
+
+#endif

@@ -1,0 +1,66 @@
+/* Shared by the tools' main()s: exit codes, message style, TTY progress.
+ * Header-only because each tool is one translation unit. */
+#ifndef GS_TOOL_COMMON_H
+#define GS_TOOL_COMMON_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/gs_core.h"
+
+enum { GS_EXIT_OK = 0, GS_EXIT_FAIL = 1, GS_EXIT_USAGE = 2 };
+
+/* "gansim-xxx: message" on stderr */
+static inline void gs_tool_err(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* Parses a positive/nonnegative integer option; returns 0 on success. */
+static inline int gs_tool_parse_i64(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    if (!s || !*s)
+        return -1;
+    long long v = strtoll(s, &end, 10);
+    if (*end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static inline int gs_tool_parse_f64(const char *s, double *out)
+{
+    char *end;
+    if (!s || !*s)
+        return -1;
+    double v = strtod(s, &end);
+    if (*end != '\0' || v != v)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Progress display: a rewritten line on a TTY, nothing otherwise (callers
+ * print plain periodic lines themselves when !gs_tool_isatty()). */
+static inline int gs_tool_isatty(void) { return isatty(STDERR_FILENO); }
+
+static inline void gs_tool_progress(const char *what, long long done, long long total)
+{
+    if (!gs_tool_isatty())
+        return;
+    fprintf(stderr, "\r%s %lld/%lld (%3.0f%%)", what, done, total,
+            total > 0 ? 100.0 * (double)done / (double)total : 100.0);
+    if (done >= total)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+#endif
