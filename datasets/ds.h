@@ -1,0 +1,78 @@
+/* ds — gansim's data files and toy simulators (design.md §3, §7).
+ *
+ * Event tables (LUXE) and image sets (ZDC) in HDF5, CSV import of event
+ * tables, and seeded toy simulators standing in for Geant4. Works on plain
+ * float arrays; knows nothing of nn/. Every reader validates what it reads
+ * (missing datasets, rank, dtype, overflowing sizes, N = 0, NaN/Inf) and
+ * fails with a gs_status and a message in gs_errmsg() naming the file and
+ * the problem; writers are atomic (temp file + rename). */
+#ifndef DS_H
+#define DS_H
+
+#include <stdint.h>
+
+#include "core/gs_core.h"
+
+/* ---- event table: /events float32 [N, F] + attrs columns, units;
+ *      /pdg int32 [N]; optional /weights float32 [N];
+ *      optional attr particles_per_bx (float64) ---- */
+typedef struct {
+    int64_t n;              /* rows (particles) */
+    int64_t f;              /* features per row */
+    float *x;               /* [n * f], row-major */
+    char **columns;         /* f names, e.g. "x","y","px","py","pz","t" */
+    char **units;           /* f unit strings, or NULL when the file has none */
+    int32_t *pdg;           /* [n] PDG species code, or NULL */
+    float *weights;         /* [n] per-particle weights, or NULL */
+    double particles_per_bx; /* mean particles per bunch crossing; 0 when absent */
+} ds_events;
+
+/* Reader options. drop_nonfinite: drop rows holding NaN/Inf instead of failing. */
+typedef struct {
+    int drop_nonfinite;
+} ds_read_opts;
+
+int  ds_events_read(const char *path, const ds_read_opts *opts, ds_events *out);
+int  ds_events_write(const char *path, const ds_events *ev);
+/* CSV with a header row of column names. A column named pdg (or species)
+ * becomes /pdg, one named weight(s) becomes /weights, the rest are features. */
+int  ds_events_read_csv(const char *path, const ds_read_opts *opts, ds_events *out);
+void ds_events_free(ds_events *ev);
+/* index of a column by name, -1 when absent */
+int64_t ds_events_column(const ds_events *ev, const char *name);
+/* Allocates an empty table with n rows and the given columns (copied). */
+int  ds_events_alloc(ds_events *ev, int64_t n, int64_t f, const char *const *columns,
+                     const char *const *units, int with_pdg, int with_weights);
+
+/* ---- image set: /images float32 [N, H, W], /conditions float32 [N, 9]
+ *      with attr columns "E,vx,vy,vz,px,py,pz,mass,charge" ---- */
+#define DS_ZDC_H 56
+#define DS_ZDC_W 30
+#define DS_ZDC_NCOND 9
+typedef struct {
+    int64_t n, h, w;
+    float *images;          /* [n * h * w] */
+    int64_t c;              /* conditions per image (9), 0 when the file has none */
+    float *cond;            /* [n * c] or NULL */
+    char **cond_columns;    /* c names, or NULL */
+} ds_images;
+
+int  ds_images_read(const char *path, const ds_read_opts *opts, ds_images *out);
+int  ds_images_write(const char *path, const ds_images *im);
+/* conditions-only file (/conditions [N, 9]) as taken by gansim-sample --conditions */
+int  ds_conditions_read(const char *path, ds_images *out /* images = NULL, h = w = 0 */);
+void ds_images_free(ds_images *im);
+int  ds_images_alloc(ds_images *im, int64_t n, int64_t h, int64_t w, int64_t c);
+
+/* What kind of file is this? */
+typedef enum { DS_KIND_UNKNOWN = 0, DS_KIND_EVENTS, DS_KIND_IMAGES } ds_kind;
+int ds_file_kind(const char *path, ds_kind *kind);
+
+/* ---- toy simulators (formulas in docs/datasets.md); same seed => same data ---- */
+/* LUXE: particles leaving a 16.5 GeV e- beam dump face backwards (pz < 0).
+ * Columns x,y [mm], px,py,pz [GeV], t [ns]; pdg 2112 (n), 22 (γ), 11 (e−), −11 (e+). */
+int ds_toy_luxe(int64_t n, uint64_t seed, ds_events *out);
+/* ZDC: 9 conditions -> 56×30 photon-count image, many images per condition shape. */
+int ds_toy_zdc(int64_t n, uint64_t seed, ds_images *out);
+
+#endif
