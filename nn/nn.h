@@ -1,0 +1,230 @@
+/* nn — gansim's engine: float32 tensors, reverse-mode autodiff with
+ * gradients of gradients, dense ops, layers, optimizers, checkpoints.
+ * Knows nothing of physics.
+ *
+ * Model of use (record-per-step tape, like PyTorch, but arena-backed):
+ *
+ *     nn_ctx_reset(ctx);                      // forget last step's graph
+ *     nn_tensor *x = nn_input(ctx, 2, (int64_t[]){B, F}, batch);
+ *     nn_tensor *y = nn_linear(ctx, x, layer.W, layer.b);
+ *     nn_tensor *loss = nn_mean(ctx, nn_square(ctx, y));
+ *     nn_backward(ctx, loss);                 // += d loss / d p into p->grad
+ *     nn_optim_step(&opt);
+ *
+ * Every op computes its forward value eagerly and records itself on the
+ * context's tape. Backward rules are written with the same ops, so a
+ * gradient obtained with nn_grad(..., create_graph = 1) is itself a graph
+ * value that can be differentiated again (the WGAN gradient penalty).
+ *
+ * Memory: graph tensors and their data live in the context's arena, which
+ * nn_ctx_reset() rewinds. The arena grows only while a step needs more than
+ * any earlier one, so from the second identical step on nothing is
+ * malloc'd (nn_ctx_stats() proves it). Parameters, their gradients and
+ * optimizer state are persistent (nn_params), outside the arena.
+ *
+ * Errors: ops never abort. A bad shape or an exhausted arena makes an op
+ * return NULL with gs_errmsg() set; every op returns NULL when an input is
+ * NULL, so a whole expression can be checked once at the end. */
+#ifndef NN_H
+#define NN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/gs_core.h"
+
+#define NN_MAX_DIMS 4
+#define NN_MAX_SRC 3
+
+typedef struct nn_ctx nn_ctx;
+typedef struct nn_tensor nn_tensor;
+
+/* Fields above the line may be read by users; the rest is the engine's. */
+struct nn_tensor {
+    float *data;                    /* n floats, 64-byte aligned, row-major */
+    int64_t n;                      /* element count */
+    int ndim;
+    int64_t shape[NN_MAX_DIMS];
+    float *grad;                    /* parameters only: accumulated gradient */
+    const char *name;               /* parameters only */
+    /* ------------------------------------------------------------------ */
+    int op;                         /* enum nn_op; NN_OP_LEAF for inputs and params */
+    bool requires_grad;
+    bool is_param;
+    nn_tensor *src[NN_MAX_SRC];
+    float fp[4];                    /* op parameters (float) */
+    int64_t ip[6];                  /* op parameters (int) */
+    nn_tensor *prev;                /* tape link: previous node of the context */
+    nn_tensor *gacc;                /* gradient being accumulated in a backward pass */
+    uint64_t gepoch;                /* pass that gacc belongs to */
+    nn_tensor *gnext;               /* parameters reached in this pass (a list) */
+};
+
+/* ---- context ------------------------------------------------------------ */
+typedef struct {
+    size_t arena_bytes;      /* capacity of the arena block */
+    size_t high_water;       /* most bytes any step used */
+    size_t used;             /* bytes used by the current step */
+    uint64_t n_mallocs;      /* arena blocks allocated over the context's life */
+    int64_t n_nodes;         /* nodes on the current tape */
+} nn_ctx_stats;
+
+nn_ctx *nn_ctx_new(void);
+void nn_ctx_free(nn_ctx *c);
+void nn_ctx_reset(nn_ctx *c);
+void nn_ctx_get_stats(const nn_ctx *c, nn_ctx_stats *s);
+/* With grad disabled no node requires grad (inference; cheaper). */
+void nn_set_grad_enabled(nn_ctx *c, bool on);
+/* Training vs evaluation mode for dropout and batch norm. */
+void nn_set_training(nn_ctx *c, bool on);
+bool nn_is_training(const nn_ctx *c);
+/* Scratch memory from the arena (valid until the next reset). */
+void *nn_scratch(nn_ctx *c, size_t bytes);
+
+/* Threads used by every kernel and by OpenBLAS (one OpenMP pool). */
+void nn_set_threads(int n);
+int nn_get_threads(void);
+
+/* ---- leaves ------------------------------------------------------------- */
+/* A new arena tensor, uninitialised (fill t->data yourself). */
+nn_tensor *nn_new(nn_ctx *c, int ndim, const int64_t *shape);
+nn_tensor *nn_zeros(nn_ctx *c, int ndim, const int64_t *shape);
+/* Copies `data` into the arena. */
+nn_tensor *nn_input(nn_ctx *c, int ndim, const int64_t *shape, const float *data);
+/* Marks a leaf (e.g. the WGAN-GP interpolate) as something to differentiate by. */
+void nn_set_requires_grad(nn_tensor *t, bool on);
+
+/* ---- ops (all differentiable unless said otherwise) ----------------------- */
+/* Shapes: a and b of identical shape for the binary elementwise ops. */
+nn_tensor *nn_add(nn_ctx *c, nn_tensor *a, nn_tensor *b);
+nn_tensor *nn_sub(nn_ctx *c, nn_tensor *a, nn_tensor *b);
+nn_tensor *nn_mul(nn_ctx *c, nn_tensor *a, nn_tensor *b);
+nn_tensor *nn_div(nn_ctx *c, nn_tensor *a, nn_tensor *b);
+nn_tensor *nn_affine(nn_ctx *c, nn_tensor *x, float a, float b); /* a*x + b */
+nn_tensor *nn_scale(nn_ctx *c, nn_tensor *x, float a);
+nn_tensor *nn_add_scalar(nn_ctx *c, nn_tensor *x, float b);
+nn_tensor *nn_square(nn_ctx *c, nn_tensor *x);
+nn_tensor *nn_sqrt(nn_ctx *c, nn_tensor *x);
+nn_tensor *nn_abs(nn_ctx *c, nn_tensor *x);
+nn_tensor *nn_exp(nn_ctx *c, nn_tensor *x);
+nn_tensor *nn_log(nn_ctx *c, nn_tensor *x);
+nn_tensor *nn_relu(nn_ctx *c, nn_tensor *x);
+nn_tensor *nn_leaky_relu(nn_ctx *c, nn_tensor *x, float slope);
+nn_tensor *nn_tanh(nn_ctx *c, nn_tensor *x);
+nn_tensor *nn_sigmoid(nn_ctx *c, nn_tensor *x);
+nn_tensor *nn_softplus(nn_ctx *c, nn_tensor *x);
+nn_tensor *nn_sign(nn_ctx *c, nn_tensor *x);   /* constant: no gradient */
+
+/* C = op(A) op(B), op = transpose when the flag is set; 2-D only. */
+nn_tensor *nn_matmul(nn_ctx *c, nn_tensor *a, nn_tensor *b, bool ta, bool tb);
+/* y = x W^T + b: x [N, in], W [out, in], b [out] or NULL. */
+nn_tensor *nn_linear(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b);
+
+/* Along dimension 1 (features / channels), any rank, other dims equal. */
+nn_tensor *nn_concat(nn_ctx *c, nn_tensor *a, nn_tensor *b);
+nn_tensor *nn_slice(nn_ctx *c, nn_tensor *x, int64_t start, int64_t len);
+nn_tensor *nn_reshape(nn_ctx *c, nn_tensor *x, int ndim, const int64_t *shape);
+
+/* Reductions and their broadcasts. Shapes [N, ...]: "rows" are samples,
+ * "channels" are dimension 1 (features of a 2-D tensor). */
+nn_tensor *nn_sum(nn_ctx *c, nn_tensor *x);                 /* -> [1] */
+nn_tensor *nn_mean(nn_ctx *c, nn_tensor *x);                /* -> [1] */
+nn_tensor *nn_sum_rows(nn_ctx *c, nn_tensor *x);            /* -> [N, 1] */
+nn_tensor *nn_sum_channels(nn_ctx *c, nn_tensor *x);        /* -> [C] */
+nn_tensor *nn_expand_scalar(nn_ctx *c, nn_tensor *s, int ndim, const int64_t *shape);
+nn_tensor *nn_expand_rows(nn_ctx *c, nn_tensor *r, int ndim, const int64_t *shape);
+nn_tensor *nn_expand_channels(nn_ctx *c, nn_tensor *ch, int ndim, const int64_t *shape);
+
+/* Losses and normalisation, composed from the ops above (so they have
+ * second derivatives for free). */
+nn_tensor *nn_bce_with_logits(nn_ctx *c, nn_tensor *logits, nn_tensor *target); /* mean */
+nn_tensor *nn_mse(nn_ctx *c, nn_tensor *a, nn_tensor *b);                      /* mean */
+nn_tensor *nn_l1(nn_ctx *c, nn_tensor *a, nn_tensor *b);                       /* mean */
+/* Per-sample normalisation over all non-batch dims; gamma, beta [D] or NULL. */
+nn_tensor *nn_layernorm(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *beta, float eps);
+/* Dropout with drop probability p: identity in eval mode; the mask is drawn
+ * from rng once and reused by backward. */
+nn_tensor *nn_dropout(nn_ctx *c, nn_tensor *x, float p, gs_rng *rng);
+
+/* ---- autodiff ------------------------------------------------------------ */
+/* d y / d wrt[i] for a scalar y ([1]). out[i] is a graph value of wrt[i]'s
+ * shape (zeros when y does not depend on it). With create_graph the result
+ * can be differentiated again. */
+int nn_grad(nn_ctx *c, nn_tensor *y, int n, nn_tensor *const *wrt, nn_tensor **out,
+            bool create_graph);
+/* Accumulates d y / d p into p->grad for every parameter y depends on. */
+int nn_backward(nn_ctx *c, nn_tensor *y);
+
+/* ---- parameters ------------------------------------------------------------ */
+typedef struct {
+    nn_tensor **p;
+    int n, cap;
+} nn_params;
+
+void nn_params_init(nn_params *ps);
+void nn_params_free(nn_params *ps);
+/* A persistent, zero-initialised parameter with a zeroed gradient. */
+nn_tensor *nn_param_new(nn_params *ps, const char *name, int ndim, const int64_t *shape);
+nn_tensor *nn_params_find(const nn_params *ps, const char *name);
+void nn_params_zero_grad(nn_params *ps);
+void nn_params_set_requires_grad(nn_params *ps, bool on);
+int64_t nn_params_count(const nn_params *ps);
+/* Copies values (same names and shapes) — e.g. for an EMA or a snapshot. */
+int nn_params_copy(nn_params *dst, const nn_params *src);
+/* dst = decay * dst + (1 - decay) * src (exponential moving average). */
+int nn_params_ema(nn_params *dst, const nn_params *src, float decay);
+/* Original-WGAN weight clipping to [-c, c]. */
+void nn_params_clip(nn_params *ps, float c);
+
+/* ---- initialisation ------------------------------------------------------- */
+void nn_init_uniform(nn_tensor *p, gs_rng *r, float lo, float hi);
+void nn_init_normal(nn_tensor *p, gs_rng *r, float mean, float std);
+/* fan_in = product of all dims but the first (PyTorch convention). */
+void nn_init_kaiming_normal(nn_tensor *p, gs_rng *r, float neg_slope);
+void nn_init_kaiming_uniform(nn_tensor *p, gs_rng *r, float neg_slope);
+void nn_init_xavier_uniform(nn_tensor *p, gs_rng *r, float gain);
+void nn_init_const(nn_tensor *p, float v);
+
+typedef enum { NN_INIT_TORCH = 0, NN_INIT_KAIMING, NN_INIT_XAVIER, NN_INIT_NORMAL } nn_init_kind;
+
+/* ---- layers ---------------------------------------------------------------- */
+typedef struct {
+    nn_tensor *w, *b;   /* [out, in], [out] or NULL */
+    int64_t in, out;
+} nn_linear_layer;
+
+/* NN_INIT_TORCH is PyTorch's default: W, b ~ U(-1/sqrt(in), 1/sqrt(in)). */
+int nn_linear_layer_init(nn_linear_layer *l, nn_params *ps, const char *name, int64_t in,
+                         int64_t out, bool bias, nn_init_kind init, gs_rng *r);
+nn_tensor *nn_linear_layer_fwd(nn_ctx *c, const nn_linear_layer *l, nn_tensor *x);
+
+/* ---- optimizers --------------------------------------------------------- */
+typedef enum { NN_OPT_SGD = 0, NN_OPT_ADAM, NN_OPT_RMSPROP } nn_optim_kind;
+
+typedef struct {
+    nn_optim_kind kind;
+    float lr;
+    float momentum;      /* SGD */
+    float beta1, beta2;  /* Adam */
+    float alpha;         /* RMSprop smoothing (PyTorch's alpha) */
+    float eps;
+    float weight_decay;  /* L2 added to the gradient (PyTorch semantics) */
+} nn_optim_cfg;
+
+/* PyTorch defaults for each kind. */
+nn_optim_cfg nn_optim_defaults(nn_optim_kind kind, float lr);
+
+typedef struct {
+    nn_optim_cfg cfg;
+    nn_params *ps;
+    float **m, **v;      /* per-parameter state (momentum / first & second moments) */
+    int64_t t;           /* steps taken */
+} nn_optim;
+
+int nn_optim_init(nn_optim *o, nn_params *ps, const nn_optim_cfg *cfg);
+void nn_optim_free(nn_optim *o);
+/* One update from p->grad for every parameter with requires_grad. */
+void nn_optim_step(nn_optim *o);
+
+#endif

@@ -1,0 +1,114 @@
+/* Reverse-mode differentiation over the context's tape.
+ *
+ * The tape is the creation order of nodes, so walking it backwards from y
+ * visits every node after all of its consumers: a valid reverse topological
+ * order with no sorting. Gradients are accumulated in each tensor's gacc,
+ * tagged with the pass's epoch so that no clearing pass is needed (params
+ * live outside the tape and would otherwise keep stale pointers). */
+#include "nn/nn_internal.h"
+
+#include <string.h>
+
+typedef struct {
+    nn_ctx *c;
+    uint64_t ep;
+    nn_tensor *params;  /* list through gnext */
+} pass;
+
+static int accumulate(pass *ps, nn_tensor *t, nn_tensor *g)
+{
+    if (t->gepoch != ps->ep || !t->gacc) {
+        t->gacc = g;
+        t->gepoch = ps->ep;
+        if (t->is_param) {
+            t->gnext = ps->params;
+            ps->params = t;
+        }
+        return GS_OK;
+    }
+    t->gacc = nn_add(ps->c, t->gacc, g);
+    return t->gacc ? GS_OK : GS_ERR_NOMEM;
+}
+
+static int run_pass(pass *ps, nn_tensor *y, bool create_graph)
+{
+    nn_ctx *c = ps->c;
+    if (!y)
+        return gs_error(GS_ERR_ARG, "nn: gradient of a failed expression (%s)", gs_errmsg());
+    if (y->n != 1)
+        return gs_error(GS_ERR_ARG, "nn: gradient needs a scalar output, got %lld elements",
+                        (long long)y->n);
+    ps->ep = nn_ctx_next_epoch(c);
+    ps->params = NULL;
+    if (!y->requires_grad)
+        return GS_OK;
+
+    bool saved = nn_ctx_grad_enabled(c);
+    nn_set_grad_enabled(c, create_graph);
+    int rc = GS_OK;
+    nn_tensor *one = nn_new(c, 1, (int64_t[]){1});
+    if (!one) {
+        rc = GS_ERR_NOMEM;
+        goto out;
+    }
+    one->data[0] = 1.0f;
+    y->gacc = one;
+    y->gepoch = ps->ep;
+    for (nn_tensor *t = y; t; t = t->prev) {
+        if (t->gepoch != ps->ep || !t->gacc || t->op == NN_OP_LEAF || !t->requires_grad)
+            continue;
+        nn_tensor *g[NN_MAX_SRC] = {NULL, NULL, NULL};
+        uint64_t fails = nn_ctx_failures(c);
+        nn_op_table[t->op].bwd(c, t, t->gacc, g);
+        if (nn_ctx_failures(c) != fails) {
+            rc = GS_ERR_NOMEM;  /* a rule's op failed; the message says which */
+            goto out;
+        }
+        for (int k = 0; k < NN_MAX_SRC; k++) {
+            nn_tensor *s = t->src[k];
+            if (!s || !s->requires_grad)
+                continue;
+            if (!g[k])
+                continue;  /* no gradient for this input (zero a.e. or constant) */
+            if ((rc = accumulate(ps, s, g[k])) != GS_OK)
+                goto out;
+        }
+    }
+out:
+    nn_set_grad_enabled(c, saved);
+    return rc;
+}
+
+int nn_grad(nn_ctx *c, nn_tensor *y, int n, nn_tensor *const *wrt, nn_tensor **out,
+            bool create_graph)
+{
+    pass ps = {.c = c};
+    int rc = run_pass(&ps, y, create_graph);
+    if (rc != GS_OK)
+        return rc;
+    for (int i = 0; i < n; i++) {
+        nn_tensor *w = wrt[i];
+        if (w->gepoch == ps.ep && w->gacc)
+            out[i] = w->gacc;
+        else if (!(out[i] = nn_zeros(c, w->ndim, w->shape)))
+            return GS_ERR_NOMEM;
+    }
+    return GS_OK;
+}
+
+int nn_backward(nn_ctx *c, nn_tensor *y)
+{
+    pass ps = {.c = c};
+    int rc = run_pass(&ps, y, false);
+    if (rc != GS_OK)
+        return rc;
+    for (nn_tensor *p = ps.params; p; p = p->gnext) {
+        const float *g = p->gacc->data;
+        float *acc = p->grad;
+        const int64_t n_ = p->n;
+#pragma omp simd
+        for (int64_t i = 0; i < n_; i++)
+            acc[i] += g[i];
+    }
+    return GS_OK;
+}

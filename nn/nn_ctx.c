@@ -1,0 +1,256 @@
+/* Context, arena and node creation.
+ *
+ * The arena is one 64-byte-aligned block. When a step needs more, extra
+ * blocks are malloc'd on the side for the rest of that step; the next reset
+ * frees them and regrows the main block to the step's peak, so a sequence
+ * of identical steps stops allocating after its first step. */
+#include "nn/nn_internal.h"
+
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cblas.h>
+
+#define NN_ALIGN 64
+
+typedef struct nn_chunk {
+    struct nn_chunk *next;
+    char *mem;
+} nn_chunk;
+
+struct nn_ctx {
+    char *base;
+    size_t cap, used, step_total, high_water;
+    nn_chunk *extra;        /* overflow blocks of this step */
+    uint64_t n_mallocs;
+    uint64_t n_fail;        /* failed node creations */
+    nn_tensor *tape;        /* last node; ->prev links back */
+    int64_t n_nodes;
+    uint64_t epoch;         /* backward-pass counter (see nn_tensor.gepoch) */
+    bool grad_enabled, training;
+};
+
+nn_ctx *nn_ctx_new(void)
+{
+    nn_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        gs_error(GS_ERR_NOMEM, "nn: out of memory for a context");
+        return NULL;
+    }
+    c->grad_enabled = true;
+    c->training = true;
+    return c;
+}
+
+static void free_extra(nn_ctx *c)
+{
+    while (c->extra) {
+        nn_chunk *k = c->extra;
+        c->extra = k->next;
+        free(k->mem);
+        free(k);
+    }
+}
+
+void nn_ctx_free(nn_ctx *c)
+{
+    if (!c)
+        return;
+    free_extra(c);
+    free(c->base);
+    free(c);
+}
+
+void nn_ctx_reset(nn_ctx *c)
+{
+    if (c->extra) {
+        /* Last step overflowed: regrow to its peak, with headroom. */
+        free_extra(c);
+        free(c->base);
+        size_t want = c->step_total + c->step_total / 4;
+        want = (want + NN_ALIGN - 1) / NN_ALIGN * NN_ALIGN;
+        c->base = aligned_alloc(NN_ALIGN, want);
+        c->cap = c->base ? want : 0;
+        if (c->base)
+            c->n_mallocs++;
+    }
+    c->used = 0;
+    c->step_total = 0;
+    c->tape = NULL;
+    c->n_nodes = 0;
+}
+
+void *nn_scratch(nn_ctx *c, size_t bytes)
+{
+    size_t sz = (bytes + NN_ALIGN - 1) / NN_ALIGN * NN_ALIGN;
+    if (sz == 0)
+        sz = NN_ALIGN;
+    c->step_total += sz;
+    if (c->step_total > c->high_water)
+        c->high_water = c->step_total;
+    if (c->base && c->used + sz <= c->cap) {
+        void *p = c->base + c->used;
+        c->used += sz;
+        return p;
+    }
+    nn_chunk *k = malloc(sizeof *k);
+    char *mem = k ? aligned_alloc(NN_ALIGN, sz) : NULL;
+    if (!mem) {
+        free(k);
+        c->n_fail++;
+        gs_error(GS_ERR_NOMEM, "nn: arena cannot grow by %zu bytes", sz);
+        return NULL;
+    }
+    c->n_mallocs++;
+    k->mem = mem;
+    k->next = c->extra;
+    c->extra = k;
+    return mem;
+}
+
+void nn_ctx_get_stats(const nn_ctx *c, nn_ctx_stats *s)
+{
+    s->arena_bytes = c->cap;
+    s->high_water = c->high_water;
+    s->used = c->step_total;
+    s->n_mallocs = c->n_mallocs;
+    s->n_nodes = c->n_nodes;
+}
+
+void nn_set_grad_enabled(nn_ctx *c, bool on) { c->grad_enabled = on; }
+void nn_set_training(nn_ctx *c, bool on) { c->training = on; }
+bool nn_is_training(const nn_ctx *c) { return c->training; }
+
+/* Internal accessors used by the autodiff walker. */
+nn_tensor *nn_ctx_tape(nn_ctx *c) { return c->tape; }
+uint64_t nn_ctx_next_epoch(nn_ctx *c) { return ++c->epoch; }
+bool nn_ctx_grad_enabled(const nn_ctx *c) { return c->grad_enabled; }
+uint64_t nn_ctx_failures(const nn_ctx *c) { return c->n_fail; }
+
+nn_tensor *nn_fail(nn_ctx *c, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    gs_error(GS_ERR_ARG, "%s", msg);
+    c->n_fail++;
+    return NULL;
+}
+
+void nn_set_threads(int n)
+{
+    if (n < 1)
+        n = 1;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+int nn_get_threads(void) { return omp_get_max_threads(); }
+
+/* ---- nodes ---------------------------------------------------------------- */
+int64_t nn_shape_numel(int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= shape[i];
+    return n;
+}
+
+int64_t nn_inner(const nn_tensor *t) { return t->ndim > 0 ? t->n / t->shape[0] : 1; }
+
+bool nn_same_shape(const nn_tensor *a, const nn_tensor *b)
+{
+    if (a->ndim != b->ndim)
+        return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i])
+            return false;
+    return true;
+}
+
+nn_tensor *nn_node(nn_ctx *c, int op, int ndim, const int64_t *shape, nn_tensor *s0,
+                   nn_tensor *s1, nn_tensor *s2, bool alias_s0)
+{
+    const int n_src = nn_op_table[op].n_src;
+    nn_tensor *src[NN_MAX_SRC] = {s0, s1, s2};
+    for (int i = 0; i < n_src; i++)
+        if (!src[i]) {
+            c->n_fail++;
+            return NULL;  /* an earlier op failed: propagate, keep its message */
+        }
+    if (ndim < 1 || ndim > NN_MAX_DIMS) {
+        gs_error(GS_ERR_ARG, "nn: %s: rank %d not in 1..%d", nn_op_table[op].name, ndim,
+                 NN_MAX_DIMS);
+        c->n_fail++;
+        return NULL;
+    }
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] < 0) {
+            gs_error(GS_ERR_ARG, "nn: %s: negative dimension", nn_op_table[op].name);
+            c->n_fail++;
+            return NULL;
+        }
+    nn_tensor *t = nn_scratch(c, sizeof *t);
+    if (!t)
+        return NULL;
+    memset(t, 0, sizeof *t);
+    t->op = op;
+    t->ndim = ndim;
+    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    t->n = nn_shape_numel(ndim, shape);
+    if (alias_s0) {
+        t->data = s0->data;
+    } else {
+        t->data = nn_scratch(c, (size_t)t->n * sizeof(float));
+        if (!t->data)
+            return NULL;
+    }
+    bool rg = false;
+    for (int i = 0; i < n_src; i++) {
+        t->src[i] = src[i];
+        rg |= src[i]->requires_grad;
+    }
+    t->requires_grad = rg && c->grad_enabled;
+    t->prev = c->tape;
+    c->tape = t;
+    c->n_nodes++;
+    return t;
+}
+
+nn_tensor *nn_run(nn_tensor *y)
+{
+    if (y && nn_op_table[y->op].fwd)
+        nn_op_table[y->op].fwd(y);
+    return y;
+}
+
+nn_tensor *nn_new(nn_ctx *c, int ndim, const int64_t *shape)
+{
+    return nn_node(c, NN_OP_LEAF, ndim, shape, NULL, NULL, NULL, false);
+}
+
+nn_tensor *nn_zeros(nn_ctx *c, int ndim, const int64_t *shape)
+{
+    nn_tensor *t = nn_new(c, ndim, shape);
+    if (t)
+        memset(t->data, 0, (size_t)t->n * sizeof(float));
+    return t;
+}
+
+nn_tensor *nn_input(nn_ctx *c, int ndim, const int64_t *shape, const float *data)
+{
+    nn_tensor *t = nn_new(c, ndim, shape);
+    if (t)
+        memcpy(t->data, data, (size_t)t->n * sizeof(float));
+    return t;
+}
+
+void nn_set_requires_grad(nn_tensor *t, bool on)
+{
+    if (t)
+        t->requires_grad = on;
+}

@@ -1,0 +1,69 @@
+/* Engine internals shared by the nn/ source files: the op table, node
+ * creation and the arena. Not installed. */
+#ifndef NN_INTERNAL_H
+#define NN_INTERNAL_H
+
+#include "nn/nn.h"
+
+/* Every op: one forward kernel call and one backward rule built from ops. */
+enum nn_op {
+    NN_OP_LEAF = 0,
+    NN_OP_ADD, NN_OP_SUB, NN_OP_MUL, NN_OP_DIV, NN_OP_AFFINE,
+    NN_OP_SQUARE, NN_OP_SQRT, NN_OP_ABS, NN_OP_EXP, NN_OP_LOG,
+    NN_OP_LEAKY_RELU, NN_OP_LEAKY_RELU_BW,
+    NN_OP_TANH, NN_OP_TANH_BW, NN_OP_SIGMOID, NN_OP_SIGMOID_BW, NN_OP_SOFTPLUS,
+    NN_OP_SIGN,
+    NN_OP_MATMUL, NN_OP_LINEAR,
+    NN_OP_CONCAT, NN_OP_SLICE, NN_OP_PAD, NN_OP_RESHAPE,
+    NN_OP_REDUCE, NN_OP_EXPAND,
+    NN_OP_COUNT
+};
+
+typedef void (*nn_fwd_fn)(nn_tensor *y);
+/* Given y and its incoming gradient gy, sets g[i] to the gradient for
+ * y->src[i], or NULL where there is none (constant input / zero a.e.). */
+typedef void (*nn_bwd_fn)(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
+
+typedef struct {
+    const char *name;
+    int n_src;
+    nn_fwd_fn fwd;
+    nn_bwd_fn bwd;
+} nn_op_def;
+
+extern const nn_op_def nn_op_table[NN_OP_COUNT];
+
+/* Arena-backed node with the given shape; data allocated unless alias. Sets
+ * requires_grad from the sources and the context's mode, links the node on
+ * the tape. Returns NULL (message set) when a src is NULL or memory fails. */
+nn_tensor *nn_node(nn_ctx *c, int op, int ndim, const int64_t *shape, nn_tensor *s0,
+                   nn_tensor *s1, nn_tensor *s2, bool alias_s0);
+/* Run the op's forward on a fresh node (NULL-propagating). */
+nn_tensor *nn_run(nn_tensor *y);
+bool nn_same_shape(const nn_tensor *a, const nn_tensor *b);
+int64_t nn_shape_numel(int ndim, const int64_t *shape);
+/* Elements per sample: product of dims 1..ndim-1. */
+int64_t nn_inner(const nn_tensor *t);
+
+/* Context internals used by the autodiff walker and ops. */
+nn_tensor *nn_ctx_tape(nn_ctx *c);
+uint64_t nn_ctx_next_epoch(nn_ctx *c);
+bool nn_ctx_grad_enabled(const nn_ctx *c);
+/* Records a failed op (message as printf) and returns NULL. */
+nn_tensor *nn_fail(nn_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Count of failed node creations (lets the walker tell "no gradient" from "op failed"). */
+uint64_t nn_ctx_failures(const nn_ctx *c);
+
+/* Generic reduction / broadcast over a [o, m, i] view: sum to [m] and back. */
+nn_tensor *nn_reduce_omi(nn_ctx *c, nn_tensor *x, int64_t o, int64_t m, int64_t i, int ndim,
+                         const int64_t *shape);
+nn_tensor *nn_expand_omi(nn_ctx *c, nn_tensor *x, int64_t o, int64_t m, int64_t i, int ndim,
+                         const int64_t *shape);
+/* Places x at `start` along dim 1 of a zero tensor of `shape` (slice's adjoint). */
+nn_tensor *nn_pad(nn_ctx *c, nn_tensor *x, int64_t start, int ndim, const int64_t *shape);
+
+/* Elementwise loops fork threads only above this many elements: OpenMP's
+ * fork/join costs more than a short loop. */
+#define NN_PAR_MIN 32768
+
+#endif
