@@ -91,3 +91,7 @@ install: all
 
 clean:
 	rm -rf build build-san bin
+
+# The allocation-counting test wraps the malloc family for the code it links.
+$(BUILD)/tests/test_nn_train: LDFLAGS += -Wl,--wrap=malloc -Wl,--wrap=calloc \
+    -Wl,--wrap=realloc -Wl,--wrap=aligned_alloc

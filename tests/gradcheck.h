@@ -26,7 +26,7 @@ typedef struct {
     float atol, rtol;
 } gc_case;
 
-static nn_tensor *gc_rand_like(nn_ctx *c, const nn_tensor *y, uint64_t seed)
+static inline nn_tensor *gc_rand_like(nn_ctx *c, const nn_tensor *y, uint64_t seed)
 {
     nn_tensor *r = nn_new(c, y->ndim, y->shape);
     gs_rng rng;
@@ -35,14 +35,14 @@ static nn_tensor *gc_rand_like(nn_ctx *c, const nn_tensor *y, uint64_t seed)
     return r;
 }
 
-static nn_tensor *gc_scalarize(nn_ctx *c, nn_tensor *y, uint64_t seed)
+static inline nn_tensor *gc_scalarize(nn_ctx *c, nn_tensor *y, uint64_t seed)
 {
     ck_assert_msg(y != NULL, "op failed: %s", gs_errmsg());
     nn_tensor *r = gc_rand_like(c, y, seed);
     return nn_sum(c, nn_mul(c, y, nn_add(c, r, nn_scale(c, y, 0.5f))));
 }
 
-static void gc_leaves(nn_ctx *c, gc_case *k, nn_tensor **in)
+static inline void gc_leaves(nn_ctx *c, gc_case *k, nn_tensor **in)
 {
     for (int i = 0; i < k->nin; i++) {
         in[i] = nn_input(c, k->ndim[i], k->shape[i], k->x[i]);
@@ -51,7 +51,7 @@ static void gc_leaves(nn_ctx *c, gc_case *k, nn_tensor **in)
 }
 
 /* L at the current inputs */
-static double gc_loss(nn_ctx *c, gc_build_fn f, gc_case *k)
+static inline double gc_loss(nn_ctx *c, gc_build_fn f, gc_case *k)
 {
     nn_tensor *in[3];
     nn_ctx_reset(c);
@@ -63,7 +63,7 @@ static double gc_loss(nn_ctx *c, gc_build_fn f, gc_case *k)
 
 /* S = sum_i sum(R2_i * dL/dx_i) at the current inputs; also returns dS/dx
  * (second order) into d2[i] when d2 is given. */
-static double gc_gradsum(nn_ctx *c, gc_build_fn f, gc_case *k, float **d2)
+static inline double gc_gradsum(nn_ctx *c, gc_build_fn f, gc_case *k, float **d2)
 {
     nn_tensor *in[3], *g[3];
     nn_ctx_reset(c);
@@ -86,7 +86,7 @@ static double gc_gradsum(nn_ctx *c, gc_build_fn f, gc_case *k, float **d2)
     return val;
 }
 
-static int64_t gc_numel(const gc_case *k, int i)
+static inline int64_t gc_numel(const gc_case *k, int i)
 {
     int64_t n = 1;
     for (int d = 0; d < k->ndim[i]; d++)
@@ -94,7 +94,7 @@ static int64_t gc_numel(const gc_case *k, int i)
     return n;
 }
 
-static void gc_check(gc_build_fn f, gc_case *k, bool second_order, const char *what)
+static inline void gc_check(gc_build_fn f, gc_case *k, bool second_order, const char *what)
 {
     nn_ctx *c = nn_ctx_new();
     const float h = k->h > 0 ? k->h : 1e-2f;
@@ -150,7 +150,7 @@ static void gc_check(gc_build_fn f, gc_case *k, bool second_order, const char *w
 }
 
 /* Fills x with uniform values in [lo, hi], keeping |x| >= gap (away from kinks). */
-static void gc_fill(float *x, int64_t n, uint64_t seed, float lo, float hi, float gap)
+static inline void gc_fill(float *x, int64_t n, uint64_t seed, float lo, float hi, float gap)
 {
     gs_rng r;
     gs_rng_seed(&r, seed);
