@@ -75,4 +75,23 @@ int ds_toy_luxe(int64_t n, uint64_t seed, ds_events *out);
 /* ZDC: 9 conditions -> 56×30 photon-count image, many images per condition shape. */
 int ds_toy_zdc(int64_t n, uint64_t seed, ds_images *out);
 
+/* Extended entry points (added): options for both simulators. Results for a
+ * given (n, seed) do not depend on the progress callback; with_weights only
+ * adds /weights (drawn from a separate stream, so the particles are the same
+ * with and without weights). */
+typedef struct {
+    int with_weights;                                   /* luxe: emit /weights */
+    void (*progress)(void *user, int64_t done, int64_t total);  /* may be NULL */
+    void *user;
+} ds_toy_opts;
+int ds_toy_luxe_ex(int64_t n, uint64_t seed, const ds_toy_opts *opts, ds_events *out);
+int ds_toy_zdc_ex(int64_t n, uint64_t seed, const ds_toy_opts *opts, ds_images *out);
+/* Constants of the LUXE toy (documented in docs/datasets.md). */
+#define DS_LUXE_PARTICLES_PER_BX 12000.0
+/* ZDC: draws one condition vector (E,vx,vy,vz,px,py,pz,mass,charge). */
+void ds_toy_zdc_condition(gs_rng *rng, float cond[DS_ZDC_NCOND]);
+/* ZDC: renders one DS_ZDC_H x DS_ZDC_W photon-count image for a condition;
+ * repeated calls with the same condition give different images. */
+void ds_toy_zdc_render(gs_rng *rng, const float cond[DS_ZDC_NCOND], float *img);
+
 #endif

@@ -1,0 +1,105 @@
+/* gs_h5 — small HDF5 helpers shared by datasets/, preprocess/ and nn/
+ * checkpoints.
+ *
+ * Promises:
+ *  - Every function returns a gs_status (GS_OK = 0) and, on failure, leaves a
+ *    message in gs_errmsg() of the form "FILE: /path/in/file problem", built
+ *    from the file name HDF5 was given and the object's path.
+ *  - HDF5's own automatic error printing is switched off by gs_h5_quiet(),
+ *    which every open/create here calls; the innermost HDF5 error text is
+ *    folded into our message instead.
+ *  - Readers validate before they allocate: the object must exist, be a
+ *    dataset of the expected rank, of numeric class (integer or float; any
+ *    width and byte order, converted on read to the requested memory type),
+ *    with every dimension > 0 and at most GS_H5_MAX_ELEMS elements in total;
+ *    sizes are computed overflow-checked. Float sources are refused for
+ *    integer memory types (no silent truncation).
+ *  - String attributes are read whether h5py wrote them as variable-length
+ *    (UTF-8 or ASCII) or fixed-length, scalar or 1-D (1-D arrays are joined
+ *    with ','); they are written as scalar variable-length UTF-8, as h5py does.
+ *  - Paths may be nested ("model/gen/layer0/w"); writers create missing
+ *    intermediate groups.
+ * Handles returned (hid_t) are owned by the caller: close files with
+ * gs_h5_close() and groups with H5Gclose(). */
+#ifndef GS_H5_H
+#define GS_H5_H
+
+#include <hdf5.h>
+#include <stdint.h>
+
+#include "core/gs_core.h"
+
+/* Refuse datasets declaring more elements than this (2^40): larger is
+ * either a corrupt header or far beyond what gansim could hold in memory. */
+#define GS_H5_MAX_ELEMS ((int64_t)1 << 40)
+#define GS_H5_MAX_RANK 4
+
+/* Memory-side element types for reads and writes. */
+typedef enum {
+    GS_H5_F32 = 0,
+    GS_H5_F64,
+    GS_H5_I32,
+    GS_H5_I64,
+    GS_H5_U64,
+    GS_H5_U8
+} gs_h5_type;
+
+size_t gs_h5_type_size(gs_h5_type t);
+
+/* Turns off HDF5's automatic error printing on the default stack. */
+void gs_h5_quiet(void);
+
+/* Creates (truncating) a file for writing. Closing it flushes everything
+ * (close degree "strong"), so rename after gs_h5_close() is safe. */
+int gs_h5_create(const char *path, hid_t *file);
+/* Opens an existing file; fails cleanly for missing, non-HDF5 and truncated
+ * files. */
+int gs_h5_open(const char *path, int writable, hid_t *file);
+int gs_h5_close(hid_t file);
+
+/* "FILE: /loc/name" for messages (name may be NULL or "."). */
+void gs_h5_where(hid_t loc, const char *name, char *buf, size_t n);
+
+/* Groups: create (with intermediates) or open when it already exists. */
+int gs_h5_group_create(hid_t loc, const char *path, hid_t *group);
+int gs_h5_group_open(hid_t loc, const char *path, hid_t *group);
+
+/* 1 when a link (dataset or group) exists at the (possibly nested) path,
+ * 0 when not; never fails (a malformed path counts as absent). */
+int gs_h5_exists(hid_t loc, const char *path);
+/* 1 when object `obj` (relative to loc, "." for loc) has attribute `name`. */
+int gs_h5_attr_exists(hid_t loc, const char *obj, const char *name);
+
+/* Writes a dataset of rank 1..4 from memory of type t (stored as t). */
+int gs_h5_write(hid_t loc, const char *name, gs_h5_type t, int rank, const int64_t *dims,
+                const void *data);
+
+/* Shape of a dataset (rank 1..4); validates existence and numeric class. */
+int gs_h5_shape(hid_t loc, const char *name, int *rank, int64_t dims[GS_H5_MAX_RANK]);
+
+/* Reads a whole dataset of exactly `rank` dimensions, converted to memory
+ * type t, into a fresh malloc'd buffer (*data, caller frees); dims receives
+ * the shape. Empty datasets (a zero dimension) are refused. */
+int gs_h5_read(hid_t loc, const char *name, gs_h5_type t, int rank, int64_t *dims, void **data);
+/* Reads into a caller buffer; the dataset's shape must equal dims exactly
+ * (for checkpoints: parameters into existing tensors). */
+int gs_h5_read_into(hid_t loc, const char *name, gs_h5_type t, int rank, const int64_t *dims,
+                    void *data);
+
+/* Attributes on object `obj` relative to loc ("." = loc itself). Writers
+ * replace an existing attribute of the same name. */
+int gs_h5_attr_write_str(hid_t loc, const char *obj, const char *name, const char *value);
+int gs_h5_attr_read_str(hid_t loc, const char *obj, const char *name, char **value);
+int gs_h5_attr_write_f64(hid_t loc, const char *obj, const char *name, double v);
+int gs_h5_attr_read_f64(hid_t loc, const char *obj, const char *name, double *v);
+int gs_h5_attr_write_i64(hid_t loc, const char *obj, const char *name, int64_t v);
+int gs_h5_attr_read_i64(hid_t loc, const char *obj, const char *name, int64_t *v);
+
+/* Splits "a,b,c" into a NULL-free array of n malloc'd strings (fields are
+ * trimmed of surrounding blanks). Free with gs_h5_free_strv. */
+int gs_h5_split_csv(const char *s, char ***out, int64_t *n);
+/* Joins n strings with ','; returns NULL on allocation failure. */
+char *gs_h5_join_csv(char *const *v, int64_t n);
+void gs_h5_free_strv(char **v, int64_t n);
+
+#endif

@@ -1,0 +1,596 @@
+/* HDF5 event tables and image sets (design.md §3): allocation, validated
+ * readers, atomic writers, file-kind detection. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/gs_h5.h"
+#include "datasets/ds.h"
+
+static const char *const zdc_cond_names[DS_ZDC_NCOND] = {"E",  "vx", "vy",   "vz",    "px",
+                                                         "py", "pz", "mass", "charge"};
+
+/* ---- allocation ---------------------------------------------------------- */
+
+static char **dup_strv(const char *const *v, int64_t n)
+{
+    char **o = calloc((size_t)(n > 0 ? n : 1), sizeof *o);
+    if (!o)
+        return NULL;
+    for (int64_t i = 0; i < n; i++) {
+        o[i] = strdup(v[i] ? v[i] : "");
+        if (!o[i]) {
+            gs_h5_free_strv(o, n);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+static void *alloc_elems(int64_t n, size_t elem)
+{
+    size_t bytes;
+    if (n < 0 || gs_mul_overflow((size_t)n, elem, &bytes))
+        return NULL;
+    return malloc(bytes ? bytes : 1);
+}
+
+int ds_events_alloc(ds_events *ev, int64_t n, int64_t f, const char *const *columns,
+                    const char *const *units, int with_pdg, int with_weights)
+{
+    memset(ev, 0, sizeof *ev);
+    size_t nf;
+    if (n < 0 || f < 1 || !columns)
+        return gs_error(GS_ERR_ARG, "ds_events_alloc: need n >= 0, f >= 1 and column names");
+    if (gs_mul_overflow((size_t)n, (size_t)f, &nf) || nf > (size_t)GS_H5_MAX_ELEMS)
+        return gs_error(GS_ERR_NOMEM, "ds_events_alloc: %lld x %lld is too large", (long long)n,
+                        (long long)f);
+    ev->n = n;
+    ev->f = f;
+    ev->x = alloc_elems((int64_t)nf, sizeof(float));
+    ev->columns = dup_strv(columns, f);
+    int bad = !ev->x || !ev->columns;
+    if (units) {
+        ev->units = dup_strv(units, f);
+        bad |= !ev->units;
+    }
+    if (with_pdg) {
+        ev->pdg = alloc_elems(n, sizeof(int32_t));
+        bad |= !ev->pdg;
+    }
+    if (with_weights) {
+        ev->weights = alloc_elems(n, sizeof(float));
+        bad |= !ev->weights;
+    }
+    if (bad) {
+        ds_events_free(ev);
+        return gs_error(GS_ERR_NOMEM, "ds_events_alloc: out of memory for %lld rows",
+                        (long long)n);
+    }
+    return GS_OK;
+}
+
+void ds_events_free(ds_events *ev)
+{
+    if (!ev)
+        return;
+    free(ev->x);
+    gs_h5_free_strv(ev->columns, ev->f);
+    gs_h5_free_strv(ev->units, ev->f);
+    free(ev->pdg);
+    free(ev->weights);
+    memset(ev, 0, sizeof *ev);
+}
+
+int64_t ds_events_column(const ds_events *ev, const char *name)
+{
+    if (!ev || !ev->columns || !name)
+        return -1;
+    for (int64_t i = 0; i < ev->f; i++)
+        if (ev->columns[i] && !strcmp(ev->columns[i], name))
+            return i;
+    return -1;
+}
+
+int ds_images_alloc(ds_images *im, int64_t n, int64_t h, int64_t w, int64_t c)
+{
+    memset(im, 0, sizeof *im);
+    size_t px, tot, nc;
+    if (n < 0 || h < 0 || w < 0 || c < 0)
+        return gs_error(GS_ERR_ARG, "ds_images_alloc: negative size");
+    if (gs_mul_overflow((size_t)h, (size_t)w, &px) || gs_mul_overflow(px, (size_t)n, &tot) ||
+        gs_mul_overflow((size_t)n, (size_t)c, &nc) || tot > (size_t)GS_H5_MAX_ELEMS)
+        return gs_error(GS_ERR_NOMEM, "ds_images_alloc: %lld images of %lldx%lld is too large",
+                        (long long)n, (long long)h, (long long)w);
+    im->n = n;
+    im->h = h;
+    im->w = w;
+    im->c = c;
+    int bad = 0;
+    if (px) {
+        im->images = alloc_elems((int64_t)tot, sizeof(float));
+        bad |= !im->images;
+    }
+    if (c) {
+        im->cond = alloc_elems((int64_t)nc, sizeof(float));
+        if (c == DS_ZDC_NCOND)
+            im->cond_columns = dup_strv(zdc_cond_names, c);
+        bad |= !im->cond || (c == DS_ZDC_NCOND && !im->cond_columns);
+    }
+    if (bad) {
+        ds_images_free(im);
+        return gs_error(GS_ERR_NOMEM, "ds_images_alloc: out of memory for %lld images",
+                        (long long)n);
+    }
+    return GS_OK;
+}
+
+void ds_images_free(ds_images *im)
+{
+    if (!im)
+        return;
+    free(im->images);
+    free(im->cond);
+    gs_h5_free_strv(im->cond_columns, im->c);
+    memset(im, 0, sizeof *im);
+}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+/* Reads a comma-separated name attribute from `obj` or, failing that, the
+ * root group. *found = 0 when neither has it. */
+static int read_names(hid_t f, const char *obj, const char *attr, char ***names, int64_t *n,
+                      int *found)
+{
+    *names = NULL;
+    *n = 0;
+    *found = 0;
+    const char *where = gs_h5_attr_exists(f, obj, attr) ? obj
+                        : gs_h5_attr_exists(f, "/", attr) ? "/"
+                                                          : NULL;
+    if (!where)
+        return GS_OK;
+    char *s;
+    int rc = gs_h5_attr_read_str(f, where, attr, &s);
+    if (rc)
+        return rc;
+    rc = gs_h5_split_csv(s, names, n);
+    free(s);
+    *found = !rc;
+    return rc;
+}
+
+/* Rank-2 float table with at least one row; "what" names the rows. */
+static int read_table(const char *path, hid_t f, const char *name, int rank, int64_t *dims,
+                      float **x)
+{
+    int r;
+    int64_t d[GS_H5_MAX_RANK];
+    int rc = gs_h5_shape(f, name, &r, d);
+    if (rc)
+        return rc;
+    if (r != rank)
+        return gs_error(GS_ERR_FORMAT, "%s: /%s has rank %d, expected %d", path, name, r, rank);
+    if (d[0] == 0)
+        return gs_error(GS_ERR_FORMAT, "%s: /%s has no rows (N = 0)", path, name);
+    for (int i = 1; i < r; i++)
+        if (d[i] == 0)
+            return gs_error(GS_ERR_FORMAT, "%s: /%s has dimension %d = 0", path, name, i);
+    return gs_h5_read(f, name, GS_H5_F32, rank, dims, (void **)x);
+}
+
+/* Removes rows whose flag is set, compacting each parallel array in place. */
+static int64_t compact_rows(const uint8_t *drop, int64_t n, float *x, int64_t fx, float *y,
+                            int64_t fy, int32_t *pdg, float *wt)
+{
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (drop[i])
+            continue;
+        if (k != i) {
+            if (x)
+                memmove(x + k * fx, x + i * fx, (size_t)fx * sizeof *x);
+            if (y)
+                memmove(y + k * fy, y + i * fy, (size_t)fy * sizeof *y);
+            if (pdg)
+                pdg[k] = pdg[i];
+            if (wt)
+                wt[k] = wt[i];
+        }
+        k++;
+    }
+    return k;
+}
+
+/* Flags rows holding NaN/Inf in x [n, f] (and wt [n] when given). Returns
+ * the first bad (row, col) through brow and bcol (col -1 = weight). */
+static int64_t flag_nonfinite(uint8_t *drop, int64_t n, const float *x, int64_t f,
+                              const float *wt, int64_t *brow, int64_t *bcol)
+{
+    int64_t bad = 0;
+    *brow = -1;
+    *bcol = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int row_bad = 0;
+        for (int64_t j = 0; j < f; j++) {
+            if (!isfinite(x[i * f + j])) {
+                if (*brow < 0) {
+                    *brow = i;
+                    *bcol = j;
+                }
+                row_bad = 1;
+                break;
+            }
+        }
+        if (!row_bad && wt && !isfinite(wt[i])) {
+            if (*brow < 0) {
+                *brow = i;
+                *bcol = -1;
+            }
+            row_bad = 1;
+        }
+        if (drop)
+            drop[i] = (uint8_t)row_bad;
+        bad += row_bad;
+    }
+    return bad;
+}
+
+static const char *nonfinite_word(float v) { return isnan(v) ? "NaN" : "infinite"; }
+
+/* ---- event tables -------------------------------------------------------- */
+
+int ds_events_read(const char *path, const ds_read_opts *opts, ds_events *out)
+{
+    memset(out, 0, sizeof *out);
+    hid_t f;
+    int rc = gs_h5_open(path, 0, &f);
+    if (rc)
+        return rc;
+    int64_t dims[2];
+    char **names = NULL, **units = NULL;
+    int64_t nn = 0, nu = 0;
+    int found;
+    uint8_t *drop = NULL;
+    if (!gs_h5_exists(f, "events")) {
+        rc = gs_error(GS_ERR_FORMAT, "%s: missing dataset /events", path);
+        goto done;
+    }
+    rc = read_table(path, f, "events", 2, dims, &out->x);
+    if (rc)
+        goto done;
+    out->n = dims[0];
+    out->f = dims[1];
+    rc = read_names(f, "events", "columns", &names, &nn, &found);
+    if (rc)
+        goto done;
+    if (!found) {
+        rc = gs_error(GS_ERR_FORMAT, "%s: /events has no attribute columns", path);
+        goto done;
+    }
+    if (nn != out->f) {
+        rc = gs_error(GS_ERR_FORMAT,
+                      "%s: attribute columns names %lld columns, /events has %lld (F)", path,
+                      (long long)nn, (long long)out->f);
+        goto done;
+    }
+    out->columns = names;
+    names = NULL;
+    rc = read_names(f, "events", "units", &units, &nu, &found);
+    if (rc)
+        goto done;
+    if (found && nu != out->f) {
+        rc = gs_error(GS_ERR_FORMAT, "%s: attribute units names %lld units, /events has %lld (F)",
+                      path, (long long)nu, (long long)out->f);
+        goto done;
+    }
+    out->units = units;
+    units = NULL;
+    if (gs_h5_exists(f, "pdg")) {
+        int64_t d[1];
+        rc = gs_h5_read(f, "pdg", GS_H5_I32, 1, d, (void **)&out->pdg);
+        if (rc)
+            goto done;
+        if (d[0] != out->n) {
+            rc = gs_error(GS_ERR_FORMAT, "%s: /pdg has %lld entries, expected %lld (rows of /events)",
+                          path, (long long)d[0], (long long)out->n);
+            goto done;
+        }
+    }
+    if (gs_h5_exists(f, "weights")) {
+        int64_t d[1];
+        rc = gs_h5_read(f, "weights", GS_H5_F32, 1, d, (void **)&out->weights);
+        if (rc)
+            goto done;
+        if (d[0] != out->n) {
+            rc = gs_error(GS_ERR_FORMAT,
+                          "%s: /weights has %lld entries, expected %lld (rows of /events)", path,
+                          (long long)d[0], (long long)out->n);
+            goto done;
+        }
+    }
+    const char *pw = gs_h5_attr_exists(f, "/", "particles_per_bx")        ? "/"
+                     : gs_h5_attr_exists(f, "events", "particles_per_bx") ? "events"
+                                                                          : NULL;
+    if (pw) {
+        rc = gs_h5_attr_read_f64(f, pw, "particles_per_bx", &out->particles_per_bx);
+        if (rc)
+            goto done;
+        if (!isfinite(out->particles_per_bx) || out->particles_per_bx < 0) {
+            rc = gs_error(GS_ERR_FORMAT, "%s: attribute particles_per_bx = %g is not a finite "
+                          "number >= 0", path, out->particles_per_bx);
+            goto done;
+        }
+    }
+    int drop_ok = opts && opts->drop_nonfinite;
+    drop = malloc((size_t)out->n);
+    if (!drop) {
+        rc = gs_error(GS_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    int64_t brow, bcol;
+    int64_t nbad = flag_nonfinite(drop, out->n, out->x, out->f, out->weights, &brow, &bcol);
+    if (nbad && !drop_ok) {
+        if (bcol < 0)
+            rc = gs_error(GS_ERR_NUMERIC, "%s: /weights row %lld is %s", path, (long long)brow,
+                          nonfinite_word(out->weights[brow]));
+        else
+            rc = gs_error(GS_ERR_NUMERIC, "%s: /events row %lld column %lld (%s) is %s", path,
+                          (long long)brow, (long long)bcol, out->columns[bcol],
+                          nonfinite_word(out->x[brow * out->f + bcol]));
+        goto done;
+    }
+    if (nbad) {
+        out->n = compact_rows(drop, out->n, out->x, out->f, NULL, 0, out->pdg, out->weights);
+        if (out->n == 0) {
+            rc = gs_error(GS_ERR_NUMERIC, "%s: every row of /events holds NaN/Inf", path);
+            goto done;
+        }
+    }
+done:
+    free(drop);
+    gs_h5_free_strv(names, nn);
+    gs_h5_free_strv(units, nu);
+    gs_h5_close(f);
+    if (rc)
+        ds_events_free(out);
+    return rc;
+}
+
+static int check_names(const char *what, char *const *v, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        if (!v[i] || !v[i][0])
+            return gs_error(GS_ERR_ARG, "%s %lld is empty", what, (long long)i);
+        if (strchr(v[i], ','))
+            return gs_error(GS_ERR_ARG, "%s '%s' contains a comma", what, v[i]);
+    }
+    return GS_OK;
+}
+
+int ds_events_write(const char *path, const ds_events *ev)
+{
+    if (!ev || ev->n < 1 || ev->f < 1 || !ev->x || !ev->columns)
+        return gs_error(GS_ERR_ARG, "%s: refusing to write an empty event table", path);
+    int rc = check_names("column", ev->columns, ev->f);
+    if (!rc && ev->units)
+        rc = check_names("unit", ev->units, ev->f);
+    if (rc)
+        return gs_error_wrap(rc, path);
+    char tmp[4096];
+    rc = gs_tmp_path(tmp, sizeof tmp, path);
+    if (rc)
+        return rc;
+    hid_t f;
+    rc = gs_h5_create(tmp, &f);
+    if (rc)
+        return rc;
+    char *cols = gs_h5_join_csv(ev->columns, ev->f);
+    char *units = ev->units ? gs_h5_join_csv(ev->units, ev->f) : NULL;
+    if (!cols || (ev->units && !units))
+        rc = gs_error(GS_ERR_NOMEM, "%s: out of memory", path);
+    if (!rc)
+        rc = gs_h5_write(f, "events", GS_H5_F32, 2, (int64_t[]){ev->n, ev->f}, ev->x);
+    if (!rc)
+        rc = gs_h5_attr_write_str(f, "events", "columns", cols);
+    if (!rc && units)
+        rc = gs_h5_attr_write_str(f, "events", "units", units);
+    if (!rc && ev->pdg)
+        rc = gs_h5_write(f, "pdg", GS_H5_I32, 1, &ev->n, ev->pdg);
+    if (!rc && ev->weights)
+        rc = gs_h5_write(f, "weights", GS_H5_F32, 1, &ev->n, ev->weights);
+    if (!rc && ev->particles_per_bx > 0)
+        rc = gs_h5_attr_write_f64(f, "/", "particles_per_bx", ev->particles_per_bx);
+    free(cols);
+    free(units);
+    int rc2 = gs_h5_close(f);
+    if (!rc)
+        rc = rc2;
+    if (rc) {
+        gs_discard(tmp);
+        return rc;
+    }
+    return gs_commit(tmp, path);
+}
+
+/* ---- image sets ---------------------------------------------------------- */
+
+/* Reads /conditions into out->cond/c/cond_columns; expect_n > 0 demands that
+ * many rows. */
+static int read_conditions(const char *path, hid_t f, int64_t expect_n, ds_images *out)
+{
+    int64_t d[2];
+    int rc = read_table(path, f, "conditions", 2, d, &out->cond);
+    if (rc)
+        return rc;
+    if (expect_n > 0 && d[0] != expect_n)
+        return gs_error(GS_ERR_FORMAT, "%s: /conditions has %lld rows, expected %lld (images)",
+                        path, (long long)d[0], (long long)expect_n);
+    out->c = d[1];
+    if (expect_n <= 0)
+        out->n = d[0];
+    char **names;
+    int64_t nn;
+    int found;
+    rc = read_names(f, "conditions", "columns", &names, &nn, &found);
+    if (rc)
+        return rc;
+    if (found && nn != out->c) {
+        gs_h5_free_strv(names, nn);
+        return gs_error(GS_ERR_FORMAT,
+                        "%s: attribute columns names %lld conditions, /conditions has %lld",
+                        path, (long long)nn, (long long)out->c);
+    }
+    out->cond_columns = names;
+    return GS_OK;
+}
+
+int ds_images_read(const char *path, const ds_read_opts *opts, ds_images *out)
+{
+    memset(out, 0, sizeof *out);
+    hid_t f;
+    int rc = gs_h5_open(path, 0, &f);
+    if (rc)
+        return rc;
+    uint8_t *drop = NULL;
+    int64_t d[3];
+    if (!gs_h5_exists(f, "images")) {
+        rc = gs_error(GS_ERR_FORMAT, "%s: missing dataset /images", path);
+        goto done;
+    }
+    rc = read_table(path, f, "images", 3, d, &out->images);
+    if (rc)
+        goto done;
+    out->n = d[0];
+    out->h = d[1];
+    out->w = d[2];
+    if (gs_h5_exists(f, "conditions")) {
+        rc = read_conditions(path, f, out->n, out);
+        if (rc)
+            goto done;
+    }
+    drop = malloc((size_t)out->n);
+    if (!drop) {
+        rc = gs_error(GS_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    int64_t hw = out->h * out->w, brow, bcol, brow2 = -1, bcol2 = 0;
+    int64_t nbad = flag_nonfinite(drop, out->n, out->images, hw, NULL, &brow, &bcol);
+    if (out->cond) {
+        for (int64_t i = 0; i < out->n; i++) {
+            for (int64_t j = 0; j < out->c; j++) {
+                if (!isfinite(out->cond[i * out->c + j])) {
+                    if (brow2 < 0) {
+                        brow2 = i;
+                        bcol2 = j;
+                    }
+                    nbad += !drop[i];
+                    drop[i] = 1;
+                    break;
+                }
+            }
+        }
+    }
+    if (nbad && !(opts && opts->drop_nonfinite)) {
+        if (brow >= 0)
+            rc = gs_error(GS_ERR_NUMERIC, "%s: /images image %lld pixel (row %lld, col %lld) is %s",
+                          path, (long long)brow, (long long)(bcol / out->w),
+                          (long long)(bcol % out->w), nonfinite_word(out->images[brow * hw + bcol]));
+        else
+            rc = gs_error(GS_ERR_NUMERIC, "%s: /conditions row %lld column %lld (%s) is %s", path,
+                          (long long)brow2, (long long)bcol2,
+                          out->cond_columns ? out->cond_columns[bcol2] : "?",
+                          nonfinite_word(out->cond[brow2 * out->c + bcol2]));
+        goto done;
+    }
+    if (nbad) {
+        out->n = compact_rows(drop, out->n, out->images, hw, out->cond, out->c, NULL, NULL);
+        if (out->n == 0)
+            rc = gs_error(GS_ERR_NUMERIC, "%s: every image holds NaN/Inf", path);
+    }
+done:
+    free(drop);
+    gs_h5_close(f);
+    if (rc)
+        ds_images_free(out);
+    return rc;
+}
+
+int ds_conditions_read(const char *path, ds_images *out)
+{
+    memset(out, 0, sizeof *out);
+    hid_t f;
+    int rc = gs_h5_open(path, 0, &f);
+    if (rc)
+        return rc;
+    if (!gs_h5_exists(f, "conditions"))
+        rc = gs_error(GS_ERR_FORMAT, "%s: missing dataset /conditions", path);
+    if (!rc)
+        rc = read_conditions(path, f, 0, out);
+    if (!rc) {
+        for (int64_t i = 0; i < out->n * out->c && !rc; i++)
+            if (!isfinite(out->cond[i]))
+                rc = gs_error(GS_ERR_NUMERIC, "%s: /conditions row %lld column %lld is %s", path,
+                              (long long)(i / out->c), (long long)(i % out->c),
+                              nonfinite_word(out->cond[i]));
+    }
+    gs_h5_close(f);
+    if (rc)
+        ds_images_free(out);
+    return rc;
+}
+
+int ds_images_write(const char *path, const ds_images *im)
+{
+    if (!im || im->n < 1 || (im->h * im->w > 0 && !im->images) || (im->c > 0 && !im->cond) ||
+        (im->h * im->w == 0 && im->c == 0))
+        return gs_error(GS_ERR_ARG, "%s: refusing to write an empty image set", path);
+    if (im->cond_columns) {
+        int rc = check_names("condition", im->cond_columns, im->c);
+        if (rc)
+            return gs_error_wrap(rc, path);
+    }
+    char tmp[4096];
+    int rc = gs_tmp_path(tmp, sizeof tmp, path);
+    if (rc)
+        return rc;
+    hid_t f;
+    rc = gs_h5_create(tmp, &f);
+    if (rc)
+        return rc;
+    if (im->h * im->w > 0)
+        rc = gs_h5_write(f, "images", GS_H5_F32, 3, (int64_t[]){im->n, im->h, im->w}, im->images);
+    if (!rc && im->c > 0) {
+        rc = gs_h5_write(f, "conditions", GS_H5_F32, 2, (int64_t[]){im->n, im->c}, im->cond);
+        char *cols = NULL;
+        if (!rc && im->cond_columns)
+            cols = gs_h5_join_csv(im->cond_columns, im->c);
+        else if (!rc && im->c == DS_ZDC_NCOND)
+            cols = gs_h5_join_csv((char *const *)zdc_cond_names, im->c);
+        if (!rc && cols)
+            rc = gs_h5_attr_write_str(f, "conditions", "columns", cols);
+        free(cols);
+    }
+    int rc2 = gs_h5_close(f);
+    if (!rc)
+        rc = rc2;
+    if (rc) {
+        gs_discard(tmp);
+        return rc;
+    }
+    return gs_commit(tmp, path);
+}
+
+int ds_file_kind(const char *path, ds_kind *kind)
+{
+    *kind = DS_KIND_UNKNOWN;
+    hid_t f;
+    int rc = gs_h5_open(path, 0, &f);
+    if (rc)
+        return rc;
+    if (gs_h5_exists(f, "events"))
+        *kind = DS_KIND_EVENTS;
+    else if (gs_h5_exists(f, "images"))
+        *kind = DS_KIND_IMAGES;
+    return gs_h5_close(f);
+}
