@@ -2,6 +2,7 @@
  * optimizer updates, allocation-free steady state, and a small MLP that
  * must actually learn. */
 #include "gradcheck.h"
+#include "nn/nn_ckpt.h"
 
 #include <stdatomic.h>
 
@@ -307,6 +308,57 @@ START_TEST(t_mlp_learns_regression)
 }
 END_TEST
 
+START_TEST(t_checkpoint_round_trip)
+{
+    const int w[] = {3, 7, 2};
+    mlp a, b;
+    mlp_init(&a, "M", w, 2, 8);
+    mlp_init(&b, "M", w, 2, 9); /* same layout, different values */
+    nn_optim oa, ob;
+    nn_optim_cfg cfg = nn_optim_defaults(NN_OPT_ADAM, 1e-3f);
+    nn_optim_init(&oa, &a.ps, &cfg);
+    nn_optim_init(&ob, &b.ps, &cfg);
+    for (int s = 0; s < 3; s++) { /* give the moments non-trivial values */
+        for (int i = 0; i < a.ps.n; i++)
+            gc_fill(a.ps.p[i]->grad, a.ps.p[i]->n, 30 + (uint64_t)s, -1, 1, 0);
+        nn_optim_step(&oa);
+    }
+    gs_rng ra, rb;
+    gs_rng_seed(&ra, 77);
+    gs_rng_next(&ra);
+    gs_rng_seed(&rb, 1);
+    char dir[64], path[128];
+    gs_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/ck.h5", dir);
+    ck_assert_int_eq(nn_ckpt_save(path, &a.ps, &oa, &ra, 1234), GS_OK);
+    int64_t step = 0;
+    ck_assert_int_eq(nn_ckpt_load(path, &b.ps, &ob, &rb, &step), GS_OK);
+    ck_assert_int_eq(step, 1234);
+    ck_assert_int_eq(ob.t, oa.t);
+    for (int i = 0; i < a.ps.n; i++) {
+        size_t bytes = (size_t)a.ps.p[i]->n * sizeof(float);
+        ck_assert_int_eq(memcmp(a.ps.p[i]->data, b.ps.p[i]->data, bytes), 0);
+        ck_assert_int_eq(memcmp(oa.m[i], ob.m[i], bytes), 0);
+        ck_assert_int_eq(memcmp(oa.v[i], ob.v[i], bytes), 0);
+    }
+    ck_assert_uint_eq(gs_rng_next(&ra), gs_rng_next(&rb));
+    /* a model of another shape is refused, naming the parameter */
+    const int w2[] = {3, 8, 2};
+    mlp c2;
+    mlp_init(&c2, "M", w2, 2, 9);
+    ck_assert_int_ne(nn_ckpt_load(path, &c2.ps, NULL, NULL, NULL), GS_OK);
+    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "M.l0.w"));
+    /* a missing file is an error, not a crash */
+    ck_assert_int_ne(nn_ckpt_load("/nonexistent/x.h5", &b.ps, NULL, NULL, NULL), GS_OK);
+    gs_test_rmdir(dir);
+    nn_optim_free(&oa);
+    nn_optim_free(&ob);
+    nn_params_free(&a.ps);
+    nn_params_free(&b.ps);
+    nn_params_free(&c2.ps);
+}
+END_TEST
+
 static Suite *train_suite(void)
 {
     Suite *s = suite_create("nn_train");
@@ -316,6 +368,7 @@ static Suite *train_suite(void)
     tcase_add_test(tc, t_optimizers_closed_form);
     tcase_add_test(tc, t_no_malloc_in_steady_state);
     tcase_add_test(tc, t_mlp_learns_regression);
+    tcase_add_test(tc, t_checkpoint_round_trip);
     suite_add_tcase(s, tc);
     return s;
 }

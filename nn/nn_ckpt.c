@@ -1,0 +1,164 @@
+#include "nn/nn_ckpt.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int nn_params_save(hid_t group, const nn_params *ps)
+{
+    for (int i = 0; i < ps->n; i++) {
+        const nn_tensor *p = ps->p[i];
+        int rc = gs_h5_write(group, p->name, GS_H5_F32, p->ndim, p->shape, p->data);
+        if (rc)
+            return rc;
+    }
+    return GS_OK;
+}
+
+int nn_params_load(hid_t group, nn_params *ps)
+{
+    for (int i = 0; i < ps->n; i++) {
+        nn_tensor *p = ps->p[i];
+        int rc = gs_h5_read_into(group, p->name, GS_H5_F32, p->ndim, p->shape, p->data);
+        if (rc)
+            return rc;
+    }
+    return GS_OK;
+}
+
+static int write_buffers(hid_t group, const char *sub, const nn_params *ps, float *const *buf)
+{
+    for (int i = 0; i < ps->n; i++) {
+        if (!buf[i])
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", sub, ps->p[i]->name);
+        int rc = gs_h5_write(group, path, GS_H5_F32, ps->p[i]->ndim, ps->p[i]->shape, buf[i]);
+        if (rc)
+            return rc;
+    }
+    return GS_OK;
+}
+
+static int read_buffers(hid_t group, const char *sub, const nn_params *ps, float **buf)
+{
+    for (int i = 0; i < ps->n; i++) {
+        if (!buf[i])
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", sub, ps->p[i]->name);
+        int rc = gs_h5_read_into(group, path, GS_H5_F32, ps->p[i]->ndim, ps->p[i]->shape, buf[i]);
+        if (rc)
+            return rc;
+    }
+    return GS_OK;
+}
+
+int nn_optim_save(hid_t group, const nn_optim *o)
+{
+    hid_t g;
+    int rc = gs_h5_group_create(group, "optim", &g);
+    if (rc)
+        return rc;
+    const nn_optim_cfg *c = &o->cfg;
+    const struct { const char *k; double v; } f[] = {
+        {"lr", c->lr}, {"momentum", c->momentum}, {"beta1", c->beta1}, {"beta2", c->beta2},
+        {"alpha", c->alpha}, {"eps", c->eps}, {"weight_decay", c->weight_decay}};
+    for (size_t i = 0; !rc && i < sizeof f / sizeof f[0]; i++)
+        rc = gs_h5_attr_write_f64(g, ".", f[i].k, f[i].v);
+    if (!rc)
+        rc = gs_h5_attr_write_i64(g, ".", "kind", c->kind);
+    if (!rc)
+        rc = gs_h5_attr_write_i64(g, ".", "t", o->t);
+    if (!rc)
+        rc = write_buffers(g, "m", o->ps, o->m);
+    if (!rc)
+        rc = write_buffers(g, "v", o->ps, o->v);
+    H5Gclose(g);
+    return rc;
+}
+
+int nn_optim_load(hid_t group, nn_optim *o)
+{
+    hid_t g;
+    int rc = gs_h5_group_open(group, "optim", &g);
+    if (rc)
+        return rc;
+    int64_t kind = -1;
+    rc = gs_h5_attr_read_i64(g, ".", "kind", &kind);
+    if (!rc && kind != o->cfg.kind) {
+        char where[512];
+        gs_h5_where(g, ".", where, sizeof where);
+        rc = gs_error(GS_ERR_FORMAT, "%s: optimizer kind %lld, expected %d", where,
+                      (long long)kind, (int)o->cfg.kind);
+    }
+    if (!rc)
+        rc = gs_h5_attr_read_i64(g, ".", "t", &o->t);
+    if (!rc)
+        rc = read_buffers(g, "m", o->ps, o->m);
+    if (!rc)
+        rc = read_buffers(g, "v", o->ps, o->v);
+    H5Gclose(g);
+    return rc;
+}
+
+int nn_rng_save(hid_t loc, const char *name, const gs_rng *r)
+{
+    return gs_h5_write(loc, name, GS_H5_U64, 1, (int64_t[]){4}, r->s);
+}
+
+int nn_rng_load(hid_t loc, const char *name, gs_rng *r)
+{
+    return gs_h5_read_into(loc, name, GS_H5_U64, 1, (int64_t[]){4}, r->s);
+}
+
+int nn_ckpt_save(const char *path, const nn_params *ps, const nn_optim *o, const gs_rng *r,
+                 int64_t step)
+{
+    char tmp[4096];
+    int rc = gs_tmp_path(tmp, sizeof tmp, path);
+    if (rc)
+        return rc;
+    hid_t f, g;
+    if ((rc = gs_h5_create(tmp, &f)))
+        return rc;
+    rc = gs_h5_group_create(f, "params", &g);
+    if (!rc) {
+        rc = nn_params_save(g, ps);
+        H5Gclose(g);
+    }
+    if (!rc && o)
+        rc = nn_optim_save(f, o);
+    if (!rc && r)
+        rc = nn_rng_save(f, "rng", r);
+    if (!rc)
+        rc = gs_h5_attr_write_i64(f, ".", "step", step);
+    int crc = gs_h5_close(f);
+    if (!rc)
+        rc = crc;
+    if (rc) {
+        gs_discard(tmp);
+        return rc;
+    }
+    return gs_commit(tmp, path);
+}
+
+int nn_ckpt_load(const char *path, nn_params *ps, nn_optim *o, gs_rng *r, int64_t *step)
+{
+    hid_t f, g;
+    int rc = gs_h5_open(path, 0, &f);
+    if (rc)
+        return rc;
+    rc = gs_h5_group_open(f, "params", &g);
+    if (!rc) {
+        rc = nn_params_load(g, ps);
+        H5Gclose(g);
+    }
+    if (!rc && o)
+        rc = nn_optim_load(f, o);
+    if (!rc && r)
+        rc = nn_rng_load(f, "rng", r);
+    if (!rc && step)
+        rc = gs_h5_attr_read_i64(f, ".", "step", step);
+    gs_h5_close(f);
+    return rc;
+}
