@@ -76,6 +76,7 @@ void nn_ctx_reset(nn_ctx *c);
 void nn_ctx_get_stats(const nn_ctx *c, nn_ctx_stats *s);
 /* With grad disabled no node requires grad (inference; cheaper). */
 void nn_set_grad_enabled(nn_ctx *c, bool on);
+bool nn_get_grad_enabled(const nn_ctx *c);
 /* Training vs evaluation mode for dropout and batch norm. */
 void nn_set_training(nn_ctx *c, bool on);
 bool nn_is_training(const nn_ctx *c);

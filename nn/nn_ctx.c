@@ -120,6 +120,7 @@ void nn_ctx_get_stats(const nn_ctx *c, nn_ctx_stats *s)
 }
 
 void nn_set_grad_enabled(nn_ctx *c, bool on) { c->grad_enabled = on; }
+bool nn_get_grad_enabled(const nn_ctx *c) { return c->grad_enabled; }
 void nn_set_training(nn_ctx *c, bool on) { c->training = on; }
 bool nn_is_training(const nn_ctx *c) { return c->training; }
 

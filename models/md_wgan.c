@@ -1,0 +1,369 @@
+#include "models/md_wgan.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/nn_ckpt.h"
+
+/* ---- MLP ---------------------------------------------------------------- */
+int md_mlp_init(md_mlp *m, nn_params *ps, const char *prefix, const md_mlp_cfg *cfg, gs_rng *r)
+{
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    if (cfg->depth < 0 || cfg->depth > MD_MAX_LAYERS)
+        return gs_error(GS_ERR_ARG, "%s: depth %d not in 0..%d", prefix, cfg->depth, MD_MAX_LAYERS);
+    int64_t in = cfg->n_in;
+    char name[128];
+    for (int i = 0; i <= cfg->depth; i++) {
+        int64_t out = i < cfg->depth ? cfg->widths[i] : cfg->n_out;
+        snprintf(name, sizeof name, "%s.l%d", prefix, i);
+        int rc = nn_linear_layer_init(&m->l[i], ps, name, in, out, true, NN_INIT_TORCH, r);
+        if (rc)
+            return rc;
+        if (i < cfg->depth && cfg->norm == MD_NORM_LAYER) {
+            snprintf(name, sizeof name, "%s.ln%d.g", prefix, i);
+            if (!(m->ln_g[i] = nn_param_new(ps, name, 1, (int64_t[]){out})))
+                return GS_ERR_NOMEM;
+            nn_init_const(m->ln_g[i], 1.0f);
+            snprintf(name, sizeof name, "%s.ln%d.b", prefix, i);
+            if (!(m->ln_b[i] = nn_param_new(ps, name, 1, (int64_t[]){out})))
+                return GS_ERR_NOMEM;
+        }
+        in = out;
+    }
+    return GS_OK;
+}
+
+nn_tensor *md_mlp_fwd(nn_ctx *c, const md_mlp *m, nn_tensor *x)
+{
+    for (int i = 0; i <= m->cfg.depth; i++) {
+        x = nn_linear_layer_fwd(c, &m->l[i], x);
+        if (i < m->cfg.depth) {
+            if (m->cfg.norm == MD_NORM_LAYER)
+                x = nn_layernorm(c, x, m->ln_g[i], m->ln_b[i], 1e-5f);
+            x = nn_leaky_relu(c, x, m->cfg.slope);
+        }
+    }
+    return x;
+}
+
+/* ---- sampler ---------------------------------------------------------------- */
+int md_sampler_init(md_sampler *s, int64_t n, const float *weights)
+{
+    memset(s, 0, sizeof *s);
+    s->n = n;
+    if (n <= 0)
+        return gs_error(GS_ERR_ARG, "sampler over no rows");
+    if (!weights)
+        return GS_OK;
+    s->prob = malloc((size_t)n * sizeof *s->prob);
+    s->alias = malloc((size_t)n * sizeof *s->alias);
+    int64_t *small = malloc((size_t)n * sizeof *small), *large = malloc((size_t)n * sizeof *large);
+    double *p = malloc((size_t)n * sizeof *p);
+    int rc = GS_OK;
+    if (!s->prob || !s->alias || !small || !large || !p) {
+        rc = gs_error(GS_ERR_NOMEM, "out of memory for the weighted sampler");
+        goto out;
+    }
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (!(weights[i] >= 0) || !isfinite(weights[i])) {
+            rc = gs_error(GS_ERR_NUMERIC, "weight of row %lld is %g (must be finite, >= 0)",
+                          (long long)i, (double)weights[i]);
+            goto out;
+        }
+        sum += weights[i];
+    }
+    if (!(sum > 0)) {
+        rc = gs_error(GS_ERR_NUMERIC, "all weights are zero");
+        goto out;
+    }
+    /* Vose's stable construction of Walker's alias table */
+    int64_t ns = 0, nl = 0;
+    for (int64_t i = 0; i < n; i++) {
+        p[i] = weights[i] * (double)n / sum;
+        if (p[i] < 1.0)
+            small[ns++] = i;
+        else
+            large[nl++] = i;
+    }
+    while (ns && nl) {
+        int64_t a = small[--ns], b = large[--nl];
+        s->prob[a] = (float)p[a];
+        s->alias[a] = b;
+        p[b] = (p[b] + p[a]) - 1.0;
+        if (p[b] < 1.0)
+            small[ns++] = b;
+        else
+            large[nl++] = b;
+    }
+    while (nl) {
+        int64_t b = large[--nl];
+        s->prob[b] = 1.0f;
+        s->alias[b] = b;
+    }
+    while (ns) {
+        int64_t a = small[--ns];
+        s->prob[a] = 1.0f;
+        s->alias[a] = a;
+    }
+out:
+    free(small);
+    free(large);
+    free(p);
+    if (rc)
+        md_sampler_free(s);
+    return rc;
+}
+
+int64_t md_sampler_draw(const md_sampler *s, gs_rng *r)
+{
+    int64_t i = (int64_t)gs_rng_below(r, (uint64_t)s->n);
+    if (!s->prob)
+        return i;
+    return gs_rng_uniform(r) < s->prob[i] ? i : s->alias[i];
+}
+
+void md_sampler_free(md_sampler *s)
+{
+    free(s->prob);
+    free(s->alias);
+    s->prob = NULL;
+    s->alias = NULL;
+}
+
+/* ---- WGAN -------------------------------------------------------------- */
+int md_wgan_init(md_wgan *w, const md_wgan_cfg *cfg, uint64_t seed)
+{
+    memset(w, 0, sizeof *w);
+    w->cfg = *cfg;
+    w->cfg.g.n_in = cfg->noise_dim;
+    w->cfg.g.n_out = cfg->n_features;
+    w->cfg.d.n_in = cfg->n_features;
+    w->cfg.d.n_out = 1;
+    nn_params_init(&w->gp);
+    nn_params_init(&w->dp);
+    nn_params_init(&w->ep);
+    gs_rng_seed(&w->rng, seed);
+    int rc = md_mlp_init(&w->g, &w->gp, "G", &w->cfg.g, &w->rng);
+    if (!rc)
+        rc = md_mlp_init(&w->d, &w->dp, "D", &w->cfg.d, &w->rng);
+    if (!rc && cfg->ema > 0) {
+        gs_rng tmp = w->rng; /* the EMA copy's init values are overwritten below */
+        rc = md_mlp_init(&w->g_ema, &w->ep, "G", &w->cfg.g, &tmp);
+        if (!rc)
+            rc = nn_params_copy(&w->ep, &w->gp);
+        nn_params_set_requires_grad(&w->ep, false);
+    }
+    if (rc)
+        goto fail;
+    nn_optim_cfg oc;
+    if (cfg->loss == MD_LOSS_WGAN_GP) {
+        oc = nn_optim_defaults(NN_OPT_ADAM, cfg->lr_g);
+        oc.beta1 = cfg->beta1;
+        oc.beta2 = cfg->beta2;
+    } else {
+        oc = nn_optim_defaults(NN_OPT_RMSPROP, cfg->lr_g);
+    }
+    if ((rc = nn_optim_init(&w->og, &w->gp, &oc)))
+        goto fail;
+    oc.lr = cfg->lr_d;
+    if ((rc = nn_optim_init(&w->od, &w->dp, &oc)))
+        goto fail;
+    const int64_t b = cfg->batch, f = cfg->n_features;
+    w->real = malloc((size_t)(b * f) * sizeof(float));
+    w->noise = malloc((size_t)(b * cfg->noise_dim) * sizeof(float));
+    w->eps = malloc((size_t)b * sizeof(float));
+    w->ctx = nn_ctx_new();
+    if (!w->real || !w->noise || !w->eps || !w->ctx) {
+        rc = gs_error(GS_ERR_NOMEM, "out of memory for the WGAN batch buffers");
+        goto fail;
+    }
+    return GS_OK;
+fail:
+    md_wgan_free(w);
+    return rc;
+}
+
+void md_wgan_free(md_wgan *w)
+{
+    nn_optim_free(&w->og);
+    nn_optim_free(&w->od);
+    nn_params_free(&w->gp);
+    nn_params_free(&w->dp);
+    nn_params_free(&w->ep);
+    nn_ctx_free(w->ctx);
+    free(w->real);
+    free(w->noise);
+    free(w->eps);
+    memset(w, 0, sizeof *w);
+}
+
+static nn_tensor *generate_batch(md_wgan *w)
+{
+    const int64_t b = w->cfg.batch;
+    gs_rng_fill_normal(&w->rng, w->noise, b * w->cfg.noise_dim, 0.0f, 1.0f);
+    return md_mlp_fwd(w->ctx, &w->g,
+                      nn_input(w->ctx, 2, (int64_t[]){b, w->cfg.noise_dim}, w->noise));
+}
+
+static int critic_step(md_wgan *w, const float *data, const md_sampler *s, md_wgan_losses *out)
+{
+    nn_ctx *c = w->ctx;
+    const int64_t b = w->cfg.batch, f = w->cfg.n_features;
+    nn_ctx_reset(c);
+    for (int64_t i = 0; i < b; i++)
+        memcpy(w->real + i * f, data + md_sampler_draw(s, &w->rng) * f, (size_t)f * sizeof(float));
+    nn_params_zero_grad(&w->dp);
+    /* the generator is a constant here: no weight gradients through it */
+    nn_params_set_requires_grad(&w->gp, false);
+    nn_tensor *fake = generate_batch(w);
+    nn_params_set_requires_grad(&w->gp, true);
+    nn_tensor *real = nn_input(c, 2, (int64_t[]){b, f}, w->real);
+    nn_tensor *d_real = nn_mean(c, md_mlp_fwd(c, &w->d, real));
+    nn_tensor *d_fake = nn_mean(c, md_mlp_fwd(c, &w->d, fake));
+    nn_tensor *wdist = nn_sub(c, d_real, d_fake);
+    nn_tensor *loss = nn_scale(c, wdist, -1.0f);
+    nn_tensor *gp = NULL;
+    if (w->cfg.loss == MD_LOSS_WGAN_GP && fake) {
+        /* x^ = e x + (1 - e) G(z), one e per row; a leaf: the penalty's
+         * parameter gradient flows through the critic only */
+        nn_tensor *xh = nn_new(c, 2, (int64_t[]){b, f});
+        if (!xh)
+            return GS_ERR_NOMEM;
+        gs_rng_fill_uniform(&w->rng, w->eps, b, 0.0f, 1.0f);
+        for (int64_t i = 0; i < b; i++)
+            for (int64_t j = 0; j < f; j++)
+                xh->data[i * f + j] =
+                    w->eps[i] * w->real[i * f + j] + (1.0f - w->eps[i]) * fake->data[i * f + j];
+        nn_set_requires_grad(xh, true);
+        nn_tensor *gx;
+        int rc = nn_grad(c, nn_sum(c, md_mlp_fwd(c, &w->d, xh)), 1, &xh, &gx, true);
+        if (rc)
+            return rc;
+        nn_tensor *norm = nn_sqrt(c, nn_add_scalar(c, nn_sum_rows(c, nn_square(c, gx)), 1e-12f));
+        gp = nn_mean(c, nn_square(c, nn_add_scalar(c, norm, -1.0f)));
+        loss = nn_add(c, loss, nn_scale(c, gp, w->cfg.lambda_gp));
+    }
+    int rc = nn_backward(c, loss);
+    if (rc)
+        return rc;
+    nn_optim_step(&w->od);
+    if (w->cfg.loss == MD_LOSS_WGAN_CLIP)
+        nn_params_clip(&w->dp, w->cfg.clip);
+    out->loss_d = loss->data[0];
+    out->wdist = wdist->data[0];
+    out->gp = gp ? gp->data[0] : 0.0;
+    if (!isfinite(out->loss_d))
+        return gs_error(GS_ERR_NUMERIC, "critic loss is %g at step %lld", out->loss_d,
+                        (long long)w->step);
+    return GS_OK;
+}
+
+int md_wgan_step(md_wgan *w, const float *data, const md_sampler *s, md_wgan_losses *out)
+{
+    for (int k = 0; k < w->cfg.n_critic; k++) {
+        int rc = critic_step(w, data, s, out);
+        if (rc)
+            return rc;
+    }
+    nn_ctx *c = w->ctx;
+    nn_ctx_reset(c);
+    nn_params_zero_grad(&w->gp);
+    nn_params_set_requires_grad(&w->dp, false);
+    nn_tensor *loss = nn_scale(c, nn_mean(c, md_mlp_fwd(c, &w->d, generate_batch(w))), -1.0f);
+    int rc = nn_backward(c, loss);
+    nn_params_set_requires_grad(&w->dp, true);
+    if (rc)
+        return rc;
+    nn_optim_step(&w->og);
+    if (w->cfg.ema > 0)
+        nn_params_ema(&w->ep, &w->gp, w->cfg.ema);
+    w->step++;
+    out->loss_g = loss->data[0];
+    if (!isfinite(out->loss_g))
+        return gs_error(GS_ERR_NUMERIC, "generator loss is %g at step %lld", out->loss_g,
+                        (long long)w->step);
+    return GS_OK;
+}
+
+int md_mlp_generate(nn_ctx *c, const md_mlp *g, int64_t noise_dim, int64_t n, float *out,
+                    gs_rng *r)
+{
+    /* chunks keep activations cache-sized and the arena bounded */
+    const int64_t chunk = 4096, f = g->cfg.n_out;
+    bool was = nn_get_grad_enabled(c);
+    nn_set_grad_enabled(c, false);
+    int rc = GS_OK;
+    for (int64_t i0 = 0; i0 < n; i0 += chunk) {
+        int64_t m = n - i0 < chunk ? n - i0 : chunk;
+        nn_ctx_reset(c);
+        nn_tensor *z = nn_new(c, 2, (int64_t[]){m, noise_dim});
+        if (z)
+            gs_rng_fill_normal(r, z->data, m * noise_dim, 0.0f, 1.0f);
+        nn_tensor *y = md_mlp_fwd(c, g, z);
+        if (!y) {
+            rc = GS_ERR_NOMEM;
+            break;
+        }
+        memcpy(out + i0 * f, y->data, (size_t)(m * f) * sizeof(float));
+    }
+    nn_set_grad_enabled(c, was);
+    return rc;
+}
+
+int md_wgan_generate(md_wgan *w, int64_t n, float *out, int use_ema, gs_rng *r)
+{
+    const md_mlp *g = use_ema && w->cfg.ema > 0 ? &w->g_ema : &w->g;
+    return md_mlp_generate(w->ctx, g, w->cfg.noise_dim, n, out, r);
+}
+
+int md_wgan_save(const md_wgan *w, hid_t group)
+{
+    hid_t g;
+    const struct { const char *name; const nn_params *ps; const nn_optim *o; } parts[] = {
+        {"G", &w->gp, &w->og}, {"D", &w->dp, &w->od}, {"G_ema", &w->ep, NULL}};
+    for (size_t i = 0; i < 3; i++) {
+        if (parts[i].ps->n == 0)
+            continue;
+        int rc = gs_h5_group_create(group, parts[i].name, &g);
+        if (rc)
+            return rc;
+        rc = nn_params_save(g, parts[i].ps);
+        if (!rc && parts[i].o)
+            rc = nn_optim_save(g, parts[i].o);
+        H5Gclose(g);
+        if (rc)
+            return rc;
+    }
+    int rc = nn_rng_save(group, "rng", &w->rng);
+    if (!rc)
+        rc = gs_h5_attr_write_i64(group, ".", "step", w->step);
+    return rc;
+}
+
+int md_wgan_load(md_wgan *w, hid_t group)
+{
+    hid_t g;
+    const struct { const char *name; nn_params *ps; nn_optim *o; } parts[] = {
+        {"G", &w->gp, &w->og}, {"D", &w->dp, &w->od}, {"G_ema", &w->ep, NULL}};
+    for (size_t i = 0; i < 3; i++) {
+        if (parts[i].ps->n == 0)
+            continue;
+        int rc = gs_h5_group_open(group, parts[i].name, &g);
+        if (rc)
+            return rc;
+        rc = nn_params_load(g, parts[i].ps);
+        if (!rc && parts[i].o)
+            rc = nn_optim_load(g, parts[i].o);
+        H5Gclose(g);
+        if (rc)
+            return rc;
+    }
+    int rc = nn_rng_load(group, "rng", &w->rng);
+    if (!rc)
+        rc = gs_h5_attr_read_i64(group, ".", "step", &w->step);
+    return rc;
+}

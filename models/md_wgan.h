@@ -1,0 +1,92 @@
+/* md_wgan — a dense Wasserstein GAN on feature vectors: an MLP generator
+ * from Gaussian noise, an MLP critic, the WGAN-GP loss (gradient penalty
+ * through the engine's double backward) or the original weight-clipping
+ * WGAN, an optional EMA of the generator, batched generation, and
+ * checkpointing of the complete training state. Knows nothing of physics:
+ * the LUXE pipeline composes several of these. */
+#ifndef MD_WGAN_H
+#define MD_WGAN_H
+
+#include "core/gs_h5.h"
+#include "nn/nn.h"
+
+#define MD_MAX_LAYERS 16
+
+typedef enum { MD_NORM_NONE = 0, MD_NORM_LAYER } md_norm;
+typedef enum { MD_LOSS_WGAN_GP = 0, MD_LOSS_WGAN_CLIP } md_loss;
+
+/* Hidden widths[0..depth-1]; LeakyReLU(slope) after every hidden layer,
+ * optionally preceded by a layer norm. The last layer is linear. */
+typedef struct {
+    int64_t n_in, n_out;
+    int depth;
+    int64_t widths[MD_MAX_LAYERS];
+    float slope;
+    md_norm norm;
+} md_mlp_cfg;
+
+typedef struct {
+    md_mlp_cfg cfg;
+    nn_linear_layer l[MD_MAX_LAYERS + 1];
+    nn_tensor *ln_g[MD_MAX_LAYERS], *ln_b[MD_MAX_LAYERS];
+} md_mlp;
+
+int md_mlp_init(md_mlp *m, nn_params *ps, const char *prefix, const md_mlp_cfg *cfg, gs_rng *r);
+nn_tensor *md_mlp_fwd(nn_ctx *c, const md_mlp *m, nn_tensor *x);
+
+typedef struct {
+    int64_t n_features, noise_dim;
+    md_mlp_cfg g, d;            /* n_in/n_out are filled in by md_wgan_init */
+    md_loss loss;
+    float lambda_gp;            /* gradient-penalty weight (WGAN-GP) */
+    float clip;                 /* weight clip (original WGAN) */
+    int n_critic;               /* critic steps per generator step */
+    int64_t batch;
+    float lr_g, lr_d, beta1, beta2;
+    float ema;                  /* generator EMA decay; 0 = off */
+} md_wgan_cfg;
+
+/* Row sampler for minibatches: uniform, or proportional to weights (Walker's
+ * alias method, O(1) a draw) so Geant4 biasing weights are honoured. */
+typedef struct {
+    int64_t n;
+    float *prob;      /* alias tables, NULL when unweighted */
+    int64_t *alias;
+} md_sampler;
+
+int md_sampler_init(md_sampler *s, int64_t n, const float *weights);
+int64_t md_sampler_draw(const md_sampler *s, gs_rng *r);
+void md_sampler_free(md_sampler *s);
+
+typedef struct {
+    double loss_d, loss_g, gp, wdist;   /* last critic step: critic loss, GP, W estimate */
+} md_wgan_losses;
+
+typedef struct {
+    md_wgan_cfg cfg;
+    nn_params gp, dp, ep;    /* generator, critic, generator EMA */
+    md_mlp g, d, g_ema;
+    nn_optim og, od;
+    nn_ctx *ctx;
+    gs_rng rng;
+    int64_t step;            /* generator steps taken */
+    float *real, *noise, *eps;  /* batch buffers, allocated once */
+} md_wgan;
+
+int md_wgan_init(md_wgan *w, const md_wgan_cfg *cfg, uint64_t seed);
+void md_wgan_free(md_wgan *w);
+/* One generator step preceded by n_critic critic steps; real rows drawn
+ * from data [n, F] through the sampler. */
+int md_wgan_step(md_wgan *w, const float *data, const md_sampler *s, md_wgan_losses *out);
+/* n samples into out [n, F], in chunks, no gradient. use_ema picks the EMA
+ * generator when there is one. r: the noise stream. */
+int md_wgan_generate(md_wgan *w, int64_t n, float *out, int use_ema, gs_rng *r);
+/* Generation with a given generator (e.g. a best snapshot) and context. */
+int md_mlp_generate(nn_ctx *c, const md_mlp *g, int64_t noise_dim, int64_t n, float *out,
+                    gs_rng *r);
+
+/* Whole training state (G, D, EMA, optimizers, RNG, step) under a group. */
+int md_wgan_save(const md_wgan *w, hid_t group);
+int md_wgan_load(md_wgan *w, hid_t group);
+
+#endif
