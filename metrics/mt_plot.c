@@ -215,7 +215,7 @@ int mt_plot_hist(mt_plot *p, const char *name, const char *title, const char *xl
           g);
     fprintf(g, "set origin 0,0\nset size 1,0.3\nset tmargin 0\nset bmargin 4\nset format x '%%g'\n"
                "unset title\nunset logscale y\nset ylabel 'gen/real'\nset yrange [0:2]\n"
-               "set ytics 0.5\nunset key\nset xlabel ");
+               "set ytics (0.5, 1, 1.5)\nunset key\nset xlabel ");
     put_quoted(g, xlabel ? xlabel : name);
     fputs("\nplot ", g);
     put_quoted(g, fin);
@@ -284,14 +284,18 @@ int mt_plot_images(mt_plot *p, const char *name, const char *title, const float 
         return rc;
     /* one matrix block per image (real 0..k-1, then generated), two blank
      * lines apart so gnuplot addresses them with "index" */
+    double vmax = 0; /* one colour scale for all panels, so brightness compares */
     fprintf(f, "# %lld real then %lld generated %lldx%lld images, one matrix block each\n",
             (long long)k, (long long)k, (long long)h, (long long)w);
     for (int s = 0; s < 2; s++)
         for (int64_t i = 0; i < k; i++) {
             const float *img = (s ? gen : real) + i * h * w;
             for (int64_t r = 0; r < h; r++) {
-                for (int64_t c = 0; c < w; c++)
-                    fprintf(f, c ? " %.6g" : "%.6g", isfinite(img[r * w + c]) ? img[r * w + c] : 0.0);
+                for (int64_t c = 0; c < w; c++) {
+                    double v = isfinite(img[r * w + c]) ? img[r * w + c] : 0.0;
+                    vmax = fmax(vmax, v);
+                    fprintf(f, c ? " %.6g" : "%.6g", v);
+                }
                 fputc('\n', f);
             }
             fputs("\n\n", f);
@@ -306,7 +310,8 @@ int mt_plot_images(mt_plot *p, const char *name, const char *title, const float 
     fprintf(g, "set multiplot layout 2,%lld title ", (long long)k);
     put_quoted(g, title ? title : name);
     fprintf(g, "\nunset key\nunset colorbox\nunset xtics\nunset ytics\nset palette rgbformulae 33,13,10\n"
-               "set size ratio -1\n");
+               "set size ratio -1\nset cbrange [0:%.6g]\n",
+            vmax > 0 ? log10(1 + vmax) : 1.0);
     /* reversed y range: row 0 on top, as the detector is drawn */
     fprintf(g, "set xrange [-0.5:%lld.5]\nset yrange [%lld.5:-0.5]\n", (long long)w - 1,
             (long long)h - 1);
