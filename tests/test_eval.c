@@ -287,6 +287,12 @@ START_TEST(test_eval_errors)
     ck_assert_int_eq(run_eval(dir, NULL, args), 1);
     snprintf(path, sizeof path, "%s/r", dir);
     ck_assert(!exists(path, "metrics.json"));
+    /* a training log without records fails before anything is written */
+    snprintf(args, sizeof args, "--real %s/ev.h5 --gen %s/ev.h5 --out %s/r --log %s/stderr.txt",
+             dir, dir, dir, dir);
+    ck_assert_int_eq(run_eval(dir, NULL, args), 1);
+    ck_assert(!exists(path, "metrics.json"));
+    ck_assert(!exists(path, "hist_x.dat"));
     gs_test_rmdir(dir);
 }
 END_TEST

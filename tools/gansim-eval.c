@@ -705,13 +705,14 @@ int main(int argc, char **argv)
     if (!rc && !js)
         rc = gs_error(GS_ERR_NOMEM, "out of memory");
     int64_t nr = 0, ng = 0;
+    /* the log first: a bad log then fails before any metric work or output */
+    if (!rc && logp)
+        rc = mt_plot_trainlog(pl, "loss", logp);
     if (!rc)
         rc = kr == DS_KIND_EVENTS ? eval_events(real, gen, r0, js, pl, &nr, &ng, &summary)
                                   : eval_images(real, gen, js, pl, &nr, &ng, &summary);
     if (js)
         fclose(js);
-    if (!rc && logp)
-        rc = mt_plot_trainlog(pl, "loss", logp);
     char script[4200];
     snprintf(script, sizeof script, "%s/plots.gp", out);
     if (!rc)
