@@ -20,7 +20,15 @@ int gs_error_wrap(int code, const char *prefix)
 {
     char old[sizeof gs_msg];
     memcpy(old, gs_msg, sizeof old);
-    snprintf(gs_msg, sizeof gs_msg, "%s: %s", prefix, old[0] ? old : gs_status_name(code));
+    const char *rest = old[0] ? old : gs_status_name(code);
+    int n = snprintf(gs_msg, sizeof gs_msg, "%s: ", prefix);
+    if (n > 0 && (size_t)n < sizeof gs_msg) {
+        size_t room = sizeof gs_msg - (size_t)n, len = strlen(rest);
+        if (len >= room)
+            len = room - 1; /* messages are one line; a cut tail is acceptable */
+        memcpy(gs_msg + n, rest, len);
+        gs_msg[(size_t)n + len] = '\0';
+    }
     return code;
 }
 
