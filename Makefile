@@ -23,7 +23,9 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 
 OPT      ?= -O3 $(ARCH)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
-CFLAGS   += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fopenmp -fPIC \
+# -fno-math-errno -fno-trapping-math: gansim never reads errno or FP traps;
+# both keep sqrtf, compares and selects from vectorising.
+CFLAGS   += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fopenmp -fno-math-errno -fno-trapping-math -fPIC \
             -I. $(DEP_CFLAGS) -DGANSIM_VERSION=\"$(VERSION)\"
 LDFLAGS  += -fopenmp
 LDLIBS   := $(DEP_LIBS)

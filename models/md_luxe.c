@@ -1,0 +1,1272 @@
+#include "models/md_luxe.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "metrics/mt.h"
+#include "nn/nn_ckpt.h"
+
+#define MAX_SUB 64
+#define MAX_CODES 64
+
+/* ---- configuration ------------------------------------------------------- */
+#define F(k, t, m, lo, hi, ch, h) {k, t, offsetof(md_luxe_cfg, m), lo, hi, ch, h}
+const md_cfg_field md_luxe_cfg_fields[] = {
+    F("data.coords", MD_CFG_ENUM, coords, 0, 0, "cartesian,cylindrical",
+      "feature coordinates the GAN sees"),
+    F("data.log_features", MD_CFG_STR, log_features, 0, 0, NULL,
+      "features trained as log10 (model-space names, comma list; may be empty)"),
+    F("split.regions", MD_CFG_ENUM, region_mode, 0, 0, "none,radius,rects", "region split"),
+    F("split.radii", MD_CFG_STR, radii, 0, 0, NULL, "ring radii in mm for split.regions=radius"),
+    F("split.rects", MD_CFG_STR, rects, 0, 0, NULL,
+      "';'-separated x-y rectangles for split.regions=rects; the rest is one more region"),
+    F("split.species", MD_CFG_BOOL, split_species, 0, 0, NULL, "one sub-model per species"),
+    F("split.min_species_rows", MD_CFG_INT, min_species_rows, 1, 1e12, NULL,
+      "species with fewer rows share one 'other' sub-model"),
+    F("split.min_rows", MD_CFG_INT, min_rows, 1, 1e12, NULL,
+      "cells with fewer rows are not modelled (reported)"),
+    F("model.noise_dim", MD_CFG_INT, noise_dim, 1, 4096, NULL, "generator noise dimension"),
+    F("model.g_widths", MD_CFG_IVEC, g_widths, 1, 65536, NULL, "generator hidden widths"),
+    F("model.d_widths", MD_CFG_IVEC, d_widths, 1, 65536, NULL, "critic hidden widths"),
+    F("model.slope", MD_CFG_FLOAT, slope, 0, 1, NULL, "LeakyReLU negative slope"),
+    F("model.g_norm", MD_CFG_ENUM, g_norm, 0, 0, "none,layernorm", "generator normalisation"),
+    F("model.d_norm", MD_CFG_ENUM, d_norm, 0, 0, "none,layernorm",
+      "critic normalisation (layernorm is gradient-penalty safe)"),
+    F("train.loss", MD_CFG_ENUM, loss, 0, 0, "wgan-gp,wgan-clip",
+      "WGAN-GP (Adam) or original WGAN with weight clipping (RMSprop)"),
+    F("train.lambda", MD_CFG_FLOAT, lambda_gp, 0, 1e6, NULL, "gradient-penalty weight"),
+    F("train.clip", MD_CFG_FLOAT, clip, 1e-9, 1e3, NULL, "weight clip for wgan-clip"),
+    F("train.n_critic", MD_CFG_INT, n_critic, 1, 1000, NULL, "critic steps per generator step"),
+    F("train.batch", MD_CFG_INT, batch, 2, 1 << 20, NULL, "batch size"),
+    F("train.lr_g", MD_CFG_FLOAT, lr_g, 0, 10, NULL, "generator learning rate"),
+    F("train.lr_d", MD_CFG_FLOAT, lr_d, 0, 10, NULL, "critic learning rate"),
+    F("train.beta1", MD_CFG_FLOAT, beta1, 0, 0.999999, NULL, "Adam beta1"),
+    F("train.beta2", MD_CFG_FLOAT, beta2, 0, 0.999999, NULL, "Adam beta2"),
+    F("train.ema", MD_CFG_FLOAT, ema, 0, 0.999999, NULL,
+      "EMA decay of generator weights used for sampling (0 = off)"),
+    F("train.iters", MD_CFG_INT, iters, 1, 1e12, NULL,
+      "generator steps in total, shared equally by the sub-models"),
+    F("train.kl_every", MD_CFG_INT, kl_every, 1, 1e12, NULL, "KL evaluation period (steps)"),
+    F("train.kl_samples", MD_CFG_INT, kl_samples, 100, 1e8, NULL,
+      "generated rows per KL evaluation (capped by the held-out rows x 4)"),
+    F("train.ckpt_every", MD_CFG_INT, ckpt_every, 1, 1e12, NULL, "checkpoint period (steps)"),
+    F("train.holdout", MD_CFG_FLOAT, holdout, 0.01, 0.5, NULL,
+      "fraction of each sub-model's rows held out for KL monitoring"),
+    F("train.n_quantiles", MD_CFG_INT, n_quantiles, 10, 100000, NULL,
+      "quantile-transform resolution"),
+    F("train.seed", MD_CFG_INT, seed, 0, 9.2e18, NULL, "seed of every random stream"),
+    {NULL, 0, 0, 0, 0, NULL, NULL}};
+#undef F
+
+void md_luxe_cfg_default(md_luxe_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    c->coords = 0;
+    strcpy(c->log_features, "t");
+    c->region_mode = 1;
+    strcpy(c->radii, "500");
+    strcpy(c->rects, "-1700<x<500,y<500");
+    c->split_species = 1;
+    c->min_species_rows = 2000;
+    c->min_rows = 200;
+    c->noise_dim = 50;
+    c->g_widths = (md_ivec){3, {300, 300, 300}};
+    c->d_widths = (md_ivec){3, {300, 300, 300}};
+    c->slope = 0.2;
+    c->loss = 0;
+    c->lambda_gp = 10;
+    c->clip = 0.01;
+    c->n_critic = 5;
+    c->batch = 256;
+    c->lr_g = 1e-4;
+    c->lr_d = 1e-4;
+    c->beta1 = 0.5;
+    c->beta2 = 0.9;
+    c->ema = 0;
+    c->iters = 4000;
+    c->kl_every = 200;
+    c->kl_samples = 20000;
+    c->ckpt_every = 500;
+    c->holdout = 0.1;
+    c->n_quantiles = 1000;
+    c->seed = 1;
+}
+
+static md_wgan_cfg wgan_cfg(const md_luxe_cfg *c, int64_t f)
+{
+    md_wgan_cfg w = {0};
+    w.n_features = f;
+    w.noise_dim = c->noise_dim;
+    w.g.depth = c->g_widths.n;
+    w.d.depth = c->d_widths.n;
+    memcpy(w.g.widths, c->g_widths.v, sizeof w.g.widths);
+    memcpy(w.d.widths, c->d_widths.v, sizeof w.d.widths);
+    w.g.slope = w.d.slope = (float)c->slope;
+    w.g.norm = c->g_norm ? MD_NORM_LAYER : MD_NORM_NONE;
+    w.d.norm = c->d_norm ? MD_NORM_LAYER : MD_NORM_NONE;
+    w.loss = c->loss ? MD_LOSS_WGAN_CLIP : MD_LOSS_WGAN_GP;
+    w.lambda_gp = (float)c->lambda_gp;
+    w.clip = (float)c->clip;
+    w.n_critic = (int)c->n_critic;
+    w.batch = c->batch;
+    w.lr_g = (float)c->lr_g;
+    w.lr_d = (float)c->lr_d;
+    w.beta1 = (float)c->beta1;
+    w.beta2 = (float)c->beta2;
+    w.ema = (float)c->ema;
+    return w;
+}
+
+/* ---- feature space ------------------------------------------------------- *
+ * The model space is the input table after the coordinate change (r, phi,
+ * p, theta, phi_p take the places of x, y, px, py, pz) and log10 of the
+ * configured columns. */
+typedef struct {
+    int64_t f;
+    char **columns;          /* input column names */
+    char **mcolumns;         /* model-space names */
+    pp_cyl_cols cyl;         /* -1 where absent */
+    int cylindrical;
+    int64_t ix, iy;          /* x, y columns for region labels (-1 if absent) */
+    int log_col[64];         /* 1 = log10 in model space */
+} fspace;
+
+static int64_t col_index(char *const *cols, int64_t f, const char *name)
+{
+    for (int64_t i = 0; i < f; i++)
+        if (strcmp(cols[i], name) == 0)
+            return i;
+    return -1;
+}
+
+static void fspace_free(fspace *s)
+{
+    gs_h5_free_strv(s->columns, s->f);
+    gs_h5_free_strv(s->mcolumns, s->f);
+    memset(s, 0, sizeof *s);
+}
+
+static int fspace_init(fspace *s, const md_luxe_cfg *cfg, char *const *columns, int64_t f)
+{
+    memset(s, 0, sizeof *s);
+    if (f < 1 || f > 64)
+        return gs_error(GS_ERR_ARG, "luxe: %lld features (1..64 supported)", (long long)f);
+    s->f = f;
+    s->columns = calloc((size_t)f, sizeof *s->columns);
+    s->mcolumns = calloc((size_t)f, sizeof *s->mcolumns);
+    if (!s->columns || !s->mcolumns)
+        return gs_error(GS_ERR_NOMEM, "luxe: out of memory");
+    for (int64_t i = 0; i < f; i++) {
+        s->columns[i] = strdup(columns[i]);
+        s->mcolumns[i] = strdup(columns[i]);
+        if (!s->columns[i] || !s->mcolumns[i])
+            return gs_error(GS_ERR_NOMEM, "luxe: out of memory");
+    }
+    s->ix = col_index(s->columns, f, "x");
+    s->iy = col_index(s->columns, f, "y");
+    s->cyl = (pp_cyl_cols){s->ix, s->iy, col_index(s->columns, f, "px"),
+                           col_index(s->columns, f, "py"), col_index(s->columns, f, "pz")};
+    s->cylindrical = cfg->coords == 1;
+    if (s->cylindrical) {
+        if (s->ix < 0 || s->iy < 0 || s->cyl.px < 0 || s->cyl.py < 0 || s->cyl.pz < 0)
+            return gs_error(GS_ERR_ARG,
+                            "luxe: data.coords=cylindrical needs columns x,y,px,py,pz");
+        const struct { int64_t i; const char *n; } ren[] = {{s->ix, "r"}, {s->iy, "phi"},
+            {s->cyl.px, "p"}, {s->cyl.py, "theta"}, {s->cyl.pz, "phi_p"}};
+        for (int k = 0; k < 5; k++) {
+            free(s->mcolumns[ren[k].i]);
+            if (!(s->mcolumns[ren[k].i] = strdup(ren[k].n)))
+                return gs_error(GS_ERR_NOMEM, "luxe: out of memory");
+        }
+    }
+    if (cfg->log_features[0]) {
+        char **names;
+        int64_t nn_;
+        int rc = gs_h5_split_csv(cfg->log_features, &names, &nn_);
+        if (rc)
+            return rc;
+        for (int64_t k = 0; k < nn_; k++) {
+            int64_t i = col_index(s->mcolumns, f, names[k]);
+            if (i < 0) {
+                gs_error(GS_ERR_ARG, "luxe: data.log_features names '%s', not a model-space "
+                                     "feature", names[k]);
+                gs_h5_free_strv(names, nn_);
+                return GS_ERR_ARG;
+            }
+            s->log_col[i] = 1;
+        }
+        gs_h5_free_strv(names, nn_);
+    }
+    return GS_OK;
+}
+
+/* input space -> model space, in place; fails on non-positive log features */
+static int to_model_space(const fspace *s, float *t, int64_t n, const char *what)
+{
+    if (s->cylindrical)
+        pp_to_cylindrical(t, n, s->f, &s->cyl);
+    for (int64_t i = 0; i < s->f; i++) {
+        if (!s->log_col[i])
+            continue;
+        int64_t bad = pp_log_column(t, n, s->f, i, 0.0);
+        if (bad)
+            return gs_error(GS_ERR_ARG,
+                            "luxe: %s: feature '%s' has %lld values <= 0 and cannot be "
+                            "log-transformed (remove it from data.log_features)",
+                            what, s->mcolumns[i], (long long)bad);
+    }
+    return GS_OK;
+}
+
+static void from_model_space(const fspace *s, float *t, int64_t n)
+{
+    for (int64_t i = 0; i < s->f; i++)
+        if (s->log_col[i])
+            pp_exp_column(t, n, s->f, i, 0.0);
+    if (s->cylindrical)
+        pp_from_cylindrical(t, n, s->f, &s->cyl);
+}
+
+/* ---- sub-model planning ---------------------------------------------------- */
+typedef struct {
+    char name[64];
+    int region;
+    int ncodes;
+    int32_t codes[MAX_CODES];
+    double probs[MAX_CODES];     /* species shares within the sub-model */
+    int64_t n_rows;
+    double weight;
+    double proportion;
+    int64_t *rows;               /* indices into the event table (planning only) */
+} sub_plan;
+
+typedef struct {
+    int n_regions;
+    char region_names[MAX_SUB][32];
+    double radii[MAX_SUB];
+    int nradii;
+    pp_rect rects[MAX_SUB];
+    int nrect;
+} regions;
+
+static int regions_init(regions *r, const md_luxe_cfg *cfg)
+{
+    memset(r, 0, sizeof *r);
+    if (cfg->region_mode == 0) {
+        r->n_regions = 1;
+        strcpy(r->region_names[0], "all");
+        return GS_OK;
+    }
+    char **items;
+    int64_t n;
+    const char *src = cfg->region_mode == 1 ? cfg->radii : cfg->rects;
+    char *copy = strdup(src);
+    if (!copy)
+        return gs_error(GS_ERR_NOMEM, "luxe: out of memory");
+    if (cfg->region_mode == 2) /* rectangles are ';'-separated, their bounds ','-separated */
+        for (char *p = copy; *p; p++) {
+            if (*p == ',')
+                *p = '&';
+            else if (*p == ';')
+                *p = ',';
+        }
+    int rc = gs_h5_split_csv(copy, &items, &n);
+    free(copy);
+    if (rc)
+        return rc;
+    if (n < 1 || n >= MAX_SUB / 2) {
+        gs_h5_free_strv(items, n);
+        return gs_error(GS_ERR_ARG, "luxe: %s: need 1..%d regions", cfg->region_mode == 1 ?
+                        "split.radii" : "split.rects", MAX_SUB / 2 - 1);
+    }
+    for (int64_t i = 0; i < n && !rc; i++) {
+        if (cfg->region_mode == 1) {
+            char *end;
+            double v = strtod(items[i], &end);
+            if (*end || !(v > 0) || (i > 0 && v <= r->radii[i - 1]))
+                rc = gs_error(GS_ERR_ARG, "split.radii: '%s' is not an increasing list of "
+                                          "positive radii", cfg->radii);
+            r->radii[r->nradii++] = v;
+        } else {
+            for (char *p = items[i]; *p; p++)
+                if (*p == '&')
+                    *p = ',';
+            if (pp_rect_parse(items[i], &r->rects[r->nrect++]))
+                rc = gs_error(GS_ERR_ARG, "split.rects: cannot parse '%s'", items[i]);
+        }
+    }
+    gs_h5_free_strv(items, n);
+    if (rc)
+        return rc;
+    r->n_regions = (int)n + 1;
+    for (int i = 0; i < r->n_regions; i++) {
+        if (cfg->region_mode == 1 && r->n_regions == 2)
+            strcpy(r->region_names[i], i == 0 ? "inner" : "outer");
+        else
+            snprintf(r->region_names[i], sizeof r->region_names[i], "%s%d",
+                     cfg->region_mode == 1 ? "ring" : "rect", i);
+    }
+    return GS_OK;
+}
+
+static const char *species_name(int32_t pdg)
+{
+    switch (pdg) {
+    case 2112: return "n";
+    case 22: return "gamma";
+    case 11: return "e-";
+    case -11: return "e+";
+    case 2212: return "p";
+    default: return NULL;
+    }
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Groups rows into sub-models; fills plan[] and returns their count. */
+static int plan_subs(const md_luxe_cfg *cfg, const ds_events *ev, const fspace *fs,
+                     const regions *rg, sub_plan *plan, int *n_plan, char *notes, size_t nnotes)
+{
+    const int64_t n = ev->n;
+    int rc = GS_OK;
+    int32_t *label = calloc((size_t)n, sizeof *label);
+    if (!label)
+        return gs_error(GS_ERR_NOMEM, "luxe: out of memory");
+    if (cfg->region_mode != 0) {
+        if (fs->ix < 0 || fs->iy < 0) {
+            free(label);
+            return gs_error(GS_ERR_ARG, "luxe: a region split needs columns x and y");
+        }
+        if (cfg->region_mode == 1)
+            pp_label_radius(ev->x, n, ev->f, fs->ix, fs->iy, rg->radii, rg->nradii, label);
+        else
+            pp_label_rects(ev->x, n, ev->f, fs->ix, fs->iy, rg->rects, rg->nrect, label);
+    }
+    /* distinct species and their counts */
+    int32_t codes[MAX_CODES];
+    int64_t counts[MAX_CODES];
+    int ncodes = 0;
+    for (int64_t i = 0; i < n && ev->pdg; i++) {
+        int k = 0;
+        while (k < ncodes && codes[k] != ev->pdg[i])
+            k++;
+        if (k == ncodes) {
+            if (ncodes == MAX_CODES) {
+                free(label);
+                return gs_error(GS_ERR_ARG, "luxe: more than %d distinct species", MAX_CODES);
+            }
+            codes[ncodes] = ev->pdg[i];
+            counts[ncodes++] = 0;
+        }
+        counts[k]++;
+    }
+    qsort(codes, (size_t)ncodes, sizeof *codes, cmp_i32);
+    for (int k = 0; k < ncodes; k++) {
+        counts[k] = 0;
+        for (int64_t i = 0; i < n; i++)
+            counts[k] += ev->pdg[i] == codes[k];
+    }
+    /* species group of each code: its own, or the shared "other" group */
+    int group_of[MAX_CODES], n_groups = 0, other = -1;
+    char gname[MAX_CODES + 1][24];
+    for (int k = 0; k < ncodes; k++) {
+        if (cfg->split_species && counts[k] >= cfg->min_species_rows) {
+            group_of[k] = n_groups;
+            const char *sn = species_name(codes[k]);
+            if (sn)
+                snprintf(gname[n_groups], sizeof gname[0], "%s", sn);
+            else
+                snprintf(gname[n_groups], sizeof gname[0], "pdg%d", codes[k]);
+            n_groups++;
+        } else {
+            if (other < 0) {
+                other = n_groups++;
+                strcpy(gname[other], cfg->split_species ? "other" : "all");
+            }
+            group_of[k] = other;
+        }
+    }
+    if (!ev->pdg) {
+        n_groups = 1;
+        strcpy(gname[0], "all");
+    }
+    *n_plan = 0;
+    notes[0] = '\0';
+    for (int r = 0; r < rg->n_regions && !rc; r++)
+        for (int g = 0; g < n_groups && !rc; g++) {
+            sub_plan *p = &plan[*n_plan];
+            memset(p, 0, sizeof *p);
+            if (rg->n_regions > 1 && n_groups > 1)
+                snprintf(p->name, sizeof p->name, "%.31s.%.23s", rg->region_names[r], gname[g]);
+            else
+                snprintf(p->name, sizeof p->name, "%.31s",
+                         rg->n_regions > 1 ? rg->region_names[r] : gname[g]);
+            p->region = r;
+            for (int k = 0; k < ncodes; k++)
+                if (group_of[k] == g)
+                    p->codes[p->ncodes++] = codes[k];
+            int64_t cnt = 0;
+            for (int64_t i = 0; i < n; i++) {
+                if (label[i] != r)
+                    continue;
+                int k = 0;
+                if (ev->pdg) {
+                    int32_t *hit = bsearch(&ev->pdg[i], codes, (size_t)ncodes, sizeof *codes,
+                                           cmp_i32);
+                    k = (int)(hit - codes);
+                    if (group_of[k] != g)
+                        continue;
+                }
+                cnt++;
+            }
+            if (cnt == 0)
+                continue;
+            if (cnt < cfg->min_rows) {
+                size_t used = strlen(notes);
+                snprintf(notes + used, nnotes - used,
+                         "sub-model %s has %lld rows (< split.min_rows = %lld): not modelled\n",
+                         p->name, (long long)cnt, (long long)cfg->min_rows);
+                continue;
+            }
+            if (*n_plan == MAX_SUB) {
+                rc = gs_error(GS_ERR_ARG, "luxe: more than %d sub-models", MAX_SUB);
+                break;
+            }
+            p->rows = malloc((size_t)cnt * sizeof *p->rows);
+            if (!p->rows) {
+                rc = gs_error(GS_ERR_NOMEM, "luxe: out of memory");
+                break;
+            }
+            double wsum[MAX_CODES] = {0};
+            for (int64_t i = 0; i < n; i++) {
+                if (label[i] != r)
+                    continue;
+                int k = 0;
+                if (ev->pdg) {
+                    int32_t *hit = bsearch(&ev->pdg[i], codes, (size_t)ncodes, sizeof *codes,
+                                           cmp_i32);
+                    k = (int)(hit - codes);
+                    if (group_of[k] != g)
+                        continue;
+                }
+                double wi = ev->weights ? ev->weights[i] : 1.0;
+                p->rows[p->n_rows++] = i;
+                p->weight += wi;
+                for (int j = 0; j < p->ncodes; j++)
+                    if (p->codes[j] == codes[k])
+                        wsum[j] += wi;
+            }
+            for (int j = 0; j < p->ncodes; j++)
+                p->probs[j] = p->weight > 0 ? wsum[j] / p->weight : 0;
+            (*n_plan)++;
+        }
+    free(label);
+    if (!rc && *n_plan == 0)
+        rc = gs_error(GS_ERR_ARG, "luxe: no sub-model has at least %lld rows",
+                      (long long)cfg->min_rows);
+    double wtot = 0;
+    for (int k = 0; k < *n_plan; k++)
+        wtot += plan[k].weight;
+    for (int k = 0; k < *n_plan; k++)
+        plan[k].proportion = wtot > 0 ? plan[k].weight / wtot : 0;
+    return rc;
+}
+
+/* ---- training state ------------------------------------------------------- */
+typedef struct {
+    sub_plan plan;
+    pp_quantile qt;
+    md_wgan w;
+    nn_params best_ps;
+    md_mlp best_g;
+    double best_kl;
+    int64_t best_step, steps_budget;
+    float *train, *train_w, *hold, *hold_w;
+    int64_t n_train, n_hold;
+    md_sampler sampler;
+    int ready;                   /* data prepared */
+} sub_state;
+
+static void sub_free(sub_state *s)
+{
+    free(s->plan.rows);
+    pp_quantile_free(&s->qt);
+    md_wgan_free(&s->w);
+    nn_params_free(&s->best_ps);
+    free(s->train);
+    free(s->train_w);
+    free(s->hold);
+    free(s->hold_w);
+    md_sampler_free(&s->sampler);
+}
+
+/* Gathers the sub-model's rows, moves them to model space, holds out a
+ * slice, fits the quantile transform (unless loaded) and maps the training
+ * rows to it. */
+static int sub_prepare(sub_state *s, const md_luxe_cfg *cfg, const ds_events *ev,
+                       const fspace *fs, int sub_index, int qt_loaded)
+{
+    const int64_t f = ev->f, n = s->plan.n_rows;
+    float *all = malloc((size_t)(n * f) * sizeof(float));
+    int64_t *perm = malloc((size_t)n * sizeof *perm);
+    int rc = GS_OK;
+    if (!all || !perm) {
+        rc = gs_error(GS_ERR_NOMEM, "luxe: out of memory for sub-model %s", s->plan.name);
+        goto out;
+    }
+    pp_gather_rows(ev->x, f, s->plan.rows, n, all);
+    if ((rc = to_model_space(fs, all, n, s->plan.name)))
+        goto out;
+    gs_rng r;
+    gs_rng_seed(&r, (uint64_t)cfg->seed * 0x9E3779B97F4A7C15ULL + 17 * (uint64_t)sub_index + 1);
+    for (int64_t i = 0; i < n; i++)
+        perm[i] = i;
+    gs_rng_shuffle_i64(&r, perm, n);
+    s->n_hold = (int64_t)ceil(cfg->holdout * (double)n);
+    if (s->n_hold < 1)
+        s->n_hold = 1;
+    s->n_train = n - s->n_hold;
+    s->train = malloc((size_t)(s->n_train * f) * sizeof(float));
+    s->hold = malloc((size_t)(s->n_hold * f) * sizeof(float));
+    if (ev->weights) {
+        s->train_w = malloc((size_t)s->n_train * sizeof(float));
+        s->hold_w = malloc((size_t)s->n_hold * sizeof(float));
+    }
+    if (!s->train || !s->hold || (ev->weights && (!s->train_w || !s->hold_w))) {
+        rc = gs_error(GS_ERR_NOMEM, "luxe: out of memory for sub-model %s", s->plan.name);
+        goto out;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t src = perm[i];
+        float *dst = i < s->n_hold ? s->hold + i * f : s->train + (i - s->n_hold) * f;
+        memcpy(dst, all + src * f, (size_t)f * sizeof(float));
+        if (ev->weights) {
+            float wv = ev->weights[s->plan.rows[src]];
+            if (i < s->n_hold)
+                s->hold_w[i] = wv;
+            else
+                s->train_w[i - s->n_hold] = wv;
+        }
+    }
+    if (!qt_loaded) {
+        pp_quantile_opts qo;
+        pp_quantile_opts_default(&qo);
+        qo.n_quantiles = cfg->n_quantiles;
+        qo.output = PP_NORMAL;
+        if ((rc = pp_quantile_fit(&s->qt, s->train, s->n_train, f, &qo)))
+            goto out;
+    }
+    if ((rc = pp_quantile_transform(&s->qt, s->train, s->train, s->n_train)))
+        goto out;
+    if ((rc = md_sampler_init(&s->sampler, s->n_train, s->train_w)))
+        goto out;
+    s->ready = 1;
+out:
+    free(all);
+    free(perm);
+    if (rc)
+        gs_error_wrap(rc, s->plan.name);
+    return rc;
+}
+
+/* Mean KL over features of generated vs held-out rows, in model space. */
+static int sub_evaluate(sub_state *s, const md_luxe_cfg *cfg, int sub_index, float *gen,
+                        int64_t ng, double *kl_mean, double *kl, int64_t f)
+{
+    gs_rng r;
+    gs_rng_seed(&r, (uint64_t)cfg->seed * 31 + (uint64_t)sub_index * 1000003 +
+                        (uint64_t)s->w.step);
+    int rc = md_wgan_generate(&s->w, ng, gen, 1, &r);
+    if (!rc)
+        rc = pp_quantile_inverse(&s->qt, gen, gen, ng);
+    if (rc)
+        return rc;
+    mt_compare_opts mo = mt_compare_defaults();
+    mt_feature_metrics fm[64];
+    rc = mt_compare_table(s->hold, s->hold_w, NULL, s->n_hold, gen, NULL, NULL, ng, f, &mo, fm);
+    if (rc)
+        return rc;
+    *kl_mean = 0;
+    for (int64_t j = 0; j < f; j++) {
+        kl[j] = fm[j].kl;
+        *kl_mean += fm[j].kl / (double)f;
+    }
+    return GS_OK;
+}
+
+/* ---- checkpoint files ---------------------------------------------------- *
+ * /            attrs gansim_kind, gansim_version, config, columns, units,
+ *              particles_per_bx, n_sub, current, state ("training"|"final")
+ * /sub<k>      attrs name, region, codes, probs, n_rows, weight, proportion,
+ *              best_kl, best_step, steps_budget
+ * /sub<k>/qt   the quantile transform
+ * /sub<k>/G    the generator used for sampling (best by KL, or EMA)
+ * /sub<k>/train   (last.h5 only) the whole WGAN state and best snapshot */
+typedef struct {
+    const md_luxe_cfg *cfg;
+    const fspace *fs;
+    const ds_events *ev;
+    sub_state *subs;
+    int n_sub, current;
+} run_state;
+
+static int write_csv_attr(hid_t loc, const char *name, char *const *v, int64_t n)
+{
+    char *s = gs_h5_join_csv(v, n);
+    if (!s)
+        return gs_error(GS_ERR_NOMEM, "out of memory");
+    int rc = gs_h5_attr_write_str(loc, ".", name, s);
+    free(s);
+    return rc;
+}
+
+static int write_sub(hid_t f, const run_state *st, int k, int with_train)
+{
+    const sub_state *s = &st->subs[k];
+    char path[32], buf[1024];
+    snprintf(path, sizeof path, "sub%d", k);
+    hid_t g, q, gg;
+    int rc = gs_h5_group_create(f, path, &g);
+    if (rc)
+        return rc;
+    rc = gs_h5_attr_write_str(g, ".", "name", s->plan.name);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int j = 0; j < s->plan.ncodes; j++)
+        used += (size_t)snprintf(buf + used, sizeof buf - used, j ? ",%d" : "%d",
+                                 s->plan.codes[j]);
+    if (!rc)
+        rc = gs_h5_attr_write_str(g, ".", "codes", buf);
+    used = 0;
+    buf[0] = '\0';
+    for (int j = 0; j < s->plan.ncodes; j++)
+        used += (size_t)snprintf(buf + used, sizeof buf - used, j ? ",%.17g" : "%.17g",
+                                 s->plan.probs[j]);
+    if (!rc)
+        rc = gs_h5_attr_write_str(g, ".", "probs", buf);
+    if (!rc)
+        rc = gs_h5_attr_write_i64(g, ".", "region", s->plan.region);
+    if (!rc)
+        rc = gs_h5_attr_write_i64(g, ".", "n_rows", s->plan.n_rows);
+    if (!rc)
+        rc = gs_h5_attr_write_f64(g, ".", "weight", s->plan.weight);
+    if (!rc)
+        rc = gs_h5_attr_write_f64(g, ".", "proportion", s->plan.proportion);
+    if (!rc)
+        rc = gs_h5_attr_write_f64(g, ".", "best_kl", s->best_kl);
+    if (!rc)
+        rc = gs_h5_attr_write_i64(g, ".", "best_step", s->best_step);
+    if (!rc)
+        rc = gs_h5_attr_write_i64(g, ".", "steps_budget", s->steps_budget);
+    if (!rc && !(rc = gs_h5_group_create(g, "qt", &q))) {
+        rc = pp_quantile_save(&s->qt, q);
+        H5Gclose(q);
+    }
+    /* the sampling generator: the best snapshot once there is one */
+    const nn_params *sample_ps = s->best_step >= 0 ? &s->best_ps
+                                 : s->w.cfg.ema > 0 ? &s->w.ep : &s->w.gp;
+    if (!rc && !(rc = gs_h5_group_create(g, "G", &gg))) {
+        rc = nn_params_save(gg, sample_ps);
+        H5Gclose(gg);
+    }
+    if (!rc && with_train) {
+        hid_t t, b;
+        if (!(rc = gs_h5_group_create(g, "train", &t))) {
+            rc = md_wgan_save(&s->w, t);
+            if (!rc && !(rc = gs_h5_group_create(t, "best", &b))) {
+                rc = nn_params_save(b, &s->best_ps);
+                H5Gclose(b);
+            }
+            H5Gclose(t);
+        }
+    }
+    H5Gclose(g);
+    return rc;
+}
+
+static int write_file(const char *path, const run_state *st, int with_train, double ppbx)
+{
+    char tmp[4096];
+    int rc = gs_tmp_path(tmp, sizeof tmp, path);
+    if (rc)
+        return rc;
+    hid_t f;
+    if ((rc = gs_h5_create(tmp, &f)))
+        return rc;
+    char *cfgtext = md_cfg_dump(md_luxe_cfg_fields, st->cfg);
+    rc = cfgtext ? gs_h5_attr_write_str(f, ".", "config", cfgtext)
+                 : gs_error(GS_ERR_NOMEM, "out of memory");
+    free(cfgtext);
+    if (!rc)
+        rc = gs_h5_attr_write_str(f, ".", "gansim_kind", "luxe_wgan");
+    if (!rc)
+        rc = gs_h5_attr_write_str(f, ".", "gansim_version", GANSIM_VERSION);
+    if (!rc)
+        rc = write_csv_attr(f, "columns", st->fs->columns, st->fs->f);
+    if (!rc && st->ev->units)
+        rc = write_csv_attr(f, "units", st->ev->units, st->fs->f);
+    if (!rc)
+        rc = gs_h5_attr_write_f64(f, ".", "particles_per_bx", ppbx);
+    if (!rc)
+        rc = gs_h5_attr_write_i64(f, ".", "n_sub", st->n_sub);
+    if (!rc)
+        rc = gs_h5_attr_write_i64(f, ".", "current", st->current);
+    if (!rc)
+        rc = gs_h5_attr_write_str(f, ".", "state", with_train ? "training" : "final");
+    for (int k = 0; !rc && k < st->n_sub; k++)
+        rc = write_sub(f, st, k, with_train);
+    int crc = gs_h5_close(f);
+    if (!rc)
+        rc = crc;
+    if (rc) {
+        gs_discard(tmp);
+        return gs_error_wrap(rc, path);
+    }
+    return gs_commit(tmp, path);
+}
+
+static int save_all(const char *dir, const run_state *st, double ppbx)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/last.h5", dir);
+    int rc = write_file(path, st, 1, ppbx);
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/model.h5", dir);
+        rc = write_file(path, st, 0, ppbx);
+    }
+    return rc;
+}
+
+/* Restores the training state of every sub-model from last.h5. */
+static int load_training(const char *path, run_state *st, int64_t *total_done)
+{
+    hid_t f;
+    int rc = gs_h5_open(path, 0, &f);
+    if (rc)
+        return rc;
+    int64_t n_sub = 0, current = 0;
+    rc = gs_h5_attr_read_i64(f, ".", "n_sub", &n_sub);
+    if (!rc)
+        rc = gs_h5_attr_read_i64(f, ".", "current", &current);
+    if (!rc && n_sub != st->n_sub)
+        rc = gs_error(GS_ERR_FORMAT, "%s: %lld sub-models, but the data give %d (different "
+                      "data or config?)", path, (long long)n_sub, st->n_sub);
+    *total_done = 0;
+    for (int k = 0; !rc && k < st->n_sub; k++) {
+        sub_state *s = &st->subs[k];
+        char gp[64];
+        hid_t g;
+        snprintf(gp, sizeof gp, "sub%d", k);
+        if ((rc = gs_h5_group_open(f, gp, &g)))
+            break;
+        int64_t n_rows = 0;
+        rc = gs_h5_attr_read_i64(g, ".", "n_rows", &n_rows);
+        if (!rc && n_rows != s->plan.n_rows)
+            rc = gs_error(GS_ERR_FORMAT, "%s: sub-model %s had %lld rows, the data give %lld",
+                          path, s->plan.name, (long long)n_rows, (long long)s->plan.n_rows);
+        if (!rc)
+            rc = gs_h5_attr_read_f64(g, ".", "best_kl", &s->best_kl);
+        if (!rc)
+            rc = gs_h5_attr_read_i64(g, ".", "best_step", &s->best_step);
+        hid_t q, t, b;
+        if (!rc && !(rc = gs_h5_group_open(g, "qt", &q))) {
+            rc = pp_quantile_load(&s->qt, q);
+            H5Gclose(q);
+        }
+        if (!rc && !(rc = gs_h5_group_open(g, "train", &t))) {
+            rc = md_wgan_load(&s->w, t);
+            if (!rc && !(rc = gs_h5_group_open(t, "best", &b))) {
+                rc = nn_params_load(b, &s->best_ps);
+                H5Gclose(b);
+            }
+            H5Gclose(t);
+        }
+        H5Gclose(g);
+        *total_done += s->w.step;
+    }
+    st->current = (int)current;
+    gs_h5_close(f);
+    return rc;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int md_luxe_train(const md_luxe_cfg *cfg_in, const ds_events *ev, const md_train_opts *opts,
+                  int *stopped)
+{
+    md_luxe_cfg cfg = *cfg_in;
+    *stopped = 0;
+    char path[4096];
+    int rc;
+    if (opts->resume) {
+        /* a resumed run uses the configuration it was started with */
+        snprintf(path, sizeof path, "%s/last.h5", opts->out_dir);
+        hid_t f;
+        if ((rc = gs_h5_open(path, 0, &f)))
+            return gs_error_wrap(rc, "--resume");
+        char *text = NULL;
+        rc = gs_h5_attr_read_str(f, ".", "config", &text);
+        gs_h5_close(f);
+        if (rc)
+            return rc;
+        md_luxe_cfg_default(&cfg);
+        rc = md_cfg_parse_dump(md_luxe_cfg_fields, &cfg, text);
+        free(text);
+        if (rc)
+            return gs_error_wrap(rc, path);
+    }
+    if (ev->n < 2)
+        return gs_error(GS_ERR_ARG, "luxe: need at least 2 events, got %lld", (long long)ev->n);
+    fspace fs;
+    regions rg;
+    sub_state *subs = calloc(MAX_SUB, sizeof *subs);
+    sub_plan *plan = calloc(MAX_SUB, sizeof *plan);
+    char notes[4096];
+    int n_sub = 0;
+    FILE *log = NULL;
+    float *gen = NULL;
+    if (!subs || !plan) {
+        free(subs);
+        free(plan);
+        return gs_error(GS_ERR_NOMEM, "luxe: out of memory");
+    }
+    if ((rc = fspace_init(&fs, &cfg, ev->columns, ev->f)) || (rc = regions_init(&rg, &cfg)) ||
+        (rc = plan_subs(&cfg, ev, &fs, &rg, plan, &n_sub, notes, sizeof notes)))
+        goto out;
+    const int64_t f = ev->f;
+    const md_wgan_cfg wc = wgan_cfg(&cfg, f);
+    for (int k = 0; k < n_sub; k++) {
+        sub_state *s = &subs[k];
+        s->plan = plan[k];
+        plan[k].rows = NULL; /* ownership moved */
+        s->best_kl = NAN;
+        s->best_step = -1;
+        s->steps_budget = cfg.iters / n_sub + (k < cfg.iters % n_sub);
+        if ((rc = md_wgan_init(&s->w, &wc, (uint64_t)cfg.seed * 1000 + (uint64_t)k)))
+            goto out;
+        nn_params_init(&s->best_ps);
+        gs_rng tmp = s->w.rng;
+        md_mlp_cfg gcfg = s->w.cfg.g;
+        if ((rc = md_mlp_init(&s->best_g, &s->best_ps, "G", &gcfg, &tmp)))
+            goto out;
+    }
+    run_state st = {&cfg, &fs, ev, subs, n_sub, 0};
+    int64_t total_done = 0, total_steps = 0;
+    for (int k = 0; k < n_sub; k++)
+        total_steps += subs[k].steps_budget;
+    if (opts->resume) {
+        snprintf(path, sizeof path, "%s/last.h5", opts->out_dir);
+        if ((rc = load_training(path, &st, &total_done)))
+            goto out;
+    }
+    snprintf(path, sizeof path, "%s/train.log", opts->out_dir);
+    log = fopen(path, opts->resume ? "a" : "w");
+    if (!log) {
+        rc = gs_error(GS_ERR_IO, "%s: cannot write the training log", path);
+        goto out;
+    }
+    if (!opts->resume) {
+        fprintf(log, "# gansim %s luxe_wgan: %d sub-models\n", GANSIM_VERSION, n_sub);
+        for (int k = 0; k < n_sub; k++)
+            fprintf(log, "# sub=%s rows=%lld proportion=%.6f steps=%lld\n", subs[k].plan.name,
+                    (long long)subs[k].plan.n_rows, subs[k].plan.proportion,
+                    (long long)subs[k].steps_budget);
+        if (notes[0])
+            fprintf(log, "# %s", notes);
+        fflush(log);
+    }
+    const int64_t max_gen = cfg.kl_samples;
+    gen = malloc((size_t)(max_gen * f) * sizeof(float));
+    if (!gen) {
+        rc = gs_error(GS_ERR_NOMEM, "luxe: out of memory");
+        goto out;
+    }
+    /* Prepare every sub-model's data first: the quantile transforms must
+     * exist for any checkpoint (and a bad feature fails before training). */
+    for (int k = 0; k < n_sub; k++)
+        if ((rc = sub_prepare(&subs[k], &cfg, ev, &fs, k, opts->resume)))
+            goto out;
+    const double t0 = now_s();
+    const int64_t done_at_start = total_done;
+    for (int k = st.current; k < n_sub; k++) {
+        sub_state *s = &subs[k];
+        st.current = k;
+        const int64_t ng = s->n_hold * 4 < max_gen ? s->n_hold * 4 : max_gen;
+        md_progress pr = {.sub = k, .n_sub = n_sub, .sub_name = s->plan.name,
+                          .steps = s->steps_budget, .total_steps = total_steps,
+                          .best_kl = s->best_kl, .kl_mean = NAN};
+        while (s->w.step < s->steps_budget) {
+            md_wgan_losses L;
+            if ((rc = md_wgan_step(&s->w, s->train, &s->sampler, &L))) {
+                gs_error_wrap(rc, s->plan.name);
+                goto out; /* last.h5 keeps the last good state */
+            }
+            total_done++;
+            const double el = now_s() - t0;
+            pr.step = s->w.step;
+            pr.total_step = total_done;
+            pr.losses = L;
+            pr.steps_per_s = (double)(total_done - done_at_start) / (el > 0 ? el : 1e-9);
+            pr.eta_s = (double)(total_steps - total_done) / (pr.steps_per_s > 0 ? pr.steps_per_s : 1);
+            pr.evaluated = 0;
+            const int last_step = s->w.step == s->steps_budget;
+            if (s->w.step % cfg.kl_every == 0 || last_step) {
+                double kl[64], klm;
+                if ((rc = sub_evaluate(s, &cfg, k, gen, ng, &klm, kl, f)))
+                    goto out;
+                if (!(klm >= s->best_kl)) { /* also when best_kl is NaN */
+                    s->best_kl = klm;
+                    s->best_step = s->w.step;
+                    nn_params_copy(&s->best_ps, s->w.cfg.ema > 0 ? &s->w.ep : &s->w.gp);
+                }
+                pr.kl_mean = klm;
+                pr.best_kl = s->best_kl;
+                pr.evaluated = 1;
+                fprintf(log, "sub=%s step=%lld sub_step=%lld loss_d=%.6g loss_g=%.6g gp=%.6g "
+                             "wdist=%.6g", s->plan.name, (long long)total_done,
+                        (long long)s->w.step, L.loss_d, L.loss_g, L.gp, L.wdist);
+                for (int64_t j = 0; j < f; j++)
+                    fprintf(log, " kl_%s=%.6g", fs.mcolumns[j], kl[j]);
+                fprintf(log, " kl_mean=%.6g steps_per_s=%.3f elapsed_s=%.1f\n", klm,
+                        pr.steps_per_s, el);
+                fflush(log);
+            }
+            if (opts->progress)
+                opts->progress(opts->progress_ud, &pr);
+            int stop_now = opts->stop && *opts->stop;
+            if (stop_now || s->w.step % cfg.ckpt_every == 0 || last_step) {
+                if (last_step && k + 1 < n_sub)
+                    st.current = k + 1;
+                if ((rc = save_all(opts->out_dir, &st, ev->particles_per_bx)))
+                    goto out;
+            }
+            if (stop_now) {
+                *stopped = 1;
+                goto out;
+            }
+        }
+    }
+    st.current = n_sub;
+    rc = save_all(opts->out_dir, &st, ev->particles_per_bx);
+out:
+    if (log)
+        fclose(log);
+    free(gen);
+    for (int k = 0; k < MAX_SUB; k++) {
+        sub_free(&subs[k]);
+        free(plan[k].rows);
+    }
+    free(subs);
+    free(plan);
+    fspace_free(&fs);
+    return rc;
+}
+
+/* ---- sampling -------------------------------------------------------------- */
+typedef struct {
+    md_mlp g;
+    nn_params ps;
+    pp_quantile qt;
+    double proportion;
+    int ncodes;
+    int32_t codes[MAX_CODES];
+    double probs[MAX_CODES];
+} sample_sub;
+
+struct md_luxe_model {
+    md_luxe_cfg cfg;
+    fspace fs;
+    char *columns_csv;
+    char **units;
+    int has_units;
+    double ppbx;
+    int n_sub;
+    sample_sub *subs;
+    nn_ctx **ctx;          /* one per thread */
+    int n_ctx;
+};
+
+void md_luxe_free(md_luxe_model *m)
+{
+    if (!m)
+        return;
+    for (int k = 0; k < m->n_sub; k++) {
+        nn_params_free(&m->subs[k].ps);
+        pp_quantile_free(&m->subs[k].qt);
+    }
+    free(m->subs);
+    for (int i = 0; i < m->n_ctx; i++)
+        nn_ctx_free(m->ctx[i]);
+    free(m->ctx);
+    if (m->has_units)
+        gs_h5_free_strv(m->units, m->fs.f);
+    free(m->columns_csv);
+    fspace_free(&m->fs);
+    free(m);
+}
+
+static int parse_list(const char *s, double *out, int max, int *n)
+{
+    *n = 0;
+    while (*s && *n < max) {
+        char *end;
+        out[(*n)++] = strtod(s, &end);
+        if (end == s)
+            return -1;
+        s = *end == ',' ? end + 1 : end;
+    }
+    return 0;
+}
+
+int md_luxe_load(const char *path, md_luxe_model **out)
+{
+    *out = NULL;
+    md_luxe_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return gs_error(GS_ERR_NOMEM, "out of memory");
+    hid_t f;
+    int rc = gs_h5_open(path, 0, &f);
+    if (rc) {
+        free(m);
+        return rc;
+    }
+    char *kind = NULL, *text = NULL, *units = NULL;
+    char **cols = NULL;
+    int64_t ncols = 0, n_sub = 0;
+    rc = gs_h5_attr_read_str(f, ".", "gansim_kind", &kind);
+    if (!rc && strcmp(kind, "luxe_wgan") != 0)
+        rc = gs_error(GS_ERR_FORMAT, "%s: a %s model, not a luxe_wgan model", path, kind);
+    if (!rc)
+        rc = gs_h5_attr_read_str(f, ".", "config", &text);
+    md_luxe_cfg_default(&m->cfg);
+    if (!rc)
+        rc = md_cfg_parse_dump(md_luxe_cfg_fields, &m->cfg, text);
+    if (!rc)
+        rc = gs_h5_attr_read_str(f, ".", "columns", &m->columns_csv);
+    if (!rc)
+        rc = gs_h5_split_csv(m->columns_csv, &cols, &ncols);
+    if (!rc)
+        rc = fspace_init(&m->fs, &m->cfg, cols, ncols);
+    if (!rc && gs_h5_attr_exists(f, ".", "units")) {
+        int64_t nu = 0;
+        rc = gs_h5_attr_read_str(f, ".", "units", &units);
+        if (!rc)
+            rc = gs_h5_split_csv(units, &m->units, &nu);
+        m->has_units = !rc;
+        if (!rc && nu != ncols)
+            rc = gs_error(GS_ERR_FORMAT, "%s: %lld units for %lld columns", path, (long long)nu,
+                          (long long)ncols);
+    }
+    if (!rc)
+        rc = gs_h5_attr_read_f64(f, ".", "particles_per_bx", &m->ppbx);
+    if (!rc)
+        rc = gs_h5_attr_read_i64(f, ".", "n_sub", &n_sub);
+    if (!rc && (n_sub < 1 || n_sub > MAX_SUB))
+        rc = gs_error(GS_ERR_FORMAT, "%s: %lld sub-models", path, (long long)n_sub);
+    if (!rc && !(m->subs = calloc((size_t)n_sub, sizeof *m->subs)))
+        rc = gs_error(GS_ERR_NOMEM, "out of memory");
+    md_wgan_cfg wc = wgan_cfg(&m->cfg, ncols);
+    wc.g.n_in = wc.noise_dim;
+    wc.g.n_out = ncols;
+    double psum = 0;
+    for (int k = 0; !rc && k < n_sub; k++) {
+        sample_sub *s = &m->subs[k];
+        m->n_sub = k + 1;
+        nn_params_init(&s->ps);
+        char gp[64], *codes = NULL, *probs = NULL;
+        hid_t g, q, gg;
+        snprintf(gp, sizeof gp, "sub%d", k);
+        if ((rc = gs_h5_group_open(f, gp, &g)))
+            break;
+        rc = gs_h5_attr_read_f64(g, ".", "proportion", &s->proportion);
+        if (!rc)
+            rc = gs_h5_attr_read_str(g, ".", "codes", &codes);
+        if (!rc)
+            rc = gs_h5_attr_read_str(g, ".", "probs", &probs);
+        double cv[MAX_CODES];
+        int nc = 0, np = 0;
+        if (!rc && (parse_list(codes, cv, MAX_CODES, &nc) ||
+                    parse_list(probs, s->probs, MAX_CODES, &np) || nc != np))
+            rc = gs_error(GS_ERR_FORMAT, "%s: /%s: bad species lists", path, gp);
+        s->ncodes = nc;
+        for (int j = 0; j < nc; j++)
+            s->codes[j] = (int32_t)cv[j];
+        free(codes);
+        free(probs);
+        if (!rc && !(rc = gs_h5_group_open(g, "qt", &q))) {
+            rc = pp_quantile_load(&s->qt, q);
+            H5Gclose(q);
+        }
+        if (!rc && s->qt.f != ncols)
+            rc = gs_error(GS_ERR_FORMAT, "%s: /%s/qt has %lld features, expected %lld", path, gp,
+                          (long long)s->qt.f, (long long)ncols);
+        gs_rng r;
+        gs_rng_seed(&r, 0);
+        if (!rc)
+            rc = md_mlp_init(&s->g, &s->ps, "G", &wc.g, &r);
+        if (!rc && !(rc = gs_h5_group_open(g, "G", &gg))) {
+            rc = nn_params_load(gg, &s->ps);
+            H5Gclose(gg);
+        }
+        H5Gclose(g);
+        psum += s->proportion;
+    }
+    if (!rc && !(psum > 0.999 && psum < 1.001))
+        rc = gs_error(GS_ERR_FORMAT, "%s: sub-model proportions add up to %g", path, psum);
+    m->n_ctx = omp_get_max_threads();
+    if (!rc && !(m->ctx = calloc((size_t)m->n_ctx, sizeof *m->ctx)))
+        rc = gs_error(GS_ERR_NOMEM, "out of memory");
+    for (int i = 0; !rc && i < m->n_ctx; i++)
+        if (!(m->ctx[i] = nn_ctx_new()))
+            rc = GS_ERR_NOMEM;
+    gs_h5_close(f);
+    free(kind);
+    free(text);
+    free(units);
+    gs_h5_free_strv(cols, ncols);
+    if (rc) {
+        md_luxe_free(m);
+        return gs_error_wrap(rc, "loading the model");
+    }
+    *out = m;
+    return GS_OK;
+}
+
+int64_t md_luxe_n_features(const md_luxe_model *m) { return m->fs.f; }
+const char *md_luxe_columns(const md_luxe_model *m) { return m->columns_csv; }
+double md_luxe_particles_per_bx(const md_luxe_model *m) { return m->ppbx; }
+
+/* Rows of one sub-model: generator -> inverse quantile -> input space, with
+ * species drawn from the sub-model's shares. */
+static int sample_sub_rows(md_luxe_model *m, int k, int64_t n, gs_rng *r, float *x, int32_t *pdg)
+{
+    sample_sub *s = &m->subs[k];
+    const int64_t f = m->fs.f;
+    int rc = md_mlp_generate(m->ctx[0], &s->g, m->cfg.noise_dim, n, x, r);
+    if (rc)
+        return rc;
+    /* the per-value transforms are independent: split rows over threads */
+    const int64_t chunk = 8192;
+    int fail = 0;
+#pragma omp parallel for schedule(static) reduction(| : fail)
+    for (int64_t i0 = 0; i0 < n; i0 += chunk) {
+        int64_t cnt = n - i0 < chunk ? n - i0 : chunk;
+        fail |= pp_quantile_inverse(&s->qt, x + i0 * f, x + i0 * f, cnt) != GS_OK;
+        from_model_space(&m->fs, x + i0 * f, cnt);
+    }
+    if (fail)
+        return gs_error(GS_ERR_NUMERIC, "inverse quantile transform failed");
+    for (int64_t i = 0; i < n; i++) {
+        double u = gs_rng_uniform(r), acc = 0;
+        int j = 0;
+        while (j + 1 < s->ncodes && (acc += s->probs[j]) <= u)
+            j++;
+        pdg[i] = s->ncodes ? s->codes[j] : 0;
+    }
+    return GS_OK;
+}
+
+int md_luxe_sample(md_luxe_model *m, int64_t n, uint64_t seed, ds_events *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n < 1)
+        return gs_error(GS_ERR_ARG, "sample: need n >= 1, got %lld", (long long)n);
+    const int64_t f = m->fs.f;
+    int rc = ds_events_alloc(out, n, f, (const char *const *)m->fs.columns,
+                             m->has_units ? (const char *const *)m->units : NULL, 1, 0);
+    if (rc)
+        return rc;
+    out->particles_per_bx = m->ppbx;
+    gs_rng r;
+    gs_rng_seed(&r, seed);
+    /* multinomial split of n over sub-models */
+    int64_t counts[MAX_SUB] = {0};
+    for (int64_t i = 0; i < n; i++) {
+        double u = gs_rng_uniform(&r), acc = 0;
+        int k = 0;
+        while (k + 1 < m->n_sub && (acc += m->subs[k].proportion) <= u)
+            k++;
+        counts[k]++;
+    }
+    float *tmp = malloc((size_t)(n * f) * sizeof(float));
+    int32_t *pdg = malloc((size_t)n * sizeof *pdg);
+    int64_t *perm = malloc((size_t)n * sizeof *perm);
+    if (!tmp || !pdg || !perm) {
+        rc = gs_error(GS_ERR_NOMEM, "sample: out of memory for %lld rows", (long long)n);
+        goto out;
+    }
+    int64_t off = 0;
+    for (int k = 0; k < m->n_sub && !rc; k++) {
+        gs_rng rk = gs_rng_split(&r);
+        if (counts[k])
+            rc = sample_sub_rows(m, k, counts[k], &rk, tmp + off * f, pdg + off);
+        off += counts[k];
+    }
+    if (rc)
+        goto out;
+    /* shuffle so that consecutive rows (bunch crossings) mix the sub-models */
+    for (int64_t i = 0; i < n; i++)
+        perm[i] = i;
+    gs_rng_shuffle_i64(&r, perm, n);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        memcpy(out->x + i * f, tmp + perm[i] * f, (size_t)f * sizeof(float));
+        out->pdg[i] = pdg[perm[i]];
+    }
+out:
+    free(tmp);
+    free(pdg);
+    free(perm);
+    if (rc)
+        ds_events_free(out);
+    return rc;
+}
+
+int md_luxe_sample_bx(md_luxe_model *m, int64_t k, uint64_t seed, ds_events *out, int64_t **bx)
+{
+    *bx = NULL;
+    if (!(m->ppbx > 0))
+        return gs_error(GS_ERR_ARG, "the model has no particles_per_bx (the training file had "
+                                    "no such attribute)");
+    if (k < 1)
+        return gs_error(GS_ERR_ARG, "need at least one bunch crossing");
+    gs_rng r;
+    gs_rng_seed(&r, seed ^ 0xB0B0B0B0ULL);
+    int64_t *nper = malloc((size_t)k * sizeof *nper), total = 0;
+    if (!nper)
+        return gs_error(GS_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < k; i++)
+        total += nper[i] = (int64_t)gs_rng_poisson(&r, m->ppbx);
+    if (total == 0) {
+        free(nper);
+        return gs_error(GS_ERR_ARG, "no particles in %lld crossings", (long long)k);
+    }
+    int rc = md_luxe_sample(m, total, seed, out);
+    if (!rc && !(*bx = malloc((size_t)total * sizeof **bx)))
+        rc = gs_error(GS_ERR_NOMEM, "out of memory");
+    if (!rc)
+        for (int64_t i = 0, row = 0; i < k; i++)
+            for (int64_t j = 0; j < nper[i]; j++)
+                (*bx)[row++] = i;
+    free(nper);
+    if (rc) {
+        ds_events_free(out);
+        free(*bx);
+        *bx = NULL;
+    }
+    return rc;
+}

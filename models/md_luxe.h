@@ -1,0 +1,96 @@
+/* md_luxe — the LUXE beam-dump background fast simulation (design.md §5).
+ *
+ * Pipeline: events -> optional cylindrical coordinates -> per-feature log10
+ * -> split into sub-models by region (radius rings or x–y rectangles) and
+ * species -> quantile transform (to a normal) per sub-model -> one WGAN per
+ * sub-model -> KL per feature on a held-out slice every K steps (best
+ * generator kept) -> one checkpoint holding everything needed to sample:
+ * generators, transforms, split definitions and proportions.
+ *
+ * Sampling draws each sub-model in the proportion of its (weighted) share of
+ * the training data, inverts the transforms and returns an event table with
+ * the input's columns, units and species. */
+#ifndef MD_LUXE_H
+#define MD_LUXE_H
+
+#include <signal.h>
+
+#include "datasets/ds.h"
+#include "models/md_config.h"
+#include "models/md_wgan.h"
+#include "preprocess/pp.h"
+
+typedef struct {
+    /* data */
+    int coords;                     /* 0 cartesian, 1 cylindrical */
+    char log_features[MD_STR_MAX];  /* comma list of (model-space) feature names */
+    /* split */
+    int region_mode;                /* 0 none, 1 radius, 2 rects */
+    char radii[MD_STR_MAX];         /* "500" or "300,1000" (mm): rings */
+    char rects[MD_STR_MAX];         /* "-1700<x<500,y<500;..." the rest is a last region */
+    int split_species;
+    int64_t min_species_rows;       /* rarer species share one "other" sub-model */
+    int64_t min_rows;               /* smaller cells are not trained (dropped, with a note) */
+    /* networks */
+    int64_t noise_dim;
+    md_ivec g_widths, d_widths;
+    double slope;
+    int g_norm, d_norm;             /* 0 none, 1 layernorm */
+    /* training */
+    int loss;                       /* 0 wgan-gp, 1 wgan-clip */
+    double lambda_gp, clip;
+    int64_t n_critic, batch;
+    double lr_g, lr_d, beta1, beta2, ema;
+    int64_t iters;                  /* total generator steps, shared equally by sub-models */
+    int64_t kl_every, kl_samples, ckpt_every;
+    double holdout;
+    int64_t n_quantiles;
+    int64_t seed;
+} md_luxe_cfg;
+
+extern const md_cfg_field md_luxe_cfg_fields[];
+void md_luxe_cfg_default(md_luxe_cfg *c);
+
+/* What the trainer reports to its caller (the tool draws it). */
+typedef struct {
+    int sub, n_sub;
+    const char *sub_name;
+    int64_t step, steps;            /* within the sub-model */
+    int64_t total_step, total_steps;
+    md_wgan_losses losses;
+    double kl_mean, best_kl;        /* NaN until the first evaluation */
+    double steps_per_s, eta_s;
+    int evaluated;                  /* this report follows a KL evaluation */
+} md_progress;
+
+typedef void (*md_progress_fn)(void *ud, const md_progress *p);
+
+typedef struct {
+    const char *out_dir;            /* writes model.h5, last.h5, train.log there */
+    int resume;                     /* continue from out_dir/last.h5 */
+    const volatile sig_atomic_t *stop; /* set asynchronously: save and return */
+    md_progress_fn progress;
+    void *progress_ud;
+} md_train_opts;
+
+/* Trains on ev. Returns GS_OK also when stopped through opts->stop (then
+ * *stopped = 1 and last.h5 holds the state to resume from). */
+int md_luxe_train(const md_luxe_cfg *cfg, const ds_events *ev, const md_train_opts *opts,
+                  int *stopped);
+
+/* ---- sampling ---- */
+typedef struct md_luxe_model md_luxe_model;
+
+int md_luxe_load(const char *path, md_luxe_model **m);
+void md_luxe_free(md_luxe_model *m);
+int64_t md_luxe_n_features(const md_luxe_model *m);
+const char *md_luxe_columns(const md_luxe_model *m);   /* "x,y,px,py,pz,t" */
+double md_luxe_particles_per_bx(const md_luxe_model *m);
+/* n particles in training proportions (rows shuffled), original coordinates
+ * and units, with species. Deterministic for a seed and thread count. */
+int md_luxe_sample(md_luxe_model *m, int64_t n, uint64_t seed, ds_events *out);
+/* k bunch crossings, each Poisson(particles_per_bx) particles; bx[i] is the
+ * crossing of row i (malloc'd, caller frees). */
+int md_luxe_sample_bx(md_luxe_model *m, int64_t k, uint64_t seed, ds_events *out, int64_t **bx);
+
+#endif
