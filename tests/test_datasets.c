@@ -11,9 +11,9 @@ static void teardown(void) { gs_test_rmdir(dir); }
 
 static const char *tpath(const char *name)
 {
-    static char buf[4][300];
+    static char buf[16][300];
     static int k;
-    k = (k + 1) % 4;
+    k = (k + 1) % 16;
     snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
     return buf[k];
 }
