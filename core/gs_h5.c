@@ -92,11 +92,12 @@ int gs_h5_create(const char *path, hid_t *file)
         return gs_error(GS_ERR_IO, "%s: cannot create HDF5 property list", path);
     H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    char c[256];
+    if (f < 0)
+        h5_cause(c); /* before any other call clears the error stack */
     H5Pclose(fapl);
-    if (f < 0) {
-        char c[256];
-        return gs_error(GS_ERR_IO, "%s: cannot create file (%s)", path, h5_cause(c));
-    }
+    if (f < 0)
+        return gs_error(GS_ERR_IO, "%s: cannot create file (%s)", path, c);
     *file = f;
     return GS_OK;
 }
@@ -189,11 +190,14 @@ int gs_h5_group_create(hid_t loc, const char *path, hid_t *group)
         return gs_h5_group_open(loc, path, group);
     hid_t l = lcpl_parents();
     hid_t g = H5Gcreate2(loc, path, l, H5P_DEFAULT, H5P_DEFAULT);
+    char c[256];
+    if (g < 0)
+        h5_cause(c);
     H5Pclose(l);
     if (g < 0) {
-        char w[600], c[256];
+        char w[600];
         gs_h5_where(loc, path, w, sizeof w);
-        return gs_error(GS_ERR_IO, "%s: cannot create group (%s)", w, h5_cause(c));
+        return gs_error(GS_ERR_IO, "%s: cannot create group (%s)", w, c);
     }
     *group = g;
     return GS_OK;
@@ -234,14 +238,14 @@ int gs_h5_write(hid_t loc, const char *name, gs_h5_type t, int rank, const int64
     hid_t sp = H5Screate_simple(rank, hd, NULL);
     hid_t l = lcpl_parents();
     hid_t d = H5Dcreate2(loc, name, file_type(t), sp, l, H5P_DEFAULT, H5P_DEFAULT);
+    char c[256];
+    if (d < 0)
+        h5_cause(c);
     H5Pclose(l);
     H5Sclose(sp);
-    if (d < 0) {
-        char c[256];
-        return gs_error(GS_ERR_IO, "%s: cannot create dataset (%s)", w, h5_cause(c));
-    }
+    if (d < 0)
+        return gs_error(GS_ERR_IO, "%s: cannot create dataset (%s)", w, c);
     herr_t e = H5Dwrite(d, mem_type(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
-    char c[256];
     if (e < 0)
         h5_cause(c);
     H5Dclose(d);
@@ -436,11 +440,12 @@ static int attr_replace(hid_t loc, const char *obj, const char *name, hid_t ftyp
         H5Adelete_by_name(loc, obj, name, H5P_DEFAULT);
     hid_t sp = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate_by_name(loc, obj, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    char c[256];
+    if (a < 0)
+        h5_cause(c);
     H5Sclose(sp);
-    if (a < 0) {
-        char c[256];
-        return gs_error(GS_ERR_IO, "%s: cannot create attribute %s (%s)", w, name, h5_cause(c));
-    }
+    if (a < 0)
+        return gs_error(GS_ERR_IO, "%s: cannot create attribute %s (%s)", w, name, c);
     herr_t e = H5Awrite(a, mtype, value);
     H5Aclose(a);
     if (e < 0)
