@@ -1,0 +1,353 @@
+/* models/: config tables, the weighted sampler, and the LUXE pipeline end
+ * to end on a small toy set — training, checkpoints, exact resume, sampling
+ * in the trained proportions — plus the train/sample tools' error paths. */
+#include "core/gs_h5.h"
+#include "models/md_luxe.h"
+#include "testutil.h"
+
+#include <sys/stat.h>
+
+/* ---- config ----------------------------------------------------------- */
+START_TEST(t_config_set_and_dump)
+{
+    md_luxe_cfg c, d;
+    md_luxe_cfg_default(&c);
+    ck_assert_int_eq(md_cfg_set(md_luxe_cfg_fields, &c, "train.batch", "1024"), GS_OK);
+    ck_assert_int_eq(c.batch, 1024);
+    ck_assert_int_eq(md_cfg_set_kv(md_luxe_cfg_fields, &c, "model.g_widths=300,100,75"), GS_OK);
+    ck_assert_int_eq(c.g_widths.n, 3);
+    ck_assert_int_eq(c.g_widths.v[2], 75);
+    ck_assert_int_eq(md_cfg_set(md_luxe_cfg_fields, &c, "data.coords", "cylindrical"), GS_OK);
+    ck_assert_int_eq(c.coords, 1);
+    ck_assert_int_eq(md_cfg_set(md_luxe_cfg_fields, &c, "split.species", "off"), GS_OK);
+    ck_assert_int_eq(c.split_species, 0);
+    ck_assert_int_eq(md_cfg_set(md_luxe_cfg_fields, &c, "train.lr_g", "2.5e-4"), GS_OK);
+    /* errors name the key and the problem */
+    ck_assert_int_eq(md_cfg_set(md_luxe_cfg_fields, &c, "train.bacth", "1"), GS_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "unknown config key 'train.bacth'"));
+    ck_assert_int_eq(md_cfg_set(md_luxe_cfg_fields, &c, "train.batch", "12x"), GS_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "not an integer"));
+    ck_assert_int_eq(md_cfg_set(md_luxe_cfg_fields, &c, "train.batch", "1"), GS_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "outside"));
+    ck_assert_int_eq(md_cfg_set(md_luxe_cfg_fields, &c, "train.lr_g", "nan"), GS_ERR_ARG);
+    ck_assert_int_eq(md_cfg_set(md_luxe_cfg_fields, &c, "data.coords", "polar"), GS_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "cartesian,cylindrical"));
+    ck_assert_int_eq(md_cfg_set(md_luxe_cfg_fields, &c, "model.d_widths", "300,,1"), GS_ERR_ARG);
+    ck_assert_int_eq(md_cfg_set_kv(md_luxe_cfg_fields, &c, "novalue"), GS_ERR_ARG);
+    /* dump -> parse reproduces every field */
+    char *text = md_cfg_dump(md_luxe_cfg_fields, &c);
+    ck_assert_ptr_nonnull(text);
+    md_luxe_cfg_default(&d);
+    ck_assert_int_eq(md_cfg_parse_dump(md_luxe_cfg_fields, &d, text), GS_OK);
+    ck_assert_int_eq(memcmp(&c, &d, sizeof c), 0);
+    free(text);
+}
+END_TEST
+
+START_TEST(t_config_ini)
+{
+    char dir[64], path[128];
+    gs_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/c.ini", dir);
+    FILE *f = fopen(path, "w");
+    fputs("; comment\n[train]\nbatch = 512\nlr_d = 3e-4\n[split]\nregions = none\n", f);
+    fclose(f);
+    md_luxe_cfg c;
+    md_luxe_cfg_default(&c);
+    ck_assert_int_eq(md_cfg_load_ini(md_luxe_cfg_fields, &c, path), GS_OK);
+    ck_assert_int_eq(c.batch, 512);
+    ck_assert_close(c.lr_d, 3e-4, 0, 1e-12);
+    ck_assert_int_eq(c.region_mode, 0);
+    f = fopen(path, "w");
+    fputs("[train]\nbatch = 512\nmystery = 1\n", f);
+    fclose(f);
+    ck_assert_int_eq(md_cfg_load_ini(md_luxe_cfg_fields, &c, path), GS_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "train.mystery"));
+    f = fopen(path, "w");
+    fputs("[train\nbatch = 512\n", f);
+    fclose(f);
+    ck_assert_int_ne(md_cfg_load_ini(md_luxe_cfg_fields, &c, path), GS_OK);
+    ck_assert_int_eq(md_cfg_load_ini(md_luxe_cfg_fields, &c, "/nonexistent.ini"), GS_ERR_IO);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+START_TEST(t_weighted_sampler)
+{
+    const float w[4] = {1, 0, 3, 6};
+    md_sampler s;
+    ck_assert_int_eq(md_sampler_init(&s, 4, w), GS_OK);
+    gs_rng r;
+    gs_rng_seed(&r, 3);
+    int64_t cnt[4] = {0};
+    const int n = 200000;
+    for (int i = 0; i < n; i++)
+        cnt[md_sampler_draw(&s, &r)]++;
+    ck_assert_int_eq(cnt[1], 0);
+    ck_assert_close((double)cnt[0] / n, 0.1, 0.005, 0);
+    ck_assert_close((double)cnt[2] / n, 0.3, 0.007, 0);
+    ck_assert_close((double)cnt[3] / n, 0.6, 0.007, 0);
+    md_sampler_free(&s);
+    const float bad[2] = {1, -1}, zero[2] = {0, 0};
+    ck_assert_int_eq(md_sampler_init(&s, 2, bad), GS_ERR_NUMERIC);
+    ck_assert_int_eq(md_sampler_init(&s, 2, zero), GS_ERR_NUMERIC);
+}
+END_TEST
+
+/* ---- the pipeline on a small toy set --------------------------------------- */
+static void small_cfg(md_luxe_cfg *c, int64_t iters)
+{
+    md_luxe_cfg_default(c);
+    c->g_widths = (md_ivec){2, {24, 24}};
+    c->d_widths = (md_ivec){2, {24, 24}};
+    c->noise_dim = 8;
+    c->batch = 64;
+    c->n_critic = 2;
+    c->iters = iters;
+    c->kl_every = 10;
+    c->ckpt_every = 10;
+    c->kl_samples = 400;
+    c->min_species_rows = 1500;
+    c->min_rows = 50;
+    c->lr_g = c->lr_d = 1e-3;
+}
+
+typedef struct {
+    int64_t stop_at;
+    volatile sig_atomic_t *flag;
+    int calls;
+} stopper;
+
+static void stop_cb(void *ud, const md_progress *p)
+{
+    stopper *s = ud;
+    s->calls++;
+    if (s->stop_at && p->total_step == s->stop_at)
+        *s->flag = 1;
+}
+
+static void read_params(const char *path, const char *dset, float *out, int64_t n)
+{
+    hid_t f;
+    ck_assert_int_eq(gs_h5_open(path, 0, &f), GS_OK);
+    int64_t dims[4];
+    int rank;
+    ck_assert_int_eq(gs_h5_shape(f, dset, &rank, dims), GS_OK);
+    int64_t tot = 1;
+    for (int i = 0; i < rank; i++)
+        tot *= dims[i];
+    ck_assert_int_eq(tot, n);
+    ck_assert_int_eq(gs_h5_read_into(f, dset, GS_H5_F32, rank, dims, out), GS_OK);
+    gs_h5_close(f);
+}
+
+START_TEST(t_luxe_train_resume_sample)
+{
+    ds_events ev;
+    ck_assert_int_eq(ds_toy_luxe(8000, 11, &ev), GS_OK);
+    char dir[64], a[128], b[128], p[256], q[256];
+    gs_test_tmpdir(dir, sizeof dir);
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    mkdir(a, 0777);
+    mkdir(b, 0777);
+    md_luxe_cfg c;
+    small_cfg(&c, 60);
+    volatile sig_atomic_t flag = 0;
+    stopper st = {0, &flag, 0};
+    md_train_opts o = {.out_dir = a, .stop = &flag, .progress = stop_cb, .progress_ud = &st};
+    int stopped = -1;
+    /* straight run */
+    ck_assert_msg(md_luxe_train(&c, &ev, &o, &stopped) == GS_OK, "%s", gs_errmsg());
+    ck_assert_int_eq(stopped, 0);
+    ck_assert_int_eq(st.calls, 60);
+    /* interrupted at step 27, then resumed */
+    stopper st2 = {27, &flag, 0};
+    md_train_opts o2 = {.out_dir = b, .stop = &flag, .progress = stop_cb, .progress_ud = &st2};
+    ck_assert_int_eq(md_luxe_train(&c, &ev, &o2, &stopped), GS_OK);
+    ck_assert_int_eq(stopped, 1);
+    ck_assert_int_eq(st2.calls, 27);
+    flag = 0;
+    st2.stop_at = 0;
+    o2.resume = 1;
+    md_luxe_cfg other;
+    small_cfg(&other, 5); /* ignored on resume: the checkpoint's config rules */
+    ck_assert_msg(md_luxe_train(&other, &ev, &o2, &stopped) == GS_OK, "%s", gs_errmsg());
+    ck_assert_int_eq(stopped, 0);
+    ck_assert_int_eq(st2.calls, 60);
+    /* every sub-model's generator and critic are bit-identical */
+    snprintf(p, sizeof p, "%s/last.h5", a);
+    snprintf(q, sizeof q, "%s/last.h5", b);
+    hid_t f;
+    int64_t n_sub = 0;
+    ck_assert_int_eq(gs_h5_open(p, 0, &f), GS_OK);
+    ck_assert_int_eq(gs_h5_attr_read_i64(f, ".", "n_sub", &n_sub), GS_OK);
+    gs_h5_close(f);
+    ck_assert_int_ge(n_sub, 4); /* 2 regions x species (n, gamma, other at least) */
+    float wa[24 * 24], wb[24 * 24];
+    for (int k = 0; k < n_sub; k++) {
+        const char *names[] = {"train/G/G.l1.w", "train/D/D.l1.w", "G/G.l2.w"};
+        for (int j = 0; j < 3; j++) {
+            char ds[128];
+            snprintf(ds, sizeof ds, "sub%d/%s", k, names[j]);
+            int64_t n = j == 2 ? 6 * 24 : 24 * 24;
+            read_params(p, ds, wa, n);
+            read_params(q, ds, wb, n);
+            ck_assert_msg(memcmp(wa, wb, (size_t)n * sizeof(float)) == 0,
+                          "%s differs after resume", ds);
+        }
+    }
+    /* the log has KL records for every sub-model */
+    snprintf(p, sizeof p, "%s/train.log", a);
+    FILE *lf = fopen(p, "r");
+    ck_assert_ptr_nonnull(lf);
+    char line[2048];
+    int records = 0;
+    while (fgets(line, sizeof line, lf))
+        records += strstr(line, "kl_mean=") != NULL && line[0] != '#';
+    fclose(lf);
+    ck_assert_int_ge(records, (int)n_sub);
+
+    /* sampling: layout of the input, species and proportions as trained */
+    snprintf(p, sizeof p, "%s/model.h5", a);
+    md_luxe_model *m;
+    ck_assert_msg(md_luxe_load(p, &m) == GS_OK, "%s", gs_errmsg());
+    ck_assert_str_eq(md_luxe_columns(m), "x,y,px,py,pz,t");
+    ds_events g1, g2;
+    const int64_t ns = 20000;
+    ck_assert_int_eq(md_luxe_sample(m, ns, 5, &g1), GS_OK);
+    ck_assert_int_eq(md_luxe_sample(m, ns, 5, &g2), GS_OK);
+    ck_assert_int_eq(memcmp(g1.x, g2.x, (size_t)(ns * 6) * sizeof(float)), 0); /* seeded */
+    int64_t n_neutron_real = 0, n_neutron_gen = 0, nonfinite = 0;
+    for (int64_t i = 0; i < ev.n; i++)
+        n_neutron_real += ev.pdg[i] == 2112;
+    for (int64_t i = 0; i < ns; i++) {
+        n_neutron_gen += g1.pdg[i] == 2112;
+        ck_assert(g1.pdg[i] == 2112 || g1.pdg[i] == 22 || g1.pdg[i] == 11 || g1.pdg[i] == -11);
+        for (int j = 0; j < 6; j++)
+            nonfinite += !isfinite(g1.x[i * 6 + j]);
+        ck_assert(g1.x[i * 6 + 5] > 0); /* t was trained as log10 t */
+    }
+    ck_assert_int_eq(nonfinite, 0);
+    ck_assert_close((double)n_neutron_gen / ns, (double)n_neutron_real / ev.n, 0.015, 0);
+    ds_events_free(&g1);
+    ds_events_free(&g2);
+    /* bunch crossings: Poisson(particles_per_bx) each, indexed by /bx */
+    int64_t *bx;
+    ck_assert_int_eq(md_luxe_sample_bx(m, 3, 9, &g1, &bx), GS_OK);
+    ck_assert_close((double)g1.n / 3, md_luxe_particles_per_bx(m),
+                    5 * sqrt(md_luxe_particles_per_bx(m) / 3), 0);
+    for (int64_t i = 1; i < g1.n; i++)
+        ck_assert(bx[i] >= bx[i - 1] && bx[i] <= 2);
+    free(bx);
+    ds_events_free(&g1);
+    md_luxe_free(m);
+    ds_events_free(&ev);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+START_TEST(t_luxe_bad_config)
+{
+    ds_events ev;
+    ck_assert_int_eq(ds_toy_luxe(2000, 12, &ev), GS_OK);
+    char dir[64];
+    gs_test_tmpdir(dir, sizeof dir);
+    md_luxe_cfg c;
+    small_cfg(&c, 4);
+    md_train_opts o = {.out_dir = dir};
+    int stopped;
+    strcpy(c.log_features, "px"); /* px takes negative values */
+    ck_assert_int_eq(md_luxe_train(&c, &ev, &o, &stopped), GS_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "px"));
+    strcpy(c.log_features, "energy"); /* no such feature */
+    ck_assert_int_eq(md_luxe_train(&c, &ev, &o, &stopped), GS_ERR_ARG);
+    strcpy(c.log_features, "t");
+    strcpy(c.radii, "500,100"); /* not increasing */
+    ck_assert_int_eq(md_luxe_train(&c, &ev, &o, &stopped), GS_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "split.radii"));
+    strcpy(c.radii, "500");
+    c.min_rows = 1000000; /* nothing big enough */
+    ck_assert_int_eq(md_luxe_train(&c, &ev, &o, &stopped), GS_ERR_ARG);
+    char p[128];
+    snprintf(p, sizeof p, "%s/model.h5", dir);
+    ck_assert_int_ne(access(p, F_OK), 0); /* nothing written */
+    ds_events_free(&ev);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+/* ---- tools ------------------------------------------------------------- */
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(t_tools_train_sample)
+{
+    const char *b = gs_test_bin();
+    char dir[64];
+    gs_test_tmpdir(dir, sizeof dir);
+    ck_assert_int_eq(run("%s/gansim-train --help >/dev/null", b), 0);
+    ck_assert_int_eq(run("%s/gansim-train --version >/dev/null", b), 0);
+    ck_assert_int_eq(run("%s/gansim-sample --help >/dev/null", b), 0);
+    ck_assert_int_eq(run("%s/gansim-train 2>/dev/null", b), 2);
+    ck_assert_int_eq(run("%s/gansim-train mystery --data x --out y 2>/dev/null", b), 2);
+    ck_assert_int_eq(run("%s/gansim-train luxe --out %s/r 2>/dev/null", b, dir), 2);
+    ck_assert_int_eq(run("%s/gansim-train luxe --data %s/none.h5 --out %s/r 2>/dev/null", b, dir,
+                         dir), 1);
+    ck_assert_int_eq(run("%s/gansim-datagen luxe -n 4000 --seed 3 -o %s/d.h5", b, dir), 0);
+    ck_assert_int_eq(run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --set nope=1 "
+                         "2>/dev/null", b, dir, dir), 2);
+    ck_assert_int_eq(run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --threads 0 "
+                         "2>/dev/null", b, dir, dir), 2);
+    ck_assert_int_eq(run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --print-config "
+                         "| grep -q train.lambda", b, dir, dir), 0);
+    const char *small = "--set model.g_widths=16 --set model.d_widths=16 --set train.batch=32 "
+                        "--set train.n_critic=1 --set train.kl_samples=200 --set split.min_rows=20";
+    ck_assert_int_eq(run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --iters 16 %s "
+                         "2>/dev/null", b, dir, dir, small), 0);
+    /* a second run must not overwrite the first */
+    ck_assert_int_eq(run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --iters 16 %s "
+                         "2>/dev/null", b, dir, dir, small), 2);
+    ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 -n 1000 -o %s/g.h5 2>/dev/null",
+                         b, dir, dir), 0);
+    ck_assert_int_eq(run("h5ls %s/g.h5 | grep -q events", dir), 0);
+    ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 --bunch-crossings 2 -o %s/bx.h5 "
+                         "2>/dev/null", b, dir, dir), 0);
+    ck_assert_int_eq(run("h5ls %s/bx.h5 | grep -q bx", dir), 0);
+    /* bad inputs: exit codes, and no output file */
+    ck_assert_int_eq(run("%s/gansim-sample --model %s/d.h5 -n 10 -o %s/bad.h5 2>/dev/null", b,
+                         dir, dir), 1);
+    ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 -n 0 -o %s/bad.h5 2>/dev/null",
+                         b, dir, dir), 2);
+    ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 -o %s/bad.h5 2>/dev/null", b,
+                         dir, dir), 2);
+    ck_assert_int_eq(run("test -e %s/bad.h5", dir), 1);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+static Suite *luxe_suite(void)
+{
+    Suite *s = suite_create("luxe");
+    TCase *tc = tcase_create("luxe");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, t_config_set_and_dump);
+    tcase_add_test(tc, t_config_ini);
+    tcase_add_test(tc, t_weighted_sampler);
+    tcase_add_test(tc, t_luxe_train_resume_sample);
+    tcase_add_test(tc, t_luxe_bad_config);
+    tcase_add_test(tc, t_tools_train_sample);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+GS_TEST_MAIN(luxe_suite)
