@@ -212,8 +212,9 @@ static void run_ref_case(const cfg *k, int threads)
     cfg t = {k->n, k->co, k->ci, ho, wo, k->kh, k->kw, k->s, k->p, k->op};
     const int64_t th = (ho - 1) * k->s - 2 * k->p + k->kh + k->op;
     const int64_t tw = (wo - 1) * k->s - 2 * k->p + k->kw + k->op;
-    nn_tensor *bt = nn_input(c, 1, (int64_t[]){k->ci}, bv);
-    nn_tensor *yt = nn_conv_transpose2d(c, gy, w, k->ci <= k->co ? bt : NULL, k->s, k->p, k->op);
+    /* the bias (ci values) is taken from bv (co values) when there are enough */
+    nn_tensor *bt = k->ci <= k->co ? nn_input(c, 1, (int64_t[]){k->ci}, bv) : NULL;
+    nn_tensor *yt = nn_conv_transpose2d(c, gy, w, bt, k->s, k->p, k->op);
     ck_assert_msg(yt != NULL, "%s", gs_errmsg());
     ck_assert_int_eq(yt->shape[2], th);
     ck_assert_int_eq(yt->shape[3], tw);
