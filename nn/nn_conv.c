@@ -267,10 +267,10 @@ void nn_fwd_conv_wgrad(nn_tensor *y)
 }
 
 /* ---- constructors ---------------------------------------------------------- */
-/* Decides the threading and reserves the per-thread slabs in the arena:
- * `col` floats of im2col buffer plus `extra` floats (wgrad partials). */
-static nn_tensor *conv_finish(nn_ctx *c, nn_tensor *y, const conv_geom *g, int64_t extra,
-                              bool need_col)
+/* Decides the threading and reserves the per-thread slabs in the arena: an
+ * im2col buffer (unless pointwise) plus, when samples run in parallel,
+ * `partial` floats for a per-thread accumulator (wgrad). */
+static nn_tensor *conv_finish(nn_ctx *c, nn_tensor *y, const conv_geom *g, int64_t partial)
 {
     if (!y)
         return NULL;
@@ -282,7 +282,7 @@ static nn_tensor *conv_finish(nn_ctx *c, nn_tensor *y, const conv_geom *g, int64
     /* batch parallelism only when every thread gets a sample; otherwise
      * sgemm's own threads do better than idle cores */
     const int nt = threads > 1 && g->n >= threads ? threads : 1;
-    int64_t per = (need_col && !is_pointwise(g) ? conv_k(g) * g->ho * g->wo : 0) + extra;
+    int64_t per = (is_pointwise(g) ? 0 : conv_k(g) * g->ho * g->wo) + (nt > 1 ? partial : 0);
     per = (per + 15) / 16 * 16;  /* keep every slab 64-byte aligned */
     y->ip[IP_SLABS] = nt;
     y->ip[IP_SLAB_FLOATS] = per;
@@ -336,7 +336,7 @@ static nn_tensor *conv2d_hw(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b,
     if (!y)
         return NULL;
     const conv_geom g = geom(x, y, kh, kw, (int64_t[]){sh, sw, ph, pw});
-    return conv_finish(c, y, &g, 0, true);
+    return conv_finish(c, y, &g, 0);
 }
 
 /* The transposed conv with an explicit output size (ho, wo), which must map
@@ -364,7 +364,7 @@ static nn_tensor *conv_t2d_hw(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *
     if (!y)
         return NULL;
     const conv_geom g = geom(y, x, kh, kw, (int64_t[]){sh, sw, ph, pw});
-    return conv_finish(c, y, &g, 0, true);
+    return conv_finish(c, y, &g, 0);
 }
 
 static nn_tensor *conv_wgrad_hw(nn_ctx *c, nn_tensor *x, nn_tensor *gy, int64_t kh, int64_t kw,
@@ -382,10 +382,7 @@ static nn_tensor *conv_wgrad_hw(nn_ctx *c, nn_tensor *x, nn_tensor *gy, int64_t 
     if (!y)
         return NULL;
     const conv_geom g = geom(x, gy, kh, kw, (int64_t[]){sh, sw, ph, pw});
-    /* the partial-sum buffer is only needed when samples run in parallel */
-    const int threads = nn_get_threads();
-    const int64_t extra = threads > 1 && g.n >= threads ? y->n : 0;
-    return conv_finish(c, y, &g, extra, true);
+    return conv_finish(c, y, &g, y->n);
 }
 
 nn_tensor *nn_conv2d(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b, int64_t stride,

@@ -386,6 +386,16 @@ static nn_tensor *b_bn(nn_ctx *c, nn_tensor **in, const void *ud)
     return nn_batchnorm(c, X0, X1, X2, NULL, NULL, 0.1f, 1e-5f);
 }
 
+/* eval mode: fixed running statistics, gradients to x, gamma and beta */
+static nn_tensor *b_bn_eval(nn_ctx *c, nn_tensor **in, const void *ud)
+{
+    float rm[3] = {0.3f, -0.2f, 0.1f}, rv[3] = {0.5f, 2.0f, 1.5f};
+    nn_set_training(c, false);
+    nn_tensor *y = nn_batchnorm(c, X0, X1, X2, rm, rv, 0.1f, 1e-5f);
+    nn_set_training(c, true);
+    return y;
+}
+
 START_TEST(t_grad_batchnorm)
 {
     float x[48], g[3], b[3];
@@ -396,6 +406,7 @@ START_TEST(t_grad_batchnorm)
     gc_check(b_bn, &k4, true, "batchnorm 4-D");
     gc_case k2 = {.nin = 3, .ndim = {2, 1, 1}, .shape = {{8, 3}, {3}, {3}}, .x = {x, g, b}};
     gc_check(b_bn, &k2, true, "batchnorm 2-D");
+    gc_check(b_bn_eval, &k4, true, "batchnorm eval");
 }
 END_TEST
 
