@@ -59,6 +59,7 @@ struct nn_tensor {
     nn_tensor *gacc;                /* gradient being accumulated in a backward pass */
     uint64_t gepoch;                /* pass that gacc belongs to */
     nn_tensor *gnext;               /* parameters reached in this pass (a list) */
+    void *aux;                      /* op scratch in the arena (conv im2col slabs) */
 };
 
 /* ---- context ------------------------------------------------------------ */
@@ -227,5 +228,85 @@ int nn_optim_init(nn_optim *o, nn_params *ps, const nn_optim_cfg *cfg);
 void nn_optim_free(nn_optim *o);
 /* One update from p->grad for every parameter with requires_grad. */
 void nn_optim_step(nn_optim *o);
+
+/* ---- convolution, image ops, batch norm (nn_conv.c; docs/conv.md) -------- */
+/* Images are [N, C, H, W]. Square kernels are not required; stride and pad
+ * apply to both axes. All ops are differentiable to any order: the conv
+ * family (conv2d, conv_transpose2d, conv2d_wgrad) is closed under
+ * differentiation, as are upsample/sum_pool and crop/pad. */
+
+/* x [N, Cin, H, W], w [Cout, Cin, kh, kw], b [Cout] or NULL ->
+ * [N, Cout, (H + 2 pad - kh) / stride + 1, (W + 2 pad - kw) / stride + 1]. */
+nn_tensor *nn_conv2d(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b, int64_t stride,
+                     int64_t pad);
+/* PyTorch ConvTranspose2d: x [N, Cin, H, W], w [Cin, Cout, kh, kw], b [Cout] or
+ * NULL -> [N, Cout, (H-1) stride - 2 pad + kh + output_padding, (same for W)];
+ * output_padding < stride. The adjoint of nn_conv2d in its input. */
+nn_tensor *nn_conv_transpose2d(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b,
+                               int64_t stride, int64_t pad, int64_t output_padding);
+/* The weight gradient of nn_conv2d: for y = conv2d(x, w, stride, pad) and an
+ * upstream gradient gy of y's shape, returns dL/dw [Cout, Cin, kh, kw]. */
+nn_tensor *nn_conv2d_wgrad(nn_ctx *c, nn_tensor *x, nn_tensor *gy, int64_t kh, int64_t kw,
+                           int64_t stride, int64_t pad);
+/* Nearest-neighbour upsampling by an integer factor on both axes. */
+nn_tensor *nn_upsample_nearest2d(nn_ctx *c, nn_tensor *x, int64_t factor);
+/* Sum over factor x factor blocks (H, W divisible by factor): upsample's adjoint. */
+nn_tensor *nn_sum_pool2d(nn_ctx *c, nn_tensor *x, int64_t factor);
+/* The [h, w] window at (top, left) of every plane. */
+nn_tensor *nn_crop2d(nn_ctx *c, nn_tensor *x, int64_t top, int64_t left, int64_t h, int64_t w);
+/* Zero planes of [H, W] with x placed at (top, left): crop's adjoint. */
+nn_tensor *nn_pad2d(nn_ctx *c, nn_tensor *x, int64_t top, int64_t left, int64_t h, int64_t w);
+/* [N, ...] -> [N, prod(...)] (a reshape; shares data). */
+nn_tensor *nn_flatten(nn_ctx *c, nn_tensor *x);
+/* Batch norm over dim 1 (channels of [N, C, H, W], features of [N, F]).
+ * Training mode (nn_is_training): normalises with the batch mean and biased
+ * variance and, when running_mean/var are given, updates them in place:
+ * running = (1 - momentum) running + momentum stat, with the unbiased
+ * variance (PyTorch). Eval mode: normalises with running_mean/var (required).
+ * gamma, beta [C] or NULL. Composed from ops: differentiable to any order. */
+nn_tensor *nn_batchnorm(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *beta,
+                        float *running_mean, float *running_var, float momentum, float eps);
+
+typedef struct {
+    nn_tensor *w, *b;   /* [out, in, k, k], [out] or NULL */
+    int64_t in, out, k, stride, pad;
+} nn_conv2d_layer;
+
+/* NN_INIT_TORCH is PyTorch's default: w, b ~ U(+-1/sqrt(in k k)). */
+int nn_conv2d_layer_init(nn_conv2d_layer *l, nn_params *ps, const char *name, int64_t in,
+                         int64_t out, int64_t k, int64_t stride, int64_t pad, bool bias,
+                         nn_init_kind init, gs_rng *r);
+nn_tensor *nn_conv2d_layer_fwd(nn_ctx *c, const nn_conv2d_layer *l, nn_tensor *x);
+
+typedef struct {
+    nn_tensor *w, *b;   /* [in, out, k, k] (PyTorch layout), [out] or NULL */
+    int64_t in, out, k, stride, pad, output_padding;
+} nn_conv_transpose2d_layer;
+
+/* NN_INIT_TORCH: w, b ~ U(+-1/sqrt(out k k)) (PyTorch's fan_in of this layout). */
+int nn_conv_transpose2d_layer_init(nn_conv_transpose2d_layer *l, nn_params *ps,
+                                   const char *name, int64_t in, int64_t out, int64_t k,
+                                   int64_t stride, int64_t pad, int64_t output_padding,
+                                   bool bias, nn_init_kind init, gs_rng *r);
+nn_tensor *nn_conv_transpose2d_layer_fwd(nn_ctx *c, const nn_conv_transpose2d_layer *l,
+                                         nn_tensor *x);
+
+/* gamma (1) and beta (0) are trainable parameters "<name>.weight", "<name>.bias"
+ * in ps. The running statistics "<name>.running_mean" (0) and
+ * "<name>.running_var" (1) are persistent tensors with requires_grad false,
+ * registered in `buffers` so a checkpoint saves them with the model. Pass a
+ * separate nn_params set for buffers (recommended: optimizers, clipping,
+ * nn_params_set_requires_grad and gradient counts then never see them), or
+ * ps itself (works with optimizers, which skip requires_grad = false, but
+ * nn_params_clip / nn_params_set_requires_grad would touch them). */
+typedef struct {
+    nn_tensor *gamma, *beta, *running_mean, *running_var;
+    int64_t ch;
+    float momentum, eps;   /* PyTorch defaults 0.1, 1e-5 */
+} nn_batchnorm_layer;
+
+int nn_batchnorm_layer_init(nn_batchnorm_layer *l, nn_params *ps, nn_params *buffers,
+                            const char *name, int64_t ch, float momentum, float eps);
+nn_tensor *nn_batchnorm_layer_fwd(nn_ctx *c, const nn_batchnorm_layer *l, nn_tensor *x);
 
 #endif

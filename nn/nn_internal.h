@@ -16,6 +16,8 @@ enum nn_op {
     NN_OP_MATMUL, NN_OP_LINEAR,
     NN_OP_CONCAT, NN_OP_SLICE, NN_OP_PAD, NN_OP_RESHAPE,
     NN_OP_REDUCE, NN_OP_EXPAND,
+    NN_OP_CONV2D, NN_OP_CONV_T2D, NN_OP_CONV_WGRAD,      /* nn_conv.c */
+    NN_OP_UPSAMPLE2D, NN_OP_SUMPOOL2D, NN_OP_CROP2D, NN_OP_PAD2D,
     NN_OP_COUNT
 };
 
@@ -61,6 +63,22 @@ nn_tensor *nn_expand_omi(nn_ctx *c, nn_tensor *x, int64_t o, int64_t m, int64_t 
                          const int64_t *shape);
 /* Places x at `start` along dim 1 of a zero tensor of `shape` (slice's adjoint). */
 nn_tensor *nn_pad(nn_ctx *c, nn_tensor *x, int64_t start, int ndim, const int64_t *shape);
+
+/* Kernels and backward rules of the nn_conv.c ops, for the op table. */
+void nn_fwd_conv2d(nn_tensor *y);
+void nn_fwd_conv_t2d(nn_tensor *y);
+void nn_fwd_conv_wgrad(nn_tensor *y);
+void nn_fwd_upsample2d(nn_tensor *y);
+void nn_fwd_sumpool2d(nn_tensor *y);
+void nn_fwd_crop2d(nn_tensor *y);
+void nn_fwd_pad2d(nn_tensor *y);
+void nn_bwd_conv2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
+void nn_bwd_conv_t2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
+void nn_bwd_conv_wgrad(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
+void nn_bwd_upsample2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
+void nn_bwd_sumpool2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
+void nn_bwd_crop2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
+void nn_bwd_pad2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
 
 /* Elementwise loops fork threads only above this many elements: OpenMP's
  * fork/join costs more than a short loop. */

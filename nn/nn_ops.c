@@ -706,4 +706,11 @@ const nn_op_def nn_op_table[NN_OP_COUNT] = {
     [NN_OP_RESHAPE] = {"reshape", 1, NULL, bwd_reshape},
     [NN_OP_REDUCE] = {"reduce", 1, fwd_reduce, bwd_reduce},
     [NN_OP_EXPAND] = {"expand", 1, fwd_expand, bwd_expand},
+    [NN_OP_CONV2D] = {"conv2d", 2, nn_fwd_conv2d, nn_bwd_conv2d},
+    [NN_OP_CONV_T2D] = {"conv_transpose2d", 2, nn_fwd_conv_t2d, nn_bwd_conv_t2d},
+    [NN_OP_CONV_WGRAD] = {"conv2d_wgrad", 2, nn_fwd_conv_wgrad, nn_bwd_conv_wgrad},
+    [NN_OP_UPSAMPLE2D] = {"upsample_nearest2d", 1, nn_fwd_upsample2d, nn_bwd_upsample2d},
+    [NN_OP_SUMPOOL2D] = {"sum_pool2d", 1, nn_fwd_sumpool2d, nn_bwd_sumpool2d},
+    [NN_OP_CROP2D] = {"crop2d", 1, nn_fwd_crop2d, nn_bwd_crop2d},
+    [NN_OP_PAD2D] = {"pad2d", 1, nn_fwd_pad2d, nn_bwd_pad2d},
 };
