@@ -1,7 +1,6 @@
 #include "models/md_luxe.h"
 
 #include <math.h>
-#include <omp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -996,8 +995,7 @@ struct md_luxe_model {
     double ppbx;
     int n_sub;
     sample_sub *subs;
-    nn_ctx **ctx;          /* one per thread */
-    int n_ctx;
+    nn_ctx *ctx;           /* generation graph (sgemm threads internally) */
 };
 
 void md_luxe_free(md_luxe_model *m)
@@ -1009,9 +1007,7 @@ void md_luxe_free(md_luxe_model *m)
         pp_quantile_free(&m->subs[k].qt);
     }
     free(m->subs);
-    for (int i = 0; i < m->n_ctx; i++)
-        nn_ctx_free(m->ctx[i]);
-    free(m->ctx);
+    nn_ctx_free(m->ctx);
     if (m->has_units)
         gs_h5_free_strv(m->units, m->fs.f);
     free(m->columns_csv);
@@ -1127,12 +1123,8 @@ int md_luxe_load(const char *path, md_luxe_model **out)
     }
     if (!rc && !(psum > 0.999 && psum < 1.001))
         rc = gs_error(GS_ERR_FORMAT, "%s: sub-model proportions add up to %g", path, psum);
-    m->n_ctx = omp_get_max_threads();
-    if (!rc && !(m->ctx = calloc((size_t)m->n_ctx, sizeof *m->ctx)))
-        rc = gs_error(GS_ERR_NOMEM, "out of memory");
-    for (int i = 0; !rc && i < m->n_ctx; i++)
-        if (!(m->ctx[i] = nn_ctx_new()))
-            rc = GS_ERR_NOMEM;
+    if (!rc && !(m->ctx = nn_ctx_new()))
+        rc = GS_ERR_NOMEM;
     gs_h5_close(f);
     free(kind);
     free(text);
@@ -1156,7 +1148,7 @@ static int sample_sub_rows(md_luxe_model *m, int k, int64_t n, gs_rng *r, float 
 {
     sample_sub *s = &m->subs[k];
     const int64_t f = m->fs.f;
-    int rc = md_mlp_generate(m->ctx[0], &s->g, m->cfg.noise_dim, n, x, r);
+    int rc = md_mlp_generate(m->ctx, &s->g, m->cfg.noise_dim, n, x, r);
     if (rc)
         return rc;
     /* the per-value transforms are independent: split rows over threads */
