@@ -190,7 +190,14 @@ static int format_value(const md_cfg_field *f, const void *obj, char *buf, size_
     const char *src = (const char *)obj + f->offset;
     switch (f->type) {
     case MD_CFG_INT: return snprintf(buf, n, "%lld", (long long)*(const int64_t *)src);
-    case MD_CFG_FLOAT: return snprintf(buf, n, "%.17g", *(const double *)src);
+    case MD_CFG_FLOAT: {
+        /* shortest of %.15g / %.17g that reads back exactly: 0.2, not 0.20000000000000001 */
+        double v = *(const double *)src;
+        int len = snprintf(buf, n, "%.15g", v);
+        if (strtod(buf, NULL) != v)
+            len = snprintf(buf, n, "%.17g", v);
+        return len;
+    }
     case MD_CFG_BOOL: return snprintf(buf, n, "%s", *(const int *)src ? "true" : "false");
     case MD_CFG_STR: return snprintf(buf, n, "%s", src);
     case MD_CFG_ENUM: {
