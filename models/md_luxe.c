@@ -331,61 +331,56 @@ static int cmp_i32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Groups rows into sub-models; fills plan[] and returns their count. */
+/* Groups rows into sub-models: each row gets a cell = (region, species
+ * group); cells with enough rows become sub-models, in region-major order. */
 static int plan_subs(const md_luxe_cfg *cfg, const ds_events *ev, const fspace *fs,
                      const regions *rg, sub_plan *plan, int *n_plan, char *notes, size_t nnotes)
 {
     const int64_t n = ev->n;
-    int rc = GS_OK;
-    int32_t *label = calloc((size_t)n, sizeof *label);
-    if (!label)
-        return gs_error(GS_ERR_NOMEM, "luxe: out of memory");
-    if (cfg->region_mode != 0) {
-        if (fs->ix < 0 || fs->iy < 0) {
-            free(label);
-            return gs_error(GS_ERR_ARG, "luxe: a region split needs columns x and y");
-        }
-        if (cfg->region_mode == 1)
-            pp_label_radius(ev->x, n, ev->f, fs->ix, fs->iy, rg->radii, rg->nradii, label);
-        else
-            pp_label_rects(ev->x, n, ev->f, fs->ix, fs->iy, rg->rects, rg->nrect, label);
-    }
-    /* distinct species and their counts */
+    *n_plan = 0;
+    notes[0] = '\0';
+    if (n < 1)
+        return gs_error(GS_ERR_ARG, "luxe: no events");
+    if (cfg->region_mode != 0 && (fs->ix < 0 || fs->iy < 0))
+        return gs_error(GS_ERR_ARG, "luxe: a region split needs columns x and y");
+    /* distinct species, sorted, with their counts */
     int32_t codes[MAX_CODES];
-    int64_t counts[MAX_CODES];
+    int64_t counts[MAX_CODES] = {0};
     int ncodes = 0;
     for (int64_t i = 0; i < n && ev->pdg; i++) {
         int k = 0;
         while (k < ncodes && codes[k] != ev->pdg[i])
             k++;
         if (k == ncodes) {
-            if (ncodes == MAX_CODES) {
-                free(label);
+            if (ncodes == MAX_CODES)
                 return gs_error(GS_ERR_ARG, "luxe: more than %d distinct species", MAX_CODES);
-            }
-            codes[ncodes] = ev->pdg[i];
-            counts[ncodes++] = 0;
+            codes[ncodes++] = ev->pdg[i];
         }
-        counts[k]++;
     }
     qsort(codes, (size_t)ncodes, sizeof *codes, cmp_i32);
-    for (int k = 0; k < ncodes; k++) {
-        counts[k] = 0;
-        for (int64_t i = 0; i < n; i++)
-            counts[k] += ev->pdg[i] == codes[k];
+    int32_t *cell = malloc((size_t)n * sizeof *cell);
+    uint8_t *code_of = malloc((size_t)n);
+    if (!cell || !code_of) {
+        free(cell);
+        free(code_of);
+        return gs_error(GS_ERR_NOMEM, "luxe: out of memory");
+    }
+    for (int64_t i = 0; i < n && ev->pdg; i++) {
+        const int32_t *hit = bsearch(&ev->pdg[i], codes, (size_t)ncodes, sizeof *codes, cmp_i32);
+        code_of[i] = (uint8_t)(hit - codes);
+        counts[code_of[i]]++;
     }
     /* species group of each code: its own, or the shared "other" group */
-    int group_of[MAX_CODES], n_groups = 0, other = -1;
+    int group_of[MAX_CODES] = {0}, n_groups = 0, other = -1;
     char gname[MAX_CODES + 1][24];
     for (int k = 0; k < ncodes; k++) {
         if (cfg->split_species && counts[k] >= cfg->min_species_rows) {
-            group_of[k] = n_groups;
             const char *sn = species_name(codes[k]);
             if (sn)
                 snprintf(gname[n_groups], sizeof gname[0], "%s", sn);
             else
                 snprintf(gname[n_groups], sizeof gname[0], "pdg%d", codes[k]);
-            n_groups++;
+            group_of[k] = n_groups++;
         } else {
             if (other < 0) {
                 other = n_groups++;
@@ -398,85 +393,90 @@ static int plan_subs(const md_luxe_cfg *cfg, const ds_events *ev, const fspace *
         n_groups = 1;
         strcpy(gname[0], "all");
     }
-    *n_plan = 0;
-    notes[0] = '\0';
-    for (int r = 0; r < rg->n_regions && !rc; r++)
-        for (int g = 0; g < n_groups && !rc; g++) {
-            sub_plan *p = &plan[*n_plan];
-            memset(p, 0, sizeof *p);
-            if (rg->n_regions > 1 && n_groups > 1)
-                snprintf(p->name, sizeof p->name, "%.31s.%.23s", rg->region_names[r], gname[g]);
-            else
-                snprintf(p->name, sizeof p->name, "%.31s",
-                         rg->n_regions > 1 ? rg->region_names[r] : gname[g]);
-            p->region = r;
-            for (int k = 0; k < ncodes; k++)
-                if (group_of[k] == g)
-                    p->codes[p->ncodes++] = codes[k];
-            int64_t cnt = 0;
-            for (int64_t i = 0; i < n; i++) {
-                if (label[i] != r)
-                    continue;
-                int k = 0;
-                if (ev->pdg) {
-                    int32_t *hit = bsearch(&ev->pdg[i], codes, (size_t)ncodes, sizeof *codes,
-                                           cmp_i32);
-                    k = (int)(hit - codes);
-                    if (group_of[k] != g)
-                        continue;
-                }
-                cnt++;
-            }
-            if (cnt == 0)
-                continue;
-            if (cnt < cfg->min_rows) {
-                size_t used = strlen(notes);
-                snprintf(notes + used, nnotes - used,
-                         "sub-model %s has %lld rows (< split.min_rows = %lld): not modelled\n",
-                         p->name, (long long)cnt, (long long)cfg->min_rows);
-                continue;
-            }
-            if (*n_plan == MAX_SUB) {
-                rc = gs_error(GS_ERR_ARG, "luxe: more than %d sub-models", MAX_SUB);
-                break;
-            }
-            p->rows = malloc((size_t)cnt * sizeof *p->rows);
-            if (!p->rows) {
-                rc = gs_error(GS_ERR_NOMEM, "luxe: out of memory");
-                break;
-            }
-            double wsum[MAX_CODES] = {0};
-            for (int64_t i = 0; i < n; i++) {
-                if (label[i] != r)
-                    continue;
-                int k = 0;
-                if (ev->pdg) {
-                    int32_t *hit = bsearch(&ev->pdg[i], codes, (size_t)ncodes, sizeof *codes,
-                                           cmp_i32);
-                    k = (int)(hit - codes);
-                    if (group_of[k] != g)
-                        continue;
-                }
-                double wi = ev->weights ? ev->weights[i] : 1.0;
-                p->rows[p->n_rows++] = i;
-                p->weight += wi;
-                for (int j = 0; j < p->ncodes; j++)
-                    if (p->codes[j] == codes[k])
-                        wsum[j] += wi;
-            }
-            for (int j = 0; j < p->ncodes; j++)
-                p->probs[j] = p->weight > 0 ? wsum[j] / p->weight : 0;
-            (*n_plan)++;
+    /* cell of each row, and rows per cell */
+    const int n_cells = rg->n_regions * n_groups;
+    int64_t *cell_rows = calloc((size_t)n_cells, sizeof *cell_rows);
+    if (!cell_rows) {
+        free(cell);
+        free(code_of);
+        return gs_error(GS_ERR_NOMEM, "luxe: out of memory");
+    }
+    if (cfg->region_mode == 1)
+        pp_label_radius(ev->x, n, ev->f, fs->ix, fs->iy, rg->radii, rg->nradii, cell);
+    else if (cfg->region_mode == 2)
+        pp_label_rects(ev->x, n, ev->f, fs->ix, fs->iy, rg->rects, rg->nrect, cell);
+    else
+        memset(cell, 0, (size_t)n * sizeof *cell);
+    for (int64_t i = 0; i < n; i++) {
+        cell[i] = cell[i] * n_groups + (ev->pdg ? group_of[code_of[i]] : 0);
+        cell_rows[cell[i]]++;
+    }
+    int rc = GS_OK;
+    int sub_of_cell[MAX_SUB * MAX_CODES];
+    for (int cidx = 0; cidx < n_cells; cidx++) {
+        const int r = cidx / n_groups, g = cidx % n_groups;
+        sub_of_cell[cidx] = -1;
+        char name[64];
+        if (rg->n_regions > 1 && n_groups > 1)
+            snprintf(name, sizeof name, "%.31s.%.23s", rg->region_names[r], gname[g]);
+        else
+            snprintf(name, sizeof name, "%.31s", rg->n_regions > 1 ? rg->region_names[r] : gname[g]);
+        if (cell_rows[cidx] == 0)
+            continue;
+        if (cell_rows[cidx] < cfg->min_rows) {
+            size_t used = strlen(notes);
+            snprintf(notes + used, nnotes - used,
+                     "sub-model %s has %lld rows (< split.min_rows = %lld): not modelled\n", name,
+                     (long long)cell_rows[cidx], (long long)cfg->min_rows);
+            continue;
         }
-    free(label);
+        if (*n_plan == MAX_SUB) {
+            rc = gs_error(GS_ERR_ARG, "luxe: more than %d sub-models", MAX_SUB);
+            break;
+        }
+        sub_plan *p = &plan[*n_plan];
+        memset(p, 0, sizeof *p);
+        snprintf(p->name, sizeof p->name, "%s", name);
+        p->region = r;
+        for (int k = 0; k < ncodes; k++)
+            if (group_of[k] == g)
+                p->codes[p->ncodes++] = codes[k];
+        if (!(p->rows = malloc((size_t)cell_rows[cidx] * sizeof *p->rows))) {
+            rc = gs_error(GS_ERR_NOMEM, "luxe: out of memory");
+            break;
+        }
+        sub_of_cell[cidx] = (*n_plan)++;
+    }
+    /* one pass fills the rows, weights and species shares of every sub-model */
+    double wcode[MAX_SUB][MAX_CODES];
+    memset(wcode, 0, sizeof wcode);
+    for (int64_t i = 0; i < n && !rc; i++) {
+        int k = sub_of_cell[cell[i]];
+        if (k < 0)
+            continue;
+        sub_plan *p = &plan[k];
+        double wi = ev->weights ? ev->weights[i] : 1.0;
+        p->rows[p->n_rows++] = i;
+        p->weight += wi;
+        if (ev->pdg)
+            for (int j = 0; j < p->ncodes; j++)
+                if (p->codes[j] == ev->pdg[i])
+                    wcode[k][j] += wi;
+    }
+    double wtot = 0;
+    for (int k = 0; k < *n_plan; k++) {
+        wtot += plan[k].weight;
+        for (int j = 0; j < plan[k].ncodes; j++)
+            plan[k].probs[j] = plan[k].weight > 0 ? wcode[k][j] / plan[k].weight : 0;
+    }
+    for (int k = 0; k < *n_plan; k++)
+        plan[k].proportion = wtot > 0 ? plan[k].weight / wtot : 0;
+    free(cell);
+    free(code_of);
+    free(cell_rows);
     if (!rc && *n_plan == 0)
         rc = gs_error(GS_ERR_ARG, "luxe: no sub-model has at least %lld rows",
                       (long long)cfg->min_rows);
-    double wtot = 0;
-    for (int k = 0; k < *n_plan; k++)
-        wtot += plan[k].weight;
-    for (int k = 0; k < *n_plan; k++)
-        plan[k].proportion = wtot > 0 ? plan[k].weight / wtot : 0;
     return rc;
 }
 
