@@ -36,7 +36,7 @@ LDFLAGS  += -fopenmp
 LDLIBS   := $(DEP_LIBS)
 
 BUILD   ?= build
-MODULES := core nn preprocess metrics datasets models
+MODULES := core nn preprocess metrics datasets models api
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TOOL_SRC := $(wildcard tools/gansim-*.c)
@@ -44,8 +44,11 @@ TOOLS   := $(TOOL_SRC:tools/%.c=bin/%)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HEADERS := $(foreach m,$(MODULES),$(wildcard $(m)/*.h))
+PUBLIC_HEADERS := $(filter-out %_internal.h,$(HEADERS))
+CXX     ?= g++
+EXAMPLES := $(BUILD)/examples/sample_events $(BUILD)/examples/sample_threads
 
-.PHONY: all deps test sanitize valgrind bench demo install clean
+.PHONY: all deps test sanitize valgrind bench demo install clean examples
 all: $(BUILD)/libgansim.a $(BUILD)/libgansim.so $(TOOLS)
 
 deps:
@@ -70,10 +73,26 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libgansim.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libgansim.a $(LDLIBS) $(CHECK_LIBS)
 
-# Tests find the tools in bin/ (end-to-end suites call them).
+# The embedding examples, built against the library exactly as a user would
+# (gansim.h on the include path, libgansim.a and its dependencies).
+$(BUILD)/examples/sample_events: examples/sample_events.c api/gansim.h $(BUILD)/libgansim.a
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -O2 -Wall -Wextra -Werror -Iapi $< -o $@ $(BUILD)/libgansim.a -fopenmp $(LDLIBS)
+
+$(BUILD)/examples/sample_threads: examples/sample_threads.cpp api/gansim.h $(BUILD)/libgansim.a
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O2 -Wall -Wextra -Werror -Iapi $< -o $@ $(BUILD)/libgansim.a -fopenmp $(LDLIBS) -pthread
+
+# `make examples` runs them on the model `make demo` trained.
+examples: all $(EXAMPLES)
+	@test -f demo-out/run/model.h5 || { echo "examples: run 'make demo' first (needs demo-out/run/model.h5)"; exit 1; }
+	$(BUILD)/examples/sample_events demo-out/run/model.h5
+	$(BUILD)/examples/sample_threads demo-out/run/model.h5
+
+# Tests find the tools in bin/ and the examples in build/examples/.
 test: deps
-	@$(MAKE) --no-print-directory all $(TESTS)
-	@GANSIM_BIN=$(CURDIR)/bin scripts/run-tests $(TESTS)
+	@$(MAKE) --no-print-directory all $(TESTS) $(EXAMPLES)
+	@GANSIM_BIN=$(CURDIR)/bin GANSIM_EXAMPLES=$(CURDIR)/$(BUILD)/examples scripts/run-tests $(TESTS)
 
 sanitize: deps
 	@$(MAKE) --no-print-directory BUILD=build-san OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
@@ -89,10 +108,13 @@ bench: deps all
 demo: deps all
 	@scripts/demo-luxe
 
+# Headers keep their module folders (they include each other as "nn/nn.h");
+# the embedding header gansim.h also sits at the top: #include <gansim.h>.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/gansim $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(BUILD)/libgansim.a $(BUILD)/libgansim.so $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/gansim/
+	for h in $(PUBLIC_HEADERS); do install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/gansim/$$h; done
+	install -m 644 api/gansim.h $(DESTDIR)$(PREFIX)/include/gansim/gansim.h
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' gansim.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gansim.pc
 

@@ -1140,6 +1140,18 @@ int md_luxe_load(const char *path, md_luxe_model **out)
 
 int64_t md_luxe_n_features(const md_luxe_model *m) { return m->fs.f; }
 const char *md_luxe_columns(const md_luxe_model *m) { return m->columns_csv; }
+
+const char *md_luxe_column(const md_luxe_model *m, int64_t i)
+{
+    return i >= 0 && i < m->fs.f ? m->fs.columns[i] : NULL;
+}
+
+const char *md_luxe_unit(const md_luxe_model *m, int64_t i)
+{
+    if (i < 0 || i >= m->fs.f)
+        return NULL;
+    return m->has_units ? m->units[i] : "";
+}
 double md_luxe_particles_per_bx(const md_luxe_model *m) { return m->ppbx; }
 
 /* Rows of one sub-model: generator -> inverse quantile -> input space, with

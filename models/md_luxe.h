@@ -85,6 +85,9 @@ int md_luxe_load(const char *path, md_luxe_model **m);
 void md_luxe_free(md_luxe_model *m);
 int64_t md_luxe_n_features(const md_luxe_model *m);
 const char *md_luxe_columns(const md_luxe_model *m);   /* "x,y,px,py,pz,t" */
+/* Name and unit of column i ("" when the training file had no units); NULL out of range. */
+const char *md_luxe_column(const md_luxe_model *m, int64_t i);
+const char *md_luxe_unit(const md_luxe_model *m, int64_t i);
 double md_luxe_particles_per_bx(const md_luxe_model *m);
 /* n particles in training proportions (rows shuffled), original coordinates
  * and units, with species. Deterministic for a seed and thread count. */

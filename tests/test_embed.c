@@ -1,0 +1,119 @@
+/* The embedding API (api/gansim.h) and the examples built against it. */
+#include "api/gansim.h"
+#include "testutil.h"
+
+#include <sys/wait.h>
+
+static char g_dir[64];
+static char g_model[160];
+
+/* One tiny LUXE model for the whole suite, trained with the tools. */
+static void train_model(void)
+{
+    if (g_model[0])
+        return;
+    gs_test_tmpdir(g_dir, sizeof g_dir);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "%s/gansim-datagen luxe -n 6000 --seed 5 -o %s/d.h5 && "
+             "%s/gansim-train luxe --data %s/d.h5 --out %s/run --iters 16 "
+             "--set model.g_widths=16 --set model.d_widths=16 --set train.batch=32 "
+             "--set train.n_critic=1 --set train.kl_samples=200 --set split.min_rows=20 "
+             "2>/dev/null",
+             gs_test_bin(), g_dir, gs_test_bin(), g_dir, g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(g_model, sizeof g_model, "%s/run/model.h5", g_dir);
+}
+
+START_TEST(t_open_errors)
+{
+    gansim_model *m = (gansim_model *)1;
+    ck_assert_int_ne(gansim_open("/nonexistent/model.h5", &m), 0);
+    ck_assert_ptr_null(m);
+    ck_assert_ptr_nonnull(strstr(gansim_errmsg(), "/nonexistent/model.h5"));
+    train_model();
+    char data[128];
+    snprintf(data, sizeof data, "%s/d.h5", g_dir); /* an event table, not a model */
+    ck_assert_int_ne(gansim_open(data, &m), 0);
+    ck_assert_ptr_nonnull(strstr(gansim_errmsg(), "not a gansim model"));
+    ck_assert_int_ne(gansim_open(NULL, &m), 0);
+}
+END_TEST
+
+START_TEST(t_events_api)
+{
+    train_model();
+    gansim_model *m, *m2;
+    ck_assert_msg(gansim_open(g_model, &m) == 0, "%s", gansim_errmsg());
+    ck_assert_int_eq(gansim_model_kind(m), GANSIM_EVENTS);
+    ck_assert_int_eq(gansim_n_features(m), 6);
+    ck_assert_str_eq(gansim_feature_name(m, 0), "x");
+    ck_assert_str_eq(gansim_feature_name(m, 5), "t");
+    ck_assert_str_eq(gansim_feature_unit(m, 5), "ns");
+    ck_assert_ptr_null(gansim_feature_name(m, 6));
+    ck_assert_ptr_null(gansim_feature_name(m, -1));
+    ck_assert(gansim_particles_per_bx(m) > 0);
+    ck_assert_str_eq(gansim_version(), GANSIM_VERSION);
+    enum { N = 3000 };
+    static float a[N * 6], b[N * 6];
+    static int32_t pa[N], pb[N];
+    ck_assert_int_eq(gansim_sample_events(m, N, 9, a, pa), 0);
+    /* a second handle, same seed: same particles (determinism, no shared state) */
+    ck_assert_int_eq(gansim_open(g_model, &m2), 0);
+    ck_assert_int_eq(gansim_sample_events(m2, N, 9, b, pb), 0);
+    ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
+    ck_assert_int_eq(memcmp(pa, pb, sizeof pa), 0);
+    ck_assert_int_eq(gansim_sample_events(m2, N, 10, b, NULL), 0); /* pdg optional */
+    ck_assert_int_ne(memcmp(a, b, sizeof a), 0);
+    for (int i = 0; i < N; i++)
+        ck_assert(pa[i] == 2112 || pa[i] == 22 || pa[i] == 11 || pa[i] == -11);
+    /* misuse is an error, not a crash */
+    ck_assert_int_ne(gansim_sample_events(m, 0, 1, a, pa), 0);
+    ck_assert_int_ne(gansim_sample_events(m, 10, 1, NULL, pa), 0);
+    ck_assert_int_ne(gansim_sample_images(m, a, 1, 1, b), 0);
+    ck_assert_ptr_nonnull(strstr(gansim_errmsg(), "not an image model"));
+    gansim_close(m);
+    gansim_close(m2);
+    gansim_close(NULL);
+}
+END_TEST
+
+static int run_example(const char *name)
+{
+    const char *dir = getenv("GANSIM_EXAMPLES");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s/%s %s 20000 >/dev/null", dir ? dir : "build/examples", name,
+             g_model);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(t_examples_run)
+{
+    train_model();
+    ck_assert_int_eq(run_example("sample_events"), 0);
+    ck_assert_int_eq(run_example("sample_threads"), 0);
+}
+END_TEST
+
+static void cleanup(void)
+{
+    if (g_dir[0])
+        gs_test_rmdir(g_dir);
+}
+
+static Suite *embed_suite(void)
+{
+    Suite *s = suite_create("embed");
+    TCase *tc = tcase_create("embed");
+    tcase_set_timeout(tc, 120);
+    /* one model shared by the tests of this (unforked-safe) case */
+    tcase_add_unchecked_fixture(tc, train_model, cleanup);
+    tcase_add_test(tc, t_open_errors);
+    tcase_add_test(tc, t_events_api);
+    tcase_add_test(tc, t_examples_run);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+GS_TEST_MAIN(embed_suite)
