@@ -178,7 +178,10 @@ int mt_plot_hist(mt_plot *p, const char *name, const char *title, const char *xl
     for (int64_t i = 0; i <= b->nbins; i++) {
         /* the extra row at the upper edge repeats the last bin so "steps" draws it */
         int64_t k = i < b->nbins ? i : b->nbins - 1;
-        double width = mt_bin_edge(b, k + 1) - mt_bin_edge(b, k);
+        /* log bins: density per decade, the natural reading on a log x axis */
+        double width = b->scale == MT_SCALE_LOG
+                           ? log10(mt_bin_edge(b, k + 1)) - log10(mt_bin_edge(b, k))
+                           : mt_bin_edge(b, k + 1) - mt_bin_edge(b, k);
         dr = sr > 0 ? real[k] / (sr * width) : 0;
         dg = sg > 0 ? gen[k] / (sg * width) : 0;
         if (i < b->nbins)
@@ -205,7 +208,10 @@ int mt_plot_hist(mt_plot *p, const char *name, const char *title, const char *xl
     fprintf(g, "set origin 0,0.3\nset size 1,0.7\nset bmargin 0\nset tmargin 3\nset format x ''\n");
     fputs("set title ", g);
     put_quoted(g, title ? title : name);
-    fprintf(g, "\nset ylabel 'density'\nset key top right\nset grid\n");
+    fprintf(g, "\nset ylabel '%s'\nset key top right\nset grid\n",
+            b->scale == MT_SCALE_LOG ? "density per decade" : "density");
+    if (b->scale == MT_SCALE_LOG)
+        fprintf(g, "set logscale x\n");
     if (hi > 0 && hi / lo > MT_PLOT_LOGY_RANGE)
         fprintf(g, "set logscale y\n");
     fputs("plot ", g);
@@ -220,7 +226,7 @@ int mt_plot_hist(mt_plot *p, const char *name, const char *title, const char *xl
     fputs("\nplot ", g);
     put_quoted(g, fin);
     fputs(" using 1:4 with steps lw 1.5 lc rgb 'black', 1 with lines dt 2 lc rgb 'gray'\n"
-          "unset multiplot\n",
+          "unset multiplot\nunset logscale x\nset autoscale y\nset ytics autofreq\nunset xlabel\n",
           g);
     return GS_OK;
 }

@@ -23,9 +23,12 @@ int mt_plot_open(mt_plot **out, const char *dir);
 void mt_plot_free(mt_plot *p);
 
 /* Real vs generated histogram (same binning) as densities, with a ratio panel
- * gen/real below. The y axis is logarithmic when the nonzero bin contents span
+ * gen/real below. A log binning is drawn on a log x axis as density per
+ * decade. The y axis is logarithmic when the nonzero bin contents span
  * more than a factor MT_PLOT_LOGY_RANGE. */
 #define MT_PLOT_LOGY_RANGE 100.0
+/* Callers switch to log binning for positive data spanning more than this. */
+#define MT_PLOT_LOGX_RANGE 1000.0
 int mt_plot_hist(mt_plot *p, const char *name, const char *title, const char *xlabel,
                  const mt_binning *b, const double *real, const double *gen);
 

@@ -222,6 +222,10 @@ static int plot_feature(mt_plot *pl, const char *name, const char *label, const 
     mt_compare_opts o = mt_compare_defaults();
     mt_binning bin;
     int rc = mt_binning_from_quantiles(&bin, a, na, o.nbins, o.qlo, o.qhi);
+    /* positive features spanning decades (times, energies) read best on a
+     * log axis: the same range, binned logarithmically */
+    if (!rc && bin.lo > 0 && bin.hi / bin.lo > MT_PLOT_LOGX_RANGE)
+        rc = mt_binning_log(&bin, bin.lo, bin.hi, o.nbins);
     double *ha = malloc((size_t)o.nbins * sizeof *ha), *hb = malloc((size_t)o.nbins * sizeof *hb);
     if (!rc && (!ha || !hb))
         rc = gs_error(GS_ERR_NOMEM, "out of memory");
