@@ -45,7 +45,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HEADERS := $(foreach m,$(MODULES),$(wildcard $(m)/*.h))
 
-.PHONY: all deps test sanitize valgrind bench demo install clean
+.PHONY: all deps test sanitize valgrind bench bench-compare demo install clean
 all: $(BUILD)/libgansim.a $(BUILD)/libgansim.so $(TOOLS)
 
 deps:
@@ -85,6 +85,10 @@ valgrind: deps
 
 bench: deps all
 	bin/gansim-bench
+
+# gansim and PyTorch back to back (developer-side: needs Debian's python3-torch).
+bench-compare: deps all
+	/usr/bin/python3 bench/compare.py
 
 demo: deps all
 	@scripts/demo-luxe

@@ -58,6 +58,7 @@ struct nn_tensor {
     nn_tensor *prev;                /* tape link: previous node of the context */
     nn_tensor *gacc;                /* gradient being accumulated in a backward pass */
     uint64_t gepoch;                /* pass that gacc belongs to */
+    uint64_t nepoch;                /* nn_grad pass in which a wrt depends on this node */
     nn_tensor *gnext;               /* parameters reached in this pass (a list) */
     void *aux;                      /* op scratch in the arena (conv im2col slabs) */
 };
@@ -122,6 +123,14 @@ nn_tensor *nn_sign(nn_ctx *c, nn_tensor *x);   /* constant: no gradient */
 nn_tensor *nn_matmul(nn_ctx *c, nn_tensor *a, nn_tensor *b, bool ta, bool tb);
 /* y = x W^T + b: x [N, in], W [out, in], b [out] or NULL. */
 nn_tensor *nn_linear(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b);
+
+/* leaky_relu(x W^T + b, slope) in one op, slope >= 0 (0 = ReLU): bias and
+ * activation are applied in one pass over the sgemm result, and the node
+ * keeps only its output (the activation mask is read from the output's
+ * sign, which equals the pre-activation's for slope >= 0). Differentiable to
+ * any order, like the two ops it replaces. */
+nn_tensor *nn_linear_leaky_relu(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b,
+                                float slope);
 
 /* Along dimension 1 (features / channels), any rank, other dims equal. */
 nn_tensor *nn_concat(nn_ctx *c, nn_tensor *a, nn_tensor *b);

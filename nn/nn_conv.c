@@ -414,7 +414,7 @@ nn_tensor *nn_conv2d_wgrad(nn_ctx *c, nn_tensor *x, nn_tensor *gy, int64_t kh, i
 
 /* ---- conv backward rules --------------------------------------------------- */
 #define SRC(k) (y->src[k])
-#define WANT(k) (y->src[k] && y->src[k]->requires_grad)
+#define WANT(k) nn_wants(c, y->src[k])
 #define GEOM_ARGS(y) (y)->ip[IP_SH], (y)->ip[IP_SW], (y)->ip[IP_PH], (y)->ip[IP_PW]
 
 /* y = conv(x, w) + b:  dx = conv_t(gy, w), dw = wgrad(x, gy), db = sum over N, H, W */

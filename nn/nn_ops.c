@@ -201,6 +201,31 @@ static void fwd_linear(nn_tensor *y)
                 x->data, (int)in, w->data, (int)in, beta, y->data, (int)out);
 }
 
+/* leaky_relu(x W^T + b): sgemm into y (beta = 0), then bias and activation
+ * in one pass while y is still in cache, instead of a bias broadcast pass,
+ * an sgemm reading it back and a separate activation op. */
+static void fwd_linear_lrelu(nn_tensor *y)
+{
+    const nn_tensor *x = y->src[0], *w = y->src[1], *b = y->src[2];
+    const int64_t rows = y->shape[0], out = y->shape[1], in = x->shape[1];
+    const float s = y->fp[0];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)out, (int)in, 1.0f,
+                x->data, (int)in, w->data, (int)in, 0.0f, y->data, (int)out);
+    const float *bias = b ? b->data : NULL;
+    float *o = y->data;
+    const int64_t n_ = y->n;
+#pragma omp parallel for schedule(static) if (n_ > NN_PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = o + r * out;
+#pragma omp simd
+        for (int64_t j = 0; j < out; j++) {
+            float v = row[j] + (bias ? bias[j] : 0.0f);
+            float pos = v > 0.0f ? v : 0.0f;
+            row[j] = pos + s * (v - pos);
+        }
+    }
+}
+
 /* Along dim 1: per sample, a's block then b's block. */
 static void fwd_concat(nn_tensor *y)
 {
@@ -368,7 +393,8 @@ nn_tensor *nn_matmul(nn_ctx *c, nn_tensor *a, nn_tensor *b, bool ta, bool tb)
     return nn_run(y);
 }
 
-nn_tensor *nn_linear(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b)
+/* Checks shapes and records a linear-family node (not yet run). */
+static nn_tensor *linear_node(nn_ctx *c, int op, nn_tensor *x, nn_tensor *w, nn_tensor *b)
 {
     if (!x || !w)
         return NULL;
@@ -378,13 +404,28 @@ nn_tensor *nn_linear(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b)
                  (long long)(x->ndim == 2 ? x->shape[1] : -1), (long long)w->shape[0],
                  (long long)(w->ndim == 2 ? w->shape[1] : -1));
     }
-    nn_tensor *y =
-        nn_node(c, NN_OP_LINEAR, 2, (int64_t[]){x->shape[0], w->shape[0]}, x, w, NULL, false);
+    nn_tensor *y = nn_node(c, op, 2, (int64_t[]){x->shape[0], w->shape[0]}, x, w, NULL, false);
     if (y && b) {
         /* bias is optional, so it is attached after the NULL-checked inputs */
         y->src[2] = b;
         y->requires_grad |= b->requires_grad && nn_ctx_grad_enabled(c);
     }
+    return y;
+}
+
+nn_tensor *nn_linear(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b)
+{
+    return nn_run(linear_node(c, NN_OP_LINEAR, x, w, b));
+}
+
+nn_tensor *nn_linear_leaky_relu(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b,
+                                float slope)
+{
+    if (!(slope >= 0.0f)) /* the mask-from-output trick needs sign(y) = sign(z) */
+        return nn_leaky_relu(c, nn_linear(c, x, w, b), slope);
+    nn_tensor *y = linear_node(c, NN_OP_LINEAR_LRELU, x, w, b);
+    if (y)
+        y->fp[0] = slope;
     return nn_run(y);
 }
 
@@ -526,7 +567,7 @@ nn_tensor *nn_expand_channels(nn_ctx *c, nn_tensor *ch, int ndim, const int64_t 
 
 /* ---- backward rules ------------------------------------------------------- */
 #define SRC(k) (y->src[k])
-#define WANT(k) (y->src[k] && y->src[k]->requires_grad)
+#define WANT(k) nn_wants(c, y->src[k])
 
 static void bwd_add(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 {
@@ -646,6 +687,14 @@ static void bwd_linear(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
     g[2] = WANT(2) ? nn_sum_channels(c, gy) : NULL;
 }
 
+/* z = x W^T + b, y = leaky_relu(z): gz = leaky_relu_bw(gy, y) — the mask
+ * read from y, a constant — then linear's rule on gz. */
+static void bwd_linear_lrelu(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
+{
+    nn_tensor *gz = leaky_relu_bw(c, gy, y, y->fp[0]);
+    bwd_linear(c, y, gz, g);
+}
+
 static void bwd_concat(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 {
     const int64_t na = SRC(0)->shape[1];
@@ -700,6 +749,7 @@ const nn_op_def nn_op_table[NN_OP_COUNT] = {
     [NN_OP_SIGN] = {"sign", 1, fwd_sign, bwd_none},
     [NN_OP_MATMUL] = {"matmul", 2, fwd_matmul, bwd_matmul},
     [NN_OP_LINEAR] = {"linear", 2, fwd_linear, bwd_linear},
+    [NN_OP_LINEAR_LRELU] = {"linear_leaky_relu", 2, fwd_linear_lrelu, bwd_linear_lrelu},
     [NN_OP_CONCAT] = {"concat", 2, fwd_concat, bwd_concat},
     [NN_OP_SLICE] = {"slice", 1, fwd_slice, bwd_slice},
     [NN_OP_PAD] = {"pad", 1, fwd_pad, bwd_pad},

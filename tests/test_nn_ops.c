@@ -102,6 +102,44 @@ static nn_tensor *b_layernorm_affine(nn_ctx *c, nn_tensor **in, const void *ud)
     return nn_layernorm(c, X0, X1, X2, 1e-5f);
 }
 
+/* The fused op against the same check; slope 0 (ReLU) and a negative slope
+ * (falls back to the two ops) too. */
+static nn_tensor *b_linear_lrelu(nn_ctx *c, nn_tensor **in, const void *ud)
+{
+    return nn_linear_leaky_relu(c, X0, X1, X2, *(const float *)ud);
+}
+START_TEST(t_linear_leaky_relu)
+{
+    static const float slopes[] = {0.2f, 0.0f, -0.5f};
+    for (int s = 0; s < 3; s++) {
+        float x[12], w[20], b[5];
+        gc_fill(x, 12, 4, -2, 2, 0);
+        gc_fill(w, 20, 5, -1, 1, 0);
+        gc_fill(b, 5, 6, -1, 1, 0);
+        gc_case k = {.nin = 3, .ndim = {2, 2, 1}, .shape = {{3, 4}, {5, 4}, {5}},
+                     .x = {x, w, b}, .ud = &slopes[s]};
+        gc_check(b_linear_lrelu, &k, true, "linear_leaky_relu");
+    }
+    /* same values as linear then leaky_relu, also without bias */
+    nn_ctx *c = nn_ctx_new();
+    float xv[12], wv[20], bv[5];
+    gc_fill(xv, 12, 7, -2, 2, 0);
+    gc_fill(wv, 20, 8, -1, 1, 0);
+    gc_fill(bv, 5, 9, -1, 1, 0);
+    nn_tensor *x = nn_input(c, 2, (int64_t[]){3, 4}, xv), *w = nn_input(c, 2, (int64_t[]){5, 4}, wv);
+    nn_tensor *b = nn_input(c, 1, (int64_t[]){5}, bv);
+    for (int wb = 0; wb < 2; wb++) {
+        nn_tensor *f = nn_linear_leaky_relu(c, x, w, wb ? b : NULL, 0.2f);
+        nn_tensor *r = nn_leaky_relu(c, nn_linear(c, x, w, wb ? b : NULL), 0.2f);
+        ck_assert_ptr_nonnull(f);
+        for (int i = 0; i < 15; i++)
+            ck_assert_close(f->data[i], r->data[i], 1e-6, 1e-6);
+    }
+    ck_assert_ptr_null(nn_linear_leaky_relu(c, x, w, x, 0.2f)); /* bias of 12 for 5 outputs */
+    nn_ctx_free(c);
+}
+END_TEST
+
 START_TEST(t_layernorm_affine)
 {
     float x[12], g[4], b[4];
@@ -279,7 +317,7 @@ static Suite *ops_suite(void)
         t_expand_rows, t_expand_scalar, t_layernorm, t_row_norm_penalty, t_add, t_sub, t_mul,
         t_div, t_matmul_nn, t_matmul_tn, t_matmul_nt, t_matmul_tt, t_linear_nobias,
         t_concat2d, t_concat4d, t_expand_channels, t_sum_channels4d, t_bce_with_logits, t_mse,
-        t_l1, t_linear, t_layernorm_affine, t_dropout_grad, t_forward_values, t_shape_errors,
+        t_l1, t_linear, t_linear_leaky_relu, t_layernorm_affine, t_dropout_grad, t_forward_values, t_shape_errors,
         t_dropout_semantics};
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         _tcase_add_test(tc, tests[i], 0, 0, 0, 1);
