@@ -146,6 +146,10 @@ nn_tensor *nn_sum_channels(nn_ctx *c, nn_tensor *x);        /* -> [C] */
 nn_tensor *nn_expand_scalar(nn_ctx *c, nn_tensor *s, int ndim, const int64_t *shape);
 nn_tensor *nn_expand_rows(nn_ctx *c, nn_tensor *r, int ndim, const int64_t *shape);
 nn_tensor *nn_expand_channels(nn_ctx *c, nn_tensor *ch, int ndim, const int64_t *shape);
+/* y = x * s[ch] + t[ch] per channel (dim 1) of x, s and t [C], either NULL
+ * (1 / 0). The same as multiplying and adding expand_channels broadcasts
+ * without materialising them: batch norm's centring and scaling. */
+nn_tensor *nn_channel_affine(nn_ctx *c, nn_tensor *x, nn_tensor *s, nn_tensor *t);
 
 /* Losses and normalisation, composed from the ops above (so they have
  * second derivatives for free). */

@@ -307,6 +307,26 @@ static void fwd_expand(nn_tensor *y)
         }
 }
 
+/* x viewed as [o, m, i]: y = x * s[j] + t[j] (src[1] = s, src[2] = t, either NULL). */
+static void fwd_chan_affine(nn_tensor *y)
+{
+    const int64_t o = y->ip[0], m = y->ip[1], in = y->ip[2];
+    const float *x = y->src[0]->data;
+    const float *s = y->src[1] ? y->src[1]->data : NULL, *t = y->src[2] ? y->src[2]->data : NULL;
+    float *out = y->data;
+    const int64_t n_ = y->n;
+#pragma omp parallel for collapse(2) schedule(static) if (n_ > NN_PAR_MIN)
+    for (int64_t a = 0; a < o; a++)
+        for (int64_t j = 0; j < m; j++) {
+            const float sj = s ? s[j] : 1.0f, tj = t ? t[j] : 0.0f;
+            const float *p = x + (a * m + j) * in;
+            float *q = out + (a * m + j) * in;
+#pragma omp simd
+            for (int64_t k = 0; k < in; k++)
+                q[k] = p[k] * sj + tj;
+        }
+}
+
 /* ---- op constructors ---------------------------------------------------- */
 static nn_tensor *binary_p(nn_ctx *c, int op, nn_tensor *a, nn_tensor *b, float p0)
 {
@@ -536,6 +556,28 @@ nn_tensor *nn_sum_channels(nn_ctx *c, nn_tensor *x)
     return nn_reduce_omi(c, x, x->shape[0], ch, nn_inner(x) / ch, 1, (int64_t[]){ch});
 }
 
+nn_tensor *nn_channel_affine(nn_ctx *c, nn_tensor *x, nn_tensor *s, nn_tensor *t)
+{
+    if (!x)
+        return NULL;
+    if (x->ndim < 2 || (s && s->n != x->shape[1]) || (t && t->n != x->shape[1]))
+        return nn_fail(c, "nn: channel_affine: scale/shift do not match %lld channels",
+                       (long long)(x->ndim >= 2 ? x->shape[1] : -1));
+    nn_tensor *y = nn_node(c, NN_OP_CHAN_AFFINE, x->ndim, x->shape, x, NULL, NULL, false);
+    if (y) {
+        /* s and t are optional, so they are attached after the checked input */
+        y->src[1] = s;
+        y->src[2] = t;
+        const bool ge = nn_ctx_grad_enabled(c);
+        y->requires_grad |= ((s && s->requires_grad) || (t && t->requires_grad)) && ge;
+        y->ip[0] = x->shape[0];
+        y->ip[1] = x->shape[1];
+        const int64_t per = x->shape[0] * x->shape[1];
+        y->ip[2] = per > 0 ? x->n / per : 0;
+    }
+    return nn_run(y);
+}
+
 nn_tensor *nn_expand_scalar(nn_ctx *c, nn_tensor *s, int ndim, const int64_t *shape)
 {
     if (s && s->n != 1) {
@@ -722,6 +764,14 @@ static void bwd_reduce(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
     g[0] = nn_expand_omi(c, gy, y->ip[0], y->ip[1], y->ip[2], SRC(0)->ndim, SRC(0)->shape);
 }
 
+/* y = x s + t: dx = gy s (per channel), ds = sum_channels(gy x), dt = sum_channels(gy) */
+static void bwd_chan_affine(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
+{
+    g[0] = !WANT(0) ? NULL : SRC(1) ? nn_channel_affine(c, gy, SRC(1), NULL) : gy;
+    g[1] = WANT(1) ? nn_sum_channels(c, nn_mul(c, gy, SRC(0))) : NULL;
+    g[2] = WANT(2) ? nn_sum_channels(c, gy) : NULL;
+}
+
 static void bwd_expand(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 {
     g[0] = nn_reduce_omi(c, gy, y->ip[0], y->ip[1], y->ip[2], SRC(0)->ndim, SRC(0)->shape);
@@ -756,6 +806,7 @@ const nn_op_def nn_op_table[NN_OP_COUNT] = {
     [NN_OP_RESHAPE] = {"reshape", 1, NULL, bwd_reshape},
     [NN_OP_REDUCE] = {"reduce", 1, fwd_reduce, bwd_reduce},
     [NN_OP_EXPAND] = {"expand", 1, fwd_expand, bwd_expand},
+    [NN_OP_CHAN_AFFINE] = {"channel_affine", 1, fwd_chan_affine, bwd_chan_affine},
     [NN_OP_CONV2D] = {"conv2d", 2, nn_fwd_conv2d, nn_bwd_conv2d},
     [NN_OP_CONV_T2D] = {"conv_transpose2d", 2, nn_fwd_conv_t2d, nn_bwd_conv_t2d},
     [NN_OP_CONV_WGRAD] = {"conv2d_wgrad", 2, nn_fwd_conv_wgrad, nn_bwd_conv_wgrad},
