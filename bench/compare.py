@@ -61,8 +61,8 @@ def torch(what, batch, threads, reps, env):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--only", help="substring of the case labels to run")
     ap.add_argument("--json", help="also write the results here")
     a = ap.parse_args()
