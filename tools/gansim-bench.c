@@ -572,14 +572,25 @@ static void run_zdc_train(void *ud)
     nn_optim_step(&z->og);
 }
 
+/* Generation in chunks of 128 images, the context reset between chunks:
+ * without a tape to keep, a chunk's activations are dead once its images
+ * are copied out, so the arena stays at one chunk's size (as
+ * md_mlp_generate does for the dense generator). */
 static void run_zdc_gen(void *ud)
 {
     zdc_ref *z = ud;
     nn_ctx *c = z->c;
+    const int64_t chunk = 128, px = 56 * 30;
     nn_set_training(c, false);
     nn_set_grad_enabled(c, false);
-    nn_ctx_reset(c);
-    z->ok &= zdc_G(z, nn_input(c, 2, (int64_t[]){z->batch, 9}, z->cond)) != NULL;
+    for (int64_t i0 = 0; i0 < z->batch; i0 += chunk) {
+        const int64_t m = z->batch - i0 < chunk ? z->batch - i0 : chunk;
+        nn_ctx_reset(c);
+        nn_tensor *img = zdc_G(z, nn_input(c, 2, (int64_t[]){m, 9}, z->cond + i0 * 9));
+        z->ok &= img != NULL;
+        if (img)
+            memcpy(z->img + i0 * px, img->data, (size_t)(m * px) * sizeof(float));
+    }
     nn_set_grad_enabled(c, true);
 }
 
