@@ -7,6 +7,7 @@
  * live outside the tape and would otherwise keep stale pointers). */
 #include "nn/nn_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 typedef struct {
@@ -61,8 +62,12 @@ static int mark_needed(nn_ctx *c, uint64_t ep, int n, nn_tensor *const *wrt)
 static int run_pass(pass *ps, nn_tensor *y, bool create_graph, int n, nn_tensor *const *wrt)
 {
     nn_ctx *c = ps->c;
-    if (!y)
-        return gs_error(GS_ERR_ARG, "nn: gradient of a failed expression (%s)", gs_errmsg());
+    if (!y) {
+        /* a copy: gs_error writes the buffer gs_errmsg() points into */
+        char why[256];
+        snprintf(why, sizeof why, "%s", gs_errmsg());
+        return gs_error(GS_ERR_ARG, "nn: gradient of a failed expression (%s)", why);
+    }
     if (y->n != 1)
         return gs_error(GS_ERR_ARG, "nn: gradient needs a scalar output, got %lld elements",
                         (long long)y->n);
