@@ -48,7 +48,7 @@ PUBLIC_HEADERS := $(filter-out %_internal.h,$(HEADERS))
 CXX     ?= g++
 EXAMPLES := $(BUILD)/examples/sample_events $(BUILD)/examples/sample_threads
 
-.PHONY: all deps test sanitize valgrind bench demo install clean examples
+.PHONY: all deps test sanitize valgrind bench bench-compare demo install clean examples
 all: $(BUILD)/libgansim.a $(BUILD)/libgansim.so $(TOOLS)
 
 deps:
@@ -104,6 +104,10 @@ valgrind: deps
 
 bench: deps all
 	bin/gansim-bench
+
+# gansim and PyTorch back to back (developer-side: needs Debian's python3-torch).
+bench-compare: deps all
+	/usr/bin/python3 bench/compare.py
 
 demo: deps all
 	@scripts/demo-luxe

@@ -39,8 +39,14 @@ int md_mlp_init(md_mlp *m, nn_params *ps, const char *prefix, const md_mlp_cfg *
 nn_tensor *md_mlp_fwd(nn_ctx *c, const md_mlp *m, nn_tensor *x)
 {
     for (int i = 0; i <= m->cfg.depth; i++) {
+        const bool hidden = i < m->cfg.depth;
+        if (hidden && m->cfg.norm == MD_NORM_NONE) {
+            /* one op: bias and activation fused onto the sgemm (nn.h) */
+            x = nn_linear_leaky_relu(c, x, m->l[i].w, m->l[i].b, m->cfg.slope);
+            continue;
+        }
         x = nn_linear_layer_fwd(c, &m->l[i], x);
-        if (i < m->cfg.depth) {
+        if (hidden) {
             if (m->cfg.norm == MD_NORM_LAYER)
                 x = nn_layernorm(c, x, m->ln_g[i], m->ln_b[i], 1e-5f);
             x = nn_leaky_relu(c, x, m->cfg.slope);

@@ -58,6 +58,7 @@ struct nn_tensor {
     nn_tensor *prev;                /* tape link: previous node of the context */
     nn_tensor *gacc;                /* gradient being accumulated in a backward pass */
     uint64_t gepoch;                /* pass that gacc belongs to */
+    uint64_t nepoch;                /* nn_grad pass in which a wrt depends on this node */
     nn_tensor *gnext;               /* parameters reached in this pass (a list) */
     void *aux;                      /* op scratch in the arena (conv im2col slabs) */
 };
@@ -123,6 +124,14 @@ nn_tensor *nn_matmul(nn_ctx *c, nn_tensor *a, nn_tensor *b, bool ta, bool tb);
 /* y = x W^T + b: x [N, in], W [out, in], b [out] or NULL. */
 nn_tensor *nn_linear(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b);
 
+/* leaky_relu(x W^T + b, slope) in one op, slope >= 0 (0 = ReLU): bias and
+ * activation are applied in one pass over the sgemm result, and the node
+ * keeps only its output (the activation mask is read from the output's
+ * sign, which equals the pre-activation's for slope >= 0). Differentiable to
+ * any order, like the two ops it replaces. */
+nn_tensor *nn_linear_leaky_relu(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b,
+                                float slope);
+
 /* Along dimension 1 (features / channels), any rank, other dims equal. */
 nn_tensor *nn_concat(nn_ctx *c, nn_tensor *a, nn_tensor *b);
 nn_tensor *nn_slice(nn_ctx *c, nn_tensor *x, int64_t start, int64_t len);
@@ -137,6 +146,10 @@ nn_tensor *nn_sum_channels(nn_ctx *c, nn_tensor *x);        /* -> [C] */
 nn_tensor *nn_expand_scalar(nn_ctx *c, nn_tensor *s, int ndim, const int64_t *shape);
 nn_tensor *nn_expand_rows(nn_ctx *c, nn_tensor *r, int ndim, const int64_t *shape);
 nn_tensor *nn_expand_channels(nn_ctx *c, nn_tensor *ch, int ndim, const int64_t *shape);
+/* y = x * s[ch] + t[ch] per channel (dim 1) of x, s and t [C], either NULL
+ * (1 / 0). The same as multiplying and adding expand_channels broadcasts
+ * without materialising them: batch norm's centring and scaling. */
+nn_tensor *nn_channel_affine(nn_ctx *c, nn_tensor *x, nn_tensor *s, nn_tensor *t);
 
 /* Losses and normalisation, composed from the ops above (so they have
  * second derivatives for free). */

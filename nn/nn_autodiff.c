@@ -7,6 +7,7 @@
  * live outside the tape and would otherwise keep stale pointers). */
 #include "nn/nn_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 typedef struct {
@@ -30,11 +31,43 @@ static int accumulate(pass *ps, nn_tensor *t, nn_tensor *g)
     return t->gacc ? GS_OK : GS_ERR_NOMEM;
 }
 
-static int run_pass(pass *ps, nn_tensor *y, bool create_graph)
+/* Marks (nepoch = ep) every tape node that depends on one of wrt[0..n-1]:
+ * the tape is walked oldest first, so a node's inputs are marked before it. */
+static int mark_needed(nn_ctx *c, uint64_t ep, int n, nn_tensor *const *wrt)
+{
+    int64_t cnt = 0;
+    for (nn_tensor *t = nn_ctx_tape(c); t; t = t->prev)
+        cnt++;
+    nn_tensor **order = nn_scratch(c, (size_t)(cnt ? cnt : 1) * sizeof *order);
+    if (!order)
+        return GS_ERR_NOMEM;
+    int64_t k = cnt;
+    for (nn_tensor *t = nn_ctx_tape(c); t; t = t->prev)
+        order[--k] = t;
+    for (int i = 0; i < n; i++)
+        wrt[i]->nepoch = ep;
+    for (int64_t i = 0; i < cnt; i++) {
+        nn_tensor *t = order[i];
+        for (int s = 0; s < NN_MAX_SRC; s++)
+            if (t->src[s] && t->src[s]->nepoch == ep) {
+                t->nepoch = ep;
+                break;
+            }
+    }
+    return GS_OK;
+}
+
+/* n / wrt: nn_grad's targets (gradients of nodes that lead nowhere else
+ * are not built); n = 0: nn_backward, every input that requires grad. */
+static int run_pass(pass *ps, nn_tensor *y, bool create_graph, int n, nn_tensor *const *wrt)
 {
     nn_ctx *c = ps->c;
-    if (!y)
-        return gs_error(GS_ERR_ARG, "nn: gradient of a failed expression (%s)", gs_errmsg());
+    if (!y) {
+        /* a copy: gs_error writes the buffer gs_errmsg() points into */
+        char why[256];
+        snprintf(why, sizeof why, "%s", gs_errmsg());
+        return gs_error(GS_ERR_ARG, "nn: gradient of a failed expression (%s)", why);
+    }
     if (y->n != 1)
         return gs_error(GS_ERR_ARG, "nn: gradient needs a scalar output, got %lld elements",
                         (long long)y->n);
@@ -42,6 +75,12 @@ static int run_pass(pass *ps, nn_tensor *y, bool create_graph)
     ps->params = NULL;
     if (!y->requires_grad)
         return GS_OK;
+    if (n > 0) {
+        int mrc = mark_needed(c, ps->ep, n, wrt);
+        if (mrc)
+            return mrc;
+        nn_ctx_set_need_epoch(c, ps->ep);
+    }
 
     bool saved = nn_ctx_grad_enabled(c);
     nn_set_grad_enabled(c, create_graph);
@@ -66,7 +105,7 @@ static int run_pass(pass *ps, nn_tensor *y, bool create_graph)
         }
         for (int k = 0; k < NN_MAX_SRC; k++) {
             nn_tensor *s = t->src[k];
-            if (!s || !s->requires_grad)
+            if (!nn_wants(c, s))
                 continue;
             if (!g[k])
                 continue;  /* no gradient for this input (zero a.e. or constant) */
@@ -76,6 +115,7 @@ static int run_pass(pass *ps, nn_tensor *y, bool create_graph)
     }
 out:
     nn_set_grad_enabled(c, saved);
+    nn_ctx_set_need_epoch(c, 0);
     return rc;
 }
 
@@ -83,7 +123,7 @@ int nn_grad(nn_ctx *c, nn_tensor *y, int n, nn_tensor *const *wrt, nn_tensor **o
             bool create_graph)
 {
     pass ps = {.c = c};
-    int rc = run_pass(&ps, y, create_graph);
+    int rc = run_pass(&ps, y, create_graph, n, wrt);
     if (rc != GS_OK)
         return rc;
     for (int i = 0; i < n; i++) {
@@ -99,7 +139,7 @@ int nn_grad(nn_ctx *c, nn_tensor *y, int n, nn_tensor *const *wrt, nn_tensor **o
 int nn_backward(nn_ctx *c, nn_tensor *y)
 {
     pass ps = {.c = c};
-    int rc = run_pass(&ps, y, false);
+    int rc = run_pass(&ps, y, false, 0, NULL);
     if (rc != GS_OK)
         return rc;
     for (nn_tensor *p = ps.params; p; p = p->gnext) {

@@ -414,7 +414,7 @@ nn_tensor *nn_conv2d_wgrad(nn_ctx *c, nn_tensor *x, nn_tensor *gy, int64_t kh, i
 
 /* ---- conv backward rules --------------------------------------------------- */
 #define SRC(k) (y->src[k])
-#define WANT(k) (y->src[k] && y->src[k]->requires_grad)
+#define WANT(k) nn_wants(c, y->src[k])
 #define GEOM_ARGS(y) (y)->ip[IP_SH], (y)->ip[IP_SW], (y)->ip[IP_PH], (y)->ip[IP_PW]
 
 /* y = conv(x, w) + b:  dx = conv_t(gy, w), dw = wgrad(x, gy), db = sum over N, H, W */
@@ -609,7 +609,6 @@ nn_tensor *nn_batchnorm(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *be
     if ((x->ndim != 2 && x->ndim != 4) || (gamma && gamma->n != x->shape[1]) ||
         (beta && beta->n != x->shape[1]))
         return nn_fail(c, "nn: batchnorm needs [N, C] or [N, C, H, W] and [C] gamma/beta");
-    const int nd = x->ndim;
     const int64_t *sh = x->shape, ch = sh[1], m = ch ? x->n / ch : 0;
     nn_tensor *y;
     if (nn_is_training(c)) {
@@ -617,15 +616,18 @@ nn_tensor *nn_batchnorm(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *be
             return nn_fail(c, "nn: batchnorm: one value per channel in training mode");
         const float inv_m = 1.0f / (float)m;
         nn_tensor *mu = nn_scale(c, nn_sum_channels(c, x), inv_m);
-        nn_tensor *xc = nn_sub(c, x, nn_expand_channels(c, mu, nd, sh));
+        /* channel_affine instead of expand_channels + sub/mul/add: the
+         * broadcasts are never materialised (3 fewer full-size tensors) */
+        nn_tensor *xc = nn_channel_affine(c, x, NULL, nn_scale(c, mu, -1.0f));
         nn_tensor *var = nn_scale(c, nn_sum_channels(c, nn_square(c, xc)), inv_m);
         nn_tensor *sd = nn_sqrt(c, nn_add_scalar(c, var, eps));
-        if (!sd)
+        nn_tensor *one = sd ? nn_new(c, 1, (int64_t[]){ch}) : NULL;
+        if (!one)
             return NULL;
-        /* one full-size multiply: gamma / sd is folded per channel first */
-        nn_tensor *scale = gamma ? nn_div(c, gamma, sd) : NULL;
-        y = scale ? nn_mul(c, xc, nn_expand_channels(c, scale, nd, sh))
-                  : nn_div(c, xc, nn_expand_channels(c, sd, nd, sh));
+        for (int64_t k = 0; k < ch; k++)
+            one->data[k] = 1.0f;
+        /* gamma / sd (or 1 / sd) is folded per channel; beta goes in the same pass */
+        y = nn_channel_affine(c, xc, nn_div(c, gamma ? gamma : one, sd), beta);
         if (running_mean && running_var) {
             const float unbias = (float)m / (float)(m - 1);
             for (int64_t k = 0; k < ch; k++) {
@@ -644,11 +646,12 @@ nn_tensor *nn_batchnorm(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *be
         for (int64_t k = 0; k < ch; k++)
             inv->data[k] = 1.0f / sqrtf(running_var[k] + eps);
         nn_tensor *scale = gamma ? nn_mul(c, gamma, inv) : inv;
-        y = nn_mul(c, nn_sub(c, x, nn_expand_channels(c, rm, nd, sh)),
-                   nn_expand_channels(c, scale, nd, sh));
+        /* (x - rm) scale + beta = x scale + (beta - rm scale): one full-size pass */
+        nn_tensor *shift = nn_scale(c, nn_mul(c, rm, scale), -1.0f);
+        if (beta)
+            shift = nn_add(c, shift, beta);
+        y = nn_channel_affine(c, x, scale, shift);
     }
-    if (beta)
-        y = nn_add(c, y, nn_expand_channels(c, beta, nd, sh));
     return y;
 }
 

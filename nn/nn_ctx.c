@@ -29,6 +29,7 @@ struct nn_ctx {
     nn_tensor *tape;        /* last node; ->prev links back */
     int64_t n_nodes;
     uint64_t epoch;         /* backward-pass counter (see nn_tensor.gepoch) */
+    uint64_t need_epoch;    /* nn_grad pruning (nn_internal.h), 0 = off */
     bool grad_enabled, training;
 };
 
@@ -129,6 +130,8 @@ nn_tensor *nn_ctx_tape(nn_ctx *c) { return c->tape; }
 uint64_t nn_ctx_next_epoch(nn_ctx *c) { return ++c->epoch; }
 bool nn_ctx_grad_enabled(const nn_ctx *c) { return c->grad_enabled; }
 uint64_t nn_ctx_failures(const nn_ctx *c) { return c->n_fail; }
+void nn_ctx_set_need_epoch(nn_ctx *c, uint64_t ep) { c->need_epoch = ep; }
+uint64_t nn_ctx_need_epoch(const nn_ctx *c) { return c->need_epoch; }
 
 nn_tensor *nn_fail(nn_ctx *c, const char *fmt, ...)
 {

@@ -13,9 +13,9 @@ enum nn_op {
     NN_OP_LEAKY_RELU, NN_OP_LEAKY_RELU_BW,
     NN_OP_TANH, NN_OP_TANH_BW, NN_OP_SIGMOID, NN_OP_SIGMOID_BW, NN_OP_SOFTPLUS,
     NN_OP_SIGN,
-    NN_OP_MATMUL, NN_OP_LINEAR,
+    NN_OP_MATMUL, NN_OP_LINEAR, NN_OP_LINEAR_LRELU,
     NN_OP_CONCAT, NN_OP_SLICE, NN_OP_PAD, NN_OP_RESHAPE,
-    NN_OP_REDUCE, NN_OP_EXPAND,
+    NN_OP_REDUCE, NN_OP_EXPAND, NN_OP_CHAN_AFFINE,
     NN_OP_CONV2D, NN_OP_CONV_T2D, NN_OP_CONV_WGRAD,      /* nn_conv.c */
     NN_OP_UPSAMPLE2D, NN_OP_SUMPOOL2D, NN_OP_CROP2D, NN_OP_PAD2D,
     NN_OP_COUNT
@@ -53,6 +53,20 @@ uint64_t nn_ctx_next_epoch(nn_ctx *c);
 bool nn_ctx_grad_enabled(const nn_ctx *c);
 /* Records a failed op (message as printf) and returns NULL. */
 nn_tensor *nn_fail(nn_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Gradient pruning for nn_grad: while a pass with a wrt list runs, only the
+ * nodes that depend on a wrt carry a gradient worth computing (the rest,
+ * e.g. the critic's weight gradients inside the WGAN-GP penalty, would be
+ * built and never read). need_epoch is that pass's epoch, 0 = everything. */
+void nn_ctx_set_need_epoch(nn_ctx *c, uint64_t ep);
+uint64_t nn_ctx_need_epoch(const nn_ctx *c);
+/* Whether a backward rule should produce a gradient for input s. */
+static inline bool nn_wants(const nn_ctx *c, const nn_tensor *s)
+{
+    if (!s || !s->requires_grad)
+        return false;
+    const uint64_t ep = nn_ctx_need_epoch(c);
+    return ep == 0 || s->nepoch == ep;
+}
 /* Count of failed node creations (lets the walker tell "no gradient" from "op failed"). */
 uint64_t nn_ctx_failures(const nn_ctx *c);
 

@@ -201,6 +201,31 @@ static void fwd_linear(nn_tensor *y)
                 x->data, (int)in, w->data, (int)in, beta, y->data, (int)out);
 }
 
+/* leaky_relu(x W^T + b): sgemm into y (beta = 0), then bias and activation
+ * in one pass while y is still in cache, instead of a bias broadcast pass,
+ * an sgemm reading it back and a separate activation op. */
+static void fwd_linear_lrelu(nn_tensor *y)
+{
+    const nn_tensor *x = y->src[0], *w = y->src[1], *b = y->src[2];
+    const int64_t rows = y->shape[0], out = y->shape[1], in = x->shape[1];
+    const float s = y->fp[0];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)out, (int)in, 1.0f,
+                x->data, (int)in, w->data, (int)in, 0.0f, y->data, (int)out);
+    const float *bias = b ? b->data : NULL;
+    float *o = y->data;
+    const int64_t n_ = y->n;
+#pragma omp parallel for schedule(static) if (n_ > NN_PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = o + r * out;
+#pragma omp simd
+        for (int64_t j = 0; j < out; j++) {
+            float v = row[j] + (bias ? bias[j] : 0.0f);
+            float pos = v > 0.0f ? v : 0.0f;
+            row[j] = pos + s * (v - pos);
+        }
+    }
+}
+
 /* Along dim 1: per sample, a's block then b's block. */
 static void fwd_concat(nn_tensor *y)
 {
@@ -279,6 +304,26 @@ static void fwd_expand(nn_tensor *y)
 #pragma omp simd
             for (int64_t k = 0; k < in; k++)
                 p[k] = v;
+        }
+}
+
+/* x viewed as [o, m, i]: y = x * s[j] + t[j] (src[1] = s, src[2] = t, either NULL). */
+static void fwd_chan_affine(nn_tensor *y)
+{
+    const int64_t o = y->ip[0], m = y->ip[1], in = y->ip[2];
+    const float *x = y->src[0]->data;
+    const float *s = y->src[1] ? y->src[1]->data : NULL, *t = y->src[2] ? y->src[2]->data : NULL;
+    float *out = y->data;
+    const int64_t n_ = y->n;
+#pragma omp parallel for collapse(2) schedule(static) if (n_ > NN_PAR_MIN)
+    for (int64_t a = 0; a < o; a++)
+        for (int64_t j = 0; j < m; j++) {
+            const float sj = s ? s[j] : 1.0f, tj = t ? t[j] : 0.0f;
+            const float *p = x + (a * m + j) * in;
+            float *q = out + (a * m + j) * in;
+#pragma omp simd
+            for (int64_t k = 0; k < in; k++)
+                q[k] = p[k] * sj + tj;
         }
 }
 
@@ -368,7 +413,8 @@ nn_tensor *nn_matmul(nn_ctx *c, nn_tensor *a, nn_tensor *b, bool ta, bool tb)
     return nn_run(y);
 }
 
-nn_tensor *nn_linear(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b)
+/* Checks shapes and records a linear-family node (not yet run). */
+static nn_tensor *linear_node(nn_ctx *c, int op, nn_tensor *x, nn_tensor *w, nn_tensor *b)
 {
     if (!x || !w)
         return NULL;
@@ -378,13 +424,28 @@ nn_tensor *nn_linear(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b)
                  (long long)(x->ndim == 2 ? x->shape[1] : -1), (long long)w->shape[0],
                  (long long)(w->ndim == 2 ? w->shape[1] : -1));
     }
-    nn_tensor *y =
-        nn_node(c, NN_OP_LINEAR, 2, (int64_t[]){x->shape[0], w->shape[0]}, x, w, NULL, false);
+    nn_tensor *y = nn_node(c, op, 2, (int64_t[]){x->shape[0], w->shape[0]}, x, w, NULL, false);
     if (y && b) {
         /* bias is optional, so it is attached after the NULL-checked inputs */
         y->src[2] = b;
         y->requires_grad |= b->requires_grad && nn_ctx_grad_enabled(c);
     }
+    return y;
+}
+
+nn_tensor *nn_linear(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b)
+{
+    return nn_run(linear_node(c, NN_OP_LINEAR, x, w, b));
+}
+
+nn_tensor *nn_linear_leaky_relu(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b,
+                                float slope)
+{
+    if (!(slope >= 0.0f)) /* the mask-from-output trick needs sign(y) = sign(z) */
+        return nn_leaky_relu(c, nn_linear(c, x, w, b), slope);
+    nn_tensor *y = linear_node(c, NN_OP_LINEAR_LRELU, x, w, b);
+    if (y)
+        y->fp[0] = slope;
     return nn_run(y);
 }
 
@@ -495,6 +556,28 @@ nn_tensor *nn_sum_channels(nn_ctx *c, nn_tensor *x)
     return nn_reduce_omi(c, x, x->shape[0], ch, nn_inner(x) / ch, 1, (int64_t[]){ch});
 }
 
+nn_tensor *nn_channel_affine(nn_ctx *c, nn_tensor *x, nn_tensor *s, nn_tensor *t)
+{
+    if (!x)
+        return NULL;
+    if (x->ndim < 2 || (s && s->n != x->shape[1]) || (t && t->n != x->shape[1]))
+        return nn_fail(c, "nn: channel_affine: scale/shift do not match %lld channels",
+                       (long long)(x->ndim >= 2 ? x->shape[1] : -1));
+    nn_tensor *y = nn_node(c, NN_OP_CHAN_AFFINE, x->ndim, x->shape, x, NULL, NULL, false);
+    if (y) {
+        /* s and t are optional, so they are attached after the checked input */
+        y->src[1] = s;
+        y->src[2] = t;
+        const bool ge = nn_ctx_grad_enabled(c);
+        y->requires_grad |= ((s && s->requires_grad) || (t && t->requires_grad)) && ge;
+        y->ip[0] = x->shape[0];
+        y->ip[1] = x->shape[1];
+        const int64_t per = x->shape[0] * x->shape[1];
+        y->ip[2] = per > 0 ? x->n / per : 0;
+    }
+    return nn_run(y);
+}
+
 nn_tensor *nn_expand_scalar(nn_ctx *c, nn_tensor *s, int ndim, const int64_t *shape)
 {
     if (s && s->n != 1) {
@@ -526,7 +609,7 @@ nn_tensor *nn_expand_channels(nn_ctx *c, nn_tensor *ch, int ndim, const int64_t 
 
 /* ---- backward rules ------------------------------------------------------- */
 #define SRC(k) (y->src[k])
-#define WANT(k) (y->src[k] && y->src[k]->requires_grad)
+#define WANT(k) nn_wants(c, y->src[k])
 
 static void bwd_add(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 {
@@ -646,6 +729,14 @@ static void bwd_linear(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
     g[2] = WANT(2) ? nn_sum_channels(c, gy) : NULL;
 }
 
+/* z = x W^T + b, y = leaky_relu(z): gz = leaky_relu_bw(gy, y) — the mask
+ * read from y, a constant — then linear's rule on gz. */
+static void bwd_linear_lrelu(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
+{
+    nn_tensor *gz = leaky_relu_bw(c, gy, y, y->fp[0]);
+    bwd_linear(c, y, gz, g);
+}
+
 static void bwd_concat(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 {
     const int64_t na = SRC(0)->shape[1];
@@ -671,6 +762,14 @@ static void bwd_reshape(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 static void bwd_reduce(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 {
     g[0] = nn_expand_omi(c, gy, y->ip[0], y->ip[1], y->ip[2], SRC(0)->ndim, SRC(0)->shape);
+}
+
+/* y = x s + t: dx = gy s (per channel), ds = sum_channels(gy x), dt = sum_channels(gy) */
+static void bwd_chan_affine(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
+{
+    g[0] = !WANT(0) ? NULL : SRC(1) ? nn_channel_affine(c, gy, SRC(1), NULL) : gy;
+    g[1] = WANT(1) ? nn_sum_channels(c, nn_mul(c, gy, SRC(0))) : NULL;
+    g[2] = WANT(2) ? nn_sum_channels(c, gy) : NULL;
 }
 
 static void bwd_expand(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
@@ -700,12 +799,14 @@ const nn_op_def nn_op_table[NN_OP_COUNT] = {
     [NN_OP_SIGN] = {"sign", 1, fwd_sign, bwd_none},
     [NN_OP_MATMUL] = {"matmul", 2, fwd_matmul, bwd_matmul},
     [NN_OP_LINEAR] = {"linear", 2, fwd_linear, bwd_linear},
+    [NN_OP_LINEAR_LRELU] = {"linear_leaky_relu", 2, fwd_linear_lrelu, bwd_linear_lrelu},
     [NN_OP_CONCAT] = {"concat", 2, fwd_concat, bwd_concat},
     [NN_OP_SLICE] = {"slice", 1, fwd_slice, bwd_slice},
     [NN_OP_PAD] = {"pad", 1, fwd_pad, bwd_pad},
     [NN_OP_RESHAPE] = {"reshape", 1, NULL, bwd_reshape},
     [NN_OP_REDUCE] = {"reduce", 1, fwd_reduce, bwd_reduce},
     [NN_OP_EXPAND] = {"expand", 1, fwd_expand, bwd_expand},
+    [NN_OP_CHAN_AFFINE] = {"channel_affine", 1, fwd_chan_affine, bwd_chan_affine},
     [NN_OP_CONV2D] = {"conv2d", 2, nn_fwd_conv2d, nn_bwd_conv2d},
     [NN_OP_CONV_T2D] = {"conv_transpose2d", 2, nn_fwd_conv_t2d, nn_bwd_conv_t2d},
     [NN_OP_CONV_WGRAD] = {"conv2d_wgrad", 2, nn_fwd_conv_wgrad, nn_bwd_conv_wgrad},

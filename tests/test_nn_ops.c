@@ -74,6 +74,42 @@ BINARY(concat4d, nn_concat(c, X0, X1), 4, S(2, 1, 2, 3), 4, S(2, 2, 2, 3), -2, 2
 BINARY(expand_channels,
        nn_mul(c, X0, nn_expand_channels(c, X1, 4, (int64_t[]){2, 3, 2, 2})), 4, S(2, 3, 2, 2),
        1, S(3), -2, 2, 0, true)
+static nn_tensor *b_chan_affine(nn_ctx *c, nn_tensor **in, const void *ud)
+{
+    const int which = *(const int *)ud;   /* bit 0: scale, bit 1: shift */
+    return nn_channel_affine(c, nn_tanh(c, X0), which & 1 ? X1 : NULL, which & 2 ? X2 : NULL);
+}
+START_TEST(t_channel_affine)
+{
+    static const int which[] = {3, 1, 2};
+    for (int w = 0; w < 3; w++) {
+        for (int rank = 2; rank <= 4; rank += 2) {
+            float x[24], s[3], t[3];
+            gc_fill(x, 24, 11, -2, 2, 0);
+            gc_fill(s, 3, 12, -1.5f, 1.5f, 0);
+            gc_fill(t, 3, 13, -1, 1, 0);
+            gc_case k = {.nin = 3, .ndim = {rank, 1, 1},
+                         .shape = {{rank == 4 ? 2 : 8, 3, 2, 2}, {3}, {3}},
+                         .x = {x, s, t}, .ud = &which[w]};
+            gc_check(b_chan_affine, &k, true, "channel_affine");
+        }
+    }
+    /* equals the materialised broadcasts */
+    nn_ctx *c = nn_ctx_new();
+    float xv[24], sv[3] = {2, -1, 0.5f}, tv[3] = {1, 2, 3};
+    gc_fill(xv, 24, 14, -2, 2, 0);
+    const int64_t sh[4] = {2, 3, 2, 2};
+    nn_tensor *x = nn_input(c, 4, sh, xv), *s = nn_input(c, 1, (int64_t[]){3}, sv);
+    nn_tensor *t = nn_input(c, 1, (int64_t[]){3}, tv);
+    nn_tensor *y = nn_channel_affine(c, x, s, t);
+    nn_tensor *r = nn_add(c, nn_mul(c, x, nn_expand_channels(c, s, 4, sh)),
+                          nn_expand_channels(c, t, 4, sh));
+    for (int i = 0; i < 24; i++)
+        ck_assert_close(y->data[i], r->data[i], 1e-6, 1e-6);
+    ck_assert_ptr_null(nn_channel_affine(c, x, x, NULL));
+    nn_ctx_free(c);
+}
+END_TEST
 BINARY(sum_channels4d, nn_mul(c, nn_sum_channels(c, X0), X1), 4, S(2, 3, 2, 2), 1, S(3), -2, 2,
        0, true)
 BINARY(bce_with_logits, nn_bce_with_logits(c, X0, nn_sigmoid(c, X1)), 2, S(4, 2), 2, S(4, 2), -3,
@@ -101,6 +137,44 @@ static nn_tensor *b_layernorm_affine(nn_ctx *c, nn_tensor **in, const void *ud)
 {
     return nn_layernorm(c, X0, X1, X2, 1e-5f);
 }
+
+/* The fused op against the same check; slope 0 (ReLU) and a negative slope
+ * (falls back to the two ops) too. */
+static nn_tensor *b_linear_lrelu(nn_ctx *c, nn_tensor **in, const void *ud)
+{
+    return nn_linear_leaky_relu(c, X0, X1, X2, *(const float *)ud);
+}
+START_TEST(t_linear_leaky_relu)
+{
+    static const float slopes[] = {0.2f, 0.0f, -0.5f};
+    for (int s = 0; s < 3; s++) {
+        float x[12], w[20], b[5];
+        gc_fill(x, 12, 4, -2, 2, 0);
+        gc_fill(w, 20, 5, -1, 1, 0);
+        gc_fill(b, 5, 6, -1, 1, 0);
+        gc_case k = {.nin = 3, .ndim = {2, 2, 1}, .shape = {{3, 4}, {5, 4}, {5}},
+                     .x = {x, w, b}, .ud = &slopes[s]};
+        gc_check(b_linear_lrelu, &k, true, "linear_leaky_relu");
+    }
+    /* same values as linear then leaky_relu, also without bias */
+    nn_ctx *c = nn_ctx_new();
+    float xv[12], wv[20], bv[5];
+    gc_fill(xv, 12, 7, -2, 2, 0);
+    gc_fill(wv, 20, 8, -1, 1, 0);
+    gc_fill(bv, 5, 9, -1, 1, 0);
+    nn_tensor *x = nn_input(c, 2, (int64_t[]){3, 4}, xv), *w = nn_input(c, 2, (int64_t[]){5, 4}, wv);
+    nn_tensor *b = nn_input(c, 1, (int64_t[]){5}, bv);
+    for (int wb = 0; wb < 2; wb++) {
+        nn_tensor *f = nn_linear_leaky_relu(c, x, w, wb ? b : NULL, 0.2f);
+        nn_tensor *r = nn_leaky_relu(c, nn_linear(c, x, w, wb ? b : NULL), 0.2f);
+        ck_assert_ptr_nonnull(f);
+        for (int i = 0; i < 15; i++)
+            ck_assert_close(f->data[i], r->data[i], 1e-6, 1e-6);
+    }
+    ck_assert_ptr_null(nn_linear_leaky_relu(c, x, w, x, 0.2f)); /* bias of 12 for 5 outputs */
+    nn_ctx_free(c);
+}
+END_TEST
 
 START_TEST(t_layernorm_affine)
 {
@@ -279,7 +353,7 @@ static Suite *ops_suite(void)
         t_expand_rows, t_expand_scalar, t_layernorm, t_row_norm_penalty, t_add, t_sub, t_mul,
         t_div, t_matmul_nn, t_matmul_tn, t_matmul_nt, t_matmul_tt, t_linear_nobias,
         t_concat2d, t_concat4d, t_expand_channels, t_sum_channels4d, t_bce_with_logits, t_mse,
-        t_l1, t_linear, t_layernorm_affine, t_dropout_grad, t_forward_values, t_shape_errors,
+        t_l1, t_linear, t_linear_leaky_relu, t_channel_affine, t_layernorm_affine, t_dropout_grad, t_forward_values, t_shape_errors,
         t_dropout_semantics};
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         _tcase_add_test(tc, tests[i], 0, 0, 0, 1);

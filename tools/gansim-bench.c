@@ -10,6 +10,7 @@
  * Timing: wall clock (CLOCK_MONOTONIC), `warmup` untimed runs, then the
  * best of `reps` timed runs — the best, not the mean, because on a shared
  * machine noise only ever adds time. */
+#include "models/md_wgan.h"
 #include "nn/nn.h"
 #include "tools/tool_common.h"
 
@@ -27,6 +28,9 @@ typedef struct {
     double gflop;      /* work of one run */
     double ms;         /* best time of one run */
     double fwd_ms, bwd_ms;  /* split where it applies, else < 0 */
+    int threads;       /* threads of this row (model phases), 0 = the run's */
+    double per_s;      /* model phases: steps, events or images per second */
+    char unit[16];
 } bench_row;
 
 typedef struct {
@@ -34,6 +38,10 @@ typedef struct {
     int threads, warmup, reps;
     int64_t batch;
     double sgemm_peak;  /* GFLOP/s, 0 until the sgemm section ran */
+    double sgemm_peak1; /* the same at one thread (for 1-thread rows) */
+    bool pin_threads;   /* --threads given: model phases run only that count */
+    bool pin_batch;     /* --batch given: model phases run only that batch */
+    bool no_sgemm;      /* --no-sgemm: skip the peak (bench/compare.py's RSS runs) */
     const char *cur;    /* section being run */
     bench_row rows[MAX_ROWS];
     int nrows;
@@ -76,6 +84,9 @@ static bench_row *bench_add(bench *b, const char *name, const char *shape, doubl
     r->gflop = gflop;
     r->ms = 1e3 * sec;
     r->fwd_ms = r->bwd_ms = -1.0;
+    r->threads = 0;
+    r->per_s = 0;
+    r->unit[0] = 0;
     return r;
 }
 
@@ -127,6 +138,16 @@ static int bench_sgemm(bench *b)
         bench_add(b, shapes[i][3] ? "sgemm" : "sgemm (conv-like)", shape, gflop, sec);
         if (shapes[i][3] && gflop / sec > b->sgemm_peak)
             b->sgemm_peak = gflop / sec;
+        if (i == 0 && b->threads > 1) {
+            /* the 1-thread limit, for the scaling rows of the model phases */
+            nn_set_threads(1);
+            const double sec1 = bench_time(b, run_sgemm, &s);
+            nn_set_threads(b->threads);
+            bench_row *r1 = bench_add(b, "sgemm T=1", shape, gflop, sec1);
+            if (r1)
+                r1->threads = 1;
+            b->sgemm_peak1 = gflop / sec1;
+        }
         free(s.a);
         free(s.bm);
         free(s.c);
@@ -235,6 +256,410 @@ static int bench_conv2d(bench *b)
     return rc;
 }
 
+/* ---- model-level phases ------------------------------------------------------------ *
+ * Training and generation of the design §5 reference models, timed as a
+ * trainer runs them. FLOPs are counted analytically: only the GEMMs and
+ * convolutions a phase needs (the same work PyTorch does), so "% peak" says
+ * how close a phase gets to the sgemm limit of this machine. Each phase runs
+ * at 1 thread and at the requested count (scaling), unless --threads or
+ * --batch pin one configuration (bench/compare.py runs one per process). */
+
+/* 2 * in * out summed over the layers of an MLP: GEMM FLOPs per sample of one
+ * pass (forward, data gradient or weight gradient, each costs the same). */
+static double mlp_flops(const md_mlp_cfg *m)
+{
+    double s = 0;
+    int64_t in = m->n_in;
+    for (int i = 0; i <= m->depth; i++) {
+        int64_t out = i < m->depth ? m->widths[i] : m->n_out;
+        s += 2.0 * (double)in * (double)out;
+        in = out;
+    }
+    return s;
+}
+
+/* The LUXE reference of design §5: noise 50 -> 300 x3 -> 6, critic 6 -> 300 x3 -> 1. */
+static md_wgan_cfg luxe_ref_cfg(int64_t batch)
+{
+    md_wgan_cfg w = {.n_features = 6, .noise_dim = 50, .loss = MD_LOSS_WGAN_GP,
+                     .lambda_gp = 10.0f, .n_critic = 5, .batch = batch, .lr_g = 1e-4f,
+                     .lr_d = 1e-4f, .beta1 = 0.5f, .beta2 = 0.9f};
+    w.g.depth = w.d.depth = 3;
+    for (int i = 0; i < 3; i++)
+        w.g.widths[i] = w.d.widths[i] = 300;
+    w.g.slope = w.d.slope = 0.2f;
+    w.g.n_in = 50;
+    w.g.n_out = 6;
+    w.d.n_in = 6;
+    w.d.n_out = 1;
+    return w;
+}
+
+/* GEMM FLOPs of one generator step (n_critic critic steps + one generator
+ * update). Critic step: G forward (SG), critic forward on real, fake and the
+ * interpolate (3 SD), d critic / d x^ (SD, data gradients only), the double
+ * backward through that gradient graph (2 SD), and the weight + data
+ * gradients of the real and fake passes (4 SD). Generator step: G forward,
+ * critic forward and data gradient, G weight + data gradients (3 SG + 2 SD). */
+static double wgan_step_gflop(const md_wgan_cfg *w)
+{
+    const double sg = mlp_flops(&w->g), sd = mlp_flops(&w->d);
+    return 1e-9 * (double)w->batch * (w->n_critic * (sg + 10 * sd) + 3 * sg + 2 * sd);
+}
+
+typedef struct {
+    md_wgan *w;
+    const float *data;
+    const md_sampler *s;
+    bool ok;
+} wgan_run;
+
+static void run_wgan_step(void *ud)
+{
+    wgan_run *r = ud;
+    md_wgan_losses l;
+    r->ok &= md_wgan_step(r->w, r->data, r->s, &l) == GS_OK;
+}
+
+/* Thread counts of a scaling phase: 1 and the requested count, or only the
+ * pinned count. */
+static int thread_list(const bench *b, int *t)
+{
+    if (b->pin_threads || b->threads == 1) {
+        t[0] = b->threads;
+        return 1;
+    }
+    t[0] = 1;
+    t[1] = b->threads;
+    return 2;
+}
+
+static double peak_for(const bench *b, int threads)
+{
+    return threads == 1 && b->sgemm_peak1 > 0 ? b->sgemm_peak1 : b->sgemm_peak;
+}
+
+static int bench_wgan(bench *b)
+{
+    static const int64_t batches[] = {256, 1024};
+    const int64_t nrows = 65536, f = 6;
+    float *data = rand_floats(nrows * f, 11);
+    md_sampler s;
+    if (!data || md_sampler_init(&s, nrows, NULL)) {
+        free(data);
+        return GS_ERR_NOMEM;
+    }
+    int ts[2], nt = thread_list(b, ts), rc = GS_OK;
+    for (size_t bi = 0; bi < 2 && !rc; bi++) {
+        if (b->pin_batch && batches[bi] != b->batch)
+            continue;
+        for (int ti = 0; ti < nt && !rc; ti++) {
+            nn_set_threads(ts[ti]);
+            md_wgan_cfg cfg = luxe_ref_cfg(b->pin_batch ? b->batch : batches[bi]);
+            md_wgan w;
+            if ((rc = md_wgan_init(&w, &cfg, 1)))
+                break;
+            wgan_run r = {&w, data, &s, true};
+            const double sec = bench_time(b, run_wgan_step, &r);
+            if (!r.ok) {
+                gs_tool_err(PROG, "wgan step: %s", gs_errmsg());
+                rc = GS_ERR_NUMERIC;
+            }
+            char name[48], shape[64];
+            snprintf(name, sizeof name, "luxe G step T=%d", ts[ti]);
+            snprintf(shape, sizeof shape, "batch %lld, 5 critic", (long long)cfg.batch);
+            bench_row *row = bench_add(b, name, shape, wgan_step_gflop(&w.cfg), sec);
+            if (row) {
+                row->threads = ts[ti];
+                row->per_s = 1.0 / sec;
+                snprintf(row->unit, sizeof row->unit, "steps/s");
+            }
+            md_wgan_free(&w);
+        }
+    }
+    nn_set_threads(b->threads);
+    md_sampler_free(&s);
+    free(data);
+    return rc;
+}
+
+typedef struct {
+    nn_ctx *c;
+    const md_mlp *g;
+    int64_t n;
+    float *out;
+    gs_rng rng;
+    bool ok;
+} gen_run;
+
+static void run_gen(void *ud)
+{
+    gen_run *r = ud;
+    r->ok &= md_mlp_generate(r->c, r->g, r->g->cfg.n_in, r->n, r->out, &r->rng) == GS_OK;
+}
+
+/* luxe generation as md_luxe samples (md_mlp_generate: noise, generator in
+ * chunks), batch 65536 events. */
+static int bench_gen(bench *b)
+{
+    const int64_t n = b->pin_batch ? b->batch : 65536;
+    md_wgan_cfg cfg = luxe_ref_cfg(256);
+    nn_params ps;
+    nn_params_init(&ps);
+    md_mlp g;
+    gs_rng r;
+    gs_rng_seed(&r, 3);
+    float *out = malloc((size_t)(n * cfg.g.n_out) * sizeof(float));
+    nn_ctx *c = nn_ctx_new();
+    int rc = out && c ? md_mlp_init(&g, &ps, "G", &cfg.g, &r) : GS_ERR_NOMEM;
+    int ts[2], nt = thread_list(b, ts);
+    for (int ti = 0; ti < nt && !rc; ti++) {
+        nn_set_threads(ts[ti]);
+        gen_run gr = {c, &g, n, out, r, true};
+        const double sec = bench_time(b, run_gen, &gr);
+        if (!gr.ok)
+            rc = GS_ERR_NOMEM;
+        char name[48], shape[64];
+        snprintf(name, sizeof name, "luxe generate T=%d", ts[ti]);
+        snprintf(shape, sizeof shape, "%lld events", (long long)n);
+        bench_row *row = bench_add(b, name, shape, 1e-9 * (double)n * mlp_flops(&g.cfg), sec);
+        if (row) {
+            row->threads = ts[ti];
+            row->per_s = (double)n / sec;
+            snprintf(row->unit, sizeof row->unit, "events/s");
+        }
+    }
+    nn_set_threads(b->threads);
+    nn_ctx_free(c);
+    nn_params_free(&ps);
+    free(out);
+    return rc;
+}
+
+/* ---- the zdc reference GAN (design §5), built from nn/ layers --------------------- *
+ * G: [noise 10 | cond 9] -> Linear -> 128x14x8 (BN, LReLU) -> up x2, conv 3x3 -> 64
+ * (BN, LReLU) -> up x2, conv 3x3 -> 32 (BN, LReLU) -> conv 3x3 -> 1, ReLU -> crop
+ * 56x30. D: conv 3x3 s2 1 -> 32 (LReLU, dropout) -> 64 (BN, LReLU, dropout) ->
+ * 128 (LReLU, dropout), flatten | cond -> 128 (LReLU) -> 1. bench/torch_ref.py
+ * defines the same networks. */
+typedef struct {
+    nn_params gp, dp, buf;
+    nn_linear_layer g_in, d_fc, d_out;
+    nn_batchnorm_layer g_bn0, g_bn1, g_bn2, d_bn;
+    nn_conv2d_layer g_c1, g_c2, g_c3, d_c1, d_c2, d_c3;
+    nn_optim og, od;
+    nn_ctx *c;
+    gs_rng rng;
+    int64_t batch;
+    float *img, *cond, *noise;
+    bool ok;
+} zdc_ref;
+
+static int zdc_ref_init(zdc_ref *z, int64_t batch)
+{
+    memset(z, 0, sizeof *z);
+    nn_params_init(&z->gp);
+    nn_params_init(&z->dp);
+    nn_params_init(&z->buf);
+    gs_rng_seed(&z->rng, 7);
+    gs_rng *r = &z->rng;
+    int rc = nn_linear_layer_init(&z->g_in, &z->gp, "g.in", 19, 128 * 14 * 8, true,
+                                  NN_INIT_TORCH, r);
+    rc = rc ? rc : nn_batchnorm_layer_init(&z->g_bn0, &z->gp, &z->buf, "g.bn0", 128, 0.1f, 1e-5f);
+    rc = rc ? rc : nn_conv2d_layer_init(&z->g_c1, &z->gp, "g.c1", 128, 64, 3, 1, 1, true, NN_INIT_TORCH, r);
+    rc = rc ? rc : nn_batchnorm_layer_init(&z->g_bn1, &z->gp, &z->buf, "g.bn1", 64, 0.1f, 1e-5f);
+    rc = rc ? rc : nn_conv2d_layer_init(&z->g_c2, &z->gp, "g.c2", 64, 32, 3, 1, 1, true, NN_INIT_TORCH, r);
+    rc = rc ? rc : nn_batchnorm_layer_init(&z->g_bn2, &z->gp, &z->buf, "g.bn2", 32, 0.1f, 1e-5f);
+    rc = rc ? rc : nn_conv2d_layer_init(&z->g_c3, &z->gp, "g.c3", 32, 1, 3, 1, 1, true, NN_INIT_TORCH, r);
+    rc = rc ? rc : nn_conv2d_layer_init(&z->d_c1, &z->dp, "d.c1", 1, 32, 3, 2, 1, true, NN_INIT_TORCH, r);
+    rc = rc ? rc : nn_conv2d_layer_init(&z->d_c2, &z->dp, "d.c2", 32, 64, 3, 2, 1, true, NN_INIT_TORCH, r);
+    rc = rc ? rc : nn_batchnorm_layer_init(&z->d_bn, &z->dp, &z->buf, "d.bn", 64, 0.1f, 1e-5f);
+    rc = rc ? rc : nn_conv2d_layer_init(&z->d_c3, &z->dp, "d.c3", 64, 128, 3, 2, 1, true, NN_INIT_TORCH, r);
+    rc = rc ? rc : nn_linear_layer_init(&z->d_fc, &z->dp, "d.fc", 128 * 7 * 4 + 9, 128, true, NN_INIT_TORCH, r);
+    rc = rc ? rc : nn_linear_layer_init(&z->d_out, &z->dp, "d.out", 128, 1, true, NN_INIT_TORCH, r);
+    nn_optim_cfg oc = nn_optim_defaults(NN_OPT_ADAM, 1e-4f);
+    rc = rc ? rc : nn_optim_init(&z->og, &z->gp, &oc);
+    rc = rc ? rc : nn_optim_init(&z->od, &z->dp, &oc);
+    z->batch = batch;
+    z->img = rand_floats(batch * 56 * 30, 8);
+    z->cond = rand_floats(batch * 9, 9);
+    z->noise = malloc((size_t)(batch * 10) * sizeof(float));
+    z->c = nn_ctx_new();
+    if (!rc && (!z->img || !z->cond || !z->noise || !z->c))
+        rc = GS_ERR_NOMEM;
+    z->ok = true;
+    return rc;
+}
+
+static void zdc_ref_free(zdc_ref *z)
+{
+    nn_optim_free(&z->og);
+    nn_optim_free(&z->od);
+    nn_params_free(&z->gp);
+    nn_params_free(&z->dp);
+    nn_params_free(&z->buf);
+    nn_ctx_free(z->c);
+    free(z->img);
+    free(z->cond);
+    free(z->noise);
+}
+
+static nn_tensor *zdc_G(zdc_ref *z, nn_tensor *cond)
+{
+    nn_ctx *c = z->c;
+    const int64_t n = cond->shape[0];
+    gs_rng_fill_normal(&z->rng, z->noise, n * 10, 0.0f, 1.0f);
+    nn_tensor *x = nn_concat(c, nn_input(c, 2, (int64_t[]){n, 10}, z->noise), cond);
+    x = nn_reshape(c, nn_linear_layer_fwd(c, &z->g_in, x), 4, (int64_t[]){n, 128, 14, 8});
+    x = nn_leaky_relu(c, nn_batchnorm_layer_fwd(c, &z->g_bn0, x), 0.2f);
+    x = nn_conv2d_layer_fwd(c, &z->g_c1, nn_upsample_nearest2d(c, x, 2));
+    x = nn_leaky_relu(c, nn_batchnorm_layer_fwd(c, &z->g_bn1, x), 0.2f);
+    x = nn_conv2d_layer_fwd(c, &z->g_c2, nn_upsample_nearest2d(c, x, 2));
+    x = nn_leaky_relu(c, nn_batchnorm_layer_fwd(c, &z->g_bn2, x), 0.2f);
+    x = nn_relu(c, nn_conv2d_layer_fwd(c, &z->g_c3, x));
+    return nn_crop2d(c, x, 0, 0, 56, 30);
+}
+
+static nn_tensor *zdc_D(zdc_ref *z, nn_tensor *img, nn_tensor *cond)
+{
+    nn_ctx *c = z->c;
+    nn_tensor *x = nn_leaky_relu(c, nn_conv2d_layer_fwd(c, &z->d_c1, img), 0.2f);
+    x = nn_dropout(c, x, 0.2f, &z->rng);
+    x = nn_batchnorm_layer_fwd(c, &z->d_bn, nn_conv2d_layer_fwd(c, &z->d_c2, x));
+    x = nn_dropout(c, nn_leaky_relu(c, x, 0.2f), 0.2f, &z->rng);
+    x = nn_leaky_relu(c, nn_conv2d_layer_fwd(c, &z->d_c3, x), 0.2f);
+    x = nn_dropout(c, x, 0.2f, &z->rng);
+    x = nn_concat(c, nn_flatten(c, x), cond);
+    x = nn_leaky_relu(c, nn_linear_layer_fwd(c, &z->d_fc, x), 0.2f);
+    return nn_linear_layer_fwd(c, &z->d_out, x);
+}
+
+static nn_tensor *bce_const(nn_ctx *c, nn_tensor *logits, float target)
+{
+    nn_tensor *t = logits ? nn_new(c, logits->ndim, logits->shape) : NULL;
+    if (!t)
+        return NULL;
+    for (int64_t i = 0; i < t->n; i++)
+        t->data[i] = target;
+    return nn_bce_with_logits(c, logits, t);
+}
+
+/* One training step: a discriminator update on real + fake, then a
+ * generator update (non-saturating BCE). */
+static void run_zdc_train(void *ud)
+{
+    zdc_ref *z = ud;
+    nn_ctx *c = z->c;
+    const int64_t n = z->batch;
+    nn_set_training(c, true);
+    nn_ctx_reset(c);
+    nn_params_zero_grad(&z->dp);
+    nn_tensor *cond = nn_input(c, 2, (int64_t[]){n, 9}, z->cond);
+    nn_params_set_requires_grad(&z->gp, false);
+    nn_tensor *fake = zdc_G(z, cond);
+    nn_params_set_requires_grad(&z->gp, true);
+    nn_tensor *real = nn_input(c, 4, (int64_t[]){n, 1, 56, 30}, z->img);
+    nn_tensor *ld = nn_add(c, bce_const(c, zdc_D(z, real, cond), 1.0f),
+                           bce_const(c, zdc_D(z, fake, cond), 0.0f));
+    z->ok &= nn_backward(c, ld) == GS_OK;
+    nn_optim_step(&z->od);
+    nn_ctx_reset(c);
+    nn_params_zero_grad(&z->gp);
+    nn_params_set_requires_grad(&z->dp, false);
+    cond = nn_input(c, 2, (int64_t[]){n, 9}, z->cond);
+    z->ok &= nn_backward(c, bce_const(c, zdc_D(z, zdc_G(z, cond), cond), 1.0f)) == GS_OK;
+    nn_params_set_requires_grad(&z->dp, true);
+    nn_optim_step(&z->og);
+}
+
+/* Generation in chunks of 128 images, the context reset between chunks:
+ * without a tape to keep, a chunk's activations are dead once its images
+ * are copied out, so the arena stays at one chunk's size (as
+ * md_mlp_generate does for the dense generator). */
+static void run_zdc_gen(void *ud)
+{
+    zdc_ref *z = ud;
+    nn_ctx *c = z->c;
+    const int64_t chunk = 128, px = 56 * 30;
+    nn_set_training(c, false);
+    nn_set_grad_enabled(c, false);
+    for (int64_t i0 = 0; i0 < z->batch; i0 += chunk) {
+        const int64_t m = z->batch - i0 < chunk ? z->batch - i0 : chunk;
+        nn_ctx_reset(c);
+        nn_tensor *img = zdc_G(z, nn_input(c, 2, (int64_t[]){m, 9}, z->cond + i0 * 9));
+        z->ok &= img != NULL;
+        if (img)
+            memcpy(z->img + i0 * px, img->data, (size_t)(m * px) * sizeof(float));
+    }
+    nn_set_grad_enabled(c, true);
+}
+
+/* Conv FLOPs per sample: 2 co ho wo ci k k. */
+static double conv_flops(int64_t ci, int64_t co, int64_t ho, int64_t wo)
+{
+    return 2.0 * (double)(ci * co * ho * wo * 9);
+}
+
+/* Per-sample forward FLOPs of G and D (GEMMs and convs). */
+static void zdc_flops(double *g, double *d, double *d_first)
+{
+    *g = 2.0 * 19 * 14336 + conv_flops(128, 64, 28, 16) + conv_flops(64, 32, 56, 32) +
+         conv_flops(32, 1, 56, 32);
+    *d_first = conv_flops(1, 32, 28, 15);
+    *d = *d_first + conv_flops(32, 64, 14, 8) + conv_flops(64, 128, 7, 4) +
+         2.0 * (3584 + 9) * 128 + 2.0 * 128;
+}
+
+static int bench_zdc_phases(bench *b, bool gen_only)
+{
+    double fg, fd, fd1;
+    zdc_flops(&fg, &fd, &fd1);
+    int ts[2], nt = thread_list(b, ts), rc = GS_OK;
+    static const int64_t train_batches[] = {64, 256};
+    for (int phase = gen_only ? 2 : 0; phase < (gen_only ? 3 : 2) && !rc; phase++) {
+        const bool gen = phase == 2;
+        int64_t n = gen ? 1024 : train_batches[phase];
+        if (b->pin_batch) {
+            if (!gen && n != b->batch)
+                continue;
+            n = b->batch;
+        }
+        for (int ti = 0; ti < nt && !rc; ti++) {
+            nn_set_threads(ts[ti]);
+            zdc_ref z;
+            if ((rc = zdc_ref_init(&z, n))) {
+                zdc_ref_free(&z);
+                break;
+            }
+            const double sec = bench_time(b, gen ? run_zdc_gen : run_zdc_train, &z);
+            if (!z.ok) {
+                gs_tool_err(PROG, "zdc: %s", gs_errmsg());
+                rc = GS_ERR_NUMERIC;
+            }
+            /* D step: G fwd, D fwd x2, D backward x2 (weights + data, but no
+             * data gradient for the image input): fg + 6 fd - 2 fd1. G step:
+             * G fwd, D fwd, D data gradient, G weights + data: 3 fg + 2 fd. */
+            const double train = 4 * fg + 8 * fd - 2 * fd1;
+            const double gflop = 1e-9 * (double)n * (gen ? fg : train);
+            char name[48], shape[64];
+            snprintf(name, sizeof name, "zdc %s T=%d", gen ? "generate" : "train step", ts[ti]);
+            snprintf(shape, sizeof shape, "batch %lld", (long long)n);
+            bench_row *row = bench_add(b, name, shape, gflop, sec);
+            if (row) {
+                row->threads = ts[ti];
+                row->per_s = gen ? (double)n / sec : 1.0 / sec;
+                snprintf(row->unit, sizeof row->unit, gen ? "images/s" : "steps/s");
+            }
+            zdc_ref_free(&z);
+        }
+    }
+    nn_set_threads(b->threads);
+    return rc;
+}
+
+static int bench_zdc(bench *b) { return bench_zdc_phases(b, false); }
+static int bench_zdc_gen(bench *b) { return bench_zdc_phases(b, true); }
+
 /* ---- the section table ------------------------------------------------------------ */
 static const struct {
     const char *name;
@@ -243,6 +668,10 @@ static const struct {
 } sections[] = {
     {"sgemm", "cblas_sgemm GFLOP/s (the peak later sections compare with)", bench_sgemm},
     {"conv2d", "conv2d forward + backward at the zdc_gan shapes", bench_conv2d},
+    {"wgan", "luxe WGAN-GP generator steps (md_wgan) at batch 256 and 1024", bench_wgan},
+    {"gen", "luxe generation (md_mlp_generate), 65536 events", bench_gen},
+    {"zdc", "zdc reference GAN training steps at batch 64 and 256", bench_zdc},
+    {"zdc-gen", "zdc reference generator, 1024 images", bench_zdc_gen},
 };
 #define N_SECTIONS (sizeof sections / sizeof sections[0])
 
@@ -267,18 +696,24 @@ static void print_table(const bench *b)
             snprintf(bw, sizeof bw, "%.2f", r->bwd_ms);
         }
         const double rate = r->gflop / (r->ms * 1e-3);
-        if (b->sgemm_peak > 0)
-            snprintf(pk, sizeof pk, "%.0f%%", 100.0 * rate / b->sgemm_peak);
-        printf("%-20s %-26s %9.3f %9s %9s %9.2f %9.1f %7s\n", r->name, r->shape, r->gflop, f,
+        const double peak = peak_for(b, r->threads);
+        if (peak > 0)
+            snprintf(pk, sizeof pk, "%.0f%%", 100.0 * rate / peak);
+        printf("%-20s %-26s %9.3f %9s %9s %9.2f %9.1f %7s", r->name, r->shape, r->gflop, f,
                bw, r->ms, rate, pk);
+        if (r->unit[0])
+            printf("  %.4g %s", r->per_s, r->unit);
+        printf("\n");
     }
 }
 
 static void print_json(const bench *b)
 {
     printf("{\"tool\": \"gansim-bench\", \"version\": \"%s\", \"threads\": %d, \"batch\": %lld, "
-           "\"reps\": %d, \"warmup\": %d, \"sgemm_peak_gflops\": %.3f, \"results\": [",
-           GANSIM_VERSION, b->threads, (long long)b->batch, b->reps, b->warmup, b->sgemm_peak);
+           "\"reps\": %d, \"warmup\": %d, \"sgemm_peak_gflops\": %.3f, "
+           "\"sgemm_peak1_gflops\": %.3f, \"results\": [",
+           GANSIM_VERSION, b->threads, (long long)b->batch, b->reps, b->warmup, b->sgemm_peak,
+           b->sgemm_peak1);
     for (int i = 0; i < b->nrows; i++) {
         const bench_row *r = &b->rows[i];
         const double rate = r->gflop / (r->ms * 1e-3);
@@ -287,8 +722,12 @@ static void print_json(const bench *b)
                i ? "," : "", r->section, r->name, r->shape, r->gflop, r->ms, rate);
         if (r->fwd_ms >= 0)
             printf(", \"fwd_ms\": %.4f, \"bwd_ms\": %.4f", r->fwd_ms, r->bwd_ms);
-        if (b->sgemm_peak > 0)
-            printf(", \"frac_peak\": %.4f", rate / b->sgemm_peak);
+        const double peak = peak_for(b, r->threads);
+        if (peak > 0)
+            printf(", \"frac_peak\": %.4f", rate / peak);
+        if (r->unit[0])
+            printf(", \"threads\": %d, \"per_s\": %.6g, \"unit\": \"%s\"",
+                   r->threads, r->per_s, r->unit);
         printf("}");
     }
     printf("\n]}\n");
@@ -305,6 +744,9 @@ static void usage(FILE *f)
             "  --reps R         timed repetitions, best reported (default 5)\n"
             "  --warmup W       untimed warm-up runs (default 2)\n"
             "  --section NAME   run only this section (and sgemm, for the peak)\n"
+            "  --no-sgemm       skip the sgemm peak (one phase alone, e.g. for its peak RSS)\n"
+            "Model phases (wgan, gen, zdc, zdc-gen) run at 1 thread and at T, and at their\n"
+            "standard batch sizes; --threads or --batch pin a single configuration.\n"
             "  --help, --version\n\nsections:\n");
     for (size_t i = 0; i < N_SECTIONS; i++)
         fprintf(f, "  %-10s %s\n", sections[i].name, sections[i].what);
@@ -335,10 +777,12 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--threads") && has_val &&
                    !gs_tool_parse_i64(argv[i + 1], 1, 4096, &v)) {
             threads = v;
+            b.pin_threads = true;
             i++;
         } else if (!strcmp(a, "--batch") && has_val &&
                    !gs_tool_parse_i64(argv[i + 1], 1, 1 << 20, &v)) {
             b.batch = v;
+            b.pin_batch = true;
             i++;
         } else if (!strcmp(a, "--reps") && has_val &&
                    !gs_tool_parse_i64(argv[i + 1], 1, 100000, &v)) {
@@ -348,6 +792,8 @@ int main(int argc, char **argv)
                    !gs_tool_parse_i64(argv[i + 1], 0, 100000, &v)) {
             b.warmup = (int)v;
             i++;
+        } else if (!strcmp(a, "--no-sgemm")) {
+            b.no_sgemm = true;
         } else if (!strcmp(a, "--section") && has_val) {
             only = argv[++i];
         } else {
@@ -369,6 +815,8 @@ int main(int argc, char **argv)
     b.threads = nn_get_threads();
     for (size_t s = 0; s < N_SECTIONS; s++) {
         if (only && strcmp(only, sections[s].name) && strcmp(sections[s].name, "sgemm"))
+            continue;
+        if (b.no_sgemm && !strcmp(sections[s].name, "sgemm"))
             continue;
         b.cur = sections[s].name;
         if (!b.json && gs_tool_isatty())
