@@ -45,7 +45,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HEADERS := $(foreach m,$(MODULES),$(wildcard $(m)/*.h))
 
-.PHONY: all deps test sanitize valgrind bench demo install clean
+.PHONY: all deps test sanitize valgrind bench demo demo-zdc ablation install clean
 all: $(BUILD)/libgansim.a $(BUILD)/libgansim.so $(TOOLS)
 
 deps:
@@ -88,6 +88,14 @@ bench: deps all
 
 demo: deps all
 	@scripts/demo-luxe
+
+# ZDC: a few-minute conditional training on toy data, evaluated on held-out conditions.
+demo-zdc: deps all
+	@scripts/demo-zdc
+
+# ZDC ablation (4 variants x 3 seeds; long: set ZDC_ABL_ITERS, see the script's header).
+ablation: deps all
+	@scripts/ablation-zdc
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/gansim $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
