@@ -1107,19 +1107,184 @@ out:
 }
 
 /* ---- sampling -------------------------------------------------------------------- */
+/* Sampling uses an inference form of the generator, equal to eval-mode G up
+ * to float rounding but about 2.5x cheaper:
+ *  - eval-mode batch norm is a per-channel affine map: folded into the
+ *    weights and bias of the layer before it (fc, conv0, conv1);
+ *  - nearest upsampling x2 followed by a 3x3 conv is, for each of the four
+ *    output phases (a, b) = (row, col) parity, a 2x2 conv on the small
+ *    input: the taps that land on the same input pixel add up. The four
+ *    phases are one conv with 4·Cout outputs (pad 1, output (h+1)x(w+1));
+ *    phase (a, b) of output (i, j) is its pixel (i + a, j + b), interleaved
+ *    into (2i + a, 2j + b) together with the LeakyReLU. 16 instead of 36
+ *    multiply-adds per output pixel and input channel. */
+typedef struct {
+    nn_params ps;
+    nn_tensor *fw, *fb;          /* fc with BN0 folded */
+    nn_tensor *pw[2], *pb[2];    /* phase convs [4 Cout, Cin, 2, 2] with BN folded */
+} zdc_fast;
+
 struct md_zdc_model {
     md_zdc_cfg cfg;
     md_zdc_gen g;
+    zdc_fast fast;
+    int use_fast;
     pp_scaler scaler;
     nn_ctx *ctx;
     int64_t h, w, nc;
 };
+
+/* per-channel eval-mode BN as y = sc x + sh */
+static void bn_affine(const nn_batchnorm_layer *bn, int64_t ch, double *sc, double *sh)
+{
+    const double g = bn->gamma->data[ch], b = bn->beta->data[ch];
+    const double m = bn->running_mean->data[ch], v = bn->running_var->data[ch];
+    sc[0] = g / sqrt(v + (double)bn->eps);
+    sh[0] = b - m * sc[0];
+}
+
+static int fast_init(zdc_fast *f, const md_zdc_gen *g)
+{
+    memset(f, 0, sizeof *f);
+    nn_params_init(&f->ps);
+    const int64_t hw0 = g->h0 * g->w0, nin = g->fc.in, nout = g->fc.out;
+    f->fw = nn_param_new(&f->ps, "fast.fc.w", 2, (int64_t[]){nout, nin});
+    f->fb = nn_param_new(&f->ps, "fast.fc.b", 1, (int64_t[]){nout});
+    if (!f->fw || !f->fb)
+        return gs_error(GS_ERR_NOMEM, "zdc: out of memory");
+    for (int64_t j = 0; j < nout; j++) {
+        double sc, sh;
+        bn_affine(&g->bn[0], j / hw0, &sc, &sh);
+        for (int64_t i = 0; i < nin; i++)
+            f->fw->data[j * nin + i] = (float)(sc * g->fc.w->data[j * nin + i]);
+        f->fb->data[j] = (float)(sc * g->fc.b->data[j] + sh);
+    }
+    /* effective row (col) taps of phase a: tap u gathers 3x3 taps t */
+    static const int taps[2][2][2] = {{{0, -1}, {1, 2}}, {{0, 1}, {2, -1}}};
+    for (int s = 0; s < 2; s++) {
+        const nn_conv2d_layer *cv = &g->conv[s];
+        const int64_t co = cv->out, ci = cv->in;
+        char name[32];
+        snprintf(name, sizeof name, "fast.p%d.w", s);
+        f->pw[s] = nn_param_new(&f->ps, name, 4, (int64_t[]){4 * co, ci, 2, 2});
+        snprintf(name, sizeof name, "fast.p%d.b", s);
+        f->pb[s] = nn_param_new(&f->ps, name, 1, (int64_t[]){4 * co});
+        if (!f->pw[s] || !f->pb[s])
+            return gs_error(GS_ERR_NOMEM, "zdc: out of memory");
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < 2; b++)
+                for (int64_t o = 0; o < co; o++) {
+                    double sc, sh;
+                    bn_affine(&g->bn[s + 1], o, &sc, &sh);
+                    const int64_t oo = (a * 2 + b) * co + o;
+                    f->pb[s]->data[oo] = (float)(sc * cv->b->data[o] + sh);
+                    for (int64_t i = 0; i < ci; i++)
+                        for (int u = 0; u < 2; u++)
+                            for (int v = 0; v < 2; v++) {
+                                double acc = 0;
+                                for (int p = 0; p < 2 && taps[a][u][p] >= 0; p++)
+                                    for (int q = 0; q < 2 && taps[b][v][q] >= 0; q++)
+                                        acc += cv->w->data[((o * ci + i) * 3 + taps[a][u][p]) * 3 +
+                                                           taps[b][v][q]];
+                                f->pw[s]->data[((oo * ci + i) * 2 + u) * 2 + v] = (float)(sc * acc);
+                            }
+                }
+    }
+    return GS_OK;
+}
+
+/* [n, 4 co, h + 1, w + 1] phase planes -> LeakyReLU'd [n, co, 2h, 2w] */
+static nn_tensor *phase_shuffle(nn_ctx *c, nn_tensor *y, int64_t co, float slope)
+{
+    if (!y)
+        return NULL;
+    const int64_t n = y->shape[0], h = y->shape[2] - 1, w = y->shape[3] - 1;
+    nn_tensor *x = nn_new(c, 4, (int64_t[]){n, co, 2 * h, 2 * w});
+    if (!x)
+        return NULL;
+    const float *src = y->data;
+    float *dst = x->data;
+#pragma omp parallel for schedule(static)
+    for (int64_t nc = 0; nc < n * co; nc++) {
+        const int64_t in = nc / co, o = nc % co;
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < 2; b++) {
+                const float *pl = src + ((in * 4 + a * 2 + b) * co + o) * (h + 1) * (w + 1);
+                float *out = dst + nc * 4 * h * w;
+                for (int64_t i = 0; i < h; i++)
+                    for (int64_t j = 0; j < w; j++) {
+                        const float v = pl[(i + a) * (w + 1) + j + b];
+                        out[(2 * i + a) * 2 * w + 2 * j + b] = v > 0 ? v : slope * v;
+                    }
+            }
+    }
+    return x;
+}
+
+/* The inference generator: [m, 1, 4 h0, 4 w0] before crop, ReLU applied later. */
+static nn_tensor *fast_fwd(nn_ctx *c, const md_zdc_gen *g, const zdc_fast *f, nn_tensor *z,
+                           nn_tensor *cond)
+{
+    if (!z || !cond)
+        return NULL;
+    const int64_t m = z->shape[0];
+    nn_tensor *x = nn_leaky_relu(c, nn_linear(c, nn_concat(c, z, cond), f->fw, f->fb), g->slope);
+    x = nn_reshape(c, x, 4, (int64_t[]){m, g->ch[0], g->h0, g->w0});
+    x = phase_shuffle(c, nn_conv2d(c, x, f->pw[0], f->pb[0], 1, 1), g->ch[1], g->slope);
+    x = phase_shuffle(c, nn_conv2d(c, x, f->pw[1], f->pb[1], 1, 1), g->ch[2], g->slope);
+    return nn_conv2d(c, x, g->conv[2].w, g->conv[2].b, 1, 1);
+}
+
+/* Sampling in chunks: ReLU, crop and exp(y) - 1 fused into the copy out. */
+static int generate_fast(md_zdc_model *mo, const float *cond, int64_t n, int64_t k, gs_rng *r,
+                         float *out)
+{
+    nn_ctx *c = mo->ctx;
+    const md_zdc_gen *g = &mo->g;
+    const int64_t total = n * k, h = g->h, w = g->w, nc = g->n_cond, nz = g->noise_dim;
+    const int64_t hh = 4 * g->h0, ww = 4 * g->w0, top = (hh - h) / 2, left = (ww - w) / 2;
+    const bool was_grad = nn_get_grad_enabled(c);
+    nn_set_grad_enabled(c, false);
+    nn_set_training(c, false);
+    int rc = GS_OK;
+    for (int64_t o0 = 0; o0 < total; o0 += GEN_CHUNK) {
+        const int64_t m = total - o0 < GEN_CHUNK ? total - o0 : GEN_CHUNK;
+        nn_ctx_reset(c);
+        nn_tensor *z = nn_new(c, 2, (int64_t[]){m, nz});
+        nn_tensor *ct = nn_new(c, 2, (int64_t[]){m, nc});
+        if (z && ct) {
+            gs_rng_fill_normal(r, z->data, m * nz, 0.0f, 1.0f);
+            for (int64_t i = 0; i < m; i++)
+                memcpy(ct->data + i * nc, cond + ((o0 + i) / k) * nc, (size_t)nc * sizeof(float));
+        }
+        nn_tensor *y = fast_fwd(c, g, &mo->fast, z, ct);
+        if (!y) {
+            rc = gs_error_wrap(GS_ERR_NOMEM, "zdc: generation");
+            break;
+        }
+        const float *src = y->data;
+        float *dst = out + o0 * h * w;
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t row = 0; row < h; row++)
+                for (int64_t col = 0; col < w; col++) {
+                    const float v = src[(i * hh + row + top) * ww + col + left];
+                    dst[(i * h + row) * w + col] = v > 0 ? expm1f(v) : 0.0f;
+                }
+    }
+    nn_ctx_reset(c);
+    nn_set_grad_enabled(c, was_grad);
+    return rc;
+}
+
+void md_zdc_set_fast(md_zdc_model *m, int on) { m->use_fast = on; }
 
 void md_zdc_free(md_zdc_model *m)
 {
     if (!m)
         return;
     md_zdc_gen_free(&m->g);
+    nn_params_free(&m->fast.ps);
     pp_scaler_free(&m->scaler);
     nn_ctx_free(m->ctx);
     free(m);
@@ -1158,6 +1323,9 @@ int md_zdc_load(const char *path, md_zdc_model **out)
         rc = load_params(f, "G", &m->g.ps, NULL);
     if (!rc)
         rc = load_params(f, "G_buf", &m->g.buf, NULL);
+    if (!rc)
+        rc = fast_init(&m->fast, &m->g);
+    m->use_fast = 1;
     if (!rc && !(m->ctx = nn_ctx_new()))
         rc = gs_error(GS_ERR_NOMEM, "out of memory");
     if (f >= 0)
@@ -1190,7 +1358,8 @@ int md_zdc_sample(md_zdc_model *m, const float *cond, int64_t n, int64_t k, uint
     pp_scaler_transform(&m->scaler, cond, cs, n);
     gs_rng r;
     gs_rng_seed(&r, seed);
-    rc = generate(m->ctx, &m->g, cs, n, k, &r, out->images);
+    rc = m->use_fast ? generate_fast(m, cs, n, k, &r, out->images)
+                     : generate(m->ctx, &m->g, cs, n, k, &r, out->images);
     free(cs);
     for (int64_t i = 0; !rc && i < n * k; i++)
         memcpy(out->cond + i * m->nc, cond + (i / k) * m->nc, (size_t)m->nc * sizeof(float));

@@ -155,6 +155,9 @@ int64_t md_zdc_n_cond(const md_zdc_model *m);
 /* k images per condition row (n rows [n, n_cond], original units): out gets
  * n·k images in original pixel space, row i·k + j for condition i, and the
  * conditions repeated alongside. Deterministic for a seed and thread count. */
+/* Sampling uses a folded, sub-pixel form of the eval-mode generator
+ * (md_zdc.c explains it); off = the plain graph, for checks. Default on. */
+void md_zdc_set_fast(md_zdc_model *m, int on);
 int md_zdc_sample(md_zdc_model *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
                   ds_images *out);
 
