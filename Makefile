@@ -110,3 +110,5 @@ clean:
 # The allocation-counting test wraps the malloc family for the code it links.
 $(BUILD)/tests/test_nn_train: LDFLAGS += -Wl,--wrap=malloc -Wl,--wrap=calloc \
     -Wl,--wrap=realloc -Wl,--wrap=aligned_alloc
+$(BUILD)/tests/test_zdc: LDFLAGS += -Wl,--wrap=malloc -Wl,--wrap=calloc \
+    -Wl,--wrap=realloc -Wl,--wrap=aligned_alloc

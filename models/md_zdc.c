@@ -1046,9 +1046,11 @@ int md_zdc_train(const md_zdc_cfg *cfg_in, const ds_images *data, const md_zdc_t
                      "evaluation), %lldx%lld, %lld conditions\n", GANSIM_VERSION,
                 (long long)s.n_train, (long long)s.n_hold, (long long)s.n_eval, (long long)s.h,
                 (long long)s.w, (long long)s.nc);
-        fprintf(log, "# regularisers: sdi=%d (lambda %g, mean s %.4f) intensity=%d (lambda %g) "
-                     "aux=%d (lambda %g)\n", cfg.sdi, cfg.sdi_lambda, s.mean_s, cfg.intensity,
-                cfg.intensity_lambda, cfg.aux, cfg.aux_lambda);
+        /* no key=value here: log readers take those for records */
+        fprintf(log, "# regularisers: sdi %s (lambda %g, mean s %.4f), intensity %s (lambda %g), "
+                     "aux %s (lambda %g)\n", cfg.sdi ? "on" : "off", cfg.sdi_lambda, s.mean_s,
+                cfg.intensity ? "on" : "off", cfg.intensity_lambda, cfg.aux ? "on" : "off",
+                cfg.aux_lambda);
         fflush(log);
     }
     const double t0 = now_s();

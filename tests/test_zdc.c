@@ -5,8 +5,22 @@
 #include "models/md_zdc.h"
 #include "testutil.h"
 
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+
+/* Every malloc-family call made by gansim code in this binary goes through
+ * these wrappers (linked with -Wl,--wrap=..., see the Makefile), so the
+ * steady-state training step can be shown to allocate nothing. */
+static atomic_long n_alloc_calls;
+void *__real_malloc(size_t);
+void *__real_calloc(size_t, size_t);
+void *__real_realloc(void *, size_t);
+void *__real_aligned_alloc(size_t, size_t);
+void *__wrap_malloc(size_t n) { n_alloc_calls++; return __real_malloc(n); }
+void *__wrap_calloc(size_t a, size_t b) { n_alloc_calls++; return __real_calloc(a, b); }
+void *__wrap_realloc(void *p, size_t n) { n_alloc_calls++; return __real_realloc(p, n); }
+void *__wrap_aligned_alloc(size_t a, size_t n) { n_alloc_calls++; return __real_aligned_alloc(a, n); }
 
 static void tiny_cfg(md_zdc_cfg *c, int64_t iters)
 {
@@ -291,6 +305,41 @@ START_TEST(t_bad_inputs)
 }
 END_TEST
 
+/* Between two progress reports with no evaluation or checkpoint in between
+ * lies exactly one training step (D, R and G updates with every
+ * regulariser): after warm-up it must not allocate. */
+typedef struct {
+    long at[16];
+} alloc_probe;
+
+static void probe_cb(void *ud, const md_zdc_progress *p)
+{
+    alloc_probe *a = ud;
+    if (p->step < 16)
+        a->at[p->step] = atomic_load(&n_alloc_calls);
+}
+
+START_TEST(t_no_malloc_in_step)
+{
+    ds_images data;
+    ck_assert_int_eq(ds_toy_zdc(200, 8, &data), GS_OK);
+    char dir[64];
+    gs_test_tmpdir(dir, sizeof dir);
+    md_zdc_cfg cfg;
+    tiny_cfg(&cfg, 9);
+    cfg.eval_every = cfg.ckpt_every = 1000; /* only at the last step */
+    alloc_probe a = {{0}};
+    md_zdc_train_opts o = {.out_dir = dir, .progress = probe_cb, .progress_ud = &a};
+    int stopped;
+    ck_assert_msg(md_zdc_train(&cfg, &data, &o, &stopped) == GS_OK, "%s", gs_errmsg());
+    for (int k = 4; k < 8; k++)
+        ck_assert_msg(a.at[k + 1] == a.at[k], "step %d allocated %ld times", k + 1,
+                      a.at[k + 1] - a.at[k]);
+    ds_images_free(&data);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
 /* ---- tools ------------------------------------------------------------------------ */
 static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int run(const char *fmt, ...)
@@ -375,6 +424,7 @@ static Suite *zdc_suite(void)
     tcase_add_test(tc, t_loss_terms);
     tcase_add_test(tc, t_train_resume_sample);
     tcase_add_test(tc, t_bad_inputs);
+    tcase_add_test(tc, t_no_malloc_in_step);
     tcase_add_test(tc, t_tools);
     suite_add_tcase(s, tc);
     return s;
