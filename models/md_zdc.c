@@ -28,6 +28,8 @@ const md_cfg_field md_zdc_cfg_fields[] = {
       "auxiliary regressor widths a, 2a of its two stride-2 convs"),
     F("model.slope", MD_CFG_FLOAT, slope, 0, 1, NULL, "LeakyReLU negative slope"),
     F("model.dropout", MD_CFG_FLOAT, dropout, 0, 0.95, NULL, "discriminator dropout"),
+    F("model.d_bn", MD_CFG_BOOL, d_bn, 0, 0, NULL,
+      "batch norm after the discriminator's first conv (ALICE design)"),
     F("reg.sdi", MD_CFG_BOOL, sdi, 0, 0, NULL, "SDI diversity term"),
     F("reg.sdi_lambda", MD_CFG_FLOAT, sdi_lambda, 0, 1e6, NULL, "SDI diversity strength"),
     F("reg.sdi_space", MD_CFG_ENUM, sdi_space, 0, 0, "features,pixels",
@@ -69,6 +71,7 @@ void md_zdc_cfg_default(md_zdc_cfg *c)
     c->aux_channels = 16;
     c->slope = 0.2;
     c->dropout = 0.2;
+    c->d_bn = 1;
     c->sdi = 0;
     c->sdi_lambda = 0.1;
     c->sdi_space = 0;
@@ -190,7 +193,8 @@ int md_zdc_disc_init(md_zdc_disc *d, const md_zdc_cfg *cfg, int64_t n_cond, int6
         hh = conv_s2(hh);
         ww = conv_s2(ww);
     }
-    if (!rc)
+    d->use_bn = cfg->d_bn;
+    if (!rc && d->use_bn)
         rc = nn_batchnorm_layer_init(&d->bn, &d->ps, &d->buf, "D.bn0", d->ch[0], BN_MOMENTUM,
                                      BN_EPS);
     if (!rc)
@@ -214,7 +218,7 @@ nn_tensor *md_zdc_disc_fwd(nn_ctx *c, const md_zdc_disc *d, nn_tensor *x, nn_ten
 {
     for (int i = 0; i < 3; i++) {
         x = nn_conv2d_layer_fwd(c, &d->conv[i], x);
-        if (i == 0)
+        if (i == 0 && d->use_bn)
             x = nn_batchnorm_layer_fwd(c, &d->bn, x);
         x = nn_leaky_relu(c, x, d->slope);
         if (d->dropout > 0)

@@ -31,6 +31,7 @@ typedef struct {
     int64_t d_hidden;              /* dense layer after flatten ‖ cond */
     int64_t aux_channels;          /* regressor R: conv s2 a -> conv s2 2a -> dense 2 */
     double slope, dropout;
+    int d_bn;                      /* batch norm after D's first conv (the ALICE design) */
     /* regularisers */
     int sdi;                       /* SDI diversity term on/off */
     double sdi_lambda;
@@ -66,6 +67,7 @@ typedef struct {
     int64_t n_cond, h, w, feat;
     int64_t ch[3];
     float slope, dropout;
+    int use_bn;
     nn_conv2d_layer conv[3];
     nn_batchnorm_layer bn;
     nn_linear_layer fc1, fc2;
