@@ -508,13 +508,14 @@ typedef struct {
 
 static void state_free(zdc_state *s)
 {
+    /* optimizers first: they walk their parameter sets to free the moments */
+    nn_optim_free(&s->og);
+    nn_optim_free(&s->od);
+    nn_optim_free(&s->orr);
     md_zdc_gen_free(&s->g);
     md_zdc_gen_free(&s->best);
     md_zdc_disc_free(&s->d);
     md_zdc_aux_free(&s->r);
-    nn_optim_free(&s->og);
-    nn_optim_free(&s->od);
-    nn_optim_free(&s->orr);
     nn_ctx_free(s->ctx);
     pp_scaler_free(&s->scaler);
     float *bufs[] = {s->tx, s->tc, s->ts, s->tsum, s->tcoord, s->hx, s->hc, s->gen, s->bx,
