@@ -48,7 +48,7 @@ PUBLIC_HEADERS := $(filter-out %_internal.h,$(HEADERS))
 CXX     ?= g++
 EXAMPLES := $(BUILD)/examples/sample_events $(BUILD)/examples/sample_threads
 
-.PHONY: all deps test sanitize valgrind bench bench-compare demo install clean examples
+.PHONY: all deps test sanitize valgrind bench bench-compare demo demo-zdc ablation install clean examples
 all: $(BUILD)/libgansim.a $(BUILD)/libgansim.so $(TOOLS)
 
 deps:
@@ -112,6 +112,14 @@ bench-compare: deps all
 demo: deps all
 	@scripts/demo-luxe
 
+# ZDC: a few-minute conditional training on toy data, evaluated on held-out conditions.
+demo-zdc: deps all
+	@scripts/demo-zdc
+
+# ZDC ablation (4 variants x 3 seeds; long: set ZDC_ABL_ITERS, see the script's header).
+ablation: deps all
+	@scripts/ablation-zdc
+
 # Headers keep their module folders (they include each other as "nn/nn.h");
 # the embedding header gansim.h also sits at the top: #include <gansim.h>.
 install: all
@@ -127,4 +135,6 @@ clean:
 
 # The allocation-counting test wraps the malloc family for the code it links.
 $(BUILD)/tests/test_nn_train: LDFLAGS += -Wl,--wrap=malloc -Wl,--wrap=calloc \
+    -Wl,--wrap=realloc -Wl,--wrap=aligned_alloc
+$(BUILD)/tests/test_zdc: LDFLAGS += -Wl,--wrap=malloc -Wl,--wrap=calloc \
     -Wl,--wrap=realloc -Wl,--wrap=aligned_alloc

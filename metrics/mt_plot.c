@@ -371,6 +371,8 @@ static int parse_line(trainlog *t, char *line)
         vals[i] = NAN;
     int has_step = 0;
     char *save = NULL;
+    if (line[0] == '#') /* header comments may hold key=value notes: never columns */
+        return GS_OK;
     for (char *tok = strtok_r(line, " \t\r\n", &save); tok;
          tok = strtok_r(NULL, " \t\r\n", &save)) {
         char *eq = strchr(tok, '=');

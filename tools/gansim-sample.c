@@ -5,6 +5,7 @@
 
 #include "core/gs_h5.h"
 #include "models/md_luxe.h"
+#include "models/md_zdc.h"
 #include "nn/nn.h"
 #include "tool_common.h"
 
@@ -14,9 +15,12 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: %s --model run/model.h5 -o gen.h5 (-n N | --bunch-crossings K) [options]\n"
+            "       %s --model run/model.h5 -o gen.h5 --conditions cond.h5 [-k K] [options]\n"
             "\n"
-            "Samples from a model trained by gansim-train. LUXE models write an event table\n"
-            "in the training file's layout (same columns, units and species coding).\n"
+            "Samples from a model trained by gansim-train (the kind is read from the file).\n"
+            "LUXE models write an event table in the training file's layout (same columns,\n"
+            "units and species coding). ZDC models write an image set (/images [N, 56, 30],\n"
+            "/conditions): K images for each row of the conditions file, in its order.\n"
             "\n"
             "options:\n"
             "  --model FILE            model.h5 (or last.h5) from gansim-train\n"
@@ -24,10 +28,12 @@ static void usage(FILE *out)
             "  -n N                    number of particles\n"
             "  --bunch-crossings K     K whole bunch crossings, each a Poisson number of\n"
             "                          particles (mean particles_per_bx); adds /bx\n"
+            "  --conditions FILE       (zdc) HDF5 file with /conditions [N, 9] (an image set works)\n"
+            "  -k K                    (zdc) images per condition row (default 1)\n"
             "  --seed S                random seed (default 1)\n"
             "  --threads T             threads (default: GANSIM_THREADS or all cores)\n"
             "  -h, --help              this help;  --version  the version\n",
-            prog);
+            prog, prog);
 }
 
 static double wall(void)
@@ -60,20 +66,87 @@ static int write_events(const char *path, const ds_events *ev, const int64_t *bx
     return gs_commit(tmp, path);
 }
 
+/* The gansim_kind attribute of a model file (malloc'd). */
+static int model_kind(const char *path, char **kind)
+{
+    hid_t f;
+    int rc = gs_h5_open(path, 0, &f);
+    if (rc)
+        return rc;
+    if (!gs_h5_attr_exists(f, ".", "gansim_kind"))
+        rc = gs_error(GS_ERR_FORMAT, "%s: not a gansim model (no gansim_kind attribute)", path);
+    else
+        rc = gs_h5_attr_read_str(f, ".", "gansim_kind", kind);
+    gs_h5_close(f);
+    return rc;
+}
+
+static int sample_zdc(const char *model, const char *conds, long long k, long long seed,
+                      const char *out)
+{
+    ds_images cond;
+    if (ds_conditions_read(conds, &cond)) {
+        gs_tool_err(prog, "%s", gs_errmsg());
+        return GS_EXIT_FAIL;
+    }
+    md_zdc_model *m;
+    if (md_zdc_load(model, &m)) {
+        gs_tool_err(prog, "%s", gs_errmsg());
+        ds_images_free(&cond);
+        return GS_EXIT_FAIL;
+    }
+    int rc = GS_OK;
+    ds_images im = {0};
+    double dt = 0;
+    if (cond.c != md_zdc_n_cond(m)) {
+        rc = gs_error(GS_ERR_FORMAT, "%s: %lld condition columns, the model takes %lld", conds,
+                      (long long)cond.c, (long long)md_zdc_n_cond(m));
+    } else {
+        double t0 = wall();
+        rc = md_zdc_sample(m, cond.cond, cond.n, k, (uint64_t)seed, &im);
+        dt = wall() - t0;
+    }
+    md_zdc_free(m);
+    if (!rc && cond.cond_columns && !im.cond_columns) {
+        im.cond_columns = cond.cond_columns; /* ownership moves to the output */
+        cond.cond_columns = NULL;
+    }
+    ds_images_free(&cond);
+    if (!rc)
+        rc = ds_images_write(out, &im);
+    if (rc) {
+        gs_tool_err(prog, "%s", gs_errmsg());
+        ds_images_free(&im);
+        return GS_EXIT_FAIL;
+    }
+    fprintf(stderr, "%s: %lld images (%lld per condition) in %.2f s (%.0f images/s) -> %s\n",
+            prog, (long long)im.n, k, dt, (double)im.n / (dt > 0 ? dt : 1e-9), out);
+    ds_images_free(&im);
+    return GS_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
-    enum { O_BX = 256, O_SEED, O_THREADS, O_VERSION, O_MODEL };
+    enum { O_BX = 256, O_SEED, O_THREADS, O_VERSION, O_MODEL, O_COND };
     static const struct option lo[] = {
         {"model", required_argument, 0, O_MODEL}, {"out", required_argument, 0, 'o'},
         {"bunch-crossings", required_argument, 0, O_BX}, {"seed", required_argument, 0, O_SEED},
-        {"threads", required_argument, 0, O_THREADS}, {"help", no_argument, 0, 'h'},
+        {"threads", required_argument, 0, O_THREADS}, {"conditions", required_argument, 0, O_COND},
+        {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
-    const char *model = NULL, *out = NULL;
-    long long n = 0, bxs = 0, seed = 1, threads = 0;
+    const char *model = NULL, *out = NULL, *conds = NULL;
+    long long n = 0, bxs = 0, seed = 1, threads = 0, k = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "o:n:h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:n:k:h", lo, NULL)) != -1) {
         switch (c) {
         case O_MODEL: model = optarg; break;
+        case O_COND: conds = optarg; break;
+        case 'k':
+            if (gs_tool_parse_i64(optarg, 1, (long long)1 << 20, &k)) {
+                gs_tool_err(prog, "-k: '%s' is not a positive integer", optarg);
+                return GS_EXIT_USAGE;
+            }
+            break;
         case 'o': out = optarg; break;
         case 'n':
             if (gs_tool_parse_i64(optarg, 1, (long long)1 << 40, &n)) {
@@ -108,8 +181,19 @@ int main(int argc, char **argv)
         gs_tool_err(prog, "unexpected argument '%s'", argv[optind]);
         return GS_EXIT_USAGE;
     }
-    if (!model || !out || (!n && !bxs) || (n && bxs)) {
-        gs_tool_err(prog, "need --model, -o and exactly one of -n / --bunch-crossings (see --help)");
+    if (!model || !out) {
+        gs_tool_err(prog, "need --model and -o (see --help)");
+        return GS_EXIT_USAGE;
+    }
+    if (conds || k) {
+        if (!conds || n || bxs) {
+            gs_tool_err(prog, "ZDC sampling takes --conditions FILE [-k K], not -n or "
+                              "--bunch-crossings (see --help)");
+            return GS_EXIT_USAGE;
+        }
+    } else if ((!n && !bxs) || (n && bxs)) {
+        gs_tool_err(prog, "need exactly one of -n / --bunch-crossings, or --conditions "
+                          "(see --help)");
         return GS_EXIT_USAGE;
     }
     const char *env = getenv("GANSIM_THREADS");
@@ -119,6 +203,30 @@ int main(int argc, char **argv)
     }
     if (threads)
         nn_set_threads((int)threads);
+
+    char *kind = NULL;
+    if (model_kind(model, &kind)) {
+        gs_tool_err(prog, "%s", gs_errmsg());
+        return GS_EXIT_FAIL;
+    }
+    const int is_zdc = !strcmp(kind, "zdc_gan"), is_luxe = !strcmp(kind, "luxe_wgan");
+    if (!is_zdc && !is_luxe) {
+        gs_tool_err(prog, "%s: unknown model kind '%s' (luxe_wgan, zdc_gan)", model, kind);
+        free(kind);
+        return GS_EXIT_FAIL;
+    }
+    free(kind);
+    if (is_zdc && !conds) {
+        gs_tool_err(prog, "%s is a zdc_gan model: give --conditions FILE [-k K]", model);
+        return GS_EXIT_USAGE;
+    }
+    if (is_luxe && conds) {
+        gs_tool_err(prog, "%s is a luxe_wgan model: it takes -n or --bunch-crossings, not "
+                          "--conditions", model);
+        return GS_EXIT_USAGE;
+    }
+    if (is_zdc)
+        return sample_zdc(model, conds, k ? k : 1, seed, out);
 
     md_luxe_model *m;
     if (md_luxe_load(model, &m)) {

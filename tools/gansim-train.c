@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "models/md_luxe.h"
+#include "models/md_zdc.h"
 #include "nn/nn.h"
 #include "tool_common.h"
 
@@ -94,6 +95,32 @@ static void on_progress(void *ud, const md_progress *p)
     }
 }
 
+static void on_progress_zdc(void *ud, const md_zdc_progress *p)
+{
+    progress_state *ps = ud;
+    double t = wall();
+    char eta[32];
+    fmt_eta(p->eta_s, eta, sizeof eta);
+    if (ps->tty) {
+        if (t - ps->last_print < 0.2 && !p->evaluated && p->step != p->steps)
+            return;
+        ps->last_print = t;
+        fprintf(stderr,
+                "\rstep %6lld/%-6lld  D %7.4f  G %7.4f  div %7.4f  int %7.4f  aux %7.4f  "
+                "W1 %8.4f (best %8.4f)  %5.2f st/s  ETA %s   ",
+                (long long)p->step, (long long)p->steps, p->loss_d, p->loss_g, p->loss_div,
+                p->loss_int, p->loss_aux, p->w1_mean, p->best_w1, p->steps_per_s, eta);
+        if (p->step == p->steps)
+            fputc('\n', stderr);
+        fflush(stderr);
+    } else if (p->evaluated) {
+        fprintf(stderr, "%s: step %lld/%lld loss_d=%.4f loss_g=%.4f w1_mean=%.4f best=%.4f "
+                        "%.2f steps/s ETA %s\n",
+                prog, (long long)p->step, (long long)p->steps, p->loss_d, p->loss_g,
+                p->w1_mean, p->best_w1, p->steps_per_s, eta);
+    }
+}
+
 static int ends_with(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);
@@ -122,6 +149,88 @@ static int file_exists(const char *dir, const char *name)
     return stat(p, &st) == 0;
 }
 
+/* ---- model kinds ----------------------------------------------------------------
+ * Everything but reading the data and calling the trainer is shared: a kind
+ * names its config table and defaults, and one function that loads the data
+ * and trains. */
+typedef union {
+    md_luxe_cfg luxe;
+    md_zdc_cfg zdc;
+} any_cfg;
+
+typedef struct {
+    const char *data, *out;
+    int resume, drop;
+    progress_state *ps;
+} run_args;
+
+typedef struct {
+    const char *name;
+    const md_cfg_field *fields;
+    void (*defaults)(any_cfg *cfg);
+    /* reads the data and trains: GS_OK or a gs_status with gs_errmsg() set */
+    int (*run)(const any_cfg *cfg, const run_args *a, int *stopped);
+} train_kind;
+
+/* After the data are read (a bad data file leaves no run directory behind):
+ * creates the run directory and arms the stop flag. */
+static int start_run(const run_args *a)
+{
+    if (make_dir(a->out))
+        return gs_error(GS_ERR_IO, "%s: cannot create directory: %s", a->out, strerror(errno));
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return GS_OK;
+}
+
+static void luxe_defaults(any_cfg *c) { md_luxe_cfg_default(&c->luxe); }
+static void zdc_defaults(any_cfg *c) { md_zdc_cfg_default(&c->zdc); }
+
+static int run_luxe(const any_cfg *cfg, const run_args *a, int *stopped)
+{
+    ds_events ev;
+    ds_read_opts ro = {.drop_nonfinite = a->drop};
+    int rc = ends_with(a->data, ".csv") ? ds_events_read_csv(a->data, &ro, &ev)
+                                        : ds_events_read(a->data, &ro, &ev);
+    if (!rc && (rc = start_run(a)))
+        ds_events_free(&ev);
+    if (rc)
+        return rc;
+    fprintf(stderr, "%s: %lld events, %lld features, %d threads -> %s/\n", prog,
+            (long long)ev.n, (long long)ev.f, nn_get_threads(), a->out);
+    md_train_opts to = {.out_dir = a->out, .resume = a->resume, .stop = &g_stop,
+                        .progress = on_progress, .progress_ud = a->ps};
+    rc = md_luxe_train(&cfg->luxe, &ev, &to, stopped);
+    ds_events_free(&ev);
+    return rc;
+}
+
+static int run_zdc(const any_cfg *cfg, const run_args *a, int *stopped)
+{
+    ds_images im;
+    ds_read_opts ro = {.drop_nonfinite = a->drop};
+    int rc = ds_images_read(a->data, &ro, &im);
+    if (!rc && (rc = start_run(a)))
+        ds_images_free(&im);
+    if (rc)
+        return rc;
+    fprintf(stderr, "%s: %lld images %lldx%lld, %lld conditions, %d threads -> %s/\n", prog,
+            (long long)im.n, (long long)im.h, (long long)im.w, (long long)im.c,
+            nn_get_threads(), a->out);
+    md_zdc_train_opts to = {.out_dir = a->out, .resume = a->resume, .stop = &g_stop,
+                            .progress = on_progress_zdc, .progress_ud = a->ps};
+    rc = md_zdc_train(&cfg->zdc, &im, &to, stopped);
+    ds_images_free(&im);
+    return rc;
+}
+
+static const train_kind kinds[] = {
+    {"luxe", md_luxe_cfg_fields, luxe_defaults, run_luxe},
+    {"zdc", md_zdc_cfg_fields, zdc_defaults, run_zdc},
+};
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
@@ -136,9 +245,12 @@ int main(int argc, char **argv)
         usage(stderr);
         return GS_EXIT_USAGE;
     }
-    const char *kind = argv[1];
-    if (strcmp(kind, "luxe") != 0) {
-        gs_tool_err(prog, "unknown model kind '%s' (luxe)", kind);
+    const train_kind *kind = NULL;
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        if (!strcmp(argv[1], kinds[k].name))
+            kind = &kinds[k];
+    if (!kind) {
+        gs_tool_err(prog, "unknown model kind '%s' (luxe, zdc)", argv[1]);
         return GS_EXIT_USAGE;
     }
     enum { O_RESUME = 256, O_THREADS, O_DROP, O_PRINT, O_VERSION, O_ITERS };
@@ -153,8 +265,8 @@ int main(int argc, char **argv)
     const char *sets[256];
     int nsets = 0, resume = 0, drop = 0, print = 0;
     long long threads = 0;
-    md_luxe_cfg cfg;
-    md_luxe_cfg_default(&cfg);
+    any_cfg cfg;
+    kind->defaults(&cfg);
     char iters_kv[64];
     optind = 2;
     int c;
@@ -193,18 +305,18 @@ int main(int argc, char **argv)
         gs_tool_err(prog, "unexpected argument '%s'", argv[optind]);
         return GS_EXIT_USAGE;
     }
-    if (config && md_cfg_load_ini(md_luxe_cfg_fields, &cfg, config)) {
+    if (config && md_cfg_load_ini(kind->fields, &cfg, config)) {
         gs_tool_err(prog, "%s", gs_errmsg());
         return GS_EXIT_USAGE;
     }
     for (int i = 0; i < nsets; i++)
-        if (md_cfg_set_kv(md_luxe_cfg_fields, &cfg, sets[i])) {
+        if (md_cfg_set_kv(kind->fields, &cfg, sets[i])) {
             gs_tool_err(prog, "--set %s: %s", sets[i], gs_errmsg());
             return GS_EXIT_USAGE;
         }
     if (print) {
-        printf("luxe configuration (key, value, meaning):\n");
-        md_cfg_print_help(md_luxe_cfg_fields, &cfg, stdout);
+        printf("%s configuration (key, value, meaning):\n", kind->name);
+        md_cfg_print_help(kind->fields, &cfg, stdout);
         return GS_EXIT_OK;
     }
     if (!data || !out) {
@@ -230,33 +342,11 @@ int main(int argc, char **argv)
     }
     if (threads)
         nn_set_threads((int)threads);
-
-    ds_events ev;
-    ds_read_opts ro = {.drop_nonfinite = drop};
-    int rc = ends_with(data, ".csv") ? ds_events_read_csv(data, &ro, &ev)
-                                     : ds_events_read(data, &ro, &ev);
-    if (rc) {
-        gs_tool_err(prog, "%s", gs_errmsg());
-        return GS_EXIT_FAIL;
-    }
-    if (make_dir(out)) {
-        gs_tool_err(prog, "%s: cannot create directory: %s", out, strerror(errno));
-        ds_events_free(&ev);
-        return GS_EXIT_FAIL;
-    }
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     progress_state ps = {.tty = gs_tool_isatty()};
-    md_train_opts to = {.out_dir = out, .resume = resume, .stop = &g_stop,
-                        .progress = on_progress, .progress_ud = &ps};
-    fprintf(stderr, "%s: %lld events, %lld features, %d threads -> %s/\n", prog,
-            (long long)ev.n, (long long)ev.f, nn_get_threads(), out);
+    run_args ra = {.data = data, .out = out, .resume = resume, .drop = drop, .ps = &ps};
     int stopped = 0;
     double t0 = wall();
-    rc = md_luxe_train(&cfg, &ev, &to, &stopped);
-    ds_events_free(&ev);
+    int rc = kind->run(&cfg, &ra, &stopped);
     if (ps.tty)
         fputc('\n', stderr);
     if (rc) {

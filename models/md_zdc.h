@@ -1,0 +1,166 @@
+/* md_zdc — the ALICE proton-ZDC conditional GAN (design.md §5 zdc_gan).
+ *
+ * A conditional conv generator G(z, c) -> H×W image (56×30), a conditional
+ * conv discriminator D(x, c) -> logit, non-saturating BCE loss, images
+ * trained in log(1 + x) space (mapped back with exp(y) − 1), conditions
+ * standardised with a scaler fitted on the training rows. Three optional
+ * generator regularisers, each switchable with its own strength, give the
+ * four variants of the ALICE ablation (docs/zdc.md has the formulas):
+ *   SDI diversity, intensity, auxiliary max-pixel regressor.
+ *
+ * Training holds out whole condition groups, evaluates the mean channel W1
+ * on them every K steps (train.log, key=value records), keeps the best
+ * (model.h5) and the last complete state (last.h5, exact resume: same seed
+ * and thread count give a bit-identical run). Sampling loads model.h5 and
+ * draws k images per condition row. */
+#ifndef MD_ZDC_H
+#define MD_ZDC_H
+
+#include <signal.h>
+
+#include "datasets/ds.h"
+#include "models/md_config.h"
+#include "nn/nn.h"
+#include "preprocess/pp.h"
+
+typedef struct {
+    /* networks */
+    int64_t noise_dim;
+    md_ivec g_channels;            /* 3 widths: linear map, after up 1, after up 2 */
+    md_ivec d_channels;            /* 3 widths of the stride-2 convs */
+    int64_t d_hidden;              /* dense layer after flatten ‖ cond */
+    int64_t aux_channels;          /* regressor R: conv s2 a -> conv s2 2a -> dense 2 */
+    double slope, dropout;
+    int d_bn;                      /* batch norm after D's first conv (the ALICE design) */
+    /* regularisers */
+    int sdi;                       /* SDI diversity term on/off */
+    double sdi_lambda;
+    int sdi_space;                 /* 0: D penultimate features, 1: pixels */
+    int64_t sdi_k;                 /* neighbours for rows whose condition is not repeated */
+    int intensity;
+    double intensity_lambda;
+    int aux;
+    double aux_lambda;
+    /* training */
+    int64_t batch;
+    double lr_g, lr_d, lr_aux, beta1, beta2;
+    int64_t iters, eval_every, eval_rows, eval_repeats, ckpt_every;
+    double holdout;
+    int64_t seed;
+} md_zdc_cfg;
+
+extern const md_cfg_field md_zdc_cfg_fields[];
+void md_zdc_cfg_default(md_zdc_cfg *c);
+
+/* ---- networks (exposed for tests and tools) ---- */
+typedef struct {
+    int64_t noise_dim, n_cond, h, w, h0, w0;
+    int64_t ch[3];
+    float slope;
+    nn_linear_layer fc;
+    nn_batchnorm_layer bn[3];
+    nn_conv2d_layer conv[3];
+    nn_params ps, buf;             /* trainable, BN running statistics */
+} md_zdc_gen;
+
+typedef struct {
+    int64_t n_cond, h, w, feat;
+    int64_t ch[3];
+    float slope, dropout;
+    int use_bn;
+    nn_conv2d_layer conv[3];
+    nn_batchnorm_layer bn;
+    nn_linear_layer fc1, fc2;
+    nn_params ps, buf;
+} md_zdc_disc;
+
+typedef struct {
+    nn_conv2d_layer conv[2];
+    nn_linear_layer fc;
+    nn_params ps;
+} md_zdc_aux;
+
+int md_zdc_gen_init(md_zdc_gen *g, const md_zdc_cfg *cfg, int64_t n_cond, int64_t h, int64_t w,
+                    gs_rng *r);
+void md_zdc_gen_free(md_zdc_gen *g);
+/* z [B, noise_dim], cond [B, n_cond] -> [B, 1, h, w] (training space, >= 0). */
+nn_tensor *md_zdc_gen_fwd(nn_ctx *c, const md_zdc_gen *g, nn_tensor *z, nn_tensor *cond);
+
+int md_zdc_disc_init(md_zdc_disc *d, const md_zdc_cfg *cfg, int64_t n_cond, int64_t h,
+                     int64_t w, gs_rng *r);
+void md_zdc_disc_free(md_zdc_disc *d);
+/* x [B, 1, h, w], cond [B, n_cond] -> logits [B, 1]; *feat (may be NULL)
+ * receives the penultimate features [B, d_hidden]. rng: dropout masks. */
+nn_tensor *md_zdc_disc_fwd(nn_ctx *c, const md_zdc_disc *d, nn_tensor *x, nn_tensor *cond,
+                           gs_rng *rng, nn_tensor **feat);
+
+int md_zdc_aux_init(md_zdc_aux *a, const md_zdc_cfg *cfg, int64_t h, int64_t w, gs_rng *r);
+void md_zdc_aux_free(md_zdc_aux *a);
+/* x [B, 1, h, w] -> predicted normalised (row, col) of the brightest pixel [B, 2]. */
+nn_tensor *md_zdc_aux_fwd(nn_ctx *c, const md_zdc_aux *a, nn_tensor *x);
+
+/* ---- the regularisers' pieces (exact formulas in docs/zdc.md) ---- */
+/* s_i, the diversity of the real responses to conditions like row i's:
+ * rows with identical conditions form a group; a row alone in its group
+ * uses its k nearest rows (Euclidean, in the given — standardised —
+ * condition space, itself included). s_raw = Σ_pixels std (ddof 0) over the
+ * group; s = (s_raw − min) / (max − min) over all n rows (all 1 when every
+ * s_raw is equal). img: [n, px] (training space). s: [n]. */
+int md_zdc_diversity_weights(const float *cond, const float *img, int64_t n, int64_t c,
+                             int64_t px, int64_t k, float *s);
+/* λ · mean(s) · mean_i s_i / (div_i + 1e−5), div_i = mean_j |f1_ij − f2_ij| /
+ * (mean_j |z1_ij − z2_ij| + 1e−5). f1, f2 [B, F] graph values; z1, z2 [B, nz]
+ * and s [B] plain arrays; mean_s the dataset mean of s. */
+nn_tensor *md_zdc_sdi_loss(nn_ctx *c, nn_tensor *f1, nn_tensor *f2, const float *z1,
+                           const float *z2, int64_t nz, const float *s, double mean_s,
+                           double lambda);
+/* λ · mean_i |Σ_pixels gen_i − real_sum_i|; gen [B, ...], real_sum [B]. */
+nn_tensor *md_zdc_intensity_loss(nn_ctx *c, nn_tensor *gen, const float *real_sum,
+                                 double lambda);
+/* λ · MSE(pred [B, 2], coords [B, 2]). */
+nn_tensor *md_zdc_aux_loss(nn_ctx *c, nn_tensor *pred, const float *coords, double lambda);
+/* (row / (h − 1), col / (w − 1)) of each image's maximum (first in row-major
+ * order on ties): coords [n, 2]. */
+void md_zdc_argmax_coords(const float *img, int64_t n, int64_t h, int64_t w, float *coords);
+
+/* ---- training ---- */
+typedef struct {
+    int64_t step, steps;
+    double loss_d, loss_g, loss_div, loss_int, loss_aux, loss_r;
+    double w1_mean, best_w1;       /* NaN until the first evaluation */
+    double steps_per_s, eta_s;
+    int evaluated;                 /* this report follows an evaluation */
+} md_zdc_progress;
+
+typedef void (*md_zdc_progress_fn)(void *ud, const md_zdc_progress *p);
+
+typedef struct {
+    const char *out_dir;           /* writes model.h5, last.h5, train.log there */
+    int resume;                    /* continue from out_dir/last.h5 (its config rules) */
+    const volatile sig_atomic_t *stop; /* set asynchronously: save and return */
+    md_zdc_progress_fn progress;
+    void *progress_ud;
+} md_zdc_train_opts;
+
+/* Trains on an image set with conditions (original pixel space, >= 0).
+ * GS_OK also when stopped through opts->stop (then *stopped = 1 and
+ * last.h5 holds the state to resume from). */
+int md_zdc_train(const md_zdc_cfg *cfg, const ds_images *data, const md_zdc_train_opts *opts,
+                 int *stopped);
+
+/* ---- sampling ---- */
+typedef struct md_zdc_model md_zdc_model;
+
+int md_zdc_load(const char *path, md_zdc_model **m);
+void md_zdc_free(md_zdc_model *m);
+int64_t md_zdc_n_cond(const md_zdc_model *m);
+/* k images per condition row (n rows [n, n_cond], original units): out gets
+ * n·k images in original pixel space, row i·k + j for condition i, and the
+ * conditions repeated alongside. Deterministic for a seed and thread count. */
+/* Sampling uses a folded, sub-pixel form of the eval-mode generator
+ * (md_zdc.c explains it); off = the plain graph, for checks. Default on. */
+void md_zdc_set_fast(md_zdc_model *m, int on);
+int md_zdc_sample(md_zdc_model *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
+                  ds_images *out);
+
+#endif

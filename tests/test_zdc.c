@@ -1,0 +1,433 @@
+/* models/md_zdc: network shapes, the regularisers' values on hand-made
+ * cases, a short training run with every regulariser, exact resume,
+ * sampling, and the train/sample tools' ZDC paths and error exits. */
+#include "core/gs_h5.h"
+#include "models/md_zdc.h"
+#include "testutil.h"
+
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+/* Every malloc-family call made by gansim code in this binary goes through
+ * these wrappers (linked with -Wl,--wrap=..., see the Makefile), so the
+ * steady-state training step can be shown to allocate nothing. */
+static atomic_long n_alloc_calls;
+void *__real_malloc(size_t);
+void *__real_calloc(size_t, size_t);
+void *__real_realloc(void *, size_t);
+void *__real_aligned_alloc(size_t, size_t);
+void *__wrap_malloc(size_t n) { n_alloc_calls++; return __real_malloc(n); }
+void *__wrap_calloc(size_t a, size_t b) { n_alloc_calls++; return __real_calloc(a, b); }
+void *__wrap_realloc(void *p, size_t n) { n_alloc_calls++; return __real_realloc(p, n); }
+void *__wrap_aligned_alloc(size_t a, size_t n) { n_alloc_calls++; return __real_aligned_alloc(a, n); }
+
+static void tiny_cfg(md_zdc_cfg *c, int64_t iters)
+{
+    md_zdc_cfg_default(c);
+    c->noise_dim = 4;
+    c->g_channels = (md_ivec){3, {8, 4, 4}};
+    c->d_channels = (md_ivec){3, {4, 4, 8}};
+    c->d_hidden = 8;
+    c->aux_channels = 2;
+    c->batch = 8;
+    c->iters = iters;
+    c->eval_every = 4;
+    c->ckpt_every = 4;
+    c->eval_rows = 40;
+    c->sdi = c->intensity = c->aux = 1;
+    c->lr_g = c->lr_d = c->lr_aux = 1e-3;
+}
+
+/* ---- shapes ------------------------------------------------------------- */
+START_TEST(t_shapes)
+{
+    md_zdc_cfg cfg;
+    md_zdc_cfg_default(&cfg); /* the design's widths */
+    gs_rng r;
+    gs_rng_seed(&r, 1);
+    md_zdc_gen g;
+    md_zdc_disc d;
+    md_zdc_aux a;
+    ck_assert_int_eq(md_zdc_gen_init(&g, &cfg, 9, 56, 30, &r), GS_OK);
+    ck_assert_int_eq(md_zdc_disc_init(&d, &cfg, 9, 56, 30, &r), GS_OK);
+    ck_assert_int_eq(md_zdc_aux_init(&a, &cfg, 56, 30, &r), GS_OK);
+    ck_assert_int_eq(g.h0, 14);
+    ck_assert_int_eq(g.w0, 8);
+    nn_ctx *c = nn_ctx_new();
+    const int64_t b = 3;
+    float z[3 * 10], cond[3 * 9];
+    gs_rng_fill_normal(&r, z, 30, 0, 1);
+    gs_rng_fill_normal(&r, cond, 27, 0, 1);
+    nn_tensor *zt = nn_input(c, 2, (int64_t[]){b, 10}, z);
+    nn_tensor *ct = nn_input(c, 2, (int64_t[]){b, 9}, cond);
+    nn_tensor *x = md_zdc_gen_fwd(c, &g, zt, ct);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_int_eq(x->ndim, 4);
+    ck_assert_int_eq(x->shape[0], 3);
+    ck_assert_int_eq(x->shape[1], 1);
+    ck_assert_int_eq(x->shape[2], 56);
+    ck_assert_int_eq(x->shape[3], 30);
+    for (int64_t i = 0; i < x->n; i++)
+        ck_assert(x->data[i] >= 0); /* ReLU output: log(1 + x) space */
+    nn_tensor *feat = NULL;
+    nn_tensor *y = md_zdc_disc_fwd(c, &d, x, ct, &r, &feat);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(y->ndim, 2);
+    ck_assert_int_eq(y->shape[0], 3);
+    ck_assert_int_eq(y->shape[1], 1);
+    ck_assert_int_eq(feat->shape[0], 3);
+    ck_assert_int_eq(feat->shape[1], 128);
+    ck_assert_int_eq(d.fc1.in, 128 * 7 * 4 + 9); /* 56x30 -> 28x15 -> 14x8 -> 7x4 */
+    nn_tensor *p = md_zdc_aux_fwd(c, &a, x);
+    ck_assert_int_eq(p->shape[0], 3);
+    ck_assert_int_eq(p->shape[1], 2);
+    for (int i = 0; i < 6; i++)
+        ck_assert(p->data[i] > 0 && p->data[i] < 1);
+    nn_ctx_free(c);
+    md_zdc_gen_free(&g);
+    md_zdc_disc_free(&d);
+    md_zdc_aux_free(&a);
+}
+END_TEST
+
+/* ---- regularisers on hand-made data ------------------------------------------ */
+START_TEST(t_diversity_weights)
+{
+    /* group A = {0,0}: pixels (0,0) and (2,2) -> std 1 per pixel, sum 2;
+     * group B = {5,5}: three identical images -> 0;
+     * row 5 = {0,0.1} alone: its 3 nearest rows are itself and group A,
+     * images (1,1), (0,0), (2,2) -> std sqrt(2/3) per pixel. */
+    const float cond[6 * 2] = {0, 0, 5, 5, 0, 0, 5, 5, 5, 5, 0, 0.1f};
+    const float img[6 * 2] = {0, 0, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1};
+    float s[6];
+    ck_assert_int_eq(md_zdc_diversity_weights(cond, img, 6, 2, 2, 3, s), GS_OK);
+    ck_assert_close(s[0], 1.0, 1e-6, 0);
+    ck_assert_close(s[2], 1.0, 1e-6, 0);
+    ck_assert_close(s[1], 0.0, 1e-6, 0);
+    ck_assert_close(s[3], 0.0, 1e-6, 0);
+    ck_assert_close(s[4], 0.0, 1e-6, 0);
+    ck_assert_close(s[5], sqrt(2.0 / 3.0), 1e-6, 0); /* 2 sqrt(2/3) / 2 */
+    /* all equal: every weight 1 (the term still applies uniformly) */
+    const float same[4] = {3, 3, 3, 3};
+    const float c2[4] = {0, 0, 0, 0};
+    ck_assert_int_eq(md_zdc_diversity_weights(c2, same, 2, 2, 2, 3, s), GS_OK);
+    ck_assert_close(s[0], 1.0, 0, 0);
+    ck_assert_close(s[1], 1.0, 0, 0);
+    ck_assert_int_eq(md_zdc_diversity_weights(c2, same, 0, 2, 2, 3, s), GS_ERR_ARG);
+}
+END_TEST
+
+START_TEST(t_loss_terms)
+{
+    nn_ctx *c = nn_ctx_new();
+    /* intensity: sums 10 and 4 vs real 7 and 5 -> mean(3, 1) = 2, times lambda 0.5 */
+    const float g[2 * 4] = {1, 2, 3, 4, 1, 1, 1, 1};
+    const float rs[2] = {7, 5};
+    nn_tensor *gt = nn_input(c, 4, (int64_t[]){2, 1, 2, 2}, g);
+    nn_tensor *li = md_zdc_intensity_loss(c, gt, rs, 0.5);
+    ck_assert_ptr_nonnull(li);
+    ck_assert_close(li->data[0], 1.0, 1e-6, 0);
+    /* aux: ((0.5-0)^2 + (0.5-1)^2 + (0.2-0.2)^2 + (0.4-0.1)^2) / 4 * 2 */
+    const float pred[4] = {0.5f, 0.5f, 0.2f, 0.4f}, coords[4] = {0, 1, 0.2f, 0.1f};
+    nn_tensor *la = md_zdc_aux_loss(c, nn_input(c, 2, (int64_t[]){2, 2}, pred), coords, 2.0);
+    ck_assert_close(la->data[0], (0.25 + 0.25 + 0 + 0.09) / 4 * 2, 1e-6, 0);
+    /* argmax coords: (row / (h-1), col / (w-1)), first maximum on ties */
+    const float im[2 * 3 * 5] = {0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0,
+                                 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7};
+    float co[4];
+    md_zdc_argmax_coords(im, 2, 3, 5, co);
+    ck_assert_close(co[0], 0.5, 1e-7, 0);
+    ck_assert_close(co[1], 0.5, 1e-7, 0);
+    ck_assert_close(co[2], 0.0, 0, 0);
+    ck_assert_close(co[3], 0.0, 0, 0);
+    /* SDI: row 0 features differ by (1, 2, 3) -> mean 2, noises by (1, 1) -> 1:
+     * div 2/(1+1e-5); row 1 by (0.5, 0.5, 0.5) and (2, 0) -> div 0.5/(1+1e-5) */
+    const float f1[6] = {1, 2, 3, 0, 0, 0}, f2[6] = {0, 0, 0, 0.5f, -0.5f, 0.5f};
+    const float z1[4] = {0, 0, 2, 0}, z2[4] = {1, -1, 0, 0}, s[2] = {0.2f, 0.8f};
+    nn_tensor *ld = md_zdc_sdi_loss(c, nn_input(c, 2, (int64_t[]){2, 3}, f1),
+                                    nn_input(c, 2, (int64_t[]){2, 3}, f2), z1, z2, 2, s, 0.4,
+                                    0.5);
+    const double d0 = 2.0 / (1 + 1e-5), d1 = 0.5 / (1 + 1e-5);
+    const double want = 0.5 * 0.4 * 0.5 * (0.2 / (d0 + 1e-5) + 0.8 / (d1 + 1e-5));
+    ck_assert_close(ld->data[0], want, 0, 1e-5);
+    nn_ctx_free(c);
+}
+END_TEST
+
+/* ---- training, resume, sampling ------------------------------------------------ */
+typedef struct {
+    int64_t stop_at;
+    volatile sig_atomic_t *flag;
+    int calls, evals;
+} stopper;
+
+static void stop_cb(void *ud, const md_zdc_progress *p)
+{
+    stopper *s = ud;
+    s->calls++;
+    s->evals += p->evaluated;
+    if (s->stop_at && p->step == s->stop_at)
+        *s->flag = 1;
+}
+
+static void read_ds(const char *path, const char *dset, float *out, int64_t n)
+{
+    hid_t f;
+    ck_assert_int_eq(gs_h5_open(path, 0, &f), GS_OK);
+    int64_t dims[4];
+    int rank;
+    ck_assert_msg(gs_h5_shape(f, dset, &rank, dims) == GS_OK, "%s", gs_errmsg());
+    int64_t tot = 1;
+    for (int i = 0; i < rank; i++)
+        tot *= dims[i];
+    ck_assert_int_eq(tot, n);
+    ck_assert_int_eq(gs_h5_read_into(f, dset, GS_H5_F32, rank, dims, out), GS_OK);
+    gs_h5_close(f);
+}
+
+START_TEST(t_train_resume_sample)
+{
+    ds_images data;
+    ck_assert_int_eq(ds_toy_zdc(400, 5, &data), GS_OK);
+    char dir[64], a[128], b[128], p[256], q[256];
+    gs_test_tmpdir(dir, sizeof dir);
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    mkdir(a, 0777);
+    mkdir(b, 0777);
+    md_zdc_cfg cfg;
+    tiny_cfg(&cfg, 12);
+    volatile sig_atomic_t flag = 0;
+    stopper st = {0, &flag, 0, 0};
+    md_zdc_train_opts o = {.out_dir = a, .stop = &flag, .progress = stop_cb, .progress_ud = &st};
+    int stopped = -1;
+    ck_assert_msg(md_zdc_train(&cfg, &data, &o, &stopped) == GS_OK, "%s", gs_errmsg());
+    ck_assert_int_eq(stopped, 0);
+    ck_assert_int_eq(st.calls, 12);
+    ck_assert_int_eq(st.evals, 3);
+    /* interrupted at step 5, resumed with another config (ignored) */
+    stopper st2 = {5, &flag, 0, 0};
+    md_zdc_train_opts o2 = {.out_dir = b, .stop = &flag, .progress = stop_cb,
+                            .progress_ud = &st2};
+    ck_assert_int_eq(md_zdc_train(&cfg, &data, &o2, &stopped), GS_OK);
+    ck_assert_int_eq(stopped, 1);
+    flag = 0;
+    st2.stop_at = 0;
+    o2.resume = 1;
+    md_zdc_cfg other;
+    tiny_cfg(&other, 3);
+    other.sdi = 0;
+    ck_assert_msg(md_zdc_train(&other, &data, &o2, &stopped) == GS_OK, "%s", gs_errmsg());
+    ck_assert_int_eq(stopped, 0);
+    ck_assert_int_eq(st2.calls, 12);
+    snprintf(p, sizeof p, "%s/last.h5", a);
+    snprintf(q, sizeof q, "%s/last.h5", b);
+    const struct { const char *name; int64_t n; } ds[] = {
+        {"train/G/G.conv0.w", 4 * 8 * 9}, {"train/G_buf/G.bn1.running_var", 4},
+        {"train/D/D.fc1.w", 8 * (8 * 7 * 4 + 9)}, {"train/R/R.fc.w", 2 * 4 * 14 * 8},
+        {"train/best/G/G.fc.w", 8 * 14 * 8 * 13}, {"G/G.conv2.w", 4 * 9}};
+    for (size_t j = 0; j < sizeof ds / sizeof ds[0]; j++) {
+        float *wa = malloc((size_t)ds[j].n * sizeof(float)), *wb = malloc((size_t)ds[j].n * 4);
+        read_ds(p, ds[j].name, wa, ds[j].n);
+        read_ds(q, ds[j].name, wb, ds[j].n);
+        ck_assert_msg(memcmp(wa, wb, (size_t)ds[j].n * sizeof(float)) == 0,
+                      "%s differs after resume", ds[j].name);
+        free(wa);
+        free(wb);
+    }
+    /* the log has evaluation records */
+    snprintf(p, sizeof p, "%s/train.log", a);
+    FILE *lf = fopen(p, "r");
+    ck_assert_ptr_nonnull(lf);
+    char line[2048];
+    int records = 0;
+    while (fgets(line, sizeof line, lf))
+        records += line[0] != '#' && strstr(line, "w1_mean=") && strstr(line, "loss_div=");
+    fclose(lf);
+    ck_assert_int_eq(records, 3);
+
+    /* sampling: k images per condition row, in order, deterministic per seed */
+    snprintf(p, sizeof p, "%s/model.h5", a);
+    md_zdc_model *m;
+    ck_assert_msg(md_zdc_load(p, &m) == GS_OK, "%s", gs_errmsg());
+    ck_assert_int_eq(md_zdc_n_cond(m), 9);
+    ds_images g1, g2;
+    ck_assert_int_eq(md_zdc_sample(m, data.cond, 3, 2, 7, &g1), GS_OK);
+    ck_assert_int_eq(md_zdc_sample(m, data.cond, 3, 2, 7, &g2), GS_OK);
+    ck_assert_int_eq(g1.n, 6);
+    ck_assert_int_eq(g1.h, 56);
+    ck_assert_int_eq(g1.w, 30);
+    ck_assert_int_eq(memcmp(g1.images, g2.images, (size_t)(6 * 56 * 30) * sizeof(float)), 0);
+    for (int64_t i = 0; i < 6; i++)
+        ck_assert_int_eq(memcmp(g1.cond + i * 9, data.cond + (i / 2) * 9, 9 * sizeof(float)), 0);
+    for (int64_t i = 0; i < 6 * 56 * 30; i++)
+        ck_assert(isfinite(g1.images[i]) && g1.images[i] >= 0);
+    /* the folded sub-pixel sampler equals the plain eval-mode graph */
+    md_zdc_set_fast(m, 0);
+    ck_assert_int_eq(md_zdc_sample(m, data.cond, 3, 2, 7, &g2), GS_OK);
+    md_zdc_set_fast(m, 1);
+    for (int64_t i = 0; i < 6 * 56 * 30; i++)
+        ck_assert_close(g1.images[i], g2.images[i], 1e-4, 1e-4);
+    ds_images_free(&g2);
+    ck_assert_int_eq(md_zdc_sample(m, data.cond, 3, 0, 7, &g2), GS_ERR_ARG);
+    ds_images_free(&g1);
+    ds_images_free(&g2);
+    md_zdc_free(m);
+    /* a LUXE file or a missing one is refused with a message */
+    ck_assert_int_ne(md_zdc_load("/nonexistent/model.h5", &m), GS_OK);
+    ds_images_free(&data);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+START_TEST(t_bad_inputs)
+{
+    ds_images data;
+    ck_assert_int_eq(ds_toy_zdc(50, 6, &data), GS_OK);
+    char dir[64], p[128];
+    gs_test_tmpdir(dir, sizeof dir);
+    md_zdc_cfg cfg;
+    tiny_cfg(&cfg, 2);
+    md_zdc_train_opts o = {.out_dir = dir};
+    int stopped;
+    cfg.g_channels = (md_ivec){2, {8, 4}};
+    ck_assert_int_eq(md_zdc_train(&cfg, &data, &o, &stopped), GS_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "g_channels"));
+    tiny_cfg(&cfg, 2);
+    data.images[17] = -1.0f;
+    ck_assert_int_eq(md_zdc_train(&cfg, &data, &o, &stopped), GS_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "negative"));
+    snprintf(p, sizeof p, "%s/model.h5", dir);
+    ck_assert_int_ne(access(p, F_OK), 0); /* nothing written */
+    ds_images_free(&data);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+/* Between two progress reports with no evaluation or checkpoint in between
+ * lies exactly one training step (D, R and G updates with every
+ * regulariser): after warm-up it must not allocate. */
+typedef struct {
+    long at[16];
+} alloc_probe;
+
+static void probe_cb(void *ud, const md_zdc_progress *p)
+{
+    alloc_probe *a = ud;
+    if (p->step < 16)
+        a->at[p->step] = atomic_load(&n_alloc_calls);
+}
+
+START_TEST(t_no_malloc_in_step)
+{
+    ds_images data;
+    ck_assert_int_eq(ds_toy_zdc(200, 8, &data), GS_OK);
+    char dir[64];
+    gs_test_tmpdir(dir, sizeof dir);
+    md_zdc_cfg cfg;
+    tiny_cfg(&cfg, 9);
+    cfg.eval_every = cfg.ckpt_every = 1000; /* only at the last step */
+    alloc_probe a = {{0}};
+    md_zdc_train_opts o = {.out_dir = dir, .progress = probe_cb, .progress_ud = &a};
+    int stopped;
+    ck_assert_msg(md_zdc_train(&cfg, &data, &o, &stopped) == GS_OK, "%s", gs_errmsg());
+    for (int k = 4; k < 8; k++)
+        ck_assert_msg(a.at[k + 1] == a.at[k], "step %d allocated %ld times", k + 1,
+                      a.at[k + 1] - a.at[k]);
+    ds_images_free(&data);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+/* ---- tools ------------------------------------------------------------------------ */
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(t_tools)
+{
+    const char *b = gs_test_bin();
+    char dir[64];
+    gs_test_tmpdir(dir, sizeof dir);
+    ck_assert_int_eq(run("%s/gansim-datagen zdc -n 300 --seed 3 -o %s/d.h5 >/dev/null", b, dir),
+                     0);
+    ck_assert_int_eq(run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --print-config "
+                         "| grep -q reg.sdi_lambda", b, dir, dir), 0);
+    ck_assert_int_eq(run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --set reg.nope=1 "
+                         "2>/dev/null", b, dir, dir), 2);
+    ck_assert_int_eq(run("%s/gansim-train zdc --data %s/none.h5 --out %s/r 2>/dev/null", b, dir,
+                         dir), 1);
+    ck_assert_int_eq(run("test -e %s/r", dir), 1); /* a bad data file leaves no run dir */
+    const char *small = "--set model.noise_dim=4 --set model.g_channels=8,4,4 "
+                        "--set model.d_channels=4,4,8 --set model.d_hidden=8 "
+                        "--set model.aux_channels=2 --set train.batch=8 --set train.eval_rows=30 "
+                        "--set train.eval_every=3 --set reg.sdi=on --set reg.intensity=on "
+                        "--set reg.aux=on";
+    ck_assert_int_eq(run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --iters 6 %s "
+                         "2>/dev/null", b, dir, dir, small), 0);
+    ck_assert_int_eq(run("grep -q '^step=6 .*w1_mean=' %s/r/train.log", dir), 0);
+    ck_assert_int_eq(run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --iters 6 %s "
+                         "2>/dev/null", b, dir, dir, small), 2);
+    /* resuming a finished run (its own config: 6 steps) adds nothing and succeeds */
+    ck_assert_int_eq(run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --resume "
+                         "2>/dev/null", b, dir, dir), 0);
+    ck_assert_int_eq(run("grep -c '^step=' %s/r/train.log | grep -qx 2", dir), 0);
+    /* sampling: k images per condition row */
+    ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/d.h5 -k 2 "
+                         "-o %s/g.h5 2>/dev/null", b, dir, dir, dir), 0);
+    ck_assert_int_eq(run("h5ls %s/g.h5 | grep -q 'images .*{600, 56, 30}'", dir), 0);
+    ck_assert_int_eq(run("h5ls %s/g.h5 | grep -q 'conditions .*{600, 9}'", dir), 0);
+    ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/d.h5 "
+                         "-o %s/g1.h5 2>/dev/null", b, dir, dir, dir), 0);
+    ck_assert_int_eq(run("h5ls %s/g1.h5 | grep -q 'images .*{300, 56, 30}'", dir), 0);
+    /* error paths: exit codes, and no output file */
+    ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/none.h5 "
+                         "-o %s/bad.h5 2>/dev/null", b, dir, dir, dir), 1);
+    ck_assert_int_eq(run("echo junk > %s/junk.h5; %s/gansim-sample --model %s/r/model.h5 "
+                         "--conditions %s/junk.h5 -o %s/bad.h5 2>/dev/null", dir, b, dir, dir,
+                         dir), 1);
+    ck_assert_int_eq(run("%s/gansim-datagen luxe -n 100 --seed 1 -o %s/ev.h5 >/dev/null && "
+                         "%s/gansim-sample --model %s/r/model.h5 --conditions %s/ev.h5 "
+                         "-o %s/bad.h5 2>/dev/null", b, dir, b, dir, dir, dir), 1);
+    ck_assert_int_eq(run("%s/gansim-sample --model %s/d.h5 --conditions %s/d.h5 -o %s/bad.h5 "
+                         "2>/dev/null", b, dir, dir, dir), 1); /* not a model: no kind */
+    ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/d.h5 -k 0 "
+                         "-o %s/bad.h5 2>/dev/null", b, dir, dir, dir), 2);
+    ck_assert_int_eq(run("%s/gansim-sample --model %s/missing.h5 --conditions %s/d.h5 "
+                         "-o %s/bad.h5 2>/dev/null", b, dir, dir, dir), 1);
+    ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 -n 10 -o %s/bad.h5 "
+                         "2>/dev/null", b, dir, dir), 2); /* zdc needs conditions */
+    ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/d.h5 -n 5 "
+                         "-o %s/bad.h5 2>/dev/null", b, dir, dir, dir), 2);
+    ck_assert_int_eq(run("test -e %s/bad.h5", dir), 1);
+    ck_assert_int_eq(run("ls %s | grep -q tmp", dir), 1); /* no temporaries left either */
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+static Suite *zdc_suite(void)
+{
+    Suite *s = suite_create("zdc");
+    TCase *tc = tcase_create("zdc");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, t_shapes);
+    tcase_add_test(tc, t_diversity_weights);
+    tcase_add_test(tc, t_loss_terms);
+    tcase_add_test(tc, t_train_resume_sample);
+    tcase_add_test(tc, t_bad_inputs);
+    tcase_add_test(tc, t_no_malloc_in_step);
+    tcase_add_test(tc, t_tools);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+GS_TEST_MAIN(zdc_suite)
