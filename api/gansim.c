@@ -6,12 +6,18 @@
 
 #include "core/gs_h5.h"
 #include "models/md_luxe.h"
+#include "models/md_zdc.h"
 #include "nn/nn.h"
 
 struct gansim_model {
     gansim_kind kind;
     md_luxe_model *luxe;
+    md_zdc_model *zdc;
 };
+
+/* The conditions of ZDC image sets, in design.md's order. */
+static const char *const zdc_cond_names[] = {"E", "vx", "vy", "vz", "px", "py", "pz", "mass",
+                                             "charge"};
 
 const char *gansim_errmsg(void) { return gs_errmsg(); }
 const char *gansim_version(void) { return GANSIM_VERSION; }
@@ -48,6 +54,9 @@ int gansim_open(const char *path, gansim_model **model)
     if (strcmp(kind, "luxe_wgan") == 0) {
         m->kind = GANSIM_EVENTS;
         rc = md_luxe_load(path, &m->luxe);
+    } else if (strcmp(kind, "zdc_gan") == 0) {
+        m->kind = GANSIM_IMAGES;
+        rc = md_zdc_load(path, &m->zdc);
     } else {
         rc = gs_error(GS_ERR_FORMAT, "%s: model kind '%s' is not supported by this gansim", path,
                       kind);
@@ -66,6 +75,7 @@ void gansim_close(gansim_model *m)
     if (!m)
         return;
     md_luxe_free(m->luxe);
+    md_zdc_free(m->zdc);
     free(m);
 }
 
@@ -108,17 +118,39 @@ int gansim_sample_events(gansim_model *m, int64_t n, uint64_t seed, float *x, in
     return GS_OK;
 }
 
-int64_t gansim_n_conditions(const gansim_model *m) { return m->kind == GANSIM_IMAGES ? 9 : 0; }
+int64_t gansim_n_conditions(const gansim_model *m)
+{
+    return m->zdc ? md_zdc_n_cond(m->zdc) : 0;
+}
 
-const char *gansim_condition_name(const gansim_model *m, int64_t i) { return NULL; }
+const char *gansim_condition_name(const gansim_model *m, int64_t i)
+{
+    const int64_t nc = gansim_n_conditions(m);
+    if (i < 0 || i >= nc)
+        return NULL;
+    return nc == 9 ? zdc_cond_names[i] : "";
+}
 
 void gansim_image_shape(const gansim_model *m, int64_t *height, int64_t *width)
 {
     *height = *width = 0;
+    if (m->zdc)
+        md_zdc_image_shape(m->zdc, height, width);
 }
 
 int gansim_sample_images(gansim_model *m, const float *cond, int64_t n, uint64_t seed,
                          float *images)
 {
-    return gs_error(GS_ERR_ARG, "gansim_sample_images: not an image model");
+    if (!m || !m->zdc)
+        return gs_error(GS_ERR_ARG, "gansim_sample_images: not an image model");
+    if (n < 1 || !cond || !images)
+        return gs_error(GS_ERR_ARG, "gansim_sample_images: need n >= 1, conditions and an "
+                                    "output buffer");
+    ds_images im;
+    int rc = md_zdc_sample(m->zdc, cond, n, 1, seed, &im);
+    if (rc)
+        return rc;
+    memcpy(images, im.images, (size_t)(n * im.h * im.w) * sizeof(float));
+    ds_images_free(&im);
+    return GS_OK;
 }

@@ -67,7 +67,10 @@ int gansim_sample_events(gansim_model *m, int64_t n, uint64_t seed, float *x, in
 int64_t gansim_n_conditions(const gansim_model *m);
 const char *gansim_condition_name(const gansim_model *m, int64_t i);
 void gansim_image_shape(const gansim_model *m, int64_t *height, int64_t *width);
-/* One image per condition row: cond [n * n_conditions], images [n * h * w]. */
+/* Condition names in the training file's order: E, vx, vy, vz, px, py, pz,
+ * mass, charge (GeV, cm as in the training data). */
+/* One image per condition row: cond [n * n_conditions], images [n * h * w]
+ * (photon counts, row 0 on top). */
 int gansim_sample_images(gansim_model *m, const float *cond, int64_t n, uint64_t seed,
                          float *images);
 

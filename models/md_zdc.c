@@ -1347,6 +1347,12 @@ int md_zdc_load(const char *path, md_zdc_model **out)
 
 int64_t md_zdc_n_cond(const md_zdc_model *m) { return m->nc; }
 
+void md_zdc_image_shape(const md_zdc_model *m, int64_t *h, int64_t *w)
+{
+    *h = m->h;
+    *w = m->w;
+}
+
 int md_zdc_sample(md_zdc_model *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
                   ds_images *out)
 {

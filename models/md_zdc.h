@@ -154,6 +154,7 @@ typedef struct md_zdc_model md_zdc_model;
 int md_zdc_load(const char *path, md_zdc_model **m);
 void md_zdc_free(md_zdc_model *m);
 int64_t md_zdc_n_cond(const md_zdc_model *m);
+void md_zdc_image_shape(const md_zdc_model *m, int64_t *h, int64_t *w);
 /* k images per condition row (n rows [n, n_cond], original units): out gets
  * n·k images in original pixel space, row i·k + j for condition i, and the
  * conditions repeated alongside. Deterministic for a seed and thread count. */

@@ -96,6 +96,44 @@ START_TEST(t_examples_run)
 }
 END_TEST
 
+START_TEST(t_images_api)
+{
+    train_model();
+    char cmd[2048], path[160];
+    snprintf(cmd, sizeof cmd,
+             "%s/gansim-datagen zdc -n 200 --seed 3 -o %s/z.h5 >/dev/null && "
+             "%s/gansim-train zdc --data %s/z.h5 --out %s/zr --iters 4 --set model.noise_dim=4 "
+             "--set model.g_channels=8,4,4 --set model.d_channels=4,4,8 --set model.d_hidden=8 "
+             "--set train.batch=8 --set train.eval_rows=20 --set train.eval_every=2 2>/dev/null",
+             gs_test_bin(), g_dir, gs_test_bin(), g_dir, g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/zr/model.h5", g_dir);
+    gansim_model *m;
+    ck_assert_msg(gansim_open(path, &m) == 0, "%s", gansim_errmsg());
+    ck_assert_int_eq(gansim_model_kind(m), GANSIM_IMAGES);
+    ck_assert_int_eq(gansim_n_conditions(m), 9);
+    ck_assert_str_eq(gansim_condition_name(m, 0), "E");
+    ck_assert_str_eq(gansim_condition_name(m, 8), "charge");
+    ck_assert_ptr_null(gansim_condition_name(m, 9));
+    int64_t h, w;
+    gansim_image_shape(m, &h, &w);
+    ck_assert_int_eq(h, 56);
+    ck_assert_int_eq(w, 30);
+    ck_assert_int_eq(gansim_n_features(m), 0);
+    /* conditions: a 1000 GeV proton along z from the origin, twice */
+    float cond[2 * 9] = {1000, 0, 0, 0, 0, 0, 1000, 0.938f, 1, 1000, 0, 0, 0, 0, 0, 1000, 0.938f, 1};
+    static float a[2 * 56 * 30], b[2 * 56 * 30];
+    ck_assert_msg(gansim_sample_images(m, cond, 2, 4, a) == 0, "%s", gansim_errmsg());
+    ck_assert_int_eq(gansim_sample_images(m, cond, 2, 4, b), 0);
+    ck_assert_int_eq(memcmp(a, b, sizeof a), 0); /* seeded */
+    for (int i = 0; i < 2 * 56 * 30; i++)
+        ck_assert(isfinite(a[i]) && a[i] >= 0); /* photon counts */
+    ck_assert_int_ne(gansim_sample_images(m, NULL, 2, 4, a), 0);
+    ck_assert_int_ne(gansim_sample_events(m, 2, 4, a, NULL), 0);
+    gansim_close(m);
+}
+END_TEST
+
 static void cleanup(void)
 {
     if (g_dir[0])
@@ -111,6 +149,7 @@ static Suite *embed_suite(void)
     tcase_add_unchecked_fixture(tc, train_model, cleanup);
     tcase_add_test(tc, t_open_errors);
     tcase_add_test(tc, t_events_api);
+    tcase_add_test(tc, t_images_api);
     tcase_add_test(tc, t_examples_run);
     suite_add_tcase(s, tc);
     return s;
