@@ -335,13 +335,8 @@ int main(int argc, char **argv)
         gs_tool_err(prog, "--resume: %s/last.h5 does not exist", out);
         return GS_EXIT_USAGE;
     }
-    const char *env = getenv("GANSIM_THREADS");
-    if (!threads && env && gs_tool_parse_i64(env, 1, 1024, &threads)) {
-        gs_tool_err(prog, "GANSIM_THREADS: '%s' is not an integer in 1..1024", env);
+    if (gs_tool_threads(prog, threads))
         return GS_EXIT_USAGE;
-    }
-    if (threads)
-        nn_set_threads((int)threads);
     progress_state ps = {.tty = gs_tool_isatty()};
     run_args ra = {.data = data, .out = out, .resume = resume, .drop = drop, .ps = &ps};
     int stopped = 0;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/gs_core.h"
+#include "nn/nn.h"
 
 enum { GS_EXIT_OK = 0, GS_EXIT_FAIL = 1, GS_EXIT_USAGE = 2 };
 
@@ -45,6 +46,21 @@ static inline int gs_tool_parse_f64(const char *s, double *out)
     if (*end != '\0' || v != v)
         return -1;
     *out = v;
+    return 0;
+}
+
+/* Thread count: --threads (opt > 0), else GANSIM_THREADS, else OpenMP's
+ * default. Returns an exit code: 0, or GS_EXIT_USAGE after a message. */
+static inline int gs_tool_threads(const char *prog, long long opt)
+{
+    long long t = opt;
+    const char *env = getenv("GANSIM_THREADS");
+    if (!t && env && gs_tool_parse_i64(env, 1, 1024, &t)) {
+        gs_tool_err(prog, "GANSIM_THREADS: '%s' is not an integer in 1..1024", env);
+        return GS_EXIT_USAGE;
+    }
+    if (t)
+        nn_set_threads((int)t);
     return 0;
 }
 
