@@ -128,6 +128,36 @@ int gs_h5_open(const char *path, int writable, hid_t *file)
     return GS_OK;
 }
 
+int gs_h5_open_image(const void *buf, size_t len, const char *name, hid_t *file)
+{
+    gs_h5_quiet();
+    *file = H5I_INVALID_HID;
+    /* HDF5's smallest valid file (superblock + root group) is well above 64
+     * bytes; anything shorter cannot be an HDF5 file. */
+    if (!buf || len < 64)
+        return gs_error(GS_ERR_FORMAT, "%s: not an HDF5 file (%zu bytes)", name, len);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0)
+        return gs_error(GS_ERR_IO, "%s: cannot create HDF5 property list", name);
+    /* core driver without backing store: the image is copied into memory and
+     * never written anywhere */
+    herr_t e = H5Pset_fapl_core(fapl, 1 << 16, 0);
+    if (e >= 0)
+        e = H5Pset_file_image(fapl, (void *)buf, len);
+    if (e >= 0)
+        e = H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    hid_t f = e < 0 ? H5I_INVALID_HID : H5Fopen(name, H5F_ACC_RDONLY, fapl);
+    char c[256];
+    if (f < 0)
+        h5_cause(c);
+    H5Pclose(fapl);
+    if (f < 0)
+        return gs_error(GS_ERR_FORMAT, "%s: cannot open as HDF5, truncated or corrupt? (%s)", name,
+                        c);
+    *file = f;
+    return GS_OK;
+}
+
 int gs_h5_close(hid_t file)
 {
     if (file < 0)
