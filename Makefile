@@ -40,12 +40,15 @@ MODULES := core nn preprocess metrics datasets models
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TOOL_SRC := $(wildcard tools/gansim-*.c)
-TOOLS   := $(TOOL_SRC:tools/%.c=bin/%)
+# Tools go to $(BIN); the sanitized build keeps its own copies so end-to-end
+# tests run sanitized tools and never clobber the normal ones.
+BIN     ?= bin
+TOOLS   := $(TOOL_SRC:tools/%.c=$(BIN)/%)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HEADERS := $(foreach m,$(MODULES),$(wildcard $(m)/*.h))
 
-.PHONY: all deps test sanitize valgrind bench demo install clean
+.PHONY: all deps test sanitize valgrind bench demo install clean fuzz fuzz-build
 all: $(BUILD)/libgansim.a $(BUILD)/libgansim.so $(TOOLS)
 
 deps:
@@ -62,8 +65,8 @@ $(BUILD)/libgansim.a: $(LIB_OBJ)
 $(BUILD)/libgansim.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bin/%: tools/%.c tools/tool_common.h $(BUILD)/libgansim.a
-	@mkdir -p bin
+$(BIN)/%: tools/%.c tools/tool_common.h $(BUILD)/libgansim.a
+	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libgansim.a $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libgansim.a
@@ -73,15 +76,20 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libgansim.a
 # Tests find the tools in bin/ (end-to-end suites call them).
 test: deps
 	@$(MAKE) --no-print-directory all $(TESTS)
-	@GANSIM_BIN=$(CURDIR)/bin scripts/run-tests $(TESTS)
+	@GANSIM_BIN=$(CURDIR)/$(BIN) scripts/run-tests $(TESTS)
 
+# Everything (library, tools, tests) in build-san/, tools in build-san/bin.
+# allocator_may_return_null: the bad-input tests ask for absurd sizes and
+# expect a clean "out of memory", not ASan's allocation-size abort.
 sanitize: deps
-	@$(MAKE) --no-print-directory BUILD=build-san OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	@ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
+	    $(MAKE) --no-print-directory BUILD=build-san BIN=build-san/bin \
+	    OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    LDFLAGS="-fopenmp -fsanitize=address,undefined" CK_FORK=no test
 
 valgrind: deps
 	@$(MAKE) --no-print-directory all $(TESTS)
-	@GANSIM_BIN=$(CURDIR)/bin CK_FORK=no VALGRIND=1 scripts/run-tests $(TESTS)
+	@GANSIM_BIN=$(CURDIR)/$(BIN) CK_FORK=no VALGRIND=1 scripts/run-tests $(TESTS)
 
 bench: deps all
 	bin/gansim-bench
@@ -96,8 +104,37 @@ install: all
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' gansim.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gansim.pc
 
+# libFuzzer harnesses (clang): tests/fuzz/fuzz_NAME.c, seeds in
+# tests/fuzz/corpus/NAME/ (read only; new inputs go to build-fuzz/corpus/NAME),
+# crashes to build-fuzz/artifacts/. Each runs FUZZ_SECONDS, one at a time.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libgansim.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) $< -o $@ $(BUILD)/libgansim.a $(LDLIBS)
+
+fuzz-build: deps
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz \
+	    OPT="-O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN)" LDFLAGS="-fopenmp $(FUZZ_SAN)" \
+	    $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/fuzz/%)
+
+fuzz: fuzz-build
+	@mkdir -p build-fuzz/artifacts
+	@for n in $(FUZZ_NAMES); do \
+	    mkdir -p build-fuzz/corpus/$$n; \
+	    echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+	    ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
+	    build-fuzz/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	        -malloc_limit_mb=1024 -timeout=10 -print_final_stats=1 \
+	        -artifact_prefix=build-fuzz/artifacts/$$n- \
+	        build-fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
+
 clean:
-	rm -rf build build-san bin
+	rm -rf build build-san build-fuzz bin
 
 # The allocation-counting test wraps the malloc family for the code it links.
 $(BUILD)/tests/test_nn_train: LDFLAGS += -Wl,--wrap=malloc -Wl,--wrap=calloc \
