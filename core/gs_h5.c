@@ -370,6 +370,27 @@ int gs_h5_shape(hid_t loc, const char *name, int *rank, int64_t dims[GS_H5_MAX_R
     return GS_OK;
 }
 
+/* A few-kB file must not make us allocate (and HDF5 then fill) gigabytes:
+ * `bytes` of data cannot come from a file more than GS_H5_MAX_RATIO times
+ * smaller (deflate, the best h5py offers, stays near 1:1000). A chunked
+ * dataset that was never written would otherwise read as one huge block of
+ * fill values. */
+#define GS_H5_MAX_RATIO 1100
+static int plausible_size(hid_t d, size_t bytes)
+{
+    hid_t fid = H5Iget_file_id(d);
+    hsize_t fsize = 0;
+    herr_t e = fid >= 0 ? H5Fget_filesize(fid, &fsize) : -1;
+    if (fid >= 0)
+        H5Fclose(fid); /* only drops the reference H5Iget_file_id added */
+    if (e < 0)
+        return 1; /* cannot tell: let the read itself fail if it must */
+    size_t cap;
+    if (gs_mul_overflow((size_t)fsize + ((size_t)1 << 16), (size_t)GS_H5_MAX_RATIO, &cap))
+        return 1;
+    return bytes <= cap;
+}
+
 static int read_body(hid_t d, gs_h5_type t, void *buf, const char *w)
 {
     herr_t e = H5Dread(d, mem_type(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
@@ -406,6 +427,11 @@ int gs_h5_read(hid_t loc, const char *name, gs_h5_type t, int rank, int64_t *dim
             H5Dclose(d);
             return gs_error(GS_ERR_NOMEM, "%s: size overflows", w);
         }
+    }
+    if (!plausible_size(d, bytes)) {
+        H5Dclose(d);
+        return gs_error(GS_ERR_FORMAT, "%s declares %zu bytes of data, more than the file can "
+                        "hold; corrupt?", w, bytes);
     }
     void *buf = malloc(bytes);
     if (!buf) {
