@@ -71,7 +71,7 @@ $(BIN)/%: tools/%.c tools/tool_common.h $(BUILD)/libgansim.a
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libgansim.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libgansim.a $(LDLIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_LDFLAGS) $< -o $@ $(BUILD)/libgansim.a $(LDLIBS) $(CHECK_LIBS)
 
 # Tests find the tools in bin/ (end-to-end suites call them).
 test: deps
@@ -147,6 +147,8 @@ fuzz: fuzz-build
 clean:
 	rm -rf build build-san build-fuzz bin
 
-# The allocation-counting test wraps the malloc family for the code it links.
-$(BUILD)/tests/test_nn_train: LDFLAGS += -Wl,--wrap=malloc -Wl,--wrap=calloc \
+# The allocation-counting test wraps the malloc family for the code it links
+# (its own variable: `make sanitize` sets LDFLAGS on the command line, which
+# would override a target-specific LDFLAGS +=).
+$(BUILD)/tests/test_nn_train: TEST_LDFLAGS = -Wl,--wrap=malloc -Wl,--wrap=calloc \
     -Wl,--wrap=realloc -Wl,--wrap=aligned_alloc

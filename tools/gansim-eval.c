@@ -602,7 +602,7 @@ static int run_gnuplot(const char *script, const char *dir)
     const char *prog = getenv("GANSIM_GNUPLOT");
     if (!prog || !*prog)
         prog = "gnuplot";
-    char errlog[4096];
+    char errlog[4200]; /* dir is < 4096 (mkdir_p), so the name is never cut */
     snprintf(errlog, sizeof errlog, "%s/.gnuplot.err.%ld", dir, (long)getpid());
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
