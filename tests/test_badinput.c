@@ -8,6 +8,7 @@
  *     intact) and no temporary file left behind.
  * The bad files are made here with the HDF5 C API and stdio. */
 #include "core/gs_h5.h"
+#include "models/md_luxe.h"
 #include "datasets/ds.h"
 #include "preprocess/pp.h"
 #include "testutil.h"
@@ -597,12 +598,67 @@ START_TEST(t_bad_input_matrix)
 }
 END_TEST
 
+/* The in-memory entry points (used by the fuzzers) read what the file
+ * readers read, and fail the same way. */
+START_TEST(t_memory_entry_points)
+{
+    char d[64], p[128];
+    gs_test_tmpdir(d, sizeof d);
+    snprintf(p, sizeof p, "%s/e.h5", d);
+    ds_events ev, back, img;
+    ck_assert_int_eq(ds_toy_luxe(50, 3, &ev), GS_OK);
+    ck_assert_int_eq(ds_events_write(p, &ev), GS_OK);
+    ck_assert_int_eq(ds_events_read(p, NULL, &back), GS_OK);
+    FILE *f = fopen(p, "rb");
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    ck_assert_int_eq(ds_events_read_image(buf, n, "mem.h5", NULL, &img), GS_OK);
+    ck_assert_int_eq(img.n, back.n);
+    ck_assert_int_eq(img.f, back.f);
+    ck_assert_mem_eq(img.x, back.x, (size_t)(img.n * img.f) * sizeof(float));
+    ck_assert_mem_eq(img.pdg, back.pdg, (size_t)img.n * sizeof(int32_t));
+    ds_events_free(&img);
+    /* half an image: a clean failure naming the stand-in name */
+    ck_assert_int_ne(ds_events_read_image(buf, n / 2, "mem.h5", NULL, &img), GS_OK);
+    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "mem.h5"));
+    ck_assert_int_eq(ds_events_read_image(buf, 10, "mem.h5", NULL, &img), GS_ERR_FORMAT);
+    ds_images im;
+    ck_assert_int_eq(ds_images_read_image(buf, n, "mem.h5", NULL, &im), GS_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "missing dataset /images"));
+    /* CSV stream */
+    const char csv[] = "x,y,pdg\n1,2,22\n3,4,11\n";
+    f = fmemopen((void *)csv, sizeof csv - 1, "r");
+    ck_assert_int_eq(ds_events_read_csv_stream(f, "mem.csv", NULL, &img), GS_OK);
+    fclose(f);
+    ck_assert_int_eq(img.n, 2);
+    ck_assert_int_eq(img.pdg[1], 11);
+    ds_events_free(&img);
+    /* INI text: first error wins and carries its line */
+    md_luxe_cfg c;
+    md_luxe_cfg_default(&c);
+    ck_assert_int_eq(md_cfg_load_ini_string(md_luxe_cfg_fields, &c, "[train]\nbatch = 64\n",
+                                            "mem.ini"), GS_OK);
+    ck_assert_int_eq(c.batch, 64);
+    ck_assert_int_eq(md_cfg_load_ini_string(md_luxe_cfg_fields, &c, "[train]\nbatch = 64\nx = 1\n[y\n",
+                                            "mem.ini"), GS_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "mem.ini:3: unknown config key 'train.x'"));
+    ck_assert_int_eq(md_cfg_load_ini_string(md_luxe_cfg_fields, &c, "[train\nbatch = 64\n",
+                                            "mem.ini"), GS_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "mem.ini:1: syntax error"));
+    ds_events_free(&back);
+    ds_events_free(&ev);
+    gs_test_rmdir(d);
+}
+END_TEST
+
 static Suite *badinput_suite(void)
 {
     Suite *s = suite_create("badinput");
     TCase *tc = tcase_create("matrix");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, t_bad_input_matrix);
+    tcase_add_test(tc, t_memory_entry_points);
     suite_add_tcase(s, tc);
     return s;
 }
