@@ -14,6 +14,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -510,12 +511,17 @@ static const char *check_case(const bad_case *c, char *why, size_t n)
         mkdir(parent, 0755);
         write_str(c->out, keep_text);
     }
-    char cmd[2048];
+    char cmd[PATH_MAX + 2048];
     /* timeout: a bad input that is wrongly accepted may start real work
      * (training, say); that must fail the case, not hang the suite */
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && timeout -k 5 20 '%s/gansim-%s' %s >/dev/null 2>stderr.txt", dir,
-             gs_test_bin(), c->tool, c->args);
+    char bin[PATH_MAX];
+    if (!realpath(gs_test_bin(), bin)) /* the command runs from the scratch dir */
+        return "tool directory not found (set GANSIM_BIN)";
+    int cn = snprintf(cmd, sizeof cmd,
+                      "cd '%s' && timeout -k 5 20 '%s/gansim-%s' %s >/dev/null 2>stderr.txt",
+                      dir, bin, c->tool, c->args);
+    if (cn < 0 || (size_t)cn >= sizeof cmd)
+        return "command line too long";
     int st = system(cmd);
     int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     char err[4096] = "";
