@@ -321,12 +321,18 @@ static int open_checked(hid_t loc, const char *name, gs_h5_type t, hid_t *dset, 
     }
     hid_t ty = H5Dget_type(d);
     H5T_class_t cls = ty >= 0 ? H5Tget_class(ty) : H5T_NO_CLASS;
+    size_t tsize = ty >= 0 ? H5Tget_size(ty) : 0;
     if (ty >= 0)
         H5Tclose(ty);
     int rc = GS_OK;
     if (cls != H5T_INTEGER && cls != H5T_FLOAT)
         rc = gs_error(GS_ERR_FORMAT, "%s has %s type, expected numeric (integer or float)", w,
                       class_name(cls));
+    /* HDF5 sizes its conversion buffers by the stored type: a corrupt header
+     * claiming kB-wide numbers would have it allocate gigabytes */
+    else if (tsize < 1 || tsize > 16)
+        rc = gs_error(GS_ERR_FORMAT, "%s has a %zu-byte numeric type, expected 1 to 16 bytes", w,
+                      tsize);
     else if (cls == H5T_FLOAT && (t == GS_H5_I32 || t == GS_H5_I64 || t == GS_H5_U64 || t == GS_H5_U8))
         rc = gs_error(GS_ERR_FORMAT, "%s has float type, expected integer", w);
     if (rc) {
