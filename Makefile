@@ -40,7 +40,10 @@ MODULES := core nn preprocess metrics datasets models api
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TOOL_SRC := $(wildcard tools/gansim-*.c)
-TOOLS   := $(TOOL_SRC:tools/%.c=bin/%)
+# Tools go to $(BIN); the sanitized build keeps its own copies so end-to-end
+# tests run sanitized tools and never clobber the normal ones.
+BIN     ?= bin
+TOOLS   := $(TOOL_SRC:tools/%.c=$(BIN)/%)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HEADERS := $(foreach m,$(MODULES),$(wildcard $(m)/*.h))
@@ -48,7 +51,7 @@ PUBLIC_HEADERS := $(filter-out %_internal.h,$(HEADERS))
 CXX     ?= g++
 EXAMPLES := $(BUILD)/examples/sample_events $(BUILD)/examples/sample_threads
 
-.PHONY: all deps test sanitize valgrind bench bench-compare demo demo-zdc ablation install clean examples
+.PHONY: all deps test sanitize valgrind bench bench-compare demo demo-zdc ablation install clean examples fuzz fuzz-build
 all: $(BUILD)/libgansim.a $(BUILD)/libgansim.so $(TOOLS)
 
 deps:
@@ -65,23 +68,23 @@ $(BUILD)/libgansim.a: $(LIB_OBJ)
 $(BUILD)/libgansim.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bin/%: tools/%.c tools/tool_common.h $(BUILD)/libgansim.a
-	@mkdir -p bin
+$(BIN)/%: tools/%.c tools/tool_common.h $(BUILD)/libgansim.a
+	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libgansim.a $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libgansim.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libgansim.a $(LDLIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_LDFLAGS) $< -o $@ $(BUILD)/libgansim.a $(LDLIBS) $(CHECK_LIBS)
 
 # The embedding examples, built against the library exactly as a user would
 # (gansim.h on the include path, libgansim.a and its dependencies).
 $(BUILD)/examples/sample_events: examples/sample_events.c api/gansim.h $(BUILD)/libgansim.a
 	@mkdir -p $(dir $@)
-	$(CC) -std=c99 -O2 -Wall -Wextra -Werror -Iapi $< -o $@ $(BUILD)/libgansim.a -fopenmp $(LDLIBS)
+	$(CC) -std=c99 -O2 -Wall -Wextra -Werror -Iapi $< -o $@ $(BUILD)/libgansim.a $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/examples/sample_threads: examples/sample_threads.cpp api/gansim.h $(BUILD)/libgansim.a
 	@mkdir -p $(dir $@)
-	$(CXX) -std=c++17 -O2 -Wall -Wextra -Werror -Iapi $< -o $@ $(BUILD)/libgansim.a -fopenmp $(LDLIBS) -pthread
+	$(CXX) -std=c++17 -O2 -Wall -Wextra -Werror -Iapi $< -o $@ $(BUILD)/libgansim.a $(LDFLAGS) $(LDLIBS) -pthread
 
 # `make examples` runs them on the model `make demo` trained.
 examples: all $(EXAMPLES)
@@ -92,15 +95,21 @@ examples: all $(EXAMPLES)
 # Tests find the tools in bin/ and the examples in build/examples/.
 test: deps
 	@$(MAKE) --no-print-directory all $(TESTS) $(EXAMPLES)
-	@GANSIM_BIN=$(CURDIR)/bin GANSIM_EXAMPLES=$(CURDIR)/$(BUILD)/examples scripts/run-tests $(TESTS)
+	@GANSIM_BIN=$(CURDIR)/$(BIN) GANSIM_EXAMPLES=$(CURDIR)/$(BUILD)/examples scripts/run-tests $(TESTS)
 
+# Everything (library, tools, tests) in build-san/, tools in build-san/bin.
+# allocator_may_return_null: the bad-input tests ask for absurd sizes and
+# expect a clean "out of memory", not ASan's allocation-size abort.
 sanitize: deps
-	@$(MAKE) --no-print-directory BUILD=build-san OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	@ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
+	    $(MAKE) --no-print-directory BUILD=build-san BIN=build-san/bin \
+	    OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    LDFLAGS="-fopenmp -fsanitize=address,undefined" CK_FORK=no test
 
 valgrind: deps
-	@$(MAKE) --no-print-directory all $(TESTS)
-	@GANSIM_BIN=$(CURDIR)/bin CK_FORK=no VALGRIND=1 scripts/run-tests $(TESTS)
+	@$(MAKE) --no-print-directory all $(TESTS) $(EXAMPLES)
+	@GANSIM_BIN=$(CURDIR)/$(BIN) GANSIM_EXAMPLES=$(CURDIR)/$(BUILD)/examples CK_FORK=no VALGRIND=1 \
+	    scripts/run-tests $(TESTS)
 
 bench: deps all
 	bin/gansim-bench
@@ -130,11 +139,53 @@ install: all
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' gansim.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gansim.pc
 
-clean:
-	rm -rf build build-san bin
+# libFuzzer harnesses (clang): tests/fuzz/fuzz_NAME.c, seeds in
+# tests/fuzz/corpus/NAME/ (read only; new inputs go to build-fuzz/corpus/NAME),
+# findings to build-fuzz/artifacts/. Each runs FUZZ_SECONDS, one at a time
+# (FUZZ_NAMES="csv config" picks some). Fork mode keeps going after a crash:
+# HDF5 1.10 itself crashes on some corrupt files (docs/reliability.md), and
+# that must not end the campaign for our own code; tests/fuzz/triage.sh
+# then sorts the findings into ours and libhdf5's.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES ?= $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-# The allocation-counting test wraps the malloc family for the code it links.
-$(BUILD)/tests/test_nn_train: LDFLAGS += -Wl,--wrap=malloc -Wl,--wrap=calloc \
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libgansim.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) $< -o $@ $(BUILD)/libgansim.a $(LDLIBS)
+
+fuzz-build:
+	@GANSIM_WITH_DEV=1 scripts/install-deps
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz \
+	    OPT="-O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN)" LDFLAGS="-fopenmp $(FUZZ_SAN)" \
+	    $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/fuzz/%)
+
+fuzz: fuzz-build
+	@mkdir -p build-fuzz/artifacts
+	@for n in $(FUZZ_NAMES); do \
+	    mkdir -p build-fuzz/corpus/$$n; \
+	    echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+	    ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
+	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
+	    build-fuzz/fuzz/fuzz_$$n -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+	        -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+	        -timeout=10 -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/$$n- \
+	        build-fuzz/corpus/$$n tests/fuzz/corpus/$$n > build-fuzz/fuzz-$$n.log 2>&1; \
+	    tail -n 1 build-fuzz/fuzz-$$n.log; \
+	    found=$$(ls build-fuzz/artifacts | grep -c "^$$n-"); \
+	    if [ "$$found" -gt 0 ]; then \
+	        echo "fuzz: $$n: $$found findings; tests/fuzz/triage.sh build-fuzz/fuzz/fuzz_$$n build-fuzz/artifacts/$$n-*"; \
+	    fi; \
+	done
+
+clean:
+	rm -rf build build-san build-fuzz bin
+
+# The allocation-counting test wraps the malloc family for the code it links
+# (its own variable: `make sanitize` sets LDFLAGS on the command line, which
+# would override a target-specific LDFLAGS +=).
+$(BUILD)/tests/test_nn_train: TEST_LDFLAGS = -Wl,--wrap=malloc -Wl,--wrap=calloc \
     -Wl,--wrap=realloc -Wl,--wrap=aligned_alloc
 $(BUILD)/tests/test_zdc: LDFLAGS += -Wl,--wrap=malloc -Wl,--wrap=calloc \
     -Wl,--wrap=realloc -Wl,--wrap=aligned_alloc

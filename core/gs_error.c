@@ -9,10 +9,15 @@ static _Thread_local char gs_msg[1024];
 
 int gs_error(int code, const char *fmt, ...)
 {
+    /* Format into a scratch buffer first: callers may pass gs_errmsg() itself
+     * as an argument (adding context to the current message), and vsnprintf
+     * into the buffer it is reading from is undefined (valgrind: overlap). */
+    char tmp[sizeof gs_msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(gs_msg, sizeof gs_msg, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    memcpy(gs_msg, tmp, sizeof gs_msg);
     return code;
 }
 

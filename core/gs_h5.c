@@ -128,6 +128,36 @@ int gs_h5_open(const char *path, int writable, hid_t *file)
     return GS_OK;
 }
 
+int gs_h5_open_image(const void *buf, size_t len, const char *name, hid_t *file)
+{
+    gs_h5_quiet();
+    *file = H5I_INVALID_HID;
+    /* HDF5's smallest valid file (superblock + root group) is well above 64
+     * bytes; anything shorter cannot be an HDF5 file. */
+    if (!buf || len < 64)
+        return gs_error(GS_ERR_FORMAT, "%s: not an HDF5 file (%zu bytes)", name, len);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0)
+        return gs_error(GS_ERR_IO, "%s: cannot create HDF5 property list", name);
+    /* core driver without backing store: the image is copied into memory and
+     * never written anywhere */
+    herr_t e = H5Pset_fapl_core(fapl, 1 << 16, 0);
+    if (e >= 0)
+        e = H5Pset_file_image(fapl, (void *)buf, len);
+    if (e >= 0)
+        e = H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    hid_t f = e < 0 ? H5I_INVALID_HID : H5Fopen(name, H5F_ACC_RDONLY, fapl);
+    char c[256];
+    if (f < 0)
+        h5_cause(c);
+    H5Pclose(fapl);
+    if (f < 0)
+        return gs_error(GS_ERR_FORMAT, "%s: cannot open as HDF5, truncated or corrupt? (%s)", name,
+                        c);
+    *file = f;
+    return GS_OK;
+}
+
 int gs_h5_close(hid_t file)
 {
     if (file < 0)
@@ -291,12 +321,18 @@ static int open_checked(hid_t loc, const char *name, gs_h5_type t, hid_t *dset, 
     }
     hid_t ty = H5Dget_type(d);
     H5T_class_t cls = ty >= 0 ? H5Tget_class(ty) : H5T_NO_CLASS;
+    size_t tsize = ty >= 0 ? H5Tget_size(ty) : 0;
     if (ty >= 0)
         H5Tclose(ty);
     int rc = GS_OK;
     if (cls != H5T_INTEGER && cls != H5T_FLOAT)
         rc = gs_error(GS_ERR_FORMAT, "%s has %s type, expected numeric (integer or float)", w,
                       class_name(cls));
+    /* HDF5 sizes its conversion buffers by the stored type: a corrupt header
+     * claiming kB-wide numbers would have it allocate gigabytes */
+    else if (tsize < 1 || tsize > 16)
+        rc = gs_error(GS_ERR_FORMAT, "%s has a %zu-byte numeric type, expected 1 to 16 bytes", w,
+                      tsize);
     else if (cls == H5T_FLOAT && (t == GS_H5_I32 || t == GS_H5_I64 || t == GS_H5_U64 || t == GS_H5_U8))
         rc = gs_error(GS_ERR_FORMAT, "%s has float type, expected integer", w);
     if (rc) {
@@ -340,6 +376,27 @@ int gs_h5_shape(hid_t loc, const char *name, int *rank, int64_t dims[GS_H5_MAX_R
     return GS_OK;
 }
 
+/* A few-kB file must not make us allocate (and HDF5 then fill) gigabytes:
+ * `bytes` of data cannot come from a file more than GS_H5_MAX_RATIO times
+ * smaller (deflate, the best h5py offers, stays near 1:1000). A chunked
+ * dataset that was never written would otherwise read as one huge block of
+ * fill values. */
+#define GS_H5_MAX_RATIO 1100
+static int plausible_size(hid_t d, size_t bytes)
+{
+    hid_t fid = H5Iget_file_id(d);
+    hsize_t fsize = 0;
+    herr_t e = fid >= 0 ? H5Fget_filesize(fid, &fsize) : -1;
+    if (fid >= 0)
+        H5Fclose(fid); /* only drops the reference H5Iget_file_id added */
+    if (e < 0)
+        return 1; /* cannot tell: let the read itself fail if it must */
+    size_t cap;
+    if (gs_mul_overflow((size_t)fsize + ((size_t)1 << 16), (size_t)GS_H5_MAX_RATIO, &cap))
+        return 1;
+    return bytes <= cap;
+}
+
 static int read_body(hid_t d, gs_h5_type t, void *buf, const char *w)
 {
     herr_t e = H5Dread(d, mem_type(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
@@ -376,6 +433,11 @@ int gs_h5_read(hid_t loc, const char *name, gs_h5_type t, int rank, int64_t *dim
             H5Dclose(d);
             return gs_error(GS_ERR_NOMEM, "%s: size overflows", w);
         }
+    }
+    if (!plausible_size(d, bytes)) {
+        H5Dclose(d);
+        return gs_error(GS_ERR_FORMAT, "%s declares %zu bytes of data, more than the file can "
+                        "hold; corrupt?", w, bytes);
     }
     void *buf = malloc(bytes);
     if (!buf) {

@@ -56,6 +56,10 @@ int gs_h5_create(const char *path, hid_t *file);
  * files. */
 int gs_h5_open(const char *path, int writable, hid_t *file);
 int gs_h5_close(hid_t file);
+/* Opens an in-memory file image read-only (the bytes are copied; buf may be
+ * freed afterwards). `name` stands in for the file name in messages. Lets
+ * the readers be fuzzed and fed from memory without a temporary file. */
+int gs_h5_open_image(const void *buf, size_t len, const char *name, hid_t *file);
 
 /* "FILE: /loc/name" for messages (name may be NULL or "."). */
 void gs_h5_where(hid_t loc, const char *name, char *buf, size_t n);

@@ -10,6 +10,7 @@
 #define DS_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/gs_core.h"
 
@@ -37,6 +38,12 @@ int  ds_events_write(const char *path, const ds_events *ev);
 /* CSV with a header row of column names. A column named pdg (or species)
  * becomes /pdg, one named weight(s) becomes /weights, the rest are features. */
 int  ds_events_read_csv(const char *path, const ds_read_opts *opts, ds_events *out);
+/* The same readers on an in-memory HDF5 file image or an open CSV stream;
+ * `name` stands in for the file name in messages (fuzzing, embedding). */
+int  ds_events_read_image(const void *buf, size_t len, const char *name,
+                          const ds_read_opts *opts, ds_events *out);
+int  ds_events_read_csv_stream(FILE *fp, const char *name, const ds_read_opts *opts,
+                               ds_events *out);
 void ds_events_free(ds_events *ev);
 /* index of a column by name, -1 when absent */
 int64_t ds_events_column(const ds_events *ev, const char *name);
@@ -58,6 +65,8 @@ typedef struct {
 } ds_images;
 
 int  ds_images_read(const char *path, const ds_read_opts *opts, ds_images *out);
+int  ds_images_read_image(const void *buf, size_t len, const char *name,
+                          const ds_read_opts *opts, ds_images *out);
 int  ds_images_write(const char *path, const ds_images *im);
 /* conditions-only file (/conditions [N, 9]) as taken by gansim-sample --conditions */
 int  ds_conditions_read(const char *path, ds_images *out /* images = NULL, h = w = 0 */);

@@ -63,6 +63,15 @@ int ds_events_read_csv(const char *path, const ds_read_opts *opts, ds_events *ou
     FILE *fp = fopen(path, "r");
     if (!fp)
         return gs_error(GS_ERR_IO, "%s: %s", path, strerror(errno));
+    int rc = ds_events_read_csv_stream(fp, path, opts, out);
+    fclose(fp);
+    return rc;
+}
+
+int ds_events_read_csv_stream(FILE *fp, const char *path, const ds_read_opts *opts,
+                              ds_events *out)
+{
+    memset(out, 0, sizeof *out);
     char *line = NULL;
     size_t lcap = 0;
     long long lineno = 0;
@@ -75,8 +84,12 @@ int ds_events_read_csv(const char *path, const ds_read_opts *opts, ds_events *ou
 
     /* header */
     for (;;) {
+        errno = 0;
         if (getline(&line, &lcap, fp) < 0) {
-            rc = gs_error(GS_ERR_FORMAT, "%s: no header row", path);
+            /* a directory opens fine but fails here with EISDIR */
+            rc = ferror(fp) ? gs_error(GS_ERR_IO, "%s: cannot read: %s", path,
+                                       strerror(errno ? errno : EIO))
+                            : gs_error(GS_ERR_FORMAT, "%s: no header row", path);
             goto done;
         }
         lineno++;
@@ -211,7 +224,6 @@ done:
     free(b.x);
     free(b.pdg);
     free(b.wt);
-    fclose(fp);
     if (rc)
         ds_events_free(out);
     return rc;

@@ -240,13 +240,11 @@ static const char *nonfinite_word(float v) { return isnan(v) ? "NaN" : "infinite
 
 /* ---- event tables -------------------------------------------------------- */
 
-int ds_events_read(const char *path, const ds_read_opts *opts, ds_events *out)
+/* The reader proper, on an open file; `path` names it in messages. */
+static int events_read_h5(hid_t f, const char *path, const ds_read_opts *opts, ds_events *out)
 {
     memset(out, 0, sizeof *out);
-    hid_t f;
-    int rc = gs_h5_open(path, 0, &f);
-    if (rc)
-        return rc;
+    int rc;
     int64_t dims[2];
     char **names = NULL, **units = NULL;
     int64_t nn = 0, nu = 0;
@@ -351,9 +349,33 @@ done:
     free(drop);
     gs_h5_free_strv(names, nn);
     gs_h5_free_strv(units, nu);
-    gs_h5_close(f);
     if (rc)
         ds_events_free(out);
+    return rc;
+}
+
+int ds_events_read(const char *path, const ds_read_opts *opts, ds_events *out)
+{
+    memset(out, 0, sizeof *out);
+    hid_t f;
+    int rc = gs_h5_open(path, 0, &f);
+    if (rc)
+        return rc;
+    rc = events_read_h5(f, path, opts, out);
+    gs_h5_close(f);
+    return rc;
+}
+
+int ds_events_read_image(const void *buf, size_t len, const char *name, const ds_read_opts *opts,
+                         ds_events *out)
+{
+    memset(out, 0, sizeof *out);
+    hid_t f;
+    int rc = gs_h5_open_image(buf, len, name, &f);
+    if (rc)
+        return rc;
+    rc = events_read_h5(f, name, opts, out);
+    gs_h5_close(f);
     return rc;
 }
 
@@ -445,13 +467,10 @@ static int read_conditions(const char *path, hid_t f, int64_t expect_n, ds_image
     return GS_OK;
 }
 
-int ds_images_read(const char *path, const ds_read_opts *opts, ds_images *out)
+static int images_read_h5(hid_t f, const char *path, const ds_read_opts *opts, ds_images *out)
 {
     memset(out, 0, sizeof *out);
-    hid_t f;
-    int rc = gs_h5_open(path, 0, &f);
-    if (rc)
-        return rc;
+    int rc;
     uint8_t *drop = NULL;
     int64_t d[3];
     if (!gs_h5_exists(f, "images")) {
@@ -510,9 +529,33 @@ int ds_images_read(const char *path, const ds_read_opts *opts, ds_images *out)
     }
 done:
     free(drop);
-    gs_h5_close(f);
     if (rc)
         ds_images_free(out);
+    return rc;
+}
+
+int ds_images_read(const char *path, const ds_read_opts *opts, ds_images *out)
+{
+    memset(out, 0, sizeof *out);
+    hid_t f;
+    int rc = gs_h5_open(path, 0, &f);
+    if (rc)
+        return rc;
+    rc = images_read_h5(f, path, opts, out);
+    gs_h5_close(f);
+    return rc;
+}
+
+int ds_images_read_image(const void *buf, size_t len, const char *name, const ds_read_opts *opts,
+                         ds_images *out)
+{
+    memset(out, 0, sizeof *out);
+    hid_t f;
+    int rc = gs_h5_open_image(buf, len, name, &f);
+    if (rc)
+        return rc;
+    rc = images_read_h5(f, name, opts, out);
+    gs_h5_close(f);
     return rc;
 }
 

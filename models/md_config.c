@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "core/gs_core.h"
 
@@ -147,10 +148,42 @@ int md_cfg_set_kv(const md_cfg_field *tab, void *obj, const char *kv)
     return md_cfg_set(tab, obj, key, eq + 1);
 }
 
+/* Where libinih reads from: our own reader counts lines so that an error
+ * from the handler can be told apart from (and ordered against) a syntax
+ * error, which libinih reports only as "the first bad line". */
+typedef struct {
+    FILE *fp;          /* a file, or */
+    const char *text;  /* the rest of an in-memory string */
+    int line;          /* lines handed to libinih so far (its own line count) */
+} ini_src;
+
+static char *ini_read(char *buf, int size, void *stream)
+{
+    ini_src *src = stream;
+    char *r = NULL;
+    if (src->fp) {
+        r = fgets(buf, size, src->fp);
+    } else if (*src->text && size > 1) {
+        int n = 0;
+        while (n < size - 1 && src->text[n] && src->text[n] != '\n')
+            n++;
+        if (n < size - 1 && src->text[n] == '\n')
+            n++;
+        memcpy(buf, src->text, (size_t)n);
+        buf[n] = '\0';
+        src->text += n;
+        r = buf;
+    }
+    if (r)
+        src->line++;
+    return r;
+}
+
 typedef struct {
     const md_cfg_field *tab;
     void *obj;
-    int rc;
+    const ini_src *src;
+    int rc, line;       /* the first handler error and its line */
     char msg[512];
 } ini_state;
 
@@ -158,31 +191,61 @@ static int ini_cb(void *user, const char *section, const char *name, const char 
 {
     ini_state *st = user;
     char key[256];
-    if (section && *section)
-        snprintf(key, sizeof key, "%s.%s", section, name);
-    else
-        snprintf(key, sizeof key, "%s", name);
-    int rc = md_cfg_set(st->tab, st->obj, key, value);
+    int n = section && *section ? snprintf(key, sizeof key, "%s.%s", section, name)
+                                : snprintf(key, sizeof key, "%s", name);
+    /* a cut key could silently name a different, valid key */
+    int rc = n < 0 || (size_t)n >= sizeof key
+                 ? gs_error(GS_ERR_ARG, "config key '%.40s...' is too long", key)
+                 : md_cfg_set(st->tab, st->obj, key, value);
     if (rc && !st->rc) {
         st->rc = rc;
+        st->line = st->src->line;
         snprintf(st->msg, sizeof st->msg, "%s", gs_errmsg());
     }
     return rc == GS_OK;
 }
 
-int md_cfg_load_ini(const md_cfg_field *tab, void *obj, const char *path)
+static int ini_run(ini_src *src, const md_cfg_field *tab, void *obj, const char *path)
 {
-    ini_state st = {.tab = tab, .obj = obj};
-    int r = ini_parse(path, ini_cb, &st);
+    ini_state st = {.tab = tab, .obj = obj, .src = src};
+    int r = ini_parse_stream(ini_read, src, ini_cb, &st);
     if (r == -1)
         return gs_error(GS_ERR_IO, "%s: cannot open config file", path);
     if (r == -2)
         return gs_error(GS_ERR_NOMEM, "%s: out of memory while parsing", path);
-    if (st.rc)
-        return gs_error(st.rc, "%s: %s", path, st.msg);
-    if (r > 0)
+    /* r is the first bad line, whichever kind of error it was */
+    if (r > 0 && (!st.rc || r < st.line))
         return gs_error(GS_ERR_ARG, "%s:%d: syntax error", path, r);
+    if (st.rc)
+        return gs_error(st.rc, "%s:%d: %s", path, st.line, st.msg);
     return GS_OK;
+}
+
+int md_cfg_load_ini(const md_cfg_field *tab, void *obj, const char *path)
+{
+    /* fopen() succeeds on a directory and reading it then looks like an
+     * empty file, so check for a regular file first */
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return gs_error(GS_ERR_IO, "%s: cannot open config file: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(fp);
+        return gs_error(GS_ERR_IO, "%s: config is not a regular file", path);
+    }
+    ini_src src = {.fp = fp};
+    int rc = ini_run(&src, tab, obj, path);
+    if (!rc && ferror(fp))
+        rc = gs_error(GS_ERR_IO, "%s: read error", path);
+    fclose(fp);
+    return rc;
+}
+
+int md_cfg_load_ini_string(const md_cfg_field *tab, void *obj, const char *text,
+                           const char *name)
+{
+    ini_src src = {.text = text ? text : ""};
+    return ini_run(&src, tab, obj, name);
 }
 
 static int format_value(const md_cfg_field *f, const void *obj, char *buf, size_t n)

@@ -44,6 +44,9 @@ int md_cfg_set(const md_cfg_field *tab, void *obj, const char *key, const char *
 /* "key=value" */
 int md_cfg_set_kv(const md_cfg_field *tab, void *obj, const char *kv);
 int md_cfg_load_ini(const md_cfg_field *tab, void *obj, const char *path);
+/* The same on INI text in memory; `name` stands in for the file in messages. */
+int md_cfg_load_ini_string(const md_cfg_field *tab, void *obj, const char *text,
+                           const char *name);
 /* "key = value\n" for every field; malloc'd, NULL on allocation failure. */
 char *md_cfg_dump(const md_cfg_field *tab, const void *obj);
 /* Parses a dump back (used when loading a checkpoint). */

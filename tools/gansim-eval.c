@@ -295,16 +295,49 @@ typedef struct {
     int64_t n;
 } species_count;
 
-static int eval_events(const char *rpath, const char *gpath, double r0, FILE *js,
+/* Both inputs, read and cross-checked before anything is created, so a bad
+ * input file never leaves a partial report behind. */
+typedef struct {
+    ds_events re, ge;
+    ds_images ri, gi;
+} eval_inputs;
+
+static int read_inputs(const char *rpath, const char *gpath, ds_kind kind, eval_inputs *in)
+{
+    memset(in, 0, sizeof *in);
+    ds_read_opts ro = {0};
+    int rc;
+    if (kind == DS_KIND_EVENTS) {
+        rc = ds_events_read(rpath, &ro, &in->re);
+        if (!rc)
+            rc = ds_events_read(gpath, &ro, &in->ge);
+        if (!rc)
+            rc = match_columns(rpath, &in->re, gpath, &in->ge);
+    } else {
+        rc = ds_images_read(rpath, &ro, &in->ri);
+        if (!rc)
+            rc = ds_images_read(gpath, &ro, &in->gi);
+        if (!rc && (in->ri.h != in->gi.h || in->ri.w != in->gi.w))
+            rc = gs_error(GS_ERR_FORMAT, "%s has %lldx%lld images but %s has %lldx%lld", rpath,
+                          (long long)in->ri.h, (long long)in->ri.w, gpath, (long long)in->gi.h,
+                          (long long)in->gi.w);
+    }
+    return rc;
+}
+
+static void free_inputs(eval_inputs *in)
+{
+    ds_events_free(&in->re);
+    ds_events_free(&in->ge);
+    ds_images_free(&in->ri);
+    ds_images_free(&in->gi);
+}
+
+static int eval_events(const ds_events *rep, const ds_events *gep, double r0, FILE *js,
                        mt_plot *pl, int64_t *nr_out, int64_t *ng_out, char **summary_out)
 {
-    ds_events re = {0}, ge = {0};
-    ds_read_opts ro = {0};
-    int rc = ds_events_read(rpath, &ro, &re);
-    if (!rc)
-        rc = ds_events_read(gpath, &ro, &ge);
-    if (!rc)
-        rc = match_columns(rpath, &re, gpath, &ge);
+    const ds_events re = *rep, ge = *gep; /* borrowed; freed by the caller */
+    int rc = GS_OK;
     subset all = {.name = "all"}, reg[2] = {{.name = "inner"}, {.name = "outer"}};
     subset sp[MAX_SPECIES];
     species_count codes[MAX_SPECIES];
@@ -449,8 +482,6 @@ static int eval_events(const char *rpath, const char *gpath, double r0, FILE *js
         free(sp[k].m);
     free(rm);
     free(gm);
-    ds_events_free(&re);
-    ds_events_free(&ge);
     return rc;
 }
 
@@ -520,17 +551,11 @@ static int plot_images(mt_plot *pl, const ds_images *ri, const ds_images *gi)
     return rc;
 }
 
-static int eval_images(const char *rpath, const char *gpath, FILE *js, mt_plot *pl,
+static int eval_images(const ds_images *rip, const ds_images *gip, FILE *js, mt_plot *pl,
                        int64_t *nr_out, int64_t *ng_out, char **summary_out)
 {
-    ds_images ri = {0}, gi = {0};
-    ds_read_opts ro = {0};
-    int rc = ds_images_read(rpath, &ro, &ri);
-    if (!rc)
-        rc = ds_images_read(gpath, &ro, &gi);
-    if (!rc && (ri.h != gi.h || ri.w != gi.w))
-        rc = gs_error(GS_ERR_FORMAT, "%s has %lldx%lld images but %s has %lldx%lld", rpath,
-                      (long long)ri.h, (long long)ri.w, gpath, (long long)gi.h, (long long)gi.w);
+    const ds_images ri = *rip, gi = *gip; /* borrowed; freed by the caller */
+    int rc = GS_OK;
     mt_image_metrics m;
     if (!rc)
         rc = mt_compare_images(ri.images, ri.n, gi.images, gi.n, ri.h, ri.w, &m);
@@ -571,8 +596,6 @@ static int eval_images(const char *rpath, const char *gpath, FILE *js, mt_plot *
     }
     *nr_out = ri.n;
     *ng_out = gi.n;
-    ds_images_free(&ri);
-    ds_images_free(&gi);
     return rc;
 }
 
@@ -583,7 +606,7 @@ static int run_gnuplot(const char *script, const char *dir)
     const char *prog = getenv("GANSIM_GNUPLOT");
     if (!prog || !*prog)
         prog = "gnuplot";
-    char errlog[4096];
+    char errlog[4200]; /* dir is < 4096 (mkdir_p), so the name is never cut */
     snprintf(errlog, sizeof errlog, "%s/.gnuplot.err.%ld", dir, (long)getpid());
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -699,7 +722,22 @@ int main(int argc, char **argv)
                     kg == DS_KIND_EVENTS ? "event table" : "image set");
         return GS_EXIT_FAIL;
     }
-    int rc = mkdir_p(out);
+    eval_inputs in;
+    int rc = read_inputs(real, gen, kr, &in);
+    /* an unreadable log fails here too, before the output directory exists */
+    FILE *lf = rc || !logp ? NULL : fopen(logp, "r");
+    if (!rc && logp && !lf)
+        rc = gs_error(GS_ERR_IO, "%s: cannot open: %s", logp, strerror(errno));
+    if (lf)
+        fclose(lf);
+    if (rc) {
+        gs_tool_err(PROG, "%s", gs_errmsg());
+        free_inputs(&in);
+        return GS_EXIT_FAIL;
+    }
+    struct stat out_st;
+    int out_existed = stat(out, &out_st) == 0;
+    rc = mkdir_p(out);
     mt_plot *pl = NULL;
     if (!rc)
         rc = mt_plot_open(&pl, out);
@@ -713,8 +751,9 @@ int main(int argc, char **argv)
     if (!rc && logp)
         rc = mt_plot_trainlog(pl, "loss", logp);
     if (!rc)
-        rc = kr == DS_KIND_EVENTS ? eval_events(real, gen, r0, js, pl, &nr, &ng, &summary)
-                                  : eval_images(real, gen, js, pl, &nr, &ng, &summary);
+        rc = kr == DS_KIND_EVENTS ? eval_events(&in.re, &in.ge, r0, js, pl, &nr, &ng, &summary)
+                                  : eval_images(&in.ri, &in.gi, js, pl, &nr, &ng, &summary);
+    free_inputs(&in);
     if (js)
         fclose(js);
     char script[4200];
@@ -747,6 +786,8 @@ int main(int argc, char **argv)
     }
     if (rc) {
         gs_tool_err(PROG, "%s", gs_errmsg());
+        if (!out_existed)
+            rmdir(out); /* only succeeds when nothing was written into it */
     } else if (json) {
         fwrite(jbuf, 1, jlen, stdout);
     } else {

@@ -137,7 +137,7 @@ int main(int argc, char **argv)
     const char *model = NULL, *out = NULL, *conds = NULL;
     long long n = 0, bxs = 0, seed = 1, threads = 0, k = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "o:n:k:h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:n:k:h", lo, NULL)) != -1) {
         switch (c) {
         case O_MODEL: model = optarg; break;
         case O_COND: conds = optarg; break;
@@ -174,7 +174,7 @@ int main(int argc, char **argv)
             break;
         case 'h': usage(stdout); return GS_EXIT_OK;
         case O_VERSION: printf("%s %s\n", prog, GANSIM_VERSION); return GS_EXIT_OK;
-        default: usage(stderr); return GS_EXIT_USAGE;
+        default: return gs_tool_getopt_fail(prog, c, argv, optind);
         }
     }
     if (optind < argc) {

@@ -242,7 +242,7 @@ int main(int argc, char **argv)
         return GS_EXIT_OK;
     }
     if (argc < 2 || argv[1][0] == '-') {
-        usage(stderr);
+        gs_tool_err(prog, "the first argument must be the model kind (see --help)");
         return GS_EXIT_USAGE;
     }
     const train_kind *kind = NULL;
@@ -270,7 +270,7 @@ int main(int argc, char **argv)
     char iters_kv[64];
     optind = 2;
     int c;
-    while ((c = getopt_long(argc, argv, "d:o:c:s:h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":d:o:c:s:h", lo, NULL)) != -1) {
         switch (c) {
         case 'd': data = optarg; break;
         case 'o': out = optarg; break;
@@ -283,9 +283,13 @@ int main(int argc, char **argv)
             sets[nsets++] = optarg;
             break;
         case O_ITERS:
-            snprintf(iters_kv, sizeof iters_kv, "train.iters=%s", optarg);
-            if (nsets < 256)
-                sets[nsets++] = iters_kv;
+            /* a cut value could still parse as a (different) number */
+            if (snprintf(iters_kv, sizeof iters_kv, "train.iters=%s", optarg) >=
+                    (int)sizeof iters_kv || nsets == 256) {
+                gs_tool_err(prog, "--iters: '%.20s...' is too long", optarg);
+                return GS_EXIT_USAGE;
+            }
+            sets[nsets++] = iters_kv;
             break;
         case O_RESUME: resume = 1; break;
         case O_DROP: drop = 1; break;
@@ -298,7 +302,7 @@ int main(int argc, char **argv)
             break;
         case 'h': usage(stdout); return GS_EXIT_OK;
         case O_VERSION: printf("%s %s\n", prog, GANSIM_VERSION); return GS_EXIT_OK;
-        default: usage(stderr); return GS_EXIT_USAGE;
+        default: return gs_tool_getopt_fail(prog, c, argv, optind);
         }
     }
     if (optind < argc) {

@@ -3,6 +3,8 @@
 #ifndef GS_TOOL_COMMON_H
 #define GS_TOOL_COMMON_H
 
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,26 +26,30 @@ static inline void gs_tool_err(const char *prog, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-/* Parses a positive/nonnegative integer option; returns 0 on success. */
+/* Parses an integer option in [lo, hi]; returns 0 on success. Values
+ * beyond long long are refused (strtoll would clamp them silently). */
 static inline int gs_tool_parse_i64(const char *s, long long lo, long long hi, long long *out)
 {
     char *end;
     if (!s || !*s)
         return -1;
+    errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (*end != '\0' || v < lo || v > hi)
+    if (errno || *end != '\0' || v < lo || v > hi)
         return -1;
     *out = v;
     return 0;
 }
 
+/* Parses a finite number; NaN, infinities and overflowing values are refused. */
 static inline int gs_tool_parse_f64(const char *s, double *out)
 {
     char *end;
     if (!s || !*s)
         return -1;
+    errno = 0;
     double v = strtod(s, &end);
-    if (*end != '\0' || v != v)
+    if (errno == ERANGE || *end != '\0' || !isfinite(v))
         return -1;
     *out = v;
     return 0;
@@ -62,6 +68,18 @@ static inline int gs_tool_threads(const char *prog, long long opt)
     if (t)
         nn_set_threads((int)t);
     return 0;
+}
+
+/* The one-line message for getopt_long's ':' (option missing its value;
+ * needs a leading ':' in the optstring) or '?' (unknown option); returns
+ * the usage exit code. */
+static inline int gs_tool_getopt_fail(const char *prog, int c, char *const *argv, int ind)
+{
+    if (c == ':')
+        gs_tool_err(prog, "option %s needs a value (see --help)", argv[ind - 1]);
+    else
+        gs_tool_err(prog, "unknown option '%s' (see --help)", argv[ind - 1]);
+    return GS_EXIT_USAGE;
 }
 
 /* Progress display: a rewritten line on a TTY, nothing otherwise (callers
