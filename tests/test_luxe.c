@@ -335,6 +335,63 @@ START_TEST(t_tools_train_sample)
 }
 END_TEST
 
+/* A NaN in the network stops training with a message instead of writing a
+ * poisoned checkpoint (the trainer returns before saving). */
+START_TEST(t_wgan_nan_stops)
+{
+    md_wgan_cfg wc = {.n_features = 3, .noise_dim = 4, .g = {.depth = 1, .widths = {8}, .slope = 0.2f},
+                      .d = {.depth = 1, .widths = {8}, .slope = 0.2f}, .lambda_gp = 10,
+                      .n_critic = 1, .batch = 16, .lr_g = 1e-3f, .lr_d = 1e-3f, .beta1 = 0.5f,
+                      .beta2 = 0.9f};
+    md_wgan w;
+    ck_assert_int_eq(md_wgan_init(&w, &wc, 1), GS_OK);
+    float data[64 * 3];
+    for (int i = 0; i < 64 * 3; i++)
+        data[i] = (float)(i % 7) - 3.0f;
+    md_sampler s;
+    ck_assert_int_eq(md_sampler_init(&s, 64, NULL), GS_OK);
+    md_wgan_losses L;
+    ck_assert_int_eq(md_wgan_step(&w, data, &s, &L), GS_OK);
+    w.dp.p[0]->data[0] = NAN; /* a critic weight goes bad */
+    ck_assert_int_eq(md_wgan_step(&w, data, &s, &L), GS_ERR_NUMERIC);
+    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "loss is"));
+    md_sampler_free(&s);
+    md_wgan_free(&w);
+}
+END_TEST
+
+/* SIGKILL at arbitrary moments, checkpointing every step: whatever is on
+ * disk under the final names is a complete checkpoint that resumes. */
+START_TEST(t_sigkill_keeps_checkpoint)
+{
+    const char *b = gs_test_bin();
+    char dir[64];
+    gs_test_tmpdir(dir, sizeof dir);
+    const char *small = "--set model.g_widths=16 --set model.d_widths=16 --set train.batch=32 "
+                        "--set train.n_critic=1 --set train.kl_samples=200 --set split.min_rows=20 "
+                        "--set train.ckpt_every=1 --set train.kl_every=5";
+    ck_assert_int_eq(run("%s/gansim-datagen luxe -n 4000 --seed 3 -o %s/d.h5", b, dir), 0);
+    for (int k = 0; k < 3; k++) {
+        /* start, wait for the first checkpoint, let it run a little, kill -9 */
+        ck_assert_int_eq(run("rm -rf %s/r; (%s/gansim-train luxe --data %s/d.h5 --out %s/r "
+                             "--iters 100000 %s >/dev/null 2>&1 & echo $! > %s/pid); "
+                             "for i in $(seq 200); do [ -f %s/r/last.h5 ] && break; sleep 0.05; done; "
+                             "sleep 0.%d; kill -9 $(cat %s/pid); sleep 0.1",
+                             dir, b, dir, dir, small, dir, dir, 2 + 3 * k, dir),
+                         0);
+        ck_assert_int_eq(run("test -f %s/r/last.h5 && test -f %s/r/model.h5", dir, dir), 0);
+        /* the checkpoint on disk samples and resumes (the kill may leave a *.tmp.* file) */
+        ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 -n 100 -o %s/g%d.h5 "
+                             "2>/dev/null", b, dir, dir, k), 0);
+        ck_assert_int_eq(run("timeout -s KILL 2 %s/gansim-train luxe --data %s/d.h5 --out %s/r "
+                             "--resume >/dev/null 2>&1; test -f %s/r/last.h5", b, dir, dir, dir),
+                         0);
+        ck_assert_int_eq(run("h5ls %s/r/last.h5 >/dev/null", dir), 0);
+    }
+    gs_test_rmdir(dir);
+}
+END_TEST
+
 static Suite *luxe_suite(void)
 {
     Suite *s = suite_create("luxe");
@@ -346,6 +403,8 @@ static Suite *luxe_suite(void)
     tcase_add_test(tc, t_luxe_train_resume_sample);
     tcase_add_test(tc, t_luxe_bad_config);
     tcase_add_test(tc, t_tools_train_sample);
+    tcase_add_test(tc, t_wgan_nan_stops);
+    tcase_add_test(tc, t_sigkill_keeps_checkpoint);
     suite_add_tcase(s, tc);
     return s;
 }
