@@ -298,8 +298,13 @@ int md_wgan_step(md_wgan *w, const float *data, const md_sampler *s, md_wgan_los
 int md_mlp_generate(nn_ctx *c, const md_mlp *g, int64_t noise_dim, int64_t n, float *out,
                     gs_rng *r)
 {
-    /* chunks keep activations cache-sized and the arena bounded */
-    const int64_t chunk = 4096, f = g->cfg.n_out;
+    /* chunks keep activations cache-sized and the arena bounded; the noise
+     * of a chunk is drawn in fixed blocks of rows, each from its own stream
+     * split off r in block order, so it fills in parallel and the result
+     * does not depend on the thread count */
+    enum { chunk = 4096, block = 256 };
+    const int64_t f = g->cfg.n_out;
+    gs_rng streams[chunk / block];
     bool was = nn_get_grad_enabled(c);
     nn_set_grad_enabled(c, false);
     int rc = GS_OK;
@@ -307,8 +312,17 @@ int md_mlp_generate(nn_ctx *c, const md_mlp *g, int64_t noise_dim, int64_t n, fl
         int64_t m = n - i0 < chunk ? n - i0 : chunk;
         nn_ctx_reset(c);
         nn_tensor *z = nn_new(c, 2, (int64_t[]){m, noise_dim});
-        if (z)
-            gs_rng_fill_normal(r, z->data, m * noise_dim, 0.0f, 1.0f);
+        const int64_t nb = (m + block - 1) / block;
+        for (int64_t b = 0; b < nb; b++)
+            streams[b] = gs_rng_split(r);
+        if (z) {
+#pragma omp parallel for schedule(static)
+            for (int64_t b = 0; b < nb; b++) {
+                int64_t rows = m - b * block < block ? m - b * block : block;
+                gs_rng_fill_normal(&streams[b], z->data + b * block * noise_dim,
+                                   rows * noise_dim, 0.0f, 1.0f);
+            }
+        }
         nn_tensor *y = md_mlp_fwd(c, g, z);
         if (!y) {
             rc = GS_ERR_NOMEM;
