@@ -441,8 +441,8 @@ static const bad_case cases[] = {
     {"sample", "--model text.h5 -o out.h5 -n 5", 1, "text.h5", "not an HDF5", "out.h5", 1},
     {"sample", "--model adir.h5 -o out.h5 -n 5", 1, "adir.h5", "not a regular file", "out.h5", 0},
     {"sample", "--model trunc.h5 -o out.h5 -n 5", 1, "trunc.h5", "truncated", "out.h5", 1},
-    {"sample", "--model good.h5 -o out.h5 -n 5", 1, "good.h5", "missing", "out.h5", 1},
-    {"sample", "--model qt.h5 -o out.h5 -n 5", 1, "qt.h5", "missing", "out.h5", 0},
+    {"sample", "--model good.h5 -o out.h5 -n 5", 1, "good.h5", "not a gansim model", "out.h5", 1},
+    {"sample", "--model qt.h5 -o out.h5 -n 5", 1, "qt.h5", "not a gansim model", "out.h5", 0},
 };
 
 static int file_is(const char *p, const char *content)
