@@ -185,7 +185,5 @@ clean:
 # The allocation-counting test wraps the malloc family for the code it links
 # (its own variable: `make sanitize` sets LDFLAGS on the command line, which
 # would override a target-specific LDFLAGS +=).
-$(BUILD)/tests/test_nn_train: TEST_LDFLAGS = -Wl,--wrap=malloc -Wl,--wrap=calloc \
-    -Wl,--wrap=realloc -Wl,--wrap=aligned_alloc
-$(BUILD)/tests/test_zdc: LDFLAGS += -Wl,--wrap=malloc -Wl,--wrap=calloc \
-    -Wl,--wrap=realloc -Wl,--wrap=aligned_alloc
+MALLOC_WRAP := -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc -Wl,--wrap=aligned_alloc
+$(BUILD)/tests/test_nn_train $(BUILD)/tests/test_zdc: TEST_LDFLAGS = $(MALLOC_WRAP)

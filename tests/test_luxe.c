@@ -278,59 +278,47 @@ START_TEST(t_luxe_bad_config)
 END_TEST
 
 /* ---- tools ------------------------------------------------------------- */
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 START_TEST(t_tools_train_sample)
 {
     const char *b = gs_test_bin();
     char dir[64];
     gs_test_tmpdir(dir, sizeof dir);
-    ck_assert_int_eq(run("%s/gansim-train --help >/dev/null", b), 0);
-    ck_assert_int_eq(run("%s/gansim-train --version >/dev/null", b), 0);
-    ck_assert_int_eq(run("%s/gansim-sample --help >/dev/null", b), 0);
-    ck_assert_int_eq(run("%s/gansim-train 2>/dev/null", b), 2);
-    ck_assert_int_eq(run("%s/gansim-train mystery --data x --out y 2>/dev/null", b), 2);
-    ck_assert_int_eq(run("%s/gansim-train luxe --out %s/r 2>/dev/null", b, dir), 2);
-    ck_assert_int_eq(run("%s/gansim-train luxe --data %s/none.h5 --out %s/r 2>/dev/null", b, dir,
+    ck_assert_int_eq(gs_test_run("%s/gansim-train --help >/dev/null", b), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-train --version >/dev/null", b), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --help >/dev/null", b), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-train 2>/dev/null", b), 2);
+    ck_assert_int_eq(gs_test_run("%s/gansim-train mystery --data x --out y 2>/dev/null", b), 2);
+    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --out %s/r 2>/dev/null", b, dir), 2);
+    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/none.h5 --out %s/r 2>/dev/null", b, dir,
                          dir), 1);
-    ck_assert_int_eq(run("%s/gansim-datagen luxe -n 4000 --seed 3 -o %s/d.h5", b, dir), 0);
-    ck_assert_int_eq(run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --set nope=1 "
+    ck_assert_int_eq(gs_test_run("%s/gansim-datagen luxe -n 4000 --seed 3 -o %s/d.h5", b, dir), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --set nope=1 "
                          "2>/dev/null", b, dir, dir), 2);
-    ck_assert_int_eq(run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --threads 0 "
+    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --threads 0 "
                          "2>/dev/null", b, dir, dir), 2);
-    ck_assert_int_eq(run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --print-config "
+    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --print-config "
                          "| grep -q train.lambda", b, dir, dir), 0);
     const char *small = "--set model.g_widths=16 --set model.d_widths=16 --set train.batch=32 "
                         "--set train.n_critic=1 --set train.kl_samples=200 --set split.min_rows=20";
-    ck_assert_int_eq(run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --iters 16 %s "
+    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --iters 16 %s "
                          "2>/dev/null", b, dir, dir, small), 0);
     /* a second run must not overwrite the first */
-    ck_assert_int_eq(run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --iters 16 %s "
+    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --iters 16 %s "
                          "2>/dev/null", b, dir, dir, small), 2);
-    ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 -n 1000 -o %s/g.h5 2>/dev/null",
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 -n 1000 -o %s/g.h5 2>/dev/null",
                          b, dir, dir), 0);
-    ck_assert_int_eq(run("h5ls %s/g.h5 | grep -q events", dir), 0);
-    ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 --bunch-crossings 2 -o %s/bx.h5 "
+    ck_assert_int_eq(gs_test_run("h5ls %s/g.h5 | grep -q events", dir), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 --bunch-crossings 2 -o %s/bx.h5 "
                          "2>/dev/null", b, dir, dir), 0);
-    ck_assert_int_eq(run("h5ls %s/bx.h5 | grep -q bx", dir), 0);
+    ck_assert_int_eq(gs_test_run("h5ls %s/bx.h5 | grep -q bx", dir), 0);
     /* bad inputs: exit codes, and no output file */
-    ck_assert_int_eq(run("%s/gansim-sample --model %s/d.h5 -n 10 -o %s/bad.h5 2>/dev/null", b,
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/d.h5 -n 10 -o %s/bad.h5 2>/dev/null", b,
                          dir, dir), 1);
-    ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 -n 0 -o %s/bad.h5 2>/dev/null",
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 -n 0 -o %s/bad.h5 2>/dev/null",
                          b, dir, dir), 2);
-    ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 -o %s/bad.h5 2>/dev/null", b,
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 -o %s/bad.h5 2>/dev/null", b,
                          dir, dir), 2);
-    ck_assert_int_eq(run("test -e %s/bad.h5", dir), 1);
+    ck_assert_int_eq(gs_test_run("test -e %s/bad.h5", dir), 1);
     gs_test_rmdir(dir);
 }
 END_TEST
@@ -370,23 +358,23 @@ START_TEST(t_sigkill_keeps_checkpoint)
     const char *small = "--set model.g_widths=16 --set model.d_widths=16 --set train.batch=32 "
                         "--set train.n_critic=1 --set train.kl_samples=200 --set split.min_rows=20 "
                         "--set train.ckpt_every=1 --set train.kl_every=5";
-    ck_assert_int_eq(run("%s/gansim-datagen luxe -n 4000 --seed 3 -o %s/d.h5", b, dir), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-datagen luxe -n 4000 --seed 3 -o %s/d.h5", b, dir), 0);
     for (int k = 0; k < 3; k++) {
         /* start, wait for the first checkpoint, let it run a little, kill -9 */
-        ck_assert_int_eq(run("rm -rf %s/r; (%s/gansim-train luxe --data %s/d.h5 --out %s/r "
+        ck_assert_int_eq(gs_test_run("rm -rf %s/r; (%s/gansim-train luxe --data %s/d.h5 --out %s/r "
                              "--iters 100000 %s >/dev/null 2>&1 & echo $! > %s/pid); "
                              "for i in $(seq 200); do [ -f %s/r/last.h5 ] && break; sleep 0.05; done; "
                              "sleep 0.%d; kill -9 $(cat %s/pid); sleep 0.1",
                              dir, b, dir, dir, small, dir, dir, 2 + 3 * k, dir),
                          0);
-        ck_assert_int_eq(run("test -f %s/r/last.h5 && test -f %s/r/model.h5", dir, dir), 0);
+        ck_assert_int_eq(gs_test_run("test -f %s/r/last.h5 && test -f %s/r/model.h5", dir, dir), 0);
         /* the checkpoint on disk samples and resumes (the kill may leave a *.tmp.* file) */
-        ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 -n 100 -o %s/g%d.h5 "
+        ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 -n 100 -o %s/g%d.h5 "
                              "2>/dev/null", b, dir, dir, k), 0);
-        ck_assert_int_eq(run("timeout -s KILL 2 %s/gansim-train luxe --data %s/d.h5 --out %s/r "
+        ck_assert_int_eq(gs_test_run("timeout -s KILL 2 %s/gansim-train luxe --data %s/d.h5 --out %s/r "
                              "--resume >/dev/null 2>&1; test -f %s/r/last.h5", b, dir, dir, dir),
                          0);
-        ck_assert_int_eq(run("h5ls %s/r/last.h5 >/dev/null", dir), 0);
+        ck_assert_int_eq(gs_test_run("h5ls %s/r/last.h5 >/dev/null", dir), 0);
     }
     gs_test_rmdir(dir);
 }

@@ -341,75 +341,63 @@ START_TEST(t_no_malloc_in_step)
 END_TEST
 
 /* ---- tools ------------------------------------------------------------------------ */
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 START_TEST(t_tools)
 {
     const char *b = gs_test_bin();
     char dir[64];
     gs_test_tmpdir(dir, sizeof dir);
-    ck_assert_int_eq(run("%s/gansim-datagen zdc -n 300 --seed 3 -o %s/d.h5 >/dev/null", b, dir),
+    ck_assert_int_eq(gs_test_run("%s/gansim-datagen zdc -n 300 --seed 3 -o %s/d.h5 >/dev/null", b, dir),
                      0);
-    ck_assert_int_eq(run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --print-config "
+    ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --print-config "
                          "| grep -q reg.sdi_lambda", b, dir, dir), 0);
-    ck_assert_int_eq(run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --set reg.nope=1 "
+    ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --set reg.nope=1 "
                          "2>/dev/null", b, dir, dir), 2);
-    ck_assert_int_eq(run("%s/gansim-train zdc --data %s/none.h5 --out %s/r 2>/dev/null", b, dir,
+    ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/none.h5 --out %s/r 2>/dev/null", b, dir,
                          dir), 1);
-    ck_assert_int_eq(run("test -e %s/r", dir), 1); /* a bad data file leaves no run dir */
+    ck_assert_int_eq(gs_test_run("test -e %s/r", dir), 1); /* a bad data file leaves no run dir */
     const char *small = "--set model.noise_dim=4 --set model.g_channels=8,4,4 "
                         "--set model.d_channels=4,4,8 --set model.d_hidden=8 "
                         "--set model.aux_channels=2 --set train.batch=8 --set train.eval_rows=30 "
                         "--set train.eval_every=3 --set reg.sdi=on --set reg.intensity=on "
                         "--set reg.aux=on";
-    ck_assert_int_eq(run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --iters 6 %s "
+    ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --iters 6 %s "
                          "2>/dev/null", b, dir, dir, small), 0);
-    ck_assert_int_eq(run("grep -q '^step=6 .*w1_mean=' %s/r/train.log", dir), 0);
-    ck_assert_int_eq(run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --iters 6 %s "
+    ck_assert_int_eq(gs_test_run("grep -q '^step=6 .*w1_mean=' %s/r/train.log", dir), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --iters 6 %s "
                          "2>/dev/null", b, dir, dir, small), 2);
     /* resuming a finished run (its own config: 6 steps) adds nothing and succeeds */
-    ck_assert_int_eq(run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --resume "
+    ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --resume "
                          "2>/dev/null", b, dir, dir), 0);
-    ck_assert_int_eq(run("grep -c '^step=' %s/r/train.log | grep -qx 2", dir), 0);
+    ck_assert_int_eq(gs_test_run("grep -c '^step=' %s/r/train.log | grep -qx 2", dir), 0);
     /* sampling: k images per condition row */
-    ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/d.h5 -k 2 "
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/d.h5 -k 2 "
                          "-o %s/g.h5 2>/dev/null", b, dir, dir, dir), 0);
-    ck_assert_int_eq(run("h5ls %s/g.h5 | grep -q 'images .*{600, 56, 30}'", dir), 0);
-    ck_assert_int_eq(run("h5ls %s/g.h5 | grep -q 'conditions .*{600, 9}'", dir), 0);
-    ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/d.h5 "
+    ck_assert_int_eq(gs_test_run("h5ls %s/g.h5 | grep -q 'images .*{600, 56, 30}'", dir), 0);
+    ck_assert_int_eq(gs_test_run("h5ls %s/g.h5 | grep -q 'conditions .*{600, 9}'", dir), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/d.h5 "
                          "-o %s/g1.h5 2>/dev/null", b, dir, dir, dir), 0);
-    ck_assert_int_eq(run("h5ls %s/g1.h5 | grep -q 'images .*{300, 56, 30}'", dir), 0);
+    ck_assert_int_eq(gs_test_run("h5ls %s/g1.h5 | grep -q 'images .*{300, 56, 30}'", dir), 0);
     /* error paths: exit codes, and no output file */
-    ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/none.h5 "
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/none.h5 "
                          "-o %s/bad.h5 2>/dev/null", b, dir, dir, dir), 1);
-    ck_assert_int_eq(run("echo junk > %s/junk.h5; %s/gansim-sample --model %s/r/model.h5 "
+    ck_assert_int_eq(gs_test_run("echo junk > %s/junk.h5; %s/gansim-sample --model %s/r/model.h5 "
                          "--conditions %s/junk.h5 -o %s/bad.h5 2>/dev/null", dir, b, dir, dir,
                          dir), 1);
-    ck_assert_int_eq(run("%s/gansim-datagen luxe -n 100 --seed 1 -o %s/ev.h5 >/dev/null && "
+    ck_assert_int_eq(gs_test_run("%s/gansim-datagen luxe -n 100 --seed 1 -o %s/ev.h5 >/dev/null && "
                          "%s/gansim-sample --model %s/r/model.h5 --conditions %s/ev.h5 "
                          "-o %s/bad.h5 2>/dev/null", b, dir, b, dir, dir, dir), 1);
-    ck_assert_int_eq(run("%s/gansim-sample --model %s/d.h5 --conditions %s/d.h5 -o %s/bad.h5 "
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/d.h5 --conditions %s/d.h5 -o %s/bad.h5 "
                          "2>/dev/null", b, dir, dir, dir), 1); /* not a model: no kind */
-    ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/d.h5 -k 0 "
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/d.h5 -k 0 "
                          "-o %s/bad.h5 2>/dev/null", b, dir, dir, dir), 2);
-    ck_assert_int_eq(run("%s/gansim-sample --model %s/missing.h5 --conditions %s/d.h5 "
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/missing.h5 --conditions %s/d.h5 "
                          "-o %s/bad.h5 2>/dev/null", b, dir, dir, dir), 1);
-    ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 -n 10 -o %s/bad.h5 "
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 -n 10 -o %s/bad.h5 "
                          "2>/dev/null", b, dir, dir), 2); /* zdc needs conditions */
-    ck_assert_int_eq(run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/d.h5 -n 5 "
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/d.h5 -n 5 "
                          "-o %s/bad.h5 2>/dev/null", b, dir, dir, dir), 2);
-    ck_assert_int_eq(run("test -e %s/bad.h5", dir), 1);
-    ck_assert_int_eq(run("ls %s | grep -q tmp", dir), 1); /* no temporaries left either */
+    ck_assert_int_eq(gs_test_run("test -e %s/bad.h5", dir), 1);
+    ck_assert_int_eq(gs_test_run("ls %s | grep -q tmp", dir), 1); /* no temporaries left either */
     gs_test_rmdir(dir);
 }
 END_TEST

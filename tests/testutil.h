@@ -6,6 +6,8 @@
 
 #include <check.h>
 #include <math.h>
+#include <stdarg.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,20 @@ static inline const char *gs_test_bin(void)
 {
     const char *b = getenv("GANSIM_BIN");
     return b ? b : "bin";
+}
+
+/* Runs a shell command built printf-style; returns its exit status, or -1
+ * when it died from a signal (so a crash never passes for an exit code). */
+static inline int gs_test_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline int gs_test_run(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 #define GS_TEST_MAIN(...)                                                                  \
