@@ -264,6 +264,7 @@ START_TEST(t_train_resume_sample)
     for (int64_t i = 0; i < 6 * 56 * 30; i++)
         ck_assert(isfinite(g1.images[i]) && g1.images[i] >= 0);
     /* the folded sub-pixel sampler equals the plain eval-mode graph */
+    ds_images_free(&g2);
     md_zdc_set_fast(m, 0);
     ck_assert_int_eq(md_zdc_sample(m, data.cond, 3, 2, 7, &g2), GS_OK);
     md_zdc_set_fast(m, 1);
