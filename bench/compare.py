@@ -65,14 +65,17 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--only", help="substring of the case labels to run")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--wait-policy", choices=["default", "passive"], default="default",
+                    help="OMP_WAIT_POLICY for every OpenMP user; passive only on a shared, "
+                         "loaded machine (spinning waiters are ruinous there, but sleeping "
+                         "ones slow every fork/join on an idle machine)")
     a = ap.parse_args()
     load0 = os.getloadavg()
     peak_out, _ = run([BENCH, "--section", "sgemm", "--json"], {})
     peak = json.loads(peak_out)
     p2, p1 = peak["sgemm_peak_gflops"], peak["sgemm_peak1_gflops"]
-    # OMP_WAIT_POLICY=passive for every OpenMP user (gansim, torch threads):
-    # spinning waiters are ruinous when other jobs share the 2 cores.
-    passive = {"OMP_WAIT_POLICY": "passive"}
+    # the same OMP_WAIT_POLICY for every OpenMP user (gansim, torch threads)
+    passive = {"OMP_WAIT_POLICY": "passive"} if a.wait_policy == "passive" else {}
     rows = []
     for label, sec, what, batch, unit in CASES:
         if a.only and a.only not in label:
@@ -118,8 +121,8 @@ def main():
               % (label, r["gansim_T2"], r["gansim_T1"], r["torch_best"], tk, r["ratio_T2"],
                  r["ratio_best"]), file=sys.stderr)
     load1 = os.getloadavg()
-    print("\n## gansim vs PyTorch (best of %d rounds x %d reps, OMP_WAIT_POLICY=passive)" %
-          (a.rounds, a.reps))
+    print("\n## gansim vs PyTorch (best of %d rounds x %d reps, OMP_WAIT_POLICY=%s)" %
+          (a.rounds, a.reps, a.wait_policy))
     print("load average (1/5/15 min) before %.2f %.2f %.2f, after %.2f %.2f %.2f on %d cores"
           % (*load0, *load1, os.cpu_count()))
     print("sgemm peak: %.1f GFLOP/s at 2 threads, %.1f at 1 thread\n" % (p2, p1))
