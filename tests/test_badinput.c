@@ -378,6 +378,7 @@ static const bad_case cases[] = {
     {"train", "luxe --data good.h5 --out run --bogus", 2, "--bogus", "unknown option", "run", 0},
     {"train", "luxe --out run --data", 2, "--data", "needs a value", "run", 0},
     {"train", "luxe --data good.h5", 2, "--out", "required", NULL, 0},
+    {"train", "luxe --data good.h5 --out keep.txt", 2, "keep.txt", "not a directory", "keep.txt", 1},
     {"train", "luxe --data good.h5 --out run --threads 0", 2, "--threads", "'0'", "run", 0},
     {"train", "luxe --data good.h5 --out run --threads 4x", 2, "--threads", "'4x'", "run", 0},
     {"train", "luxe --data good.h5 --out run --iters abc", 2, "train.iters", "'abc'", "run", 0},

@@ -127,10 +127,14 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* mkdir -p; fails (ENOTDIR) when the path exists but is not a directory */
 static int make_dir(const char *dir)
 {
     char buf[4096];
-    snprintf(buf, sizeof buf, "%s", dir);
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
     for (char *p = buf + 1; *p; p++)
         if (*p == '/') {
             *p = '\0';
@@ -138,7 +142,14 @@ static int make_dir(const char *dir)
                 return -1;
             *p = '/';
         }
-    return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
+    if (mkdir(buf, 0777) && errno != EEXIST)
+        return -1;
+    struct stat st;
+    if (stat(buf, &st) || !S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
 }
 
 static int file_exists(const char *dir, const char *name)
@@ -330,6 +341,11 @@ int main(int argc, char **argv)
     if (resume && (config || nsets))
         gs_tool_err(prog, "note: --resume uses the configuration stored in %s/last.h5; "
                           "--config/--set are ignored", out);
+    struct stat out_st;
+    if (stat(out, &out_st) == 0 && !S_ISDIR(out_st.st_mode)) {
+        gs_tool_err(prog, "--out %s exists and is not a directory", out);
+        return GS_EXIT_USAGE;
+    }
     if (!resume && (file_exists(out, "model.h5") || file_exists(out, "last.h5"))) {
         gs_tool_err(prog, "%s already holds a trained model; use --resume to continue it or "
                           "choose another --out", out);
