@@ -137,7 +137,8 @@ install: all
 	for h in $(PUBLIC_HEADERS); do install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/gansim/$$h; done
 	install -m 644 api/gansim.h $(DESTDIR)$(PREFIX)/include/gansim/gansim.h
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' gansim.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gansim.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@BLAS_LIBDIR@|$(BLAS_LIBDIR)|g' \
+	    gansim.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gansim.pc
 
 # libFuzzer harnesses (clang): tests/fuzz/fuzz_NAME.c, seeds in
 # tests/fuzz/corpus/NAME/ (read only; new inputs go to build-fuzz/corpus/NAME),
