@@ -1,6 +1,7 @@
 #include "models/md_wgan.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,74 @@ void md_sampler_free(md_sampler *s)
 }
 
 /* ---- WGAN -------------------------------------------------------------- */
+static nn_tensor *twin(const nn_params *from, const nn_params *to, nn_tensor *t)
+{
+    if (!t)
+        return NULL;
+    for (int i = 0; i < from->n; i++)
+        if (from->p[i] == t)
+            return to->p[i];
+    return NULL;
+}
+
+/* dst = src with every parameter replaced by its twin in `to` */
+static void mlp_rebind(md_mlp *dst, const md_mlp *src, const nn_params *from,
+                       const nn_params *to)
+{
+    *dst = *src;
+    for (int i = 0; i <= src->cfg.depth; i++) {
+        dst->l[i].w = twin(from, to, src->l[i].w);
+        dst->l[i].b = twin(from, to, src->l[i].b);
+        if (i < src->cfg.depth) {
+            dst->ln_g[i] = twin(from, to, src->ln_g[i]);
+            dst->ln_b[i] = twin(from, to, src->ln_b[i]);
+        }
+    }
+}
+
+static int shards_init(md_wgan *w)
+{
+    const int64_t b = w->cfg.batch;
+    int64_t n = w->cfg.shards;
+    if (n <= 0) {
+        n = nn_get_threads();
+        if (n > b / 64)
+            n = b / 64;
+    }
+    if (n > MD_MAX_SHARDS)
+        n = MD_MAX_SHARDS;
+    if (n > b)
+        n = b;
+    if (n < 1)
+        n = 1;
+    w->n_shards = (int)n;
+    for (int i = 0; i < w->n_shards; i++) {
+        md_wgan_shard *s = &w->sh[i];
+        s->r0 = b * i / n;
+        s->rows = b * (i + 1) / n - s->r0;
+        if (i == 0) {
+            s->ctx = w->ctx;
+            s->gps = &w->gp;
+            s->dps = &w->dp;
+            s->g = w->g;
+            s->d = w->d;
+            continue;
+        }
+        int rc = nn_params_shadow(&s->own_g, &w->gp);
+        if (!rc)
+            rc = nn_params_shadow(&s->own_d, &w->dp);
+        if (rc)
+            return rc;
+        if (!(s->ctx = nn_ctx_new()))
+            return gs_error(GS_ERR_NOMEM, "out of memory for a WGAN shard");
+        s->gps = &s->own_g;
+        s->dps = &s->own_d;
+        mlp_rebind(&s->g, &w->g, &w->gp, &s->own_g);
+        mlp_rebind(&s->d, &w->d, &w->dp, &s->own_d);
+    }
+    return GS_OK;
+}
+
 int md_wgan_init(md_wgan *w, const md_wgan_cfg *cfg, uint64_t seed)
 {
     memset(w, 0, sizeof *w);
@@ -187,6 +256,8 @@ int md_wgan_init(md_wgan *w, const md_wgan_cfg *cfg, uint64_t seed)
         rc = gs_error(GS_ERR_NOMEM, "out of memory for the WGAN batch buffers");
         goto fail;
     }
+    if ((rc = shards_init(w)))
+        goto fail;
     return GS_OK;
 fail:
     md_wgan_free(w);
@@ -195,6 +266,11 @@ fail:
 
 void md_wgan_free(md_wgan *w)
 {
+    for (int i = 1; i < w->n_shards; i++) {
+        nn_params_free(&w->sh[i].own_g);
+        nn_params_free(&w->sh[i].own_d);
+        nn_ctx_free(w->sh[i].ctx);
+    }
     nn_optim_free(&w->og);
     nn_optim_free(&w->od);
     nn_params_free(&w->gp);
@@ -207,64 +283,149 @@ void md_wgan_free(md_wgan *w)
     memset(w, 0, sizeof *w);
 }
 
-static nn_tensor *generate_batch(md_wgan *w)
+/* Runs fn on every shard, in parallel when there are several. Inside, each
+ * thread asks for 1 thread, so the kernels' own parallel loops and OpenBLAS
+ * (which goes single-threaded inside a parallel region) do not nest. */
+static int run_shards(md_wgan *w, int (*fn)(md_wgan *, md_wgan_shard *))
 {
-    const int64_t b = w->cfg.batch;
-    gs_rng_fill_normal(&w->rng, w->noise, b * w->cfg.noise_dim, 0.0f, 1.0f);
-    return md_mlp_fwd(w->ctx, &w->g,
-                      nn_input(w->ctx, 2, (int64_t[]){b, w->cfg.noise_dim}, w->noise));
+    if (w->n_shards == 1)
+        return fn(w, &w->sh[0]);
+#pragma omp parallel for num_threads(w->n_shards) schedule(static, 1)
+    for (int i = 0; i < w->n_shards; i++) {
+        md_wgan_shard *s = &w->sh[i];
+        omp_set_num_threads(1);
+        s->rc = fn(w, s);
+        if (s->rc)
+            snprintf(s->err, sizeof s->err, "%s", gs_errmsg());
+    }
+    for (int i = 0; i < w->n_shards; i++)
+        if (w->sh[i].rc)
+            return gs_error(w->sh[i].rc, "%s", w->sh[i].err);
+    return GS_OK;
 }
 
-static int critic_step(md_wgan *w, const float *data, const md_sampler *s, md_wgan_losses *out)
+/* Sums the shards' gradients into the model's (shard 0's) sets. */
+static int reduce_grads(md_wgan *w, bool critic)
 {
-    nn_ctx *c = w->ctx;
-    const int64_t b = w->cfg.batch, f = w->cfg.n_features;
+    for (int i = 1; i < w->n_shards; i++) {
+        int rc = critic ? nn_params_add_grads(&w->dp, &w->sh[i].own_d)
+                        : nn_params_add_grads(&w->gp, &w->sh[i].own_g);
+        if (rc)
+            return rc;
+    }
+    return GS_OK;
+}
+
+/* Zeroes gradients of, and switches gradients on for, one network in every
+ * shard and switches them off for the other (a constant in this pass). */
+static void prepare_pass(md_wgan *w, bool critic)
+{
+    for (int i = 0; i < w->n_shards; i++) {
+        md_wgan_shard *s = &w->sh[i];
+        nn_params_zero_grad(critic ? s->dps : s->gps);
+        nn_params_set_requires_grad(s->dps, critic);
+        nn_params_set_requires_grad(s->gps, !critic);
+    }
+}
+
+static void restore_requires_grad(md_wgan *w)
+{
+    for (int i = 0; i < w->n_shards; i++) {
+        nn_params_set_requires_grad(w->sh[i].dps, true);
+        nn_params_set_requires_grad(w->sh[i].gps, true);
+    }
+}
+
+/* One slice of a critic step. Each term is its slice's share of the batch
+ * mean (mean over the slice times rows / batch), so the shards' losses
+ * and gradients add up to the full-batch ones. */
+static int critic_shard(md_wgan *w, md_wgan_shard *s)
+{
+    nn_ctx *c = s->ctx;
+    const int64_t b = s->rows, f = w->cfg.n_features, nd = w->cfg.noise_dim;
+    const float share = (float)b / (float)w->cfg.batch;
+    const float *real_rows = w->real + s->r0 * f, *eps = w->eps + s->r0;
     nn_ctx_reset(c);
-    for (int64_t i = 0; i < b; i++)
-        memcpy(w->real + i * f, data + md_sampler_draw(s, &w->rng) * f, (size_t)f * sizeof(float));
-    nn_params_zero_grad(&w->dp);
-    /* the generator is a constant here: no weight gradients through it */
-    nn_params_set_requires_grad(&w->gp, false);
-    nn_tensor *fake = generate_batch(w);
-    nn_params_set_requires_grad(&w->gp, true);
-    nn_tensor *real = nn_input(c, 2, (int64_t[]){b, f}, w->real);
-    nn_tensor *d_real = nn_mean(c, md_mlp_fwd(c, &w->d, real));
-    nn_tensor *d_fake = nn_mean(c, md_mlp_fwd(c, &w->d, fake));
-    nn_tensor *wdist = nn_sub(c, d_real, d_fake);
+    nn_tensor *fake = md_mlp_fwd(c, &s->g, nn_input(c, 2, (int64_t[]){b, nd}, w->noise + s->r0 * nd));
+    nn_tensor *real = nn_input(c, 2, (int64_t[]){b, f}, real_rows);
+    if (!fake || !real)
+        return GS_ERR_NOMEM;
+    nn_tensor *d_real = nn_mean(c, md_mlp_fwd(c, &s->d, real));
+    nn_tensor *d_fake = nn_mean(c, md_mlp_fwd(c, &s->d, fake));
+    nn_tensor *wdist = nn_scale(c, nn_sub(c, d_real, d_fake), share);
     nn_tensor *loss = nn_scale(c, wdist, -1.0f);
     nn_tensor *gp = NULL;
-    if (w->cfg.loss == MD_LOSS_WGAN_GP && fake) {
+    if (w->cfg.loss == MD_LOSS_WGAN_GP) {
         /* x^ = e x + (1 - e) G(z), one e per row; a leaf: the penalty's
          * parameter gradient flows through the critic only */
         nn_tensor *xh = nn_new(c, 2, (int64_t[]){b, f});
         if (!xh)
             return GS_ERR_NOMEM;
-        gs_rng_fill_uniform(&w->rng, w->eps, b, 0.0f, 1.0f);
         for (int64_t i = 0; i < b; i++)
             for (int64_t j = 0; j < f; j++)
                 xh->data[i * f + j] =
-                    w->eps[i] * w->real[i * f + j] + (1.0f - w->eps[i]) * fake->data[i * f + j];
+                    eps[i] * real_rows[i * f + j] + (1.0f - eps[i]) * fake->data[i * f + j];
         nn_set_requires_grad(xh, true);
         nn_tensor *gx;
-        int rc = nn_grad(c, nn_sum(c, md_mlp_fwd(c, &w->d, xh)), 1, &xh, &gx, true);
+        int rc = nn_grad(c, nn_sum(c, md_mlp_fwd(c, &s->d, xh)), 1, &xh, &gx, true);
         if (rc)
             return rc;
         nn_tensor *norm = nn_sqrt(c, nn_add_scalar(c, nn_sum_rows(c, nn_square(c, gx)), 1e-12f));
-        gp = nn_mean(c, nn_square(c, nn_add_scalar(c, norm, -1.0f)));
+        gp = nn_scale(c, nn_mean(c, nn_square(c, nn_add_scalar(c, norm, -1.0f))), share);
         loss = nn_add(c, loss, nn_scale(c, gp, w->cfg.lambda_gp));
     }
     int rc = nn_backward(c, loss);
     if (rc)
         return rc;
+    s->loss = loss->data[0];
+    s->wdist = wdist->data[0];
+    s->gp = gp ? gp->data[0] : 0.0;
+    return GS_OK;
+}
+
+static int critic_step(md_wgan *w, const float *data, const md_sampler *smp, md_wgan_losses *out)
+{
+    const int64_t b = w->cfg.batch, f = w->cfg.n_features;
+    /* every random number is drawn here, in one order, whatever the shards */
+    for (int64_t i = 0; i < b; i++)
+        memcpy(w->real + i * f, data + md_sampler_draw(smp, &w->rng) * f, (size_t)f * sizeof(float));
+    gs_rng_fill_normal(&w->rng, w->noise, b * w->cfg.noise_dim, 0.0f, 1.0f);
+    if (w->cfg.loss == MD_LOSS_WGAN_GP)
+        gs_rng_fill_uniform(&w->rng, w->eps, b, 0.0f, 1.0f);
+    prepare_pass(w, true);
+    int rc = run_shards(w, critic_shard);
+    restore_requires_grad(w);
+    if (!rc)
+        rc = reduce_grads(w, true);
+    if (rc)
+        return rc;
     nn_optim_step(&w->od);
     if (w->cfg.loss == MD_LOSS_WGAN_CLIP)
         nn_params_clip(&w->dp, w->cfg.clip);
-    out->loss_d = loss->data[0];
-    out->wdist = wdist->data[0];
-    out->gp = gp ? gp->data[0] : 0.0;
+    out->loss_d = out->wdist = out->gp = 0.0;
+    for (int i = 0; i < w->n_shards; i++) {
+        out->loss_d += w->sh[i].loss;
+        out->wdist += w->sh[i].wdist;
+        out->gp += w->sh[i].gp;
+    }
     if (!isfinite(out->loss_d))
         return gs_error(GS_ERR_NUMERIC, "critic loss is %g at step %lld", out->loss_d,
                         (long long)w->step);
+    return GS_OK;
+}
+
+static int generator_shard(md_wgan *w, md_wgan_shard *s)
+{
+    nn_ctx *c = s->ctx;
+    const int64_t nd = w->cfg.noise_dim;
+    nn_ctx_reset(c);
+    nn_tensor *z = nn_input(c, 2, (int64_t[]){s->rows, nd}, w->noise + s->r0 * nd);
+    nn_tensor *loss = nn_scale(c, nn_mean(c, md_mlp_fwd(c, &s->d, md_mlp_fwd(c, &s->g, z))),
+                               -(float)s->rows / (float)w->cfg.batch);
+    int rc = nn_backward(c, loss);
+    if (rc)
+        return rc;
+    s->loss = loss->data[0];
     return GS_OK;
 }
 
@@ -275,20 +436,21 @@ int md_wgan_step(md_wgan *w, const float *data, const md_sampler *s, md_wgan_los
         if (rc)
             return rc;
     }
-    nn_ctx *c = w->ctx;
-    nn_ctx_reset(c);
-    nn_params_zero_grad(&w->gp);
-    nn_params_set_requires_grad(&w->dp, false);
-    nn_tensor *loss = nn_scale(c, nn_mean(c, md_mlp_fwd(c, &w->d, generate_batch(w))), -1.0f);
-    int rc = nn_backward(c, loss);
-    nn_params_set_requires_grad(&w->dp, true);
+    gs_rng_fill_normal(&w->rng, w->noise, w->cfg.batch * w->cfg.noise_dim, 0.0f, 1.0f);
+    prepare_pass(w, false);
+    int rc = run_shards(w, generator_shard);
+    restore_requires_grad(w);
+    if (!rc)
+        rc = reduce_grads(w, false);
     if (rc)
         return rc;
     nn_optim_step(&w->og);
     if (w->cfg.ema > 0)
         nn_params_ema(&w->ep, &w->gp, w->cfg.ema);
     w->step++;
-    out->loss_g = loss->data[0];
+    out->loss_g = 0.0;
+    for (int i = 0; i < w->n_shards; i++)
+        out->loss_g += w->sh[i].loss;
     if (!isfinite(out->loss_g))
         return gs_error(GS_ERR_NUMERIC, "generator loss is %g at step %lld", out->loss_g,
                         (long long)w->step);

@@ -61,6 +61,7 @@ struct nn_tensor {
     uint64_t nepoch;                /* nn_grad pass in which a wrt depends on this node */
     nn_tensor *gnext;               /* parameters reached in this pass (a list) */
     void *aux;                      /* op scratch in the arena (conv im2col slabs) */
+    bool borrowed;                  /* parameters only: data owned by another set */
 };
 
 /* ---- context ------------------------------------------------------------ */
@@ -189,6 +190,15 @@ int64_t nn_params_count(const nn_params *ps);
 int nn_params_copy(nn_params *dst, const nn_params *src);
 /* dst = decay * dst + (1 - decay) * src (exponential moving average). */
 int nn_params_ema(nn_params *dst, const nn_params *src, float decay);
+/* Data-parallel replicas. A shadow set has one parameter per parameter of
+ * src, same names and shapes, whose data IS src's (shared, read-only while
+ * src lives) and whose gradient buffer is its own, zeroed. Give each thread
+ * a shadow set and its own context, run forward/backward on a slice of the
+ * batch, then fold the gradients into src with nn_params_add_grads: nothing
+ * is shared while the threads run (gradients, tape marks), so no locks. */
+int nn_params_shadow(nn_params *dst, const nn_params *src);
+/* dst->grad += src->grad for every parameter (same layout). */
+int nn_params_add_grads(nn_params *dst, const nn_params *src);
 /* Original-WGAN weight clipping to [-c, c]. */
 void nn_params_clip(nn_params *ps, float c);
 

@@ -16,7 +16,8 @@ void nn_params_free(nn_params *ps)
 {
     for (int i = 0; i < ps->n; i++) {
         nn_tensor *p = ps->p[i];
-        free(p->data);
+        if (!p->borrowed)
+            free(p->data);
         free(p->grad);
         free((char *)p->name);
         free(p);
@@ -137,6 +138,41 @@ int nn_params_ema(nn_params *dst, const nn_params *src, float decay)
         const float *s = src->p[i]->data;
         for (int64_t k = 0; k < dst->p[i]->n; k++)
             d[k] = decay * d[k] + (1.0f - decay) * s[k];
+    }
+    return GS_OK;
+}
+
+int nn_params_shadow(nn_params *dst, const nn_params *src)
+{
+    nn_params_init(dst);
+    for (int i = 0; i < src->n; i++) {
+        const nn_tensor *s = src->p[i];
+        /* nn_param_new allocates data of its own: swap it for the source's */
+        nn_tensor *t = nn_param_new(dst, s->name, s->ndim, s->shape);
+        if (!t) {
+            nn_params_free(dst);
+            return GS_ERR_NOMEM;
+        }
+        free(t->data);
+        t->data = s->data;
+        t->borrowed = true;
+        t->requires_grad = s->requires_grad;
+    }
+    return GS_OK;
+}
+
+int nn_params_add_grads(nn_params *dst, const nn_params *src)
+{
+    int rc = check_same_layout(dst, src);
+    if (rc)
+        return rc;
+    for (int i = 0; i < dst->n; i++) {
+        float *d = dst->p[i]->grad;
+        const float *s = src->p[i]->grad;
+        const int64_t n = dst->p[i]->n;
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+        for (int64_t k = 0; k < n; k++)
+            d[k] += s[k];
     }
     return GS_OK;
 }

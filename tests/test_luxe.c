@@ -3,6 +3,7 @@
  * in the trained proportions — plus the train/sample tools' error paths. */
 #include "core/gs_h5.h"
 #include "models/md_luxe.h"
+#include "alloc_count.h"
 #include "testutil.h"
 
 #include <sys/stat.h>
@@ -348,6 +349,123 @@ START_TEST(t_wgan_nan_stops)
 }
 END_TEST
 
+/* ---- data-parallel shards (md_wgan) ------------------------------------ */
+static md_wgan_cfg shard_cfg(int shards, float lr)
+{
+    return (md_wgan_cfg){.n_features = 6, .noise_dim = 8,
+                         .g = {.depth = 2, .widths = {32, 24}, .slope = 0.2f},
+                         .d = {.depth = 2, .widths = {32, 24}, .slope = 0.2f},
+                         .lambda_gp = 10, .n_critic = 2, .batch = 100, .lr_g = lr, .lr_d = lr,
+                         .beta1 = 0.5f, .beta2 = 0.9f, .shards = shards};
+}
+
+static void shard_data(float *data, int64_t n)
+{
+    gs_rng r;
+    gs_rng_seed(&r, 7);
+    gs_rng_fill_normal(&r, data, n * 6, 0.0f, 1.0f);
+}
+
+static double max_abs_diff(const nn_params *a, const nn_params *b, bool grads, double *scale)
+{
+    double d = 0;
+    *scale = 0;
+    for (int i = 0; i < a->n; i++)
+        for (int64_t k = 0; k < a->p[i]->n; k++) {
+            const float x = grads ? a->p[i]->grad[k] : a->p[i]->data[k];
+            const float y = grads ? b->p[i]->grad[k] : b->p[i]->data[k];
+            d = fmax(d, fabs((double)x - y));
+            *scale = fmax(*scale, fabs((double)x));
+        }
+    return d;
+}
+
+/* Cutting the batch into slices that run on their own threads computes the
+ * full-batch step: same losses, same summed gradients (lr 0 keeps the
+ * weights at their start, so the gradients left in the model after a step
+ * are comparable), for even and uneven slices. */
+START_TEST(t_wgan_shards_match)
+{
+    enum { n = 500 };
+    static float data[n * 6];
+    shard_data(data, n);
+    md_sampler s;
+    ck_assert_int_eq(md_sampler_init(&s, n, NULL), GS_OK);
+    md_wgan ref;
+    md_wgan_cfg c1 = shard_cfg(1, 0.0f);
+    ck_assert_int_eq(md_wgan_init(&ref, &c1, 3), GS_OK);
+    ck_assert_int_eq(ref.n_shards, 1);
+    md_wgan_losses l1;
+    ck_assert_int_eq(md_wgan_step(&ref, data, &s, &l1), GS_OK);
+    const int threads = nn_get_threads();
+    for (int shards = 2; shards <= 3; shards++) {
+        md_wgan w;
+        md_wgan_cfg cs = shard_cfg(shards, 0.0f);
+        ck_assert_int_eq(md_wgan_init(&w, &cs, 3), GS_OK);
+        ck_assert_int_eq(w.n_shards, shards);
+        md_wgan_losses ls;
+        ck_assert_int_eq(md_wgan_step(&w, data, &s, &ls), GS_OK);
+        ck_assert_double_eq_tol(ls.loss_d, l1.loss_d, 1e-5 * (1 + fabs(l1.loss_d)));
+        ck_assert_double_eq_tol(ls.gp, l1.gp, 1e-5 * (1 + fabs(l1.gp)));
+        ck_assert_double_eq_tol(ls.wdist, l1.wdist, 1e-5 * (1 + fabs(l1.wdist)));
+        ck_assert_double_eq_tol(ls.loss_g, l1.loss_g, 1e-5 * (1 + fabs(l1.loss_g)));
+        double scale;
+        const double dg = max_abs_diff(&ref.dp, &w.dp, true, &scale);
+        ck_assert_double_gt(scale, 1e-3); /* a gradient to compare */
+        ck_assert_double_le(dg, 1e-5 * scale);
+        ck_assert_double_le(max_abs_diff(&ref.gp, &w.gp, true, &scale), 1e-5 * scale);
+        ck_assert_double_gt(scale, 1e-3);
+        /* the shards' threads leave the caller's thread count alone */
+        ck_assert_int_eq(nn_get_threads(), threads);
+        md_wgan_free(&w);
+    }
+    /* and with a learning rate, a few steps stay together */
+    md_wgan a, b;
+    md_wgan_cfg ca = shard_cfg(1, 1e-3f), cb = shard_cfg(2, 1e-3f);
+    ck_assert_int_eq(md_wgan_init(&a, &ca, 5), GS_OK);
+    ck_assert_int_eq(md_wgan_init(&b, &cb, 5), GS_OK);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(md_wgan_step(&a, data, &s, &l1), GS_OK);
+        ck_assert_int_eq(md_wgan_step(&b, data, &s, &l1), GS_OK);
+    }
+    double scale;
+    ck_assert_double_le(max_abs_diff(&a.gp, &b.gp, false, &scale), 1e-3);
+    ck_assert_double_le(max_abs_diff(&a.dp, &b.dp, false, &scale), 1e-3);
+    md_wgan_free(&a);
+    md_wgan_free(&b);
+    md_wgan_free(&ref);
+    md_sampler_free(&s);
+}
+END_TEST
+
+/* Sharded steps allocate nothing once warm (contexts, shadow gradients and
+ * the thread team all exist after the first steps). */
+START_TEST(t_wgan_shards_no_malloc)
+{
+    enum { n = 300 };
+    static float data[n * 6];
+    shard_data(data, n);
+    md_sampler s;
+    ck_assert_int_eq(md_sampler_init(&s, n, NULL), GS_OK);
+    md_wgan w;
+    md_wgan_cfg c = shard_cfg(2, 1e-4f);
+    ck_assert_int_eq(md_wgan_init(&w, &c, 1), GS_OK);
+    md_wgan_losses l;
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(md_wgan_step(&w, data, &s, &l), GS_OK);
+    /* no ck_assert inside the counted loop: Check allocates to record it */
+    int rc = GS_OK;
+    const long before = n_alloc_calls;
+    for (int i = 0; i < 4; i++)
+        rc |= md_wgan_step(&w, data, &s, &l);
+    const long calls = n_alloc_calls - before;
+    ck_assert_int_eq(rc, GS_OK);
+    ck_assert_int_eq(calls, 0);
+    md_wgan_free(&w);
+    md_sampler_free(&s);
+}
+END_TEST
+
 /* SIGKILL at arbitrary moments, checkpointing every step: whatever is on
  * disk under the final names is a complete checkpoint that resumes. */
 START_TEST(t_sigkill_keeps_checkpoint)
@@ -392,6 +510,8 @@ static Suite *luxe_suite(void)
     tcase_add_test(tc, t_luxe_bad_config);
     tcase_add_test(tc, t_tools_train_sample);
     tcase_add_test(tc, t_wgan_nan_stops);
+    tcase_add_test(tc, t_wgan_shards_match);
+    tcase_add_test(tc, t_wgan_shards_no_malloc);
     tcase_add_test(tc, t_sigkill_keeps_checkpoint);
     suite_add_tcase(s, tc);
     return s;

@@ -4,19 +4,7 @@
 #include "gradcheck.h"
 #include "nn/nn_ckpt.h"
 
-#include <stdatomic.h>
-
-/* Every malloc-family call made by gansim code in this binary goes through
- * these wrappers (linked with -Wl,--wrap=...), so a test can count them. */
-static atomic_long n_alloc_calls;
-void *__real_malloc(size_t);
-void *__real_calloc(size_t, size_t);
-void *__real_realloc(void *, size_t);
-void *__real_aligned_alloc(size_t, size_t);
-void *__wrap_malloc(size_t n) { n_alloc_calls++; return __real_malloc(n); }
-void *__wrap_calloc(size_t a, size_t b) { n_alloc_calls++; return __real_calloc(a, b); }
-void *__wrap_realloc(void *p, size_t n) { n_alloc_calls++; return __real_realloc(p, n); }
-void *__wrap_aligned_alloc(size_t a, size_t n) { n_alloc_calls++; return __real_aligned_alloc(a, n); }
+#include "alloc_count.h"
 
 typedef struct {
     nn_params ps;

@@ -5,22 +5,10 @@
 #include "models/md_zdc.h"
 #include "testutil.h"
 
-#include <stdatomic.h>
+#include "alloc_count.h"
+
 #include <sys/stat.h>
 #include <sys/wait.h>
-
-/* Every malloc-family call made by gansim code in this binary goes through
- * these wrappers (linked with -Wl,--wrap=..., see the Makefile), so the
- * steady-state training step can be shown to allocate nothing. */
-static atomic_long n_alloc_calls;
-void *__real_malloc(size_t);
-void *__real_calloc(size_t, size_t);
-void *__real_realloc(void *, size_t);
-void *__real_aligned_alloc(size_t, size_t);
-void *__wrap_malloc(size_t n) { n_alloc_calls++; return __real_malloc(n); }
-void *__wrap_calloc(size_t a, size_t b) { n_alloc_calls++; return __real_calloc(a, b); }
-void *__wrap_realloc(void *p, size_t n) { n_alloc_calls++; return __real_realloc(p, n); }
-void *__wrap_aligned_alloc(size_t a, size_t n) { n_alloc_calls++; return __real_aligned_alloc(a, n); }
 
 static void tiny_cfg(md_zdc_cfg *c, int64_t iters)
 {
