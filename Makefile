@@ -6,13 +6,23 @@ CC      ?= cc
 PREFIX  ?= /usr/local
 VERSION := 0.1.0
 
+# Debian's multiarch triplet (x86_64-linux-gnu, aarch64-linux-gnu, ...):
+# where the OpenMP build of OpenBLAS keeps its pkg-config file.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+ifeq ($(MULTIARCH),)
+  MULTIARCH := $(shell uname -m)-linux-gnu
+endif
+# x86-64-v3 = AVX2 + FMA (every x86 server since 2013/2015); elsewhere the
+# compiler's default target. NATIVE=1 tunes for this very CPU.
 ifeq ($(NATIVE),1)
   ARCH := -march=native
-else
+else ifneq ($(filter x86_64%,$(MULTIARCH)),)
   ARCH := -march=x86-64-v3
+else
+  ARCH :=
 endif
 
-OPENBLAS_PC := /usr/lib/x86_64-linux-gnu/openblas-openmp/pkgconfig
+OPENBLAS_PC := /usr/lib/$(MULTIARCH)/openblas-openmp/pkgconfig
 PKGS        := hdf5 inih
 BLAS_CFLAGS := $(shell PKG_CONFIG_PATH=$(OPENBLAS_PC) pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBDIR := $(shell PKG_CONFIG_PATH=$(OPENBLAS_PC) pkg-config --variable=libdir openblas 2>/dev/null)
