@@ -995,7 +995,7 @@ struct md_luxe_model {
     double ppbx;
     int n_sub;
     sample_sub *subs;
-    nn_ctx *ctx;           /* generation graph (sgemm threads internally) */
+    nn_ctx *ctx[MD_MAX_SHARDS]; /* generation graphs, one per concurrent chunk */
 };
 
 void md_luxe_free(md_luxe_model *m)
@@ -1007,7 +1007,8 @@ void md_luxe_free(md_luxe_model *m)
         pp_quantile_free(&m->subs[k].qt);
     }
     free(m->subs);
-    nn_ctx_free(m->ctx);
+    for (int t = 0; t < MD_MAX_SHARDS; t++)
+        nn_ctx_free(m->ctx[t]);
     if (m->has_units)
         gs_h5_free_strv(m->units, m->fs.f);
     free(m->columns_csv);
@@ -1123,8 +1124,9 @@ int md_luxe_load(const char *path, md_luxe_model **out)
     }
     if (!rc && !(psum > 0.999 && psum < 1.001))
         rc = gs_error(GS_ERR_FORMAT, "%s: sub-model proportions add up to %g", path, psum);
-    if (!rc && !(m->ctx = nn_ctx_new()))
-        rc = GS_ERR_NOMEM;
+    for (int t = 0; t < MD_MAX_SHARDS && !rc; t++) /* empty until used */
+        if (!(m->ctx[t] = nn_ctx_new()))
+            rc = GS_ERR_NOMEM;
     gs_h5_close(f);
     free(kind);
     free(text);
@@ -1160,7 +1162,7 @@ static int sample_sub_rows(md_luxe_model *m, int k, int64_t n, gs_rng *r, float 
 {
     sample_sub *s = &m->subs[k];
     const int64_t f = m->fs.f;
-    int rc = md_mlp_generate(m->ctx, &s->g, m->cfg.noise_dim, n, x, r);
+    int rc = md_mlp_generate(m->ctx, MD_MAX_SHARDS, &s->g, m->cfg.noise_dim, n, x, r);
     if (rc)
         return rc;
     /* the per-value transforms are independent: split rows over threads */

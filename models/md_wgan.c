@@ -457,49 +457,93 @@ int md_wgan_step(md_wgan *w, const float *data, const md_sampler *s, md_wgan_los
     return GS_OK;
 }
 
-int md_mlp_generate(nn_ctx *c, const md_mlp *g, int64_t noise_dim, int64_t n, float *out,
-                    gs_rng *r)
+/* One chunk: its noise in fixed blocks of rows, each from its own stream,
+ * then the generator. */
+enum { GEN_CHUNK = 4096, GEN_BLOCK = 256 };
+
+static int generate_chunk(nn_ctx *c, const md_mlp *g, int64_t noise_dim, int64_t m,
+                          gs_rng *streams, float *out)
 {
-    /* chunks keep activations cache-sized and the arena bounded; the noise
-     * of a chunk is drawn in fixed blocks of rows, each from its own stream
-     * split off r in block order, so it fills in parallel and the result
-     * does not depend on the thread count */
-    enum { chunk = 4096, block = 256 };
-    const int64_t f = g->cfg.n_out;
-    gs_rng streams[chunk / block];
-    bool was = nn_get_grad_enabled(c);
-    nn_set_grad_enabled(c, false);
-    int rc = GS_OK;
-    for (int64_t i0 = 0; i0 < n; i0 += chunk) {
-        int64_t m = n - i0 < chunk ? n - i0 : chunk;
-        nn_ctx_reset(c);
-        nn_tensor *z = nn_new(c, 2, (int64_t[]){m, noise_dim});
-        const int64_t nb = (m + block - 1) / block;
-        for (int64_t b = 0; b < nb; b++)
-            streams[b] = gs_rng_split(r);
-        if (z) {
+    nn_ctx_reset(c);
+    nn_tensor *z = nn_new(c, 2, (int64_t[]){m, noise_dim});
+    if (z) {
+        const int64_t nb = (m + GEN_BLOCK - 1) / GEN_BLOCK;
 #pragma omp parallel for schedule(static)
-            for (int64_t b = 0; b < nb; b++) {
-                int64_t rows = m - b * block < block ? m - b * block : block;
-                gs_rng_fill_normal(&streams[b], z->data + b * block * noise_dim,
-                                   rows * noise_dim, 0.0f, 1.0f);
-            }
+        for (int64_t b = 0; b < nb; b++) {
+            int64_t rows = m - b * GEN_BLOCK < GEN_BLOCK ? m - b * GEN_BLOCK : GEN_BLOCK;
+            gs_rng_fill_normal(&streams[b], z->data + b * GEN_BLOCK * noise_dim,
+                               rows * noise_dim, 0.0f, 1.0f);
         }
-        nn_tensor *y = md_mlp_fwd(c, g, z);
-        if (!y) {
-            rc = GS_ERR_NOMEM;
-            break;
-        }
-        memcpy(out + i0 * f, y->data, (size_t)(m * f) * sizeof(float));
     }
-    nn_set_grad_enabled(c, was);
+    nn_tensor *y = md_mlp_fwd(c, g, z);
+    if (!y)
+        return GS_ERR_NOMEM;
+    memcpy(out, y->data, (size_t)(m * g->cfg.n_out) * sizeof(float));
+    return GS_OK;
+}
+
+int md_mlp_generate(nn_ctx *const *ctx, int n_ctx, const md_mlp *g, int64_t noise_dim,
+                    int64_t n, float *out, gs_rng *r)
+{
+    /* Chunks keep activations cache-sized and the arenas bounded. The noise
+     * of every block of rows comes from its own stream, split off r in
+     * block order before any chunk runs, so the result depends neither on
+     * the thread count nor on which context runs which chunk. With several
+     * contexts, up to that many chunks run at once, one thread each
+     * (single-threaded kernels and BLAS: no fork/join per GEMM). */
+    enum { per_chunk = GEN_CHUNK / GEN_BLOCK };
+    const int64_t f = g->cfg.n_out, n_chunks = (n + GEN_CHUNK - 1) / GEN_CHUNK;
+    int width = nn_get_threads();
+    if (width > n_ctx)
+        width = n_ctx;
+    if (width > MD_MAX_SHARDS)
+        width = MD_MAX_SHARDS;
+    if (width > n_chunks)
+        width = (int)n_chunks;
+    if (width < 1)
+        width = 1;
+    gs_rng streams[MD_MAX_SHARDS][per_chunk];
+    bool was[MD_MAX_SHARDS];
+    for (int t = 0; t < width; t++) {
+        was[t] = nn_get_grad_enabled(ctx[t]);
+        nn_set_grad_enabled(ctx[t], false);
+    }
+    int rc = GS_OK;
+    for (int64_t c0 = 0; c0 < n_chunks && !rc; c0 += width) {
+        const int round = n_chunks - c0 < width ? (int)(n_chunks - c0) : width;
+        for (int t = 0; t < round; t++) {
+            const int64_t i0 = (c0 + t) * GEN_CHUNK, m = n - i0 < GEN_CHUNK ? n - i0 : GEN_CHUNK;
+            for (int64_t b = 0; b < (m + GEN_BLOCK - 1) / GEN_BLOCK; b++)
+                streams[t][b] = gs_rng_split(r);
+        }
+        if (round == 1) {
+            const int64_t i0 = c0 * GEN_CHUNK;
+            rc = generate_chunk(ctx[0], g, noise_dim, n - i0 < GEN_CHUNK ? n - i0 : GEN_CHUNK,
+                                streams[0], out + i0 * f);
+            continue;
+        }
+        int fail = 0;
+#pragma omp parallel for num_threads(round) schedule(static, 1) reduction(| : fail)
+        for (int t = 0; t < round; t++) {
+            omp_set_num_threads(1);
+            const int64_t i0 = (c0 + t) * GEN_CHUNK, m = n - i0 < GEN_CHUNK ? n - i0 : GEN_CHUNK;
+            fail |= generate_chunk(ctx[t], g, noise_dim, m, streams[t], out + i0 * f) != GS_OK;
+        }
+        if (fail)
+            rc = gs_error(GS_ERR_NOMEM, "out of memory while generating");
+    }
+    for (int t = 0; t < width; t++)
+        nn_set_grad_enabled(ctx[t], was[t]);
     return rc;
 }
 
 int md_wgan_generate(md_wgan *w, int64_t n, float *out, int use_ema, gs_rng *r)
 {
     const md_mlp *g = use_ema && w->cfg.ema > 0 ? &w->g_ema : &w->g;
-    return md_mlp_generate(w->ctx, g, w->cfg.noise_dim, n, out, r);
+    nn_ctx *ctx[MD_MAX_SHARDS];
+    for (int i = 0; i < w->n_shards; i++)
+        ctx[i] = w->sh[i].ctx;
+    return md_mlp_generate(ctx, w->n_shards, g, w->cfg.noise_dim, n, out, r);
 }
 
 int md_wgan_save(const md_wgan *w, hid_t group)

@@ -108,9 +108,12 @@ int md_wgan_step(md_wgan *w, const float *data, const md_sampler *s, md_wgan_los
 /* n samples into out [n, F], in chunks, no gradient. use_ema picks the EMA
  * generator when there is one. r: the noise stream. */
 int md_wgan_generate(md_wgan *w, int64_t n, float *out, int use_ema, gs_rng *r);
-/* Generation with a given generator (e.g. a best snapshot) and context. */
-int md_mlp_generate(nn_ctx *c, const md_mlp *g, int64_t noise_dim, int64_t n, float *out,
-                    gs_rng *r);
+/* Generation with a given generator (e.g. a best snapshot): n rows into
+ * out [n, F] in chunks of 4096, no gradient. With n_ctx contexts, up to
+ * min(n_ctx, threads) chunks run at once. The output depends only on r's
+ * state, not on n_ctx or the thread count. */
+int md_mlp_generate(nn_ctx *const *ctx, int n_ctx, const md_mlp *g, int64_t noise_dim,
+                    int64_t n, float *out, gs_rng *r);
 
 /* Whole training state (G, D, EMA, optimizers, RNG, step) under a group. */
 int md_wgan_save(const md_wgan *w, hid_t group);

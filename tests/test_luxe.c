@@ -466,6 +466,44 @@ START_TEST(t_wgan_shards_no_malloc)
 }
 END_TEST
 
+/* Generation runs chunks on several contexts at once; the rows must not
+ * depend on how many, nor on the thread count (each block of noise rows
+ * has its own stream). */
+START_TEST(t_generate_context_independent)
+{
+    const md_mlp_cfg gc = {.n_in = 8, .n_out = 5, .depth = 2, .widths = {16, 12}, .slope = 0.2f};
+    nn_params ps;
+    nn_params_init(&ps);
+    md_mlp g;
+    gs_rng r;
+    gs_rng_seed(&r, 11);
+    ck_assert_int_eq(md_mlp_init(&g, &ps, "G", &gc, &r), GS_OK);
+    enum { n = 3 * 4096 + 100 };
+    float *a = malloc(n * 5 * sizeof *a), *b = malloc(n * 5 * sizeof *b);
+    nn_ctx *c[3] = {nn_ctx_new(), nn_ctx_new(), nn_ctx_new()};
+    const int saved = nn_get_threads();
+    gs_rng ra, rb;
+    gs_rng_seed(&ra, 5);
+    nn_set_threads(1);
+    ck_assert_int_eq(md_mlp_generate(c, 1, &g, 8, n, a, &ra), GS_OK);
+    const uint64_t next_a = gs_rng_next(&ra);
+    for (int threads = 2; threads <= 3; threads++) {
+        gs_rng_seed(&rb, 5);
+        nn_set_threads(threads);
+        memset(b, 0, n * 5 * sizeof *b);
+        ck_assert_int_eq(md_mlp_generate(c, 3, &g, 8, n, b, &rb), GS_OK);
+        ck_assert_int_eq(memcmp(a, b, n * 5 * sizeof *a), 0);
+        ck_assert_uint_eq(gs_rng_next(&rb), next_a); /* the stream moved on alike */
+    }
+    nn_set_threads(saved);
+    for (int t = 0; t < 3; t++)
+        nn_ctx_free(c[t]);
+    free(a);
+    free(b);
+    nn_params_free(&ps);
+}
+END_TEST
+
 /* SIGKILL at arbitrary moments, checkpointing every step: whatever is on
  * disk under the final names is a complete checkpoint that resumes. */
 START_TEST(t_sigkill_keeps_checkpoint)
@@ -512,6 +550,7 @@ static Suite *luxe_suite(void)
     tcase_add_test(tc, t_wgan_nan_stops);
     tcase_add_test(tc, t_wgan_shards_match);
     tcase_add_test(tc, t_wgan_shards_no_malloc);
+    tcase_add_test(tc, t_generate_context_independent);
     tcase_add_test(tc, t_sigkill_keeps_checkpoint);
     suite_add_tcase(s, tc);
     return s;

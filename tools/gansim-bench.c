@@ -384,7 +384,7 @@ static int bench_wgan(bench *b)
 }
 
 typedef struct {
-    nn_ctx *c;
+    nn_ctx **c;
     const md_mlp *g;
     int64_t n;
     float *out;
@@ -395,7 +395,7 @@ typedef struct {
 static void run_gen(void *ud)
 {
     gen_run *r = ud;
-    r->ok &= md_mlp_generate(r->c, r->g, r->g->cfg.n_in, r->n, r->out, &r->rng) == GS_OK;
+    r->ok &= md_mlp_generate(r->c, MD_MAX_SHARDS, r->g, r->g->cfg.n_in, r->n, r->out, &r->rng) == GS_OK;
 }
 
 /* luxe generation as md_luxe samples (md_mlp_generate: noise, generator in
@@ -410,8 +410,11 @@ static int bench_gen(bench *b)
     gs_rng r;
     gs_rng_seed(&r, 3);
     float *out = malloc((size_t)(n * cfg.g.n_out) * sizeof(float));
-    nn_ctx *c = nn_ctx_new();
-    int rc = out && c ? md_mlp_init(&g, &ps, "G", &cfg.g, &r) : GS_ERR_NOMEM;
+    nn_ctx *c[MD_MAX_SHARDS];
+    bool have = out != NULL;
+    for (int t = 0; t < MD_MAX_SHARDS; t++)
+        have &= (c[t] = nn_ctx_new()) != NULL;
+    int rc = have ? md_mlp_init(&g, &ps, "G", &cfg.g, &r) : GS_ERR_NOMEM;
     int ts[2], nt = thread_list(b, ts);
     for (int ti = 0; ti < nt && !rc; ti++) {
         nn_set_threads(ts[ti]);
@@ -430,7 +433,8 @@ static int bench_gen(bench *b)
         }
     }
     nn_set_threads(b->threads);
-    nn_ctx_free(c);
+    for (int t = 0; t < MD_MAX_SHARDS; t++)
+        nn_ctx_free(c[t]);
     nn_params_free(&ps);
     free(out);
     return rc;
