@@ -31,6 +31,7 @@ typedef struct {
     int threads;       /* threads of this row (model phases), 0 = the run's */
     double per_s;      /* model phases: steps, events or images per second */
     char unit[16];
+    double arena_mb;   /* zdc phases: the context arena's high water, else 0 */
 } bench_row;
 
 typedef struct {
@@ -87,6 +88,7 @@ static bench_row *bench_add(bench *b, const char *name, const char *shape, doubl
     r->threads = 0;
     r->per_s = 0;
     r->unit[0] = 0;
+    r->arena_mb = 0;
     return r;
 }
 
@@ -649,6 +651,11 @@ static int bench_zdc_phases(bench *b, bool gen_only)
                 row->threads = ts[ti];
                 row->per_s = gen ? (double)n / sec : 1.0 / sec;
                 snprintf(row->unit, sizeof row->unit, gen ? "images/s" : "steps/s");
+                /* the step's activations and gradients live in the arena, so its
+                 * high water is the model's memory cost, free of allocator noise */
+                nn_ctx_stats st;
+                nn_ctx_get_stats(z.c, &st);
+                row->arena_mb = (double)st.high_water / (1024.0 * 1024.0);
             }
             zdc_ref_free(&z);
         }
@@ -703,6 +710,8 @@ static void print_table(const bench *b)
                bw, r->ms, rate, pk);
         if (r->unit[0])
             printf("  %.4g %s", r->per_s, r->unit);
+        if (r->arena_mb > 0)
+            printf("  arena %.1f MiB", r->arena_mb);
         printf("\n");
     }
 }
@@ -728,6 +737,8 @@ static void print_json(const bench *b)
         if (r->unit[0])
             printf(", \"threads\": %d, \"per_s\": %.6g, \"unit\": \"%s\"",
                    r->threads, r->per_s, r->unit);
+        if (r->arena_mb > 0)
+            printf(", \"arena_mib\": %.2f", r->arena_mb);
         printf("}");
     }
     printf("\n]}\n");
