@@ -246,7 +246,8 @@ void nn_optim_step(nn_optim *o);
 /* Images are [N, C, H, W]. Square kernels are not required; stride and pad
  * apply to both axes. All ops are differentiable to any order: the conv
  * family (conv2d, conv_transpose2d, conv2d_wgrad) is closed under
- * differentiation, as are upsample/sum_pool and crop/pad. */
+ * differentiation, as are upsample/sum_pool, crop/pad and the phase
+ * fold/unfold and interleave/deinterleave pairs. */
 
 /* x [N, Cin, H, W], w [Cout, Cin, kh, kw], b [Cout] or NULL ->
  * [N, Cout, (H + 2 pad - kh) / stride + 1, (W + 2 pad - kw) / stride + 1]. */
