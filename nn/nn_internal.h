@@ -18,6 +18,7 @@ enum nn_op {
     NN_OP_REDUCE, NN_OP_EXPAND, NN_OP_CHAN_AFFINE,
     NN_OP_CONV2D, NN_OP_CONV_T2D, NN_OP_CONV_WGRAD,      /* nn_conv.c */
     NN_OP_UPSAMPLE2D, NN_OP_SUMPOOL2D, NN_OP_CROP2D, NN_OP_PAD2D,
+    NN_OP_PHASE_FOLD, NN_OP_PHASE_UNFOLD, NN_OP_PHASE_IL, NN_OP_PHASE_DEIL,
     NN_OP_COUNT
 };
 
@@ -86,6 +87,10 @@ void nn_fwd_upsample2d(nn_tensor *y);
 void nn_fwd_sumpool2d(nn_tensor *y);
 void nn_fwd_crop2d(nn_tensor *y);
 void nn_fwd_pad2d(nn_tensor *y);
+void nn_fwd_phase_fold(nn_tensor *y);
+void nn_fwd_phase_unfold(nn_tensor *y);
+void nn_fwd_phase_il(nn_tensor *y);
+void nn_fwd_phase_deil(nn_tensor *y);
 void nn_bwd_conv2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
 void nn_bwd_conv_t2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
 void nn_bwd_conv_wgrad(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
@@ -93,6 +98,10 @@ void nn_bwd_upsample2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
 void nn_bwd_sumpool2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
 void nn_bwd_crop2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
 void nn_bwd_pad2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
+void nn_bwd_phase_fold(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
+void nn_bwd_phase_unfold(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
+void nn_bwd_phase_il(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
+void nn_bwd_phase_deil(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
 
 /* Elementwise loops fork threads only above this many elements: OpenMP's
  * fork/join costs more than a short loop. */

@@ -814,4 +814,8 @@ const nn_op_def nn_op_table[NN_OP_COUNT] = {
     [NN_OP_SUMPOOL2D] = {"sum_pool2d", 1, nn_fwd_sumpool2d, nn_bwd_sumpool2d},
     [NN_OP_CROP2D] = {"crop2d", 1, nn_fwd_crop2d, nn_bwd_crop2d},
     [NN_OP_PAD2D] = {"pad2d", 1, nn_fwd_pad2d, nn_bwd_pad2d},
+    [NN_OP_PHASE_FOLD] = {"phase_fold3x3", 1, nn_fwd_phase_fold, nn_bwd_phase_fold},
+    [NN_OP_PHASE_UNFOLD] = {"phase_unfold3x3", 1, nn_fwd_phase_unfold, nn_bwd_phase_unfold},
+    [NN_OP_PHASE_IL] = {"phase_interleave", 1, nn_fwd_phase_il, nn_bwd_phase_il},
+    [NN_OP_PHASE_DEIL] = {"phase_deinterleave", 1, nn_fwd_phase_deil, nn_bwd_phase_deil},
 };

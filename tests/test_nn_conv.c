@@ -451,6 +451,157 @@ START_TEST(t_image_values)
 }
 END_TEST
 
+/* ---- upsample x2 + conv 3x3 as phase convs ---------------------------------------- */
+START_TEST(t_phase_values)
+{
+    nn_ctx *c = nn_ctx_new();
+    /* w = 1..9 (rows t, columns s): phase (a, b) sums the taps of M_a W M_b^T */
+    float w9[9];
+    for (int i = 0; i < 9; i++)
+        w9[i] = (float)(i + 1);
+    nn_tensor *p = nn_phase_fold3x3(c, nn_input(c, 4, (int64_t[]){1, 1, 3, 3}, w9));
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(p->shape[0], 4);
+    ck_assert_int_eq(p->shape[2], 2);
+    const float ep[16] = {1, 2 + 3, 4 + 7, 5 + 6 + 8 + 9,           /* (0, 0) */
+                          1 + 2, 3, 4 + 5 + 7 + 8, 6 + 9,           /* (0, 1) */
+                          1 + 4, 2 + 3 + 5 + 6, 7, 8 + 9,           /* (1, 0) */
+                          1 + 2 + 4 + 5, 3 + 6, 7 + 8, 9};          /* (1, 1) */
+    for (int i = 0; i < 16; i++)
+        ck_assert_float_eq(p->data[i], ep[i]);
+    /* every 3x3 tap lands in exactly one 2x2 tap of each phase: unfold(ones) = 4 */
+    float ones[16];
+    for (int i = 0; i < 16; i++)
+        ones[i] = 1.0f;
+    nn_tensor *u = nn_phase_unfold3x3(c, nn_input(c, 4, (int64_t[]){4, 1, 2, 2}, ones));
+    ck_assert_int_eq(u->shape[2], 3);
+    for (int i = 0; i < 9; i++)
+        ck_assert_float_eq(u->data[i], 4.0f);
+    /* interleave: 1x1 output block from four 2x2 planes; (a, b) reads (a, b) */
+    float z[16];
+    for (int i = 0; i < 16; i++)
+        z[i] = (float)i;
+    nn_tensor *y = nn_phase_interleave(c, nn_input(c, 4, (int64_t[]){1, 4, 2, 2}, z),
+                                       nn_input(c, 1, (int64_t[]){1}, (float[]){0.5f}));
+    ck_assert_int_eq(y->shape[1], 1);
+    ck_assert_int_eq(y->shape[2], 2);
+    const float ey[4] = {0 + 0.5f, 5 + 0.5f, 10 + 0.5f, 15 + 0.5f};
+    for (int i = 0; i < 4; i++)
+        ck_assert_float_eq(y->data[i], ey[i]);
+    nn_tensor *d = nn_phase_deinterleave(c, nn_input(c, 4, (int64_t[]){1, 1, 2, 2},
+                                                     (float[]){1, 2, 3, 4}));
+    const float ed[16] = {1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 3, 0, 0, 0, 0, 4};
+    for (int i = 0; i < 16; i++)
+        ck_assert_float_eq(d->data[i], ed[i]);
+    nn_ctx_free(c);
+}
+END_TEST
+
+/* The fused op against upsample + conv: values and first-order gradients
+ * w.r.t. x, w and b, on odd sizes (and 1x1), serial and batch-parallel. */
+typedef struct {
+    int64_t n, ci, co, h, w;
+} upconv_case;
+
+static void run_upconv_case(const upconv_case *k, int threads)
+{
+    nn_set_threads(threads);
+    nn_ctx *c = nn_ctx_new();
+    const int64_t nx = k->n * k->ci * k->h * k->w, nw = k->co * k->ci * 9;
+    const int64_t ny = k->n * k->co * 4 * k->h * k->w;
+    float *xv = rand_buf(nx, 31), *wv = rand_buf(nw, 32), *bv = rand_buf(k->co, 33);
+    float *rv = rand_buf(ny, 34);
+    float *ref[4];
+    for (int v = 0; v < 2; v++) {
+        nn_ctx_reset(c);
+        nn_tensor *in[3] = {nn_input(c, 4, (int64_t[]){k->n, k->ci, k->h, k->w}, xv),
+                            nn_input(c, 4, (int64_t[]){k->co, k->ci, 3, 3}, wv),
+                            nn_input(c, 1, (int64_t[]){k->co}, bv)};
+        for (int i = 0; i < 3; i++)
+            nn_set_requires_grad(in[i], true);
+        nn_tensor *y = v ? nn_upsample2_conv3x3(c, in[0], in[1], in[2])
+                         : nn_conv2d(c, nn_upsample_nearest2d(c, in[0], 2), in[1], in[2], 1, 1);
+        ck_assert_msg(y != NULL, "%s", gs_errmsg());
+        ck_assert_int_eq(y->n, ny);
+        ck_assert_int_eq(y->shape[2], 2 * k->h);
+        ck_assert_int_eq(y->shape[3], 2 * k->w);
+        nn_tensor *r = nn_input(c, 4, y->shape, rv), *g[3];
+        ck_assert_int_eq(nn_grad(c, nn_sum(c, nn_mul(c, y, r)), 3, in, g, false), GS_OK);
+        nn_tensor *res[4] = {y, g[0], g[1], g[2]};
+        static const char *const what[4] = {"upsample2_conv3x3", "dx", "dw", "db"};
+        for (int i = 0; i < 4; i++) {
+            if (!v) {
+                ref[i] = malloc((size_t)res[i]->n * sizeof(float));
+                memcpy(ref[i], res[i]->data, (size_t)res[i]->n * sizeof(float));
+            } else {
+                /* sums of up to 9 ci (or N H W ...) products in another order */
+                assert_buf_close(res[i]->data, ref[i], res[i]->n, 1e-5, what[i]);
+                free(ref[i]);
+            }
+        }
+    }
+    free(xv);
+    free(wv);
+    free(bv);
+    free(rv);
+    nn_ctx_free(c);
+}
+
+START_TEST(t_upconv_equals_reference)
+{
+    static const upconv_case cases[] = {
+        {2, 3, 4, 5, 3}, {3, 2, 3, 7, 5}, {1, 1, 1, 1, 1}, {2, 5, 2, 1, 4}, {3, 4, 5, 3, 7}};
+    const int saved = nn_get_threads();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run_upconv_case(&cases[i], 1);
+        run_upconv_case(&cases[i], 2);
+    }
+    nn_set_threads(saved);
+}
+END_TEST
+
+static nn_tensor *b_fold(nn_ctx *c, nn_tensor **in, const void *ud)
+{
+    return nn_phase_fold3x3(c, X0);
+}
+static nn_tensor *b_unfold(nn_ctx *c, nn_tensor **in, const void *ud)
+{
+    return nn_phase_unfold3x3(c, X0);
+}
+static nn_tensor *b_interleave(nn_ctx *c, nn_tensor **in, const void *ud)
+{
+    return nn_phase_interleave(c, X0, X1);
+}
+static nn_tensor *b_deinterleave(nn_ctx *c, nn_tensor **in, const void *ud)
+{
+    return nn_phase_deinterleave(c, X0);
+}
+static nn_tensor *b_upconv(nn_ctx *c, nn_tensor **in, const void *ud)
+{
+    return nn_upsample2_conv3x3(c, X0, X1, X2);
+}
+
+START_TEST(t_grad_phase_ops)
+{
+    float a[192], b[96], e[4];
+    gc_fill(a, 192, 40, -1, 1, 0);
+    gc_fill(b, 96, 41, -1, 1, 0);
+    gc_fill(e, 4, 42, -1, 1, 0);
+    gc_case kf = {.nin = 1, .ndim = {4}, .shape = {{2, 3, 3, 3}}, .x = {a}};
+    gc_check(b_fold, &kf, true, "phase_fold3x3");
+    gc_case ku = {.nin = 1, .ndim = {4}, .shape = {{8, 2, 2, 2}}, .x = {a}};
+    gc_check(b_unfold, &ku, true, "phase_unfold3x3");
+    gc_case ki = {.nin = 2, .ndim = {4, 1}, .shape = {{2, 8, 3, 4}, {2}}, .x = {a, e}};
+    gc_check(b_interleave, &ki, true, "phase_interleave");
+    gc_case kd = {.nin = 1, .ndim = {4}, .shape = {{2, 2, 4, 6}}, .x = {a}};
+    gc_check(b_deinterleave, &kd, true, "phase_deinterleave");
+    /* the composite: x, w and b at first and second order, odd sizes */
+    gc_case kc = {.nin = 3, .ndim = {4, 4, 1},
+                  .shape = {{2, 2, 3, 1}, {3, 2, 3, 3}, {3}}, .x = {a, b, e}};
+    gc_check(b_upconv, &kc, true, "upsample2_conv3x3");
+}
+END_TEST
+
 /* ---- batch norm semantics ------------------------------------------------------- */
 START_TEST(t_batchnorm_semantics)
 {
@@ -604,37 +755,42 @@ START_TEST(t_zdc_no_malloc)
     ck_assert_int_eq(nn_conv2d_layer_init(&d1, &ps, "d.c1", 1, 4, 3, 2, 1, true, NN_INIT_TORCH, &r), 0);
     ck_assert_int_eq(nn_batchnorm_layer_init(&b1, &ps, &bufs, "g.bn1", 8, 0.1f, 1e-5f), 0);
     ck_assert_int_eq(nn_batchnorm_layer_init(&b2, &ps, &bufs, "g.bn2", 4, 0.1f, 1e-5f), 0);
-    nn_ctx *c = nn_ctx_new();
     float *zv = rand_buf(4 * 16 * 14 * 8, 60);
-    uint64_t mallocs[4];
-    for (int step = 0; step < 4; step++) {
-        nn_ctx_reset(c);
-        nn_tensor *h = nn_input(c, 4, (int64_t[]){4, 16, 14, 8}, zv);
-        h = nn_upsample_nearest2d(c, h, 2);
-        h = nn_leaky_relu(c, nn_batchnorm_layer_fwd(c, &b1, nn_conv2d_layer_fwd(c, &c1, h)), 0.2f);
-        h = nn_upsample_nearest2d(c, h, 2);
-        h = nn_leaky_relu(c, nn_batchnorm_layer_fwd(c, &b2, nn_conv2d_layer_fwd(c, &c2, h)), 0.2f);
-        h = nn_relu(c, nn_conv2d_layer_fwd(c, &c3, h));
-        h = nn_crop2d(c, h, 0, 1, 56, 30);
-        ck_assert_msg(h != NULL, "%s", gs_errmsg());
-        ck_assert_int_eq(h->shape[2], 56);
-        ck_assert_int_eq(h->shape[3], 30);
-        /* critic on it, with a gradient penalty (double backward through conv) */
-        nn_tensor *d = nn_leaky_relu(c, nn_conv2d_layer_fwd(c, &d1, h), 0.2f);
-        ck_assert_int_eq(d->shape[2], 28);
-        ck_assert_int_eq(d->shape[3], 15);
-        nn_tensor *gx;
-        ck_assert_int_eq(nn_grad(c, nn_sum(c, d), 1, &h, &gx, true), GS_OK);
-        nn_tensor *loss = nn_add(c, nn_mean(c, d), nn_mean(c, nn_square(c, gx)));
-        ck_assert_int_eq(nn_backward(c, loss), GS_OK);
-        nn_ctx_stats st;
-        nn_ctx_get_stats(c, &st);
-        mallocs[step] = st.n_mallocs;
+    /* the generator's upsample + conv blocks as two ops and as the fused op */
+    for (int fused = 0; fused < 2; fused++) {
+        nn_ctx *c = nn_ctx_new();
+        uint64_t mallocs[4];
+        for (int step = 0; step < 4; step++) {
+            nn_ctx_reset(c);
+            nn_tensor *h = nn_input(c, 4, (int64_t[]){4, 16, 14, 8}, zv);
+            h = fused ? nn_upsample2_conv3x3(c, h, c1.w, c1.b)
+                      : nn_conv2d_layer_fwd(c, &c1, nn_upsample_nearest2d(c, h, 2));
+            h = nn_leaky_relu(c, nn_batchnorm_layer_fwd(c, &b1, h), 0.2f);
+            h = fused ? nn_upsample2_conv3x3(c, h, c2.w, c2.b)
+                      : nn_conv2d_layer_fwd(c, &c2, nn_upsample_nearest2d(c, h, 2));
+            h = nn_leaky_relu(c, nn_batchnorm_layer_fwd(c, &b2, h), 0.2f);
+            h = nn_relu(c, nn_conv2d_layer_fwd(c, &c3, h));
+            h = nn_crop2d(c, h, 0, 1, 56, 30);
+            ck_assert_msg(h != NULL, "%s", gs_errmsg());
+            ck_assert_int_eq(h->shape[2], 56);
+            ck_assert_int_eq(h->shape[3], 30);
+            /* critic on it, with a gradient penalty (double backward through conv) */
+            nn_tensor *d = nn_leaky_relu(c, nn_conv2d_layer_fwd(c, &d1, h), 0.2f);
+            ck_assert_int_eq(d->shape[2], 28);
+            ck_assert_int_eq(d->shape[3], 15);
+            nn_tensor *gx;
+            ck_assert_int_eq(nn_grad(c, nn_sum(c, d), 1, &h, &gx, true), GS_OK);
+            nn_tensor *loss = nn_add(c, nn_mean(c, d), nn_mean(c, nn_square(c, gx)));
+            ck_assert_int_eq(nn_backward(c, loss), GS_OK);
+            nn_ctx_stats st;
+            nn_ctx_get_stats(c, &st);
+            mallocs[step] = st.n_mallocs;
+        }
+        ck_assert_uint_eq(mallocs[2], mallocs[3]);
+        ck_assert_uint_eq(mallocs[1], mallocs[2]);
+        nn_ctx_free(c);
     }
-    ck_assert_uint_eq(mallocs[2], mallocs[3]);
-    ck_assert_uint_eq(mallocs[1], mallocs[2]);
     free(zv);
-    nn_ctx_free(c);
     nn_params_free(&ps);
     nn_params_free(&bufs);
 }
@@ -654,6 +810,16 @@ START_TEST(t_shape_errors)
     ck_assert_ptr_null(nn_conv2d_wgrad(c, x, x, 2, 2, 1, 1));       /* gy not conv-shaped */
     ck_assert_ptr_null(nn_upsample_nearest2d(c, nn_zeros(c, 2, (int64_t[]){2, 2}), 2));
     ck_assert_ptr_null(nn_pad2d(c, x, 1, 1, 4, 4));
+    /* the phase ops: 3x3 weights only, matching channels, 4 C phase planes */
+    ck_assert_ptr_null(nn_upsample2_conv3x3(c, x, w, NULL));        /* 7x7 kernel */
+    w = nn_zeros(c, 4, (int64_t[]){3, 2, 3, 3});
+    ck_assert_ptr_nonnull(nn_upsample2_conv3x3(c, x, w, NULL));
+    ck_assert_ptr_null(nn_upsample2_conv3x3(c, x, w, nn_zeros(c, 1, (int64_t[]){2})));
+    ck_assert_ptr_null(nn_upsample2_conv3x3(c, nn_zeros(c, 4, (int64_t[]){1, 3, 4, 4}), w, NULL));
+    ck_assert_ptr_null(nn_phase_fold3x3(c, x));
+    ck_assert_ptr_null(nn_phase_unfold3x3(c, w));
+    ck_assert_ptr_null(nn_phase_interleave(c, x, NULL));            /* 2 channels */
+    ck_assert_ptr_null(nn_phase_deinterleave(c, nn_zeros(c, 4, (int64_t[]){1, 2, 3, 4})));
     nn_ctx_free(c);
 }
 END_TEST
@@ -666,7 +832,8 @@ static Suite *conv_suite(void)
     TTest const *tests[] = {t_conv2d_hand, t_conv_transpose_hand, t_conv_reference,
                             t_grad_conv2d, t_grad_conv_transpose2d, t_grad_conv_wgrad,
                             t_grad_conv_leaky_linear, t_grad_image_ops, t_grad_batchnorm,
-                            t_image_values, t_batchnorm_semantics, t_layers, t_zdc_no_malloc,
+                            t_image_values, t_phase_values, t_upconv_equals_reference,
+                            t_grad_phase_ops, t_batchnorm_semantics, t_layers, t_zdc_no_malloc,
                             t_shape_errors};
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         _tcase_add_test(tc, tests[i], 0, 0, 0, 1);
