@@ -1,5 +1,6 @@
 #include "nn/nn_ckpt.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +22,18 @@ int nn_params_load(hid_t group, nn_params *ps)
         int rc = gs_h5_read_into(group, p->name, GS_H5_F32, p->ndim, p->shape, p->data);
         if (rc)
             return rc;
+        /* training never saves a NaN (it stops first), so one here means a
+         * damaged or hand-edited file: refuse it rather than generate NaNs */
+        for (int64_t k = 0; k < p->n; k++)
+            if (!isfinite(p->data[k])) {
+                char file[256] = "", where[256] = "";
+                if (H5Fget_name(group, file, sizeof file) < 0)
+                    file[0] = '\0';
+                if (H5Iget_name(group, where, sizeof where) < 0)
+                    where[0] = '\0';
+                return gs_error(GS_ERR_FORMAT, "%s: %s/%s: element %lld is %g (not finite)", file,
+                                where, p->name, (long long)k, (double)p->data[k]);
+            }
     }
     return GS_OK;
 }

@@ -106,6 +106,66 @@ static void events_file(const char *name, hsize_t n, hsize_t nf, const char *col
     H5Fclose(f);
 }
 
+/* A copy of a trained model, opened for damage. */
+static hid_t model_copy(const char *name)
+{
+    FILE *in = fopen(tpath("mdl/model.h5"), "rb");
+    ck_assert_ptr_nonnull(in);
+    FILE *out = fopen(tpath(name), "wb");
+    ck_assert_ptr_nonnull(out);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    ck_assert_int_eq(fclose(out), 0);
+    hid_t f = H5Fopen(tpath(name), H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    return f;
+}
+
+/* Damaged checkpoints: a tiny luxe model trained by the tool, then copies
+ * with a NaN weight, a weight of the wrong shape, a missing group and
+ * attributes that contradict the file. */
+static void make_models(void)
+{
+    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s --out %s --iters 2 "
+                                 "--set model.g_widths=8 --set model.d_widths=8 "
+                                 "--set train.batch=16 --set train.n_critic=1 "
+                                 "--set train.kl_samples=100 --set split.min_rows=10 "
+                                 ">/dev/null 2>&1",
+                                 gs_test_bin(), tpath("good.h5"), tpath("mdl")),
+                     0);
+    float w[8 * 50];
+    hid_t f = model_copy("mnan.h5");
+    ck_assert_int_eq(gs_h5_read_into(f, "sub0/G/G.l0.w", GS_H5_F32, 2, (int64_t[]){8, 50}, w),
+                     GS_OK);
+    w[17] = NAN;
+    hid_t d = H5Dopen2(f, "sub0/G/G.l0.w", H5P_DEFAULT);
+    ck_assert_int_ge(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, w), 0);
+    H5Dclose(d);
+    H5Fclose(f);
+    f = model_copy("mshape.h5");
+    ck_assert_int_ge(H5Ldelete(f, "sub0/G/G.l0.w", H5P_DEFAULT), 0);
+    put_f32(f, "sub0/G/G.l0.w", 2, (hsize_t[]){8, 49}, w);
+    H5Fclose(f);
+    f = model_copy("mgroup.h5");
+    ck_assert_int_ge(H5Ldelete(f, "sub0/qt", H5P_DEFAULT), 0);
+    H5Fclose(f);
+    f = model_copy("mkind.h5");
+    ck_assert_int_ge(H5Adelete(f, "gansim_kind"), 0);
+    ck_assert_int_eq(gs_h5_attr_write_str(f, ".", "gansim_kind", "vae"), GS_OK);
+    H5Fclose(f);
+    f = model_copy("mnsub.h5");
+    ck_assert_int_ge(H5Adelete(f, "n_sub"), 0);
+    ck_assert_int_eq(gs_h5_attr_write_i64(f, ".", "n_sub", 1000), GS_OK);
+    H5Fclose(f);
+    f = model_copy("mprop.h5");
+    ck_assert_int_ge(H5Adelete_by_name(f, "sub0", "proportion", H5P_DEFAULT), 0);
+    ck_assert_int_eq(gs_h5_attr_write_f64(f, "sub0", "proportion", 5.0), GS_OK);
+    H5Fclose(f);
+}
+
 static void make_files(void)
 {
     /* valid inputs */
@@ -235,6 +295,7 @@ static void make_files(void)
         H5Fclose(f);
     }
     write_str("nolog.txt", "no records here\njust words\n");
+    make_models();
 }
 
 /* ---- the matrix ----------------------------------------------------------- */
@@ -444,6 +505,15 @@ static const bad_case cases[] = {
     {"sample", "--model trunc.h5 -o out.h5 -n 5", 1, "trunc.h5", "truncated", "out.h5", 1},
     {"sample", "--model good.h5 -o out.h5 -n 5", 1, "good.h5", "not a gansim model", "out.h5", 1},
     {"sample", "--model qt.h5 -o out.h5 -n 5", 1, "qt.h5", "not a gansim model", "out.h5", 0},
+    /* damaged checkpoints */
+    {"sample", "--model mnan.h5 -o out.h5 -n 5", 1, "mnan.h5", "not finite", "out.h5", 1},
+    {"sample", "--model mshape.h5 -o out.h5 -n 5", 1, "mshape.h5", "expected 50", "out.h5", 1},
+    {"sample", "--model mgroup.h5 -o out.h5 -n 5", 1, "mgroup.h5", "missing", "out.h5", 0},
+    {"sample", "--model mkind.h5 -o out.h5 -n 5", 1, "mkind.h5", "unknown model kind", "out.h5", 1},
+    {"sample", "--model mnsub.h5 -o out.h5 -n 5", 1, "mnsub.h5", "sub-models", "out.h5", 0},
+    {"sample", "--model mprop.h5 -o out.h5 -n 5", 1, "mprop.h5", "proportions", "out.h5", 1},
+    {"sample", "--model mnan.h5 -o out.h5 --bunch-crossings 1", 1, "mnan.h5", "not finite",
+     "out.h5", 0},
 };
 
 static int file_is(const char *p, const char *content)
