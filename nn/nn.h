@@ -152,6 +152,12 @@ nn_tensor *nn_expand_channels(nn_ctx *c, nn_tensor *ch, int ndim, const int64_t 
  * without materialising them: batch norm's centring and scaling. */
 nn_tensor *nn_channel_affine(nn_ctx *c, nn_tensor *x, nn_tensor *s, nn_tensor *t);
 
+/* Per-channel reductions (dim 1), any rank >= 2, to [C], without a
+ * full-size temporary: channel_dot = sum_channels(a * b) (a, b one shape);
+ * channel_var = the biased variance of each channel (two-pass). */
+nn_tensor *nn_channel_dot(nn_ctx *c, nn_tensor *a, nn_tensor *b);
+nn_tensor *nn_channel_var(nn_ctx *c, nn_tensor *x);
+
 /* Losses and normalisation, composed from the ops above (so they have
  * second derivatives for free). */
 nn_tensor *nn_bce_with_logits(nn_ctx *c, nn_tensor *logits, nn_tensor *target); /* mean */
@@ -306,9 +312,21 @@ nn_tensor *nn_flatten(nn_ctx *c, nn_tensor *x);
  * variance and, when running_mean/var are given, updates them in place:
  * running = (1 - momentum) running + momentum stat, with the unbiased
  * variance (PyTorch). Eval mode: normalises with running_mean/var (required).
- * gamma, beta [C] or NULL. Composed from ops: differentiable to any order. */
+ * gamma, beta [C] or NULL. Training mode is one op that keeps only its
+ * output and whose backward rule is made of ops; eval mode is one
+ * channel_affine: differentiable to any order (docs/conv.md). */
 nn_tensor *nn_batchnorm(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *beta,
                         float *running_mean, float *running_var, float momentum, float eps);
+/* leaky_relu(nn_batchnorm(...), slope). In training mode with slope >= 0 the
+ * activation is fused into the batch-norm op (its mask is read from the
+ * output's sign), so the pair keeps one tensor of x's size instead of two. */
+nn_tensor *nn_batchnorm_leaky_relu(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *beta,
+                                   float *running_mean, float *running_var, float momentum,
+                                   float eps, float slope);
+/* Training-mode batch norm as the composition of ops that nn_batchnorm used
+ * before it became one op (no running statistics): the tests' reference. */
+nn_tensor *nn_batchnorm_composed(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *beta,
+                                 float eps);
 
 typedef struct {
     nn_tensor *w, *b;   /* [out, in, k, k], [out] or NULL */
@@ -351,5 +369,8 @@ typedef struct {
 int nn_batchnorm_layer_init(nn_batchnorm_layer *l, nn_params *ps, nn_params *buffers,
                             const char *name, int64_t ch, float momentum, float eps);
 nn_tensor *nn_batchnorm_layer_fwd(nn_ctx *c, const nn_batchnorm_layer *l, nn_tensor *x);
+/* The layer followed by LeakyReLU(slope), fused (nn_batchnorm_leaky_relu). */
+nn_tensor *nn_batchnorm_layer_fwd_lrelu(nn_ctx *c, const nn_batchnorm_layer *l, nn_tensor *x,
+                                        float slope);
 
 #endif

@@ -15,10 +15,11 @@ enum nn_op {
     NN_OP_SIGN,
     NN_OP_MATMUL, NN_OP_LINEAR, NN_OP_LINEAR_LRELU,
     NN_OP_CONCAT, NN_OP_SLICE, NN_OP_PAD, NN_OP_RESHAPE,
-    NN_OP_REDUCE, NN_OP_EXPAND, NN_OP_CHAN_AFFINE,
+    NN_OP_REDUCE, NN_OP_EXPAND, NN_OP_CHAN_AFFINE, NN_OP_CHAN_DOT, NN_OP_CHAN_VAR,
     NN_OP_CONV2D, NN_OP_CONV_T2D, NN_OP_CONV_WGRAD,      /* nn_conv.c */
     NN_OP_UPSAMPLE2D, NN_OP_SUMPOOL2D, NN_OP_CROP2D, NN_OP_PAD2D,
     NN_OP_PHASE_FOLD, NN_OP_PHASE_UNFOLD, NN_OP_PHASE_IL, NN_OP_PHASE_DEIL,
+    NN_OP_BN_TRAIN,
     NN_OP_COUNT
 };
 
@@ -79,6 +80,15 @@ nn_tensor *nn_expand_omi(nn_ctx *c, nn_tensor *x, int64_t o, int64_t m, int64_t 
 /* Places x at `start` along dim 1 of a zero tensor of `shape` (slice's adjoint). */
 nn_tensor *nn_pad(nn_ctx *c, nn_tensor *x, int64_t start, int ndim, const int64_t *shape);
 
+/* g * (x > 0 ? 1 : slope): the LeakyReLU mask op, for fused ops' backward
+ * rules (x may be the activation's output when slope >= 0: same sign). */
+nn_tensor *nn_leaky_relu_bw(nn_ctx *c, nn_tensor *g, nn_tensor *x, float slope);
+
+/* Per-channel mean and biased variance of x viewed as [o, m, i] (m channels),
+ * two-pass; shared by channel_var and the fused batch norm. */
+void nn_channel_moments(const float *x, int64_t o, int64_t m, int64_t in, float *mean,
+                        float *var);
+
 /* Kernels and backward rules of the nn_conv.c ops, for the op table. */
 void nn_fwd_conv2d(nn_tensor *y);
 void nn_fwd_conv_t2d(nn_tensor *y);
@@ -91,6 +101,7 @@ void nn_fwd_phase_fold(nn_tensor *y);
 void nn_fwd_phase_unfold(nn_tensor *y);
 void nn_fwd_phase_il(nn_tensor *y);
 void nn_fwd_phase_deil(nn_tensor *y);
+void nn_fwd_bn_train(nn_tensor *y);
 void nn_bwd_conv2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
 void nn_bwd_conv_t2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
 void nn_bwd_conv_wgrad(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
@@ -102,6 +113,7 @@ void nn_bwd_phase_fold(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
 void nn_bwd_phase_unfold(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
 void nn_bwd_phase_il(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
 void nn_bwd_phase_deil(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
+void nn_bwd_bn_train(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
 
 /* Elementwise loops fork threads only above this many elements: OpenMP's
  * fork/join costs more than a short loop. */
