@@ -62,6 +62,8 @@ struct nn_tensor {
     nn_tensor *gnext;               /* parameters reached in this pass (a list) */
     void *aux;                      /* op scratch in the arena (conv im2col slabs) */
     bool borrowed;                  /* parameters only: data owned by another set */
+    size_t recycle_bytes;           /* > 0: data block that nn_ctx_release may recycle */
+    uint64_t made_in;               /* nn_backward pass that made it (0: none) */
 };
 
 /* ---- context ------------------------------------------------------------ */
@@ -152,6 +154,11 @@ nn_tensor *nn_expand_channels(nn_ctx *c, nn_tensor *ch, int ndim, const int64_t 
  * without materialising them: batch norm's centring and scaling. */
 nn_tensor *nn_channel_affine(nn_ctx *c, nn_tensor *x, nn_tensor *s, nn_tensor *t);
 
+/* y = a * s[ch] + b * u[ch] + t[ch] for a, b of one shape and s, u, t [C]:
+ * two channel_affines and their sum in one pass and one tensor (the data
+ * gradient of batch norm). */
+nn_tensor *nn_channel_affine2(nn_ctx *c, nn_tensor *a, nn_tensor *b, nn_tensor *s, nn_tensor *u,
+                              nn_tensor *t);
 /* Per-channel reductions (dim 1), any rank >= 2, to [C], without a
  * full-size temporary: channel_dot = sum_channels(a * b) (a, b one shape);
  * channel_var = the biased variance of each channel (two-pass). */

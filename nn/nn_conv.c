@@ -789,7 +789,15 @@ nn_tensor *nn_upsample2_conv3x3(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor
                           "b [Cout] expected");
     /* the bias goes in with the interleave (one value per output channel,
      * whatever the phase), so db is the plain sum over the output */
-    return nn_phase_interleave(c, conv2d_hw(c, x, nn_phase_fold3x3(c, w), NULL, 1, 1, 1, 1), b);
+    nn_tensor *z = conv2d_hw(c, x, nn_phase_fold3x3(c, w), NULL, 1, 1, 1, 1);
+    nn_tensor *y = nn_phase_interleave(c, z, b);
+    /* No rule reads the phase planes' values: the interleave's backward
+     * uses only their shape and the conv's rule its input and weights. So
+     * their buffer (about the output's size) is handed back for the next
+     * tensors, as PyTorch would free it. */
+    if (y)
+        nn_ctx_release(c, z);
+    return y;
 }
 
 nn_tensor *nn_flatten(nn_ctx *c, nn_tensor *x)
@@ -814,7 +822,8 @@ nn_tensor *nn_flatten(nn_ctx *c, nn_tensor *x)
  *                                     d = -b mean - gamma inv dbeta / n
  * where mean, var (channel_var) and inv are graph values of x, so the rule
  * is an exact function of (x, gamma, gy) for the next derivative, and the
- * per-channel sums are sum_channels / channel_dot (no full-size products).
+ * per-channel sums are sum_channels / channel_dot (no full-size products)
+ * and dx is one channel_affine2: the rule makes two tensors of x's size.
  * src = x, gamma, beta (either NULL); fp = eps, slope; ip[3] = 1 with the
  * activation; ip[0..2] = the [o, m, i] channel view; aux = mean, var. */
 void nn_fwd_bn_train(nn_tensor *y)
@@ -881,7 +890,7 @@ void nn_bwd_bn_train(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
     nn_tensor *b = nn_scale(c, nn_mul(c, nn_mul(c, s1, inv), dgam), -inv_n);
     nn_tensor *d = nn_sub(c, nn_scale(c, nn_mul(c, b, mu), -1.0f),
                           nn_scale(c, nn_mul(c, s1, sg), inv_n));
-    g[0] = nn_add(c, nn_channel_affine(c, gz, s1, NULL), nn_channel_affine(c, x, b, d));
+    g[0] = nn_channel_affine2(c, gz, x, s1, b, d);
 }
 
 static nn_tensor *bn_train(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *beta,

@@ -31,6 +31,15 @@ struct nn_ctx {
     uint64_t epoch;         /* backward-pass counter (see nn_tensor.gepoch) */
     uint64_t need_epoch;    /* nn_grad pruning (nn_internal.h), 0 = off */
     bool grad_enabled, training;
+    /* Released buffers of this step (nn_ctx_release), linked through their
+     * first bytes, in address order; new nodes take them before the arena. */
+    struct nn_freebuf *free;
+    uint64_t made_in;       /* stamped on new nodes (nn_ctx_set_made_in) */
+};
+
+struct nn_freebuf {
+    struct nn_freebuf *next;
+    size_t bytes;
 };
 
 nn_ctx *nn_ctx_new(void)
@@ -81,6 +90,68 @@ void nn_ctx_reset(nn_ctx *c)
     c->step_total = 0;
     c->tape = NULL;
     c->n_nodes = 0;
+    c->free = NULL;
+}
+
+static size_t rounded(size_t bytes)
+{
+    size_t sz = (bytes + NN_ALIGN - 1) / NN_ALIGN * NN_ALIGN;
+    return sz ? sz : NN_ALIGN;
+}
+
+void nn_ctx_set_made_in(nn_ctx *c, uint64_t pass) { c->made_in = pass; }
+
+/* The free list is kept in address order so that a released block merges
+ * with free neighbours: temporaries made one after another and dead
+ * together become one block that a larger gradient can use. */
+void nn_ctx_release(nn_ctx *c, nn_tensor *t)
+{
+    if (!t->recycle_bytes || !t->data)
+        return;
+    struct nn_freebuf *f = (struct nn_freebuf *)(void *)t->data, **p = &c->free, *prev = NULL;
+    f->bytes = t->recycle_bytes;
+    while (*p && *p < f) {
+        prev = *p;
+        p = &(*p)->next;
+    }
+    f->next = *p;
+    *p = f;
+    if (f->next && (char *)f + f->bytes == (char *)f->next) {
+        f->bytes += f->next->bytes;
+        f->next = f->next->next;
+    }
+    if (prev && (char *)prev + prev->bytes == (char *)f) {
+        prev->bytes += f->bytes;
+        prev->next = f->next;
+    }
+    /* a released tensor must never be read again: fail loudly if it is */
+    t->data = NULL;
+    t->recycle_bytes = 0;
+}
+
+/* Best fit among the released blocks; a block with enough left over is
+ * split and its tail stays free. *got = the bytes handed out. */
+static float *take_free(nn_ctx *c, size_t bytes, size_t *got)
+{
+    const size_t sz = rounded(bytes);
+    struct nn_freebuf **best = NULL;
+    for (struct nn_freebuf **p = &c->free; *p; p = &(*p)->next)
+        if ((*p)->bytes >= sz && (!best || (*p)->bytes < (*best)->bytes))
+            best = p;
+    if (!best)
+        return NULL;
+    struct nn_freebuf *f = *best;
+    if (f->bytes - sz >= NN_RECYCLE_MIN) {
+        struct nn_freebuf *tail = (struct nn_freebuf *)(void *)((char *)f + sz);
+        tail->bytes = f->bytes - sz;
+        tail->next = f->next;
+        *best = tail;
+        *got = sz;
+    } else {
+        *best = f->next;
+        *got = f->bytes;
+    }
+    return (float *)(void *)f;
 }
 
 void *nn_scratch(nn_ctx *c, size_t bytes)
@@ -209,7 +280,18 @@ nn_tensor *nn_node(nn_ctx *c, int op, int ndim, const int64_t *shape, nn_tensor 
     if (alias_s0) {
         t->data = s0->data;
     } else {
-        t->data = nn_scratch(c, (size_t)t->n * sizeof(float));
+        const size_t bytes = (size_t)t->n * sizeof(float);
+        /* only buffers big enough to matter are recycled (and big enough
+         * to hold the free-list link) */
+        if (bytes >= NN_RECYCLE_MIN) {
+            t->data = take_free(c, bytes, &t->recycle_bytes);
+            if (!t->data) {
+                t->data = nn_scratch(c, bytes);
+                t->recycle_bytes = rounded(bytes);
+            }
+        } else {
+            t->data = nn_scratch(c, bytes);
+        }
         if (!t->data)
             return NULL;
     }
@@ -219,6 +301,7 @@ nn_tensor *nn_node(nn_ctx *c, int op, int ndim, const int64_t *shape, nn_tensor 
         rg |= src[i]->requires_grad;
     }
     t->requires_grad = rg && c->grad_enabled;
+    t->made_in = c->made_in;
     t->prev = c->tape;
     c->tape = t;
     c->n_nodes++;

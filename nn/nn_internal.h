@@ -15,7 +15,7 @@ enum nn_op {
     NN_OP_SIGN,
     NN_OP_MATMUL, NN_OP_LINEAR, NN_OP_LINEAR_LRELU,
     NN_OP_CONCAT, NN_OP_SLICE, NN_OP_PAD, NN_OP_RESHAPE,
-    NN_OP_REDUCE, NN_OP_EXPAND, NN_OP_CHAN_AFFINE, NN_OP_CHAN_DOT, NN_OP_CHAN_VAR,
+    NN_OP_REDUCE, NN_OP_EXPAND, NN_OP_CHAN_AFFINE, NN_OP_CHAN_AFFINE2, NN_OP_CHAN_DOT, NN_OP_CHAN_VAR,
     NN_OP_CONV2D, NN_OP_CONV_T2D, NN_OP_CONV_WGRAD,      /* nn_conv.c */
     NN_OP_UPSAMPLE2D, NN_OP_SUMPOOL2D, NN_OP_CROP2D, NN_OP_PAD2D,
     NN_OP_PHASE_FOLD, NN_OP_PHASE_UNFOLD, NN_OP_PHASE_IL, NN_OP_PHASE_DEIL,
@@ -69,6 +69,20 @@ static inline bool nn_wants(const nn_ctx *c, const nn_tensor *s)
     const uint64_t ep = nn_ctx_need_epoch(c);
     return ep == 0 || s->nepoch == ep;
 }
+/* Buffer recycling. The tape keeps every tensor of a step, but some are
+ * dead long before the reset: in a backward pass without create_graph, a
+ * node's incoming gradient and its rule's temporaries once the rule has run
+ * (nn_autodiff.c), and in forward, values no backward rule reads (the phase
+ * planes inside nn_upsample2_conv3x3). nn_ctx_release hands the buffer of a
+ * node of at least NN_RECYCLE_MIN bytes back (its data becomes NULL: the
+ * caller guarantees nothing reads it again); later nodes reuse released
+ * buffers (best fit, split, neighbours merged) before growing the arena.
+ * The free list lives until nn_ctx_reset. */
+#define NN_RECYCLE_MIN 16384
+void nn_ctx_release(nn_ctx *c, nn_tensor *t);
+/* Nodes created from now on carry made_in = pass (0 = outside a recycling
+ * backward pass): the walker only ever releases what its own pass made. */
+void nn_ctx_set_made_in(nn_ctx *c, uint64_t pass);
 /* Count of failed node creations (lets the walker tell "no gradient" from "op failed"). */
 uint64_t nn_ctx_failures(const nn_ctx *c);
 

@@ -393,6 +393,26 @@ static void fwd_chan_var(nn_tensor *y)
                        y->data);
 }
 
+/* a, b viewed as [o, m, i]: y = a * s[j] + b * u[j] + t[j], with s, u, t
+ * packed in src[2] = p [1, 3 m]. */
+static void fwd_chan_affine2(nn_tensor *y)
+{
+    const int64_t o = y->ip[0], m = y->ip[1], in = y->ip[2];
+    const float *a = y->src[0]->data, *b = y->src[1]->data, *p = y->src[2]->data;
+    float *out = y->data;
+    const int64_t n_ = y->n;
+#pragma omp parallel for collapse(2) schedule(static) if (n_ > NN_PAR_MIN)
+    for (int64_t r = 0; r < o; r++)
+        for (int64_t j = 0; j < m; j++) {
+            const float sj = p[j], uj = p[m + j], tj = p[2 * m + j];
+            const float *pa = a + (r * m + j) * in, *pb = b + (r * m + j) * in;
+            float *q = out + (r * m + j) * in;
+#pragma omp simd
+            for (int64_t k = 0; k < in; k++)
+                q[k] = pa[k] * sj + pb[k] * uj + tj;
+        }
+}
+
 /* ---- op constructors ---------------------------------------------------- */
 static nn_tensor *binary_p(nn_ctx *c, int op, nn_tensor *a, nn_tensor *b, float p0)
 {
@@ -670,6 +690,29 @@ nn_tensor *nn_channel_dot(nn_ctx *c, nn_tensor *a, nn_tensor *b)
     return nn_run(y);
 }
 
+/* [s | u | t] as one [1, 3C] tensor (concat's rule slices it back). */
+static nn_tensor *pack3(nn_ctx *c, nn_tensor *s, nn_tensor *u, nn_tensor *t, int64_t ch)
+{
+    const int64_t row[2] = {1, ch};
+    return nn_concat(c, nn_concat(c, nn_reshape(c, s, 2, row), nn_reshape(c, u, 2, row)),
+                     nn_reshape(c, t, 2, row));
+}
+
+nn_tensor *nn_channel_affine2(nn_ctx *c, nn_tensor *a, nn_tensor *b, nn_tensor *s, nn_tensor *u,
+                              nn_tensor *t)
+{
+    if (!a || !b || !s || !u || !t)
+        return NULL;
+    if (a->ndim < 2 || !nn_same_shape(a, b) || s->n != a->shape[1] || u->n != a->shape[1] ||
+        t->n != a->shape[1])
+        return nn_fail(c, "nn: channel_affine2: a, b of one shape and [C] s, u, t expected");
+    nn_tensor *p = pack3(c, s, u, t, a->shape[1]);
+    nn_tensor *y = nn_node(c, NN_OP_CHAN_AFFINE2, a->ndim, a->shape, a, b, p, false);
+    if (y)
+        chan_view(y, a);
+    return nn_run(y);
+}
+
 nn_tensor *nn_channel_var(nn_ctx *c, nn_tensor *x)
 {
     if (!x)
@@ -879,6 +922,22 @@ static void bwd_chan_affine(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **
     g[2] = WANT(2) ? nn_sum_channels(c, gy) : NULL;
 }
 
+/* y = a s + b u + t: da = gy s, db = gy u (channel_affine), and for the
+ * packed [s | u | t]: channel_dot(gy, a), channel_dot(gy, b), sum_channels(gy). */
+static void bwd_chan_affine2(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
+{
+    const int64_t ch = y->ip[1];
+    nn_tensor *p = SRC(2);
+    /* the scales as [C]: channel_affine's rule returns a [C] gradient for them */
+    g[0] = WANT(0) ? nn_channel_affine(c, gy, nn_reshape(c, nn_slice(c, p, 0, ch), 1, &ch), NULL)
+                   : NULL;
+    g[1] = WANT(1) ? nn_channel_affine(c, gy, nn_reshape(c, nn_slice(c, p, ch, ch), 1, &ch), NULL)
+                   : NULL;
+    g[2] = WANT(2) ? pack3(c, nn_channel_dot(c, gy, SRC(0)), nn_channel_dot(c, gy, SRC(1)),
+                           nn_sum_channels(c, gy), ch)
+                   : NULL;
+}
+
 /* y = sum a b per channel: da = b g[ch], db = a g[ch] (bilinear, so the rule
  * is again made of channel_affine, whose own rule uses channel_dot). */
 static void bwd_chan_dot(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
@@ -935,6 +994,7 @@ const nn_op_def nn_op_table[NN_OP_COUNT] = {
     [NN_OP_REDUCE] = {"reduce", 1, fwd_reduce, bwd_reduce},
     [NN_OP_EXPAND] = {"expand", 1, fwd_expand, bwd_expand},
     [NN_OP_CHAN_AFFINE] = {"channel_affine", 1, fwd_chan_affine, bwd_chan_affine},
+    [NN_OP_CHAN_AFFINE2] = {"channel_affine2", 3, fwd_chan_affine2, bwd_chan_affine2},
     [NN_OP_CHAN_DOT] = {"channel_dot", 2, fwd_chan_dot, bwd_chan_dot},
     [NN_OP_CHAN_VAR] = {"channel_var", 1, fwd_chan_var, bwd_chan_var},
     [NN_OP_CONV2D] = {"conv2d", 2, nn_fwd_conv2d, nn_bwd_conv2d},

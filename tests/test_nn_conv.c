@@ -411,6 +411,15 @@ static nn_tensor *b_chan_dot(nn_ctx *c, nn_tensor **in, const void *ud)
     return nn_channel_dot(c, X0, X1);
 }
 
+/* in[2] [3 C] packs s, u, t (sliced out, so its gradient checks the packing) */
+static nn_tensor *b_chan_affine2(nn_ctx *c, nn_tensor **in, const void *ud)
+{
+    const int64_t ch = X0->shape[1];
+    nn_tensor *p = nn_reshape(c, X2, 2, (int64_t[]){1, 3 * ch});
+    return nn_channel_affine2(c, X0, X1, nn_slice(c, p, 0, ch), nn_slice(c, p, ch, ch),
+                              nn_slice(c, p, 2 * ch, ch));
+}
+
 static nn_tensor *b_chan_var(nn_ctx *c, nn_tensor **in, const void *ud)
 {
     return nn_channel_var(c, X0);
@@ -455,6 +464,11 @@ START_TEST(t_grad_batchnorm)
     /* the per-channel reductions the fused batch norm's backward is made of */
     gc_case kd = {.nin = 2, .ndim = {4, 4}, .shape = {{4, 3, 2, 2}, {4, 3, 2, 2}}, .x = {x, y}};
     gc_check(b_chan_dot, &kd, true, "channel_dot");
+    float p[9];
+    gc_fill(p, 9, 19, -1.5f, 1.5f, 0);
+    gc_case ka = {.nin = 3, .ndim = {4, 4, 1}, .shape = {{4, 3, 2, 2}, {4, 3, 2, 2}, {9}},
+                  .x = {x, y, p}};
+    gc_check(b_chan_affine2, &ka, true, "channel_affine2");
     gc_check(b_chan_var, &k1, true, "channel_var 4-D");
     gc_case kv2 = {.nin = 1, .ndim = {2}, .shape = {{8, 3}}, .x = {x}};
     gc_check(b_chan_var, &kv2, true, "channel_var 2-D");
@@ -933,6 +947,78 @@ START_TEST(t_zdc_no_malloc)
 }
 END_TEST
 
+/* nn_backward recycles dead gradient buffers (and nn_upsample2_conv3x3 its
+ * phase planes): the parameter gradients must equal those of nn_grad
+ * without create_graph, which recycles nothing in backward, and the pass
+ * must end with less arena used. */
+START_TEST(t_backward_recycles)
+{
+    nn_params ps, bufs;
+    nn_params_init(&ps);
+    nn_params_init(&bufs);
+    gs_rng r;
+    gs_rng_seed(&r, 11);
+    nn_conv2d_layer c1, c2;
+    nn_batchnorm_layer b0, b1;
+    ck_assert_int_eq(nn_conv2d_layer_init(&c1, &ps, "c1", 8, 6, 3, 1, 1, true, NN_INIT_TORCH, &r), 0);
+    ck_assert_int_eq(nn_conv2d_layer_init(&c2, &ps, "c2", 6, 2, 3, 2, 1, true, NN_INIT_TORCH, &r), 0);
+    ck_assert_int_eq(nn_batchnorm_layer_init(&b0, &ps, &bufs, "b0", 8, 0.1f, 1e-5f), 0);
+    ck_assert_int_eq(nn_batchnorm_layer_init(&b1, &ps, &bufs, "b1", 6, 0.1f, 1e-5f), 0);
+    for (int i = 0; i < ps.n; i++)
+        if (ps.p[i]->n > 8)
+            nn_init_uniform(ps.p[i], &r, -0.5f, 0.5f);
+    float *xv = rand_buf(4 * 8 * 10 * 7, 70);
+    float *grads[2][8];
+    size_t used[2];
+    /* one context for both: gradient tags (epochs) count per context */
+    nn_ctx *c = nn_ctx_new();
+    for (int mode = 0; mode < 2; mode++) {
+        nn_ctx_reset(c);
+        nn_params_zero_grad(&ps);
+        nn_tensor *x = nn_input(c, 4, (int64_t[]){4, 8, 10, 7}, xv);
+        x = nn_batchnorm_layer_fwd_lrelu(c, &b0, x, 0.2f);
+        x = nn_upsample2_conv3x3(c, x, c1.w, c1.b);
+        x = nn_batchnorm_layer_fwd_lrelu(c, &b1, x, 0.2f);
+        x = nn_leaky_relu(c, nn_conv2d_layer_fwd(c, &c2, x), 0.2f);
+        nn_tensor *loss = nn_mean(c, nn_square(c, x));
+        ck_assert_ptr_nonnull(loss);
+        ck_assert_int_le(ps.n, 8);
+        if (mode == 0) {
+            ck_assert_int_eq(nn_backward(c, loss), GS_OK);
+            for (int i = 0; i < ps.n; i++)
+                grads[0][i] = ps.p[i]->grad;
+        } else {
+            nn_tensor *g[8];
+            ck_assert_msg(nn_grad(c, loss, ps.n, ps.p, g, false) == GS_OK, "%s", gs_errmsg());
+            for (int i = 0; i < ps.n; i++)
+                grads[1][i] = g[i]->data;
+        }
+        nn_ctx_stats st;
+        nn_ctx_get_stats(c, &st);
+        used[mode] = st.used;
+        for (int i = 0; i < ps.n; i++) {
+            float *keep = malloc((size_t)ps.p[i]->n * sizeof(float));
+            memcpy(keep, grads[mode][i], (size_t)ps.p[i]->n * sizeof(float));
+            grads[mode][i] = keep;
+        }
+    }
+    nn_ctx_free(c);
+    for (int i = 0; i < ps.n; i++) {
+        for (int64_t j = 0; j < ps.p[i]->n; j++)
+            ck_assert_msg(fabsf(grads[0][i][j] - grads[1][i][j]) <=
+                              1e-6f * (1.0f + fabsf(grads[1][i][j])),
+                          "%s[%lld]: backward %.8g vs grad %.8g", ps.p[i]->name, (long long)j,
+                          grads[0][i][j], grads[1][i][j]);
+        free(grads[0][i]);
+        free(grads[1][i]);
+    }
+    ck_assert_uint_lt(used[0], used[1]);
+    free(xv);
+    nn_params_free(&ps);
+    nn_params_free(&bufs);
+}
+END_TEST
+
 START_TEST(t_shape_errors)
 {
     nn_ctx *c = nn_ctx_new();
@@ -972,6 +1058,7 @@ static Suite *conv_suite(void)
                             t_batchnorm_fused_equals_composed,
                             t_image_values, t_phase_values, t_upconv_equals_reference,
                             t_grad_phase_ops, t_batchnorm_semantics, t_layers, t_zdc_no_malloc,
+                            t_backward_recycles,
                             t_shape_errors};
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         _tcase_add_test(tc, tests[i], 0, 0, 0, 1);
