@@ -88,6 +88,14 @@ bool nn_is_training(const nn_ctx *c);
 /* Scratch memory from the arena (valid until the next reset). */
 void *nn_scratch(nn_ctx *c, size_t bytes);
 
+/* Promise that nothing reads t's values again — no later op of yours and no
+ * backward rule: t must not require grad, nor may any node that consumed it
+ * (e.g. a generator run with grad disabled, its layer inputs once the next
+ * layer exists). A buffer of 16 KiB or more then goes back to the context
+ * for the step's next tensors (t->data becomes NULL); else nothing happens.
+ * A no-op for tensors that require grad and for views (reshape). */
+void nn_release(nn_ctx *c, nn_tensor *t);
+
 /* Threads used by every kernel and by OpenBLAS (one OpenMP pool). */
 void nn_set_threads(int n);
 int nn_get_threads(void);

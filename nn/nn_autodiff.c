@@ -12,6 +12,7 @@
 
 typedef struct {
     nn_ctx *c;
+    nn_tensor *node;    /* the node whose rule is running */
     uint64_t ep;
     nn_tensor *params;  /* list through gnext */
     /* recycling (nn_backward): gradients replaced by a sum this iteration */
@@ -55,6 +56,13 @@ static void release_if_dead(pass *ps, const nn_tensor *t, nn_tensor *cand)
     if (cand && cand->made_in == ps->ep && cand->recycle_bytes && cand->data &&
         !still_read(ps, t, cand->data))
         nn_ctx_release(ps->c, cand);
+}
+
+void nn_bwd_done_with(nn_ctx *c, nn_tensor *g)
+{
+    pass *ps = nn_ctx_pass(c);
+    if (ps && g)
+        release_if_dead(ps, ps->node, g);
 }
 
 /* After t's rule: t's own gradient, the rule's nodes (newer than `mark`)
@@ -130,6 +138,7 @@ static int run_pass(pass *ps, nn_tensor *y, bool create_graph, int n, nn_tensor 
     const bool recycle = !create_graph && n == 0;
     ps->n_replaced = 0;
     nn_ctx_set_made_in(c, recycle ? ps->ep : 0);
+    nn_ctx_set_pass(c, recycle ? ps : NULL);
     int rc = GS_OK;
     nn_tensor *one = nn_new(c, 1, (int64_t[]){1});
     if (!one) {
@@ -144,6 +153,7 @@ static int run_pass(pass *ps, nn_tensor *y, bool create_graph, int n, nn_tensor 
             continue;
         nn_tensor *g[NN_MAX_SRC] = {NULL, NULL, NULL};
         const nn_tensor *mark = nn_ctx_tape(c);
+        ps->node = t;
         uint64_t fails = nn_ctx_failures(c);
         nn_op_table[t->op].bwd(c, t, t->gacc, g);
         if (nn_ctx_failures(c) != fails) {
@@ -164,6 +174,7 @@ static int run_pass(pass *ps, nn_tensor *y, bool create_graph, int n, nn_tensor 
     }
 out:
     nn_ctx_set_made_in(c, 0);
+    nn_ctx_set_pass(c, NULL);
     nn_set_grad_enabled(c, saved);
     nn_ctx_set_need_epoch(c, 0);
     return rc;

@@ -867,7 +867,12 @@ void nn_bwd_bn_train(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
     const int64_t ch = y->ip[1];
     const float inv_n = 1.0f / (float)(y->ip[0] * y->ip[2]);
     g[0] = g[1] = g[2] = NULL;
-    nn_tensor *gz = y->ip[3] ? nn_leaky_relu_bw(c, gy, y, y->fp[1]) : gy;
+    nn_tensor *gz = gy;
+    if (y->ip[3]) {
+        gz = nn_leaky_relu_bw(c, gy, y, y->fp[1]);
+        /* gy is not read again: dx can take its buffer (nn_backward) */
+        nn_bwd_done_with(c, gy);
+    }
     nn_tensor *sg = nn_sum_channels(c, gz);
     if (WANT(2))
         g[2] = sg;

@@ -83,6 +83,14 @@ void nn_ctx_release(nn_ctx *c, nn_tensor *t);
 /* Nodes created from now on carry made_in = pass (0 = outside a recycling
  * backward pass): the walker only ever releases what its own pass made. */
 void nn_ctx_set_made_in(nn_ctx *c, uint64_t pass);
+/* The recycling backward pass in progress (opaque, NULL when none). */
+void nn_ctx_set_pass(nn_ctx *c, void *pass);
+void *nn_ctx_pass(const nn_ctx *c);
+/* For a backward rule that has read its incoming gradient g for the last
+ * time before making more full-size tensors: inside a recycling pass, g's
+ * buffer is released at once (unless a pending gradient shares it), so the
+ * rule's next tensor can reuse it. A no-op elsewhere. */
+void nn_bwd_done_with(nn_ctx *c, nn_tensor *g);
 /* Count of failed node creations (lets the walker tell "no gradient" from "op failed"). */
 uint64_t nn_ctx_failures(const nn_ctx *c);
 
