@@ -154,6 +154,16 @@ void md_zdc_gen_free(md_zdc_gen *g)
     nn_params_free(&g->buf);
 }
 
+/* Without gradients (the critic step's fake images, sampling) a layer's
+ * input is dead once the layer's output exists: its buffer goes to the next
+ * layers instead of staying on the tape until the reset. */
+static nn_tensor *next_layer(nn_ctx *c, nn_tensor *in, nn_tensor *out)
+{
+    if (in && out && !out->requires_grad && in->data != out->data)
+        nn_release(c, in);
+    return out;
+}
+
 nn_tensor *md_zdc_gen_fwd(nn_ctx *c, const md_zdc_gen *g, nn_tensor *z, nn_tensor *cond)
 {
     if (!z || !cond)
@@ -161,15 +171,18 @@ nn_tensor *md_zdc_gen_fwd(nn_ctx *c, const md_zdc_gen *g, nn_tensor *z, nn_tenso
     const int64_t b = z->shape[0];
     nn_tensor *x = nn_linear_layer_fwd(c, &g->fc, nn_concat(c, z, cond));
     x = nn_reshape(c, x, 4, (int64_t[]){b, g->ch[0], g->h0, g->w0});
-    x = nn_leaky_relu(c, nn_batchnorm_layer_fwd(c, &g->bn[0], x), g->slope);
+    /* batch norm + LeakyReLU as one op (training mode): the tape keeps its
+     * output only, and its backward builds 4 full-size tensors, not ~10 */
+    x = next_layer(c, x, nn_batchnorm_layer_fwd_lrelu(c, &g->bn[0], x, g->slope));
     /* upsample x2 + conv 3x3 computed at the low resolution (sub-pixel
      * phases): same function and parameters, 2.25x fewer conv FLOPs and no
      * upsampled tensor on the tape */
-    x = nn_upsample2_conv3x3(c, x, g->conv[0].w, g->conv[0].b);
-    x = nn_leaky_relu(c, nn_batchnorm_layer_fwd(c, &g->bn[1], x), g->slope);
-    x = nn_upsample2_conv3x3(c, x, g->conv[1].w, g->conv[1].b);
-    x = nn_leaky_relu(c, nn_batchnorm_layer_fwd(c, &g->bn[2], x), g->slope);
-    x = nn_relu(c, nn_conv2d_layer_fwd(c, &g->conv[2], x));
+    x = next_layer(c, x, nn_upsample2_conv3x3(c, x, g->conv[0].w, g->conv[0].b));
+    x = next_layer(c, x, nn_batchnorm_layer_fwd_lrelu(c, &g->bn[1], x, g->slope));
+    x = next_layer(c, x, nn_upsample2_conv3x3(c, x, g->conv[1].w, g->conv[1].b));
+    x = next_layer(c, x, nn_batchnorm_layer_fwd_lrelu(c, &g->bn[2], x, g->slope));
+    x = next_layer(c, x, nn_conv2d_layer_fwd(c, &g->conv[2], x));
+    x = next_layer(c, x, nn_relu(c, x));
     /* centre crop of the 4·h0 × 4·w0 plane */
     return nn_crop2d(c, x, (4 * g->h0 - g->h) / 2, (4 * g->w0 - g->w) / 2, g->h, g->w);
 }
@@ -225,9 +238,11 @@ nn_tensor *md_zdc_disc_fwd(nn_ctx *c, const md_zdc_disc *d, nn_tensor *x, nn_ten
 {
     for (int i = 0; i < 3; i++) {
         x = nn_conv2d_layer_fwd(c, &d->conv[i], x);
+        /* batch norm and its activation as one op: one stored tensor, not two */
         if (i == 0 && d->use_bn)
-            x = nn_batchnorm_layer_fwd(c, &d->bn, x);
-        x = nn_leaky_relu(c, x, d->slope);
+            x = nn_batchnorm_layer_fwd_lrelu(c, &d->bn, x, d->slope);
+        else
+            x = nn_leaky_relu(c, x, d->slope);
         if (d->dropout > 0)
             x = nn_dropout(c, x, d->dropout, rng);
     }

@@ -62,6 +62,8 @@ struct nn_tensor {
     nn_tensor *gnext;               /* parameters reached in this pass (a list) */
     void *aux;                      /* op scratch in the arena (conv im2col slabs) */
     bool borrowed;                  /* parameters only: data owned by another set */
+    size_t recycle_bytes;           /* > 0: data block that nn_ctx_release may recycle */
+    uint64_t made_in;               /* nn_backward pass that made it (0: none) */
 };
 
 /* ---- context ------------------------------------------------------------ */
@@ -85,6 +87,14 @@ void nn_set_training(nn_ctx *c, bool on);
 bool nn_is_training(const nn_ctx *c);
 /* Scratch memory from the arena (valid until the next reset). */
 void *nn_scratch(nn_ctx *c, size_t bytes);
+
+/* Promise that nothing reads t's values again — no later op of yours and no
+ * backward rule: t must not require grad, nor may any node that consumed it
+ * (e.g. a generator run with grad disabled, its layer inputs once the next
+ * layer exists). A buffer of 16 KiB or more then goes back to the context
+ * for the step's next tensors (t->data becomes NULL); else nothing happens.
+ * A no-op for tensors that require grad and for views (reshape). */
+void nn_release(nn_ctx *c, nn_tensor *t);
 
 /* Threads used by every kernel and by OpenBLAS (one OpenMP pool). */
 void nn_set_threads(int n);
@@ -151,6 +161,17 @@ nn_tensor *nn_expand_channels(nn_ctx *c, nn_tensor *ch, int ndim, const int64_t 
  * (1 / 0). The same as multiplying and adding expand_channels broadcasts
  * without materialising them: batch norm's centring and scaling. */
 nn_tensor *nn_channel_affine(nn_ctx *c, nn_tensor *x, nn_tensor *s, nn_tensor *t);
+
+/* y = a * s[ch] + b * u[ch] + t[ch] for a, b of one shape and s, u, t [C]:
+ * two channel_affines and their sum in one pass and one tensor (the data
+ * gradient of batch norm). */
+nn_tensor *nn_channel_affine2(nn_ctx *c, nn_tensor *a, nn_tensor *b, nn_tensor *s, nn_tensor *u,
+                              nn_tensor *t);
+/* Per-channel reductions (dim 1), any rank >= 2, to [C], without a
+ * full-size temporary: channel_dot = sum_channels(a * b) (a, b one shape);
+ * channel_var = the biased variance of each channel (two-pass). */
+nn_tensor *nn_channel_dot(nn_ctx *c, nn_tensor *a, nn_tensor *b);
+nn_tensor *nn_channel_var(nn_ctx *c, nn_tensor *x);
 
 /* Losses and normalisation, composed from the ops above (so they have
  * second derivatives for free). */
@@ -306,9 +327,21 @@ nn_tensor *nn_flatten(nn_ctx *c, nn_tensor *x);
  * variance and, when running_mean/var are given, updates them in place:
  * running = (1 - momentum) running + momentum stat, with the unbiased
  * variance (PyTorch). Eval mode: normalises with running_mean/var (required).
- * gamma, beta [C] or NULL. Composed from ops: differentiable to any order. */
+ * gamma, beta [C] or NULL. Training mode is one op that keeps only its
+ * output and whose backward rule is made of ops; eval mode is one
+ * channel_affine: differentiable to any order (docs/conv.md). */
 nn_tensor *nn_batchnorm(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *beta,
                         float *running_mean, float *running_var, float momentum, float eps);
+/* leaky_relu(nn_batchnorm(...), slope). In training mode with slope >= 0 the
+ * activation is fused into the batch-norm op (its mask is read from the
+ * output's sign), so the pair keeps one tensor of x's size instead of two. */
+nn_tensor *nn_batchnorm_leaky_relu(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *beta,
+                                   float *running_mean, float *running_var, float momentum,
+                                   float eps, float slope);
+/* Training-mode batch norm as the composition of ops that nn_batchnorm used
+ * before it became one op (no running statistics): the tests' reference. */
+nn_tensor *nn_batchnorm_composed(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *beta,
+                                 float eps);
 
 typedef struct {
     nn_tensor *w, *b;   /* [out, in, k, k], [out] or NULL */
@@ -351,5 +384,8 @@ typedef struct {
 int nn_batchnorm_layer_init(nn_batchnorm_layer *l, nn_params *ps, nn_params *buffers,
                             const char *name, int64_t ch, float momentum, float eps);
 nn_tensor *nn_batchnorm_layer_fwd(nn_ctx *c, const nn_batchnorm_layer *l, nn_tensor *x);
+/* The layer followed by LeakyReLU(slope), fused (nn_batchnorm_leaky_relu). */
+nn_tensor *nn_batchnorm_layer_fwd_lrelu(nn_ctx *c, const nn_batchnorm_layer *l, nn_tensor *x,
+                                        float slope);
 
 #endif

@@ -12,8 +12,12 @@
 
 typedef struct {
     nn_ctx *c;
+    nn_tensor *node;    /* the node whose rule is running */
     uint64_t ep;
     nn_tensor *params;  /* list through gnext */
+    /* recycling (nn_backward): gradients replaced by a sum this iteration */
+    nn_tensor *replaced[NN_MAX_SRC];
+    int n_replaced;
 } pass;
 
 static int accumulate(pass *ps, nn_tensor *t, nn_tensor *g)
@@ -27,8 +31,52 @@ static int accumulate(pass *ps, nn_tensor *t, nn_tensor *g)
         }
         return GS_OK;
     }
+    nn_tensor *old = t->gacc;
     t->gacc = nn_add(ps->c, t->gacc, g);
+    if (ps->n_replaced < NN_MAX_SRC)
+        ps->replaced[ps->n_replaced++] = old;
     return t->gacc ? GS_OK : GS_ERR_NOMEM;
+}
+
+/* Whether buffer b is some gradient still to be read: the gradient of a node
+ * older than `t` (not yet processed, leaves included) or of a parameter. */
+static bool still_read(const pass *ps, const nn_tensor *t, const float *b)
+{
+    for (const nn_tensor *s = t->prev; s; s = s->prev)
+        if (s->gepoch == ps->ep && s->gacc && s->gacc->data == b)
+            return true;
+    for (const nn_tensor *p = ps->params; p; p = p->gnext)
+        if (p->gacc && p->gacc->data == b)
+            return true;
+    return false;
+}
+
+static void release_if_dead(pass *ps, const nn_tensor *t, nn_tensor *cand)
+{
+    if (cand && cand->made_in == ps->ep && cand->recycle_bytes && cand->data &&
+        !still_read(ps, t, cand->data))
+        nn_ctx_release(ps->c, cand);
+}
+
+void nn_bwd_done_with(nn_ctx *c, nn_tensor *g)
+{
+    pass *ps = nn_ctx_pass(c);
+    if (ps && g)
+        release_if_dead(ps, ps->node, g);
+}
+
+/* After t's rule: t's own gradient, the rule's nodes (newer than `mark`)
+ * and the partial sums accumulate replaced are dead unless a pending
+ * gradient is (or aliases) one of them. Only recyclable (large, made in
+ * this pass) buffers are considered; forward values never are. */
+static void release_dead(pass *ps, nn_tensor *t, const nn_tensor *mark)
+{
+    release_if_dead(ps, t, t->gacc);
+    for (nn_tensor *s = nn_ctx_tape(ps->c); s && s != mark; s = s->prev)
+        release_if_dead(ps, t, s);
+    for (int i = 0; i < ps->n_replaced; i++)
+        release_if_dead(ps, t, ps->replaced[i]);
+    ps->n_replaced = 0;
 }
 
 /* Marks (nepoch = ep) every tape node that depends on one of wrt[0..n-1]:
@@ -84,6 +132,13 @@ static int run_pass(pass *ps, nn_tensor *y, bool create_graph, int n, nn_tensor 
 
     bool saved = nn_ctx_grad_enabled(c);
     nn_set_grad_enabled(c, create_graph);
+    /* Recycle only in nn_backward: with create_graph the gradients are graph
+     * values someone may differentiate, and nn_grad returns the gradients of
+     * arbitrary (also interior) nodes, which must outlive the pass. */
+    const bool recycle = !create_graph && n == 0;
+    ps->n_replaced = 0;
+    nn_ctx_set_made_in(c, recycle ? ps->ep : 0);
+    nn_ctx_set_pass(c, recycle ? ps : NULL);
     int rc = GS_OK;
     nn_tensor *one = nn_new(c, 1, (int64_t[]){1});
     if (!one) {
@@ -97,6 +152,8 @@ static int run_pass(pass *ps, nn_tensor *y, bool create_graph, int n, nn_tensor 
         if (t->gepoch != ps->ep || !t->gacc || t->op == NN_OP_LEAF || !t->requires_grad)
             continue;
         nn_tensor *g[NN_MAX_SRC] = {NULL, NULL, NULL};
+        const nn_tensor *mark = nn_ctx_tape(c);
+        ps->node = t;
         uint64_t fails = nn_ctx_failures(c);
         nn_op_table[t->op].bwd(c, t, t->gacc, g);
         if (nn_ctx_failures(c) != fails) {
@@ -112,8 +169,12 @@ static int run_pass(pass *ps, nn_tensor *y, bool create_graph, int n, nn_tensor 
             if ((rc = accumulate(ps, s, g[k])) != GS_OK)
                 goto out;
         }
+        if (recycle)
+            release_dead(ps, t, mark);
     }
 out:
+    nn_ctx_set_made_in(c, 0);
+    nn_ctx_set_pass(c, NULL);
     nn_set_grad_enabled(c, saved);
     nn_ctx_set_need_epoch(c, 0);
     return rc;

@@ -1,9 +1,13 @@
 /* Context, arena and node creation.
  *
- * The arena is one 64-byte-aligned block. When a step needs more, extra
- * blocks are malloc'd on the side for the rest of that step; the next reset
- * frees them and regrows the main block to the step's peak, so a sequence
- * of identical steps stops allocating after its first step. */
+ * The arena is one 64-byte-aligned block, used from both ends: node structs
+ * and small buffers from the bottom, tensor data of NN_RECYCLE_MIN bytes or
+ * more from the top. Released buffers (nn_ctx_release: dead gradients in
+ * nn_backward, values nothing reads again) go to a free list that new
+ * tensors take from first. When a step needs more, the block is retired
+ * and the step goes on in a new one twice as large; the next reset frees
+ * them all and regrows one block to the step's total, so a sequence of
+ * identical steps stops allocating after its first step. */
 #include "nn/nn_internal.h"
 
 #include <omp.h>
@@ -22,7 +26,7 @@ typedef struct nn_chunk {
 
 struct nn_ctx {
     char *base;
-    size_t cap, used, step_total, high_water;
+    size_t cap, used, top, step_total, high_water;  /* used: from the bottom, top: from the end */
     nn_chunk *extra;        /* overflow blocks of this step */
     uint64_t n_mallocs;
     uint64_t n_fail;        /* failed node creations */
@@ -31,6 +35,19 @@ struct nn_ctx {
     uint64_t epoch;         /* backward-pass counter (see nn_tensor.gepoch) */
     uint64_t need_epoch;    /* nn_grad pruning (nn_internal.h), 0 = off */
     bool grad_enabled, training;
+    /* Released buffers of this step (nn_ctx_release), linked through their
+     * first bytes, in address order; new nodes take them before the arena. */
+    struct nn_freebuf *free;
+    uint64_t made_in;       /* stamped on new nodes (nn_ctx_set_made_in) */
+    void *pass;             /* the recycling backward pass running (nn_autodiff.c) */
+    bool grew;              /* this step outgrew the block it started with */
+};
+
+#define NN_BLOCK_MIN ((size_t)4 << 20)  /* smallest block taken when the arena grows */
+
+struct nn_freebuf {
+    struct nn_freebuf *next;
+    size_t bytes;
 };
 
 nn_ctx *nn_ctx_new(void)
@@ -66,8 +83,9 @@ void nn_ctx_free(nn_ctx *c)
 
 void nn_ctx_reset(nn_ctx *c)
 {
-    if (c->extra) {
+    if (c->grew) {
         /* Last step overflowed: regrow to its peak, with headroom. */
+        c->grew = false;
         free_extra(c);
         free(c->base);
         size_t want = c->step_total + c->step_total / 4;
@@ -78,26 +96,139 @@ void nn_ctx_reset(nn_ctx *c)
             c->n_mallocs++;
     }
     c->used = 0;
+    c->top = 0;
     c->step_total = 0;
     c->tape = NULL;
     c->n_nodes = 0;
+    c->free = NULL;
 }
 
-void *nn_scratch(nn_ctx *c, size_t bytes)
+static size_t rounded(size_t bytes)
 {
     size_t sz = (bytes + NN_ALIGN - 1) / NN_ALIGN * NN_ALIGN;
-    if (sz == 0)
-        sz = NN_ALIGN;
+    return sz ? sz : NN_ALIGN;
+}
+
+void nn_release(nn_ctx *c, nn_tensor *t)
+{
+    /* views share their source's buffer and own none (recycle_bytes 0) */
+    if (c && t && !t->requires_grad && !t->is_param)
+        nn_ctx_release(c, t);
+}
+
+void nn_ctx_set_made_in(nn_ctx *c, uint64_t pass) { c->made_in = pass; }
+void nn_ctx_set_pass(nn_ctx *c, void *pass) { c->pass = pass; }
+void *nn_ctx_pass(const nn_ctx *c) { return c->pass; }
+
+/* The free list is kept in address order so that a released block merges
+ * with free neighbours: temporaries made one after another and dead
+ * together become one block that a larger gradient can use. */
+void nn_ctx_release(nn_ctx *c, nn_tensor *t)
+{
+    if (!t->recycle_bytes || !t->data)
+        return;
+    struct nn_freebuf *f = (struct nn_freebuf *)(void *)t->data, **p = &c->free, *prev = NULL;
+    f->bytes = t->recycle_bytes;
+    while (*p && *p < f) {
+        prev = *p;
+        p = &(*p)->next;
+    }
+    f->next = *p;
+    *p = f;
+    if (f->next && (char *)f + f->bytes == (char *)f->next) {
+        f->bytes += f->next->bytes;
+        f->next = f->next->next;
+    }
+    if (prev && (char *)prev + prev->bytes == (char *)f) {
+        prev->bytes += f->bytes;
+        prev->next = f->next;
+    }
+    /* a released tensor must never be read again: fail loudly if it is */
+    t->data = NULL;
+    t->recycle_bytes = 0;
+}
+
+static void count_bytes(nn_ctx *c, size_t sz)
+{
     c->step_total += sz;
     if (c->step_total > c->high_water)
         c->high_water = c->step_total;
-    if (c->base && c->used + sz <= c->cap) {
+}
+
+/* No released block is large enough: if one lies at the low end of the
+ * top region, extend it downwards by the difference instead of taking a
+ * whole new buffer (a gradient slightly larger than the one just freed,
+ * e.g. the phase planes' after the block output's). */
+static float *grow_lowest(nn_ctx *c, size_t sz, size_t *got)
+{
+    char *low = c->base ? c->base + c->cap - c->top : NULL;
+    struct nn_freebuf **p = &c->free;
+    while (*p && (char *)*p != low)
+        p = &(*p)->next;
+    if (!low || !*p)
+        return NULL;
+    const size_t extra = sz - (*p)->bytes;
+    if (c->used + c->top + extra > c->cap)
+        return NULL;
+    *p = (*p)->next;
+    c->top += extra;
+    count_bytes(c, extra);
+    *got = sz;
+    return (float *)(void *)(low - extra);
+}
+
+/* Best fit among the released blocks; a block with enough left over is
+ * split and its tail stays free. *got = the bytes handed out. */
+static float *take_free(nn_ctx *c, size_t bytes, size_t *got)
+{
+    const size_t sz = rounded(bytes);
+    struct nn_freebuf **best = NULL;
+    for (struct nn_freebuf **p = &c->free; *p; p = &(*p)->next)
+        if ((*p)->bytes >= sz && (!best || (*p)->bytes < (*best)->bytes))
+            best = p;
+    if (!best)
+        return grow_lowest(c, sz, got);
+    struct nn_freebuf *f = *best;
+    if (f->bytes - sz >= NN_RECYCLE_MIN) {
+        struct nn_freebuf *tail = (struct nn_freebuf *)(void *)((char *)f + sz);
+        tail->bytes = f->bytes - sz;
+        tail->next = f->next;
+        *best = tail;
+        *got = sz;
+    } else {
+        *best = f->next;
+        *got = f->bytes;
+    }
+    return (float *)(void *)f;
+}
+
+/* The block is used from both ends: node structs and small buffers from
+ * the bottom, tensor data of NN_RECYCLE_MIN bytes or more from the top, so
+ * that large buffers lie next to each other and released neighbours merge
+ * into blocks that fit larger tensors (nn_ctx_release). */
+static void *arena_alloc(nn_ctx *c, size_t bytes, bool high)
+{
+    const size_t sz = rounded(bytes);
+    count_bytes(c, sz);
+    if (c->base && c->used + c->top + sz <= c->cap) {
+        if (high) {
+            c->top += sz;
+            return c->base + c->cap - c->top;
+        }
         void *p = c->base + c->used;
         c->used += sz;
         return p;
     }
-    nn_chunk *k = malloc(sizeof *k);
-    char *mem = k ? aligned_alloc(NN_ALIGN, sz) : NULL;
+    /* Full: retire the block (kept until the reset, which regrows to the
+     * step's total) and go on in a new one at least twice as large, used
+     * from both ends like the first, so that buffers recycle in the first
+     * step too and its peak is no higher than the later steps'. Untouched
+     * pages of a block cost address space, not memory. */
+    size_t want = sz > 2 * c->cap ? sz : 2 * c->cap;
+    if (want < NN_BLOCK_MIN)
+        want = NN_BLOCK_MIN;
+    nn_chunk *k = c->base ? malloc(sizeof *k) : NULL;
+    char *mem = (k || !c->base) ? aligned_alloc(NN_ALIGN, want) : NULL;
     if (!mem) {
         free(k);
         c->n_fail++;
@@ -105,11 +236,25 @@ void *nn_scratch(nn_ctx *c, size_t bytes)
         return NULL;
     }
     c->n_mallocs++;
-    k->mem = mem;
-    k->next = c->extra;
-    c->extra = k;
+    if (k) {
+        k->mem = c->base;
+        k->next = c->extra;
+        c->extra = k;
+    }
+    c->grew = true;
+    c->base = mem;
+    c->cap = want;
+    c->used = 0;
+    c->top = 0;
+    if (high) {
+        c->top = sz;
+        return mem + want - sz;
+    }
+    c->used = sz;
     return mem;
 }
+
+void *nn_scratch(nn_ctx *c, size_t bytes) { return arena_alloc(c, bytes, false); }
 
 void nn_ctx_get_stats(const nn_ctx *c, nn_ctx_stats *s)
 {
@@ -209,7 +354,18 @@ nn_tensor *nn_node(nn_ctx *c, int op, int ndim, const int64_t *shape, nn_tensor 
     if (alias_s0) {
         t->data = s0->data;
     } else {
-        t->data = nn_scratch(c, (size_t)t->n * sizeof(float));
+        const size_t bytes = (size_t)t->n * sizeof(float);
+        /* only buffers big enough to matter are recycled (and big enough
+         * to hold the free-list link) */
+        if (bytes >= NN_RECYCLE_MIN) {
+            t->data = take_free(c, bytes, &t->recycle_bytes);
+            if (!t->data) {
+                t->data = arena_alloc(c, bytes, true);
+                t->recycle_bytes = rounded(bytes);
+            }
+        } else {
+            t->data = nn_scratch(c, bytes);
+        }
         if (!t->data)
             return NULL;
     }
@@ -219,6 +375,7 @@ nn_tensor *nn_node(nn_ctx *c, int op, int ndim, const int64_t *shape, nn_tensor 
         rg |= src[i]->requires_grad;
     }
     t->requires_grad = rg && c->grad_enabled;
+    t->made_in = c->made_in;
     t->prev = c->tape;
     c->tape = t;
     c->n_nodes++;

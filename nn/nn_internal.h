@@ -15,10 +15,11 @@ enum nn_op {
     NN_OP_SIGN,
     NN_OP_MATMUL, NN_OP_LINEAR, NN_OP_LINEAR_LRELU,
     NN_OP_CONCAT, NN_OP_SLICE, NN_OP_PAD, NN_OP_RESHAPE,
-    NN_OP_REDUCE, NN_OP_EXPAND, NN_OP_CHAN_AFFINE,
+    NN_OP_REDUCE, NN_OP_EXPAND, NN_OP_CHAN_AFFINE, NN_OP_CHAN_AFFINE2, NN_OP_CHAN_DOT, NN_OP_CHAN_VAR,
     NN_OP_CONV2D, NN_OP_CONV_T2D, NN_OP_CONV_WGRAD,      /* nn_conv.c */
     NN_OP_UPSAMPLE2D, NN_OP_SUMPOOL2D, NN_OP_CROP2D, NN_OP_PAD2D,
     NN_OP_PHASE_FOLD, NN_OP_PHASE_UNFOLD, NN_OP_PHASE_IL, NN_OP_PHASE_DEIL,
+    NN_OP_BN_TRAIN,
     NN_OP_COUNT
 };
 
@@ -68,6 +69,28 @@ static inline bool nn_wants(const nn_ctx *c, const nn_tensor *s)
     const uint64_t ep = nn_ctx_need_epoch(c);
     return ep == 0 || s->nepoch == ep;
 }
+/* Buffer recycling. The tape keeps every tensor of a step, but some are
+ * dead long before the reset: in a backward pass without create_graph, a
+ * node's incoming gradient and its rule's temporaries once the rule has run
+ * (nn_autodiff.c), and in forward, values no backward rule reads (the phase
+ * planes inside nn_upsample2_conv3x3). nn_ctx_release hands the buffer of a
+ * node of at least NN_RECYCLE_MIN bytes back (its data becomes NULL: the
+ * caller guarantees nothing reads it again); later nodes reuse released
+ * buffers (best fit, split, neighbours merged) before growing the arena.
+ * The free list lives until nn_ctx_reset. */
+#define NN_RECYCLE_MIN 16384
+void nn_ctx_release(nn_ctx *c, nn_tensor *t);
+/* Nodes created from now on carry made_in = pass (0 = outside a recycling
+ * backward pass): the walker only ever releases what its own pass made. */
+void nn_ctx_set_made_in(nn_ctx *c, uint64_t pass);
+/* The recycling backward pass in progress (opaque, NULL when none). */
+void nn_ctx_set_pass(nn_ctx *c, void *pass);
+void *nn_ctx_pass(const nn_ctx *c);
+/* For a backward rule that has read its incoming gradient g for the last
+ * time before making more full-size tensors: inside a recycling pass, g's
+ * buffer is released at once (unless a pending gradient shares it), so the
+ * rule's next tensor can reuse it. A no-op elsewhere. */
+void nn_bwd_done_with(nn_ctx *c, nn_tensor *g);
 /* Count of failed node creations (lets the walker tell "no gradient" from "op failed"). */
 uint64_t nn_ctx_failures(const nn_ctx *c);
 
@@ -78,6 +101,15 @@ nn_tensor *nn_expand_omi(nn_ctx *c, nn_tensor *x, int64_t o, int64_t m, int64_t 
                          const int64_t *shape);
 /* Places x at `start` along dim 1 of a zero tensor of `shape` (slice's adjoint). */
 nn_tensor *nn_pad(nn_ctx *c, nn_tensor *x, int64_t start, int ndim, const int64_t *shape);
+
+/* g * (x > 0 ? 1 : slope): the LeakyReLU mask op, for fused ops' backward
+ * rules (x may be the activation's output when slope >= 0: same sign). */
+nn_tensor *nn_leaky_relu_bw(nn_ctx *c, nn_tensor *g, nn_tensor *x, float slope);
+
+/* Per-channel mean and biased variance of x viewed as [o, m, i] (m channels),
+ * two-pass; shared by channel_var and the fused batch norm. */
+void nn_channel_moments(const float *x, int64_t o, int64_t m, int64_t in, float *mean,
+                        float *var);
 
 /* Kernels and backward rules of the nn_conv.c ops, for the op table. */
 void nn_fwd_conv2d(nn_tensor *y);
@@ -91,6 +123,7 @@ void nn_fwd_phase_fold(nn_tensor *y);
 void nn_fwd_phase_unfold(nn_tensor *y);
 void nn_fwd_phase_il(nn_tensor *y);
 void nn_fwd_phase_deil(nn_tensor *y);
+void nn_fwd_bn_train(nn_tensor *y);
 void nn_bwd_conv2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
 void nn_bwd_conv_t2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
 void nn_bwd_conv_wgrad(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
@@ -102,6 +135,7 @@ void nn_bwd_phase_fold(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
 void nn_bwd_phase_unfold(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
 void nn_bwd_phase_il(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
 void nn_bwd_phase_deil(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
+void nn_bwd_bn_train(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
 
 /* Elementwise loops fork threads only above this many elements: OpenMP's
  * fork/join costs more than a short loop. */

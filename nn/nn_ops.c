@@ -327,6 +327,92 @@ static void fwd_chan_affine(nn_tensor *y)
         }
 }
 
+/* a, b viewed as [o, m, i]: y[j] = sum over o and i of a * b (src[1] = b).
+ * Doubles across rows as in fwd_reduce, so long channels stay accurate. */
+static void fwd_chan_dot(nn_tensor *y)
+{
+    const int64_t o = y->ip[0], m = y->ip[1], in = y->ip[2];
+    const float *a = y->src[0]->data, *b = y->src[1]->data;
+    const int64_t n_ = m;
+#pragma omp parallel for schedule(static) if (n_ * o * in > NN_PAR_MIN && n_ > 1)
+    for (int64_t j = 0; j < m; j++) {
+        double s = 0.0;
+        for (int64_t r = 0; r < o; r++) {
+            const float *p = a + (r * m + j) * in, *q = b + (r * m + j) * in;
+            float part = 0.0f;
+#pragma omp simd reduction(+ : part)
+            for (int64_t k = 0; k < in; k++)
+                part += p[k] * q[k];
+            s += part;
+        }
+        y->data[j] = (float)s;
+    }
+}
+
+/* Per-channel mean and biased variance of x viewed as [o, m, i], two passes
+ * (centred squares, not E[x^2] - E[x]^2, which cancels badly in float). The
+ * rounding is that of the composed batch norm it replaces: mean = float(sum)
+ * * (1/n), var = float(sum of float (x - mean)^2) * (1/n). */
+void nn_channel_moments(const float *x, int64_t o, int64_t m, int64_t in, float *mean,
+                        float *var)
+{
+    const float inv_n = 1.0f / (float)(o * in);
+    const int64_t n_ = m;
+#pragma omp parallel for schedule(static) if (n_ * o * in > NN_PAR_MIN && n_ > 1)
+    for (int64_t j = 0; j < m; j++) {
+        double s = 0.0;
+        for (int64_t r = 0; r < o; r++) {
+            const float *p = x + (r * m + j) * in;
+            float part = 0.0f;
+#pragma omp simd reduction(+ : part)
+            for (int64_t k = 0; k < in; k++)
+                part += p[k];
+            s += part;
+        }
+        const float mu = (float)s * inv_n;
+        double s2 = 0.0;
+        for (int64_t r = 0; r < o; r++) {
+            const float *p = x + (r * m + j) * in;
+            float part = 0.0f;
+#pragma omp simd reduction(+ : part)
+            for (int64_t k = 0; k < in; k++) {
+                const float d = p[k] - mu;
+                part += d * d;
+            }
+            s2 += part;
+        }
+        mean[j] = mu;
+        var[j] = (float)s2 * inv_n;
+    }
+}
+
+static void fwd_chan_var(nn_tensor *y)
+{
+    /* the mean goes to the op's arena scratch: only the variance is the value */
+    nn_channel_moments(y->src[0]->data, y->ip[0], y->ip[1], y->ip[2], (float *)y->aux,
+                       y->data);
+}
+
+/* a, b viewed as [o, m, i]: y = a * s[j] + b * u[j] + t[j], with s, u, t
+ * packed in src[2] = p [1, 3 m]. */
+static void fwd_chan_affine2(nn_tensor *y)
+{
+    const int64_t o = y->ip[0], m = y->ip[1], in = y->ip[2];
+    const float *a = y->src[0]->data, *b = y->src[1]->data, *p = y->src[2]->data;
+    float *out = y->data;
+    const int64_t n_ = y->n;
+#pragma omp parallel for collapse(2) schedule(static) if (n_ > NN_PAR_MIN)
+    for (int64_t r = 0; r < o; r++)
+        for (int64_t j = 0; j < m; j++) {
+            const float sj = p[j], uj = p[m + j], tj = p[2 * m + j];
+            const float *pa = a + (r * m + j) * in, *pb = b + (r * m + j) * in;
+            float *q = out + (r * m + j) * in;
+#pragma omp simd
+            for (int64_t k = 0; k < in; k++)
+                q[k] = pa[k] * sj + pb[k] * uj + tj;
+        }
+}
+
 /* ---- op constructors ---------------------------------------------------- */
 static nn_tensor *binary_p(nn_ctx *c, int op, nn_tensor *a, nn_tensor *b, float p0)
 {
@@ -390,6 +476,11 @@ nn_tensor *nn_sign(nn_ctx *c, nn_tensor *x) { return unary(c, NN_OP_SIGN, x, 0, 
 static nn_tensor *leaky_relu_bw(nn_ctx *c, nn_tensor *g, nn_tensor *x, float slope)
 {
     return binary_p(c, NN_OP_LEAKY_RELU_BW, g, x, slope);
+}
+
+nn_tensor *nn_leaky_relu_bw(nn_ctx *c, nn_tensor *g, nn_tensor *x, float slope)
+{
+    return leaky_relu_bw(c, g, x, slope);
 }
 
 nn_tensor *nn_matmul(nn_ctx *c, nn_tensor *a, nn_tensor *b, bool ta, bool tb)
@@ -574,6 +665,65 @@ nn_tensor *nn_channel_affine(nn_ctx *c, nn_tensor *x, nn_tensor *s, nn_tensor *t
         y->ip[1] = x->shape[1];
         const int64_t per = x->shape[0] * x->shape[1];
         y->ip[2] = per > 0 ? x->n / per : 0;
+    }
+    return nn_run(y);
+}
+
+/* [o, m, i] view of x with m = channels (dim 1), for the per-channel ops. */
+static void chan_view(nn_tensor *y, const nn_tensor *x)
+{
+    y->ip[0] = x->shape[0];
+    y->ip[1] = x->shape[1];
+    const int64_t per = x->shape[0] * x->shape[1];
+    y->ip[2] = per > 0 ? x->n / per : 0;
+}
+
+nn_tensor *nn_channel_dot(nn_ctx *c, nn_tensor *a, nn_tensor *b)
+{
+    if (!a || !b)
+        return NULL;
+    if (a->ndim < 2 || !nn_same_shape(a, b))
+        return nn_fail(c, "nn: channel_dot needs two tensors of one shape, rank >= 2");
+    nn_tensor *y = nn_node(c, NN_OP_CHAN_DOT, 1, (int64_t[]){a->shape[1]}, a, b, NULL, false);
+    if (y)
+        chan_view(y, a);
+    return nn_run(y);
+}
+
+/* [s | u | t] as one [1, 3C] tensor (concat's rule slices it back). */
+static nn_tensor *pack3(nn_ctx *c, nn_tensor *s, nn_tensor *u, nn_tensor *t, int64_t ch)
+{
+    const int64_t row[2] = {1, ch};
+    return nn_concat(c, nn_concat(c, nn_reshape(c, s, 2, row), nn_reshape(c, u, 2, row)),
+                     nn_reshape(c, t, 2, row));
+}
+
+nn_tensor *nn_channel_affine2(nn_ctx *c, nn_tensor *a, nn_tensor *b, nn_tensor *s, nn_tensor *u,
+                              nn_tensor *t)
+{
+    if (!a || !b || !s || !u || !t)
+        return NULL;
+    if (a->ndim < 2 || !nn_same_shape(a, b) || s->n != a->shape[1] || u->n != a->shape[1] ||
+        t->n != a->shape[1])
+        return nn_fail(c, "nn: channel_affine2: a, b of one shape and [C] s, u, t expected");
+    nn_tensor *p = pack3(c, s, u, t, a->shape[1]);
+    nn_tensor *y = nn_node(c, NN_OP_CHAN_AFFINE2, a->ndim, a->shape, a, b, p, false);
+    if (y)
+        chan_view(y, a);
+    return nn_run(y);
+}
+
+nn_tensor *nn_channel_var(nn_ctx *c, nn_tensor *x)
+{
+    if (!x)
+        return NULL;
+    if (x->ndim < 2 || x->n == 0)
+        return nn_fail(c, "nn: channel_var needs a non-empty tensor of rank >= 2");
+    nn_tensor *y = nn_node(c, NN_OP_CHAN_VAR, 1, (int64_t[]){x->shape[1]}, x, NULL, NULL, false);
+    if (y) {
+        chan_view(y, x);
+        if (!(y->aux = nn_scratch(c, (size_t)x->shape[1] * sizeof(float))))
+            return NULL;
     }
     return nn_run(y);
 }
@@ -772,6 +922,43 @@ static void bwd_chan_affine(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **
     g[2] = WANT(2) ? nn_sum_channels(c, gy) : NULL;
 }
 
+/* y = a s + b u + t: da = gy s, db = gy u (channel_affine), and for the
+ * packed [s | u | t]: channel_dot(gy, a), channel_dot(gy, b), sum_channels(gy). */
+static void bwd_chan_affine2(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
+{
+    const int64_t ch = y->ip[1];
+    nn_tensor *p = SRC(2);
+    /* the scales as [C]: channel_affine's rule returns a [C] gradient for them */
+    g[0] = WANT(0) ? nn_channel_affine(c, gy, nn_reshape(c, nn_slice(c, p, 0, ch), 1, &ch), NULL)
+                   : NULL;
+    g[1] = WANT(1) ? nn_channel_affine(c, gy, nn_reshape(c, nn_slice(c, p, ch, ch), 1, &ch), NULL)
+                   : NULL;
+    g[2] = WANT(2) ? pack3(c, nn_channel_dot(c, gy, SRC(0)), nn_channel_dot(c, gy, SRC(1)),
+                           nn_sum_channels(c, gy), ch)
+                   : NULL;
+}
+
+/* y = sum a b per channel: da = b g[ch], db = a g[ch] (bilinear, so the rule
+ * is again made of channel_affine, whose own rule uses channel_dot). */
+static void bwd_chan_dot(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
+{
+    g[0] = WANT(0) ? nn_channel_affine(c, SRC(1), gy, NULL) : NULL;
+    g[1] = WANT(1) ? nn_channel_affine(c, SRC(0), gy, NULL) : NULL;
+}
+
+/* y = mean((x - mu)^2) per channel: dx = (2 g / n) (x - mu), written as one
+ * channel_affine of x whose scale and shift are graph values of g and of
+ * mu = mean(x) (the dependence of mu on x drops out, sum(x - mu) = 0, but
+ * keeping mu a graph value makes the rule exact for the next derivative). */
+static void bwd_chan_var(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
+{
+    nn_tensor *x = SRC(0);
+    const float inv_n = 1.0f / (float)(y->ip[0] * y->ip[2]);
+    nn_tensor *mu = nn_scale(c, nn_sum_channels(c, x), inv_n);
+    nn_tensor *s = nn_scale(c, gy, 2.0f * inv_n);
+    g[0] = nn_channel_affine(c, x, s, nn_scale(c, nn_mul(c, s, mu), -1.0f));
+}
+
 static void bwd_expand(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 {
     g[0] = nn_reduce_omi(c, gy, y->ip[0], y->ip[1], y->ip[2], SRC(0)->ndim, SRC(0)->shape);
@@ -807,6 +994,9 @@ const nn_op_def nn_op_table[NN_OP_COUNT] = {
     [NN_OP_REDUCE] = {"reduce", 1, fwd_reduce, bwd_reduce},
     [NN_OP_EXPAND] = {"expand", 1, fwd_expand, bwd_expand},
     [NN_OP_CHAN_AFFINE] = {"channel_affine", 1, fwd_chan_affine, bwd_chan_affine},
+    [NN_OP_CHAN_AFFINE2] = {"channel_affine2", 3, fwd_chan_affine2, bwd_chan_affine2},
+    [NN_OP_CHAN_DOT] = {"channel_dot", 2, fwd_chan_dot, bwd_chan_dot},
+    [NN_OP_CHAN_VAR] = {"channel_var", 1, fwd_chan_var, bwd_chan_var},
     [NN_OP_CONV2D] = {"conv2d", 2, nn_fwd_conv2d, nn_bwd_conv2d},
     [NN_OP_CONV_T2D] = {"conv_transpose2d", 2, nn_fwd_conv_t2d, nn_bwd_conv_t2d},
     [NN_OP_CONV_WGRAD] = {"conv2d_wgrad", 2, nn_fwd_conv_wgrad, nn_bwd_conv_wgrad},
@@ -818,4 +1008,5 @@ const nn_op_def nn_op_table[NN_OP_COUNT] = {
     [NN_OP_PHASE_UNFOLD] = {"phase_unfold3x3", 1, nn_fwd_phase_unfold, nn_bwd_phase_unfold},
     [NN_OP_PHASE_IL] = {"phase_interleave", 1, nn_fwd_phase_il, nn_bwd_phase_il},
     [NN_OP_PHASE_DEIL] = {"phase_deinterleave", 1, nn_fwd_phase_deil, nn_bwd_phase_deil},
+    [NN_OP_BN_TRAIN] = {"batchnorm_train", 1, nn_fwd_bn_train, nn_bwd_bn_train},
 };

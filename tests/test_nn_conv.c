@@ -396,10 +396,62 @@ static nn_tensor *b_bn_eval(nn_ctx *c, nn_tensor **in, const void *ud)
     return y;
 }
 
+static nn_tensor *b_bn_noaffine(nn_ctx *c, nn_tensor **in, const void *ud)
+{
+    return nn_batchnorm(c, X0, NULL, NULL, NULL, NULL, 0.1f, 1e-5f);
+}
+
+static nn_tensor *b_bn_lrelu(nn_ctx *c, nn_tensor **in, const void *ud)
+{
+    return nn_batchnorm_leaky_relu(c, X0, X1, X2, NULL, NULL, 0.1f, 1e-5f, *(const float *)ud);
+}
+
+static nn_tensor *b_chan_dot(nn_ctx *c, nn_tensor **in, const void *ud)
+{
+    return nn_channel_dot(c, X0, X1);
+}
+
+/* in[2] [3 C] packs s, u, t (sliced out, so its gradient checks the packing) */
+static nn_tensor *b_chan_affine2(nn_ctx *c, nn_tensor **in, const void *ud)
+{
+    const int64_t ch = X0->shape[1];
+    nn_tensor *p = nn_reshape(c, X2, 2, (int64_t[]){1, 3 * ch});
+    return nn_channel_affine2(c, X0, X1, nn_slice(c, p, 0, ch), nn_slice(c, p, ch, ch),
+                              nn_slice(c, p, 2 * ch, ch));
+}
+
+static nn_tensor *b_chan_var(nn_ctx *c, nn_tensor **in, const void *ud)
+{
+    return nn_channel_var(c, X0);
+}
+
+/* Inputs for a batch norm + LeakyReLU check whose pre-activations all stay
+ * at least `margin` from the kink, so that the finite differences (step
+ * 1e-2) never cross it: tries seeds until one does. */
+static void bn_away_from_kink(float *x, int64_t nx, int ndim, const int64_t *shape,
+                              const float *g, const float *b, float margin)
+{
+    nn_ctx *c = nn_ctx_new();
+    for (uint64_t seed = 40; seed < 2000; seed++) {
+        gc_fill(x, nx, seed, -2, 2, 0);
+        nn_ctx_reset(c);
+        nn_tensor *z = nn_batchnorm_composed(c, nn_input(c, ndim, shape, x),
+                                             nn_input(c, 1, (int64_t[]){shape[1]}, g),
+                                             nn_input(c, 1, (int64_t[]){shape[1]}, b), 1e-5f);
+        float m = INFINITY;
+        for (int64_t i = 0; i < z->n; i++)
+            m = fminf(m, fabsf(z->data[i]));
+        if (m > margin)
+            break;
+    }
+    nn_ctx_free(c);
+}
+
 START_TEST(t_grad_batchnorm)
 {
-    float x[48], g[3], b[3];
+    float x[48], g[3], b[3], y[48];
     gc_fill(x, 48, 15, -2, 2, 0);
+    gc_fill(y, 48, 18, -2, 2, 0);
     gc_fill(g, 3, 16, 0.5f, 1.5f, 0);
     gc_fill(b, 3, 17, -1, 1, 0);
     gc_case k4 = {.nin = 3, .ndim = {4, 1, 1}, .shape = {{4, 3, 2, 2}, {3}, {3}}, .x = {x, g, b}};
@@ -407,6 +459,105 @@ START_TEST(t_grad_batchnorm)
     gc_case k2 = {.nin = 3, .ndim = {2, 1, 1}, .shape = {{8, 3}, {3}, {3}}, .x = {x, g, b}};
     gc_check(b_bn, &k2, true, "batchnorm 2-D");
     gc_check(b_bn_eval, &k4, true, "batchnorm eval");
+    gc_case k1 = {.nin = 1, .ndim = {4}, .shape = {{4, 3, 2, 2}}, .x = {x}};
+    gc_check(b_bn_noaffine, &k1, true, "batchnorm without gamma / beta");
+    /* the per-channel reductions the fused batch norm's backward is made of */
+    gc_case kd = {.nin = 2, .ndim = {4, 4}, .shape = {{4, 3, 2, 2}, {4, 3, 2, 2}}, .x = {x, y}};
+    gc_check(b_chan_dot, &kd, true, "channel_dot");
+    float p[9];
+    gc_fill(p, 9, 19, -1.5f, 1.5f, 0);
+    gc_case ka = {.nin = 3, .ndim = {4, 4, 1}, .shape = {{4, 3, 2, 2}, {4, 3, 2, 2}, {9}},
+                  .x = {x, y, p}};
+    gc_check(b_chan_affine2, &ka, true, "channel_affine2");
+    gc_check(b_chan_var, &k1, true, "channel_var 4-D");
+    gc_case kv2 = {.nin = 1, .ndim = {2}, .shape = {{8, 3}}, .x = {x}};
+    gc_check(b_chan_var, &kv2, true, "channel_var 2-D");
+    /* fused with LeakyReLU: slopes 0.2 and 0 (mask from the output), and a
+     * negative slope (falls back to batch norm + leaky_relu) */
+    static const float slopes[3] = {0.2f, 0.0f, -0.5f};
+    for (int i = 0; i < 3; i++) {
+        bn_away_from_kink(x, 48, 4, (int64_t[]){4, 3, 2, 2}, g, b, 0.08f);
+        k4.ud = &slopes[i];
+        gc_check(b_bn_lrelu, &k4, true, "batchnorm_leaky_relu 4-D");
+        bn_away_from_kink(x, 48, 2, (int64_t[]){8, 3}, g, b, 0.08f);
+        k2.ud = &slopes[i];
+        gc_check(b_bn_lrelu, &k2, true, "batchnorm_leaky_relu 2-D");
+    }
+}
+END_TEST
+
+/* d sum(y R) / d{x, gamma, beta} and, from those, d sum(grads R2) / d{...}
+ * (second order) of one batch norm variant, into out[0..5]. */
+static void bn_grads(nn_ctx *c, nn_tensor *(*f)(nn_ctx *, nn_tensor **, float), float slope,
+                     nn_tensor **in, nn_tensor **out)
+{
+    nn_tensor *y = f(c, in, slope);
+    ck_assert_ptr_nonnull(y);
+    out[6] = y;
+    nn_tensor *l = nn_sum(c, nn_mul(c, y, gc_rand_like(c, y, 5)));
+    ck_assert_int_eq(nn_grad(c, l, 3, in, out, true), GS_OK);
+    nn_tensor *s = NULL;
+    for (int i = 0; i < 3; i++) {
+        nn_tensor *t = nn_sum(c, nn_mul(c, out[i], gc_rand_like(c, out[i], 50 + (uint64_t)i)));
+        s = s ? nn_add(c, s, t) : t;
+    }
+    ck_assert_int_eq(nn_grad(c, s, 3, in, out + 3, false), GS_OK);
+}
+
+static nn_tensor *bn_fused(nn_ctx *c, nn_tensor **in, float slope)
+{
+    return nn_batchnorm_leaky_relu(c, in[0], in[1], in[2], NULL, NULL, 0.1f, 1e-5f, slope);
+}
+
+static nn_tensor *bn_ref(nn_ctx *c, nn_tensor **in, float slope)
+{
+    return nn_leaky_relu(c, nn_batchnorm_composed(c, in[0], in[1], in[2], 1e-5f), slope);
+}
+
+/* The fused training-mode op against the composition it replaced: values,
+ * first and second derivatives agree to float rounding; and the fused op
+ * adds one node (its output) to the tape. */
+START_TEST(t_batchnorm_fused_equals_composed)
+{
+    const int64_t n = 6, ch = 5, h = 7, w = 4, nx = n * ch * h * w;
+    float *xv = rand_buf(nx, 31), *gv = rand_buf(ch, 32), *bv = rand_buf(ch, 33);
+    for (int64_t i = 0; i < nx; i++)
+        xv[i] = 3.0f * xv[i] + (float)((i / (h * w)) % ch);  /* per-channel offsets */
+    nn_ctx *c = nn_ctx_new();
+    static const float slopes[2] = {0.2f, 0.0f};
+    for (int si = 0; si < 2; si++) {
+        nn_ctx_reset(c);
+        nn_tensor *in[3] = {nn_input(c, 4, (int64_t[]){n, ch, h, w}, xv),
+                            nn_input(c, 1, (int64_t[]){ch}, gv),
+                            nn_input(c, 1, (int64_t[]){ch}, bv)};
+        for (int i = 0; i < 3; i++)
+            nn_set_requires_grad(in[i], true);
+        nn_tensor *a[7], *r[7];
+        bn_grads(c, bn_fused, slopes[si], in, a);
+        bn_grads(c, bn_ref, slopes[si], in, r);
+        for (int t = 0; t < 7; t++) {  /* dx, dgamma, dbeta, their 2nd order, y */
+            ck_assert_int_eq(a[t]->n, r[t]->n);
+            double scale = 0;
+            for (int64_t i = 0; i < r[t]->n; i++)
+                scale = fmax(scale, fabs(r[t]->data[i]));
+            for (int64_t i = 0; i < r[t]->n; i++)
+                ck_assert_msg(fabs(a[t]->data[i] - r[t]->data[i]) <= 2e-5 * (scale + 1e-3),
+                              "slope %g, output %d [%lld]: fused %.8g vs composed %.8g",
+                              slopes[si], t, (long long)i, a[t]->data[i], r[t]->data[i]);
+        }
+        /* the pair is one node, whose only full-size tensor is its output */
+        nn_ctx_stats s0, s1;
+        nn_ctx_get_stats(c, &s0);
+        nn_tensor *y = bn_fused(c, in, slopes[si]);
+        nn_ctx_get_stats(c, &s1);
+        ck_assert_ptr_nonnull(y);
+        ck_assert_int_eq(s1.n_nodes - s0.n_nodes, 1);
+        ck_assert_uint_lt(s1.used - s0.used, (size_t)nx * sizeof(float) + 4096);
+    }
+    free(xv);
+    free(gv);
+    free(bv);
+    nn_ctx_free(c);
 }
 END_TEST
 
@@ -796,6 +947,78 @@ START_TEST(t_zdc_no_malloc)
 }
 END_TEST
 
+/* nn_backward recycles dead gradient buffers (and nn_upsample2_conv3x3 its
+ * phase planes): the parameter gradients must equal those of nn_grad
+ * without create_graph, which recycles nothing in backward, and the pass
+ * must end with less arena used. */
+START_TEST(t_backward_recycles)
+{
+    nn_params ps, bufs;
+    nn_params_init(&ps);
+    nn_params_init(&bufs);
+    gs_rng r;
+    gs_rng_seed(&r, 11);
+    nn_conv2d_layer c1, c2;
+    nn_batchnorm_layer b0, b1;
+    ck_assert_int_eq(nn_conv2d_layer_init(&c1, &ps, "c1", 8, 6, 3, 1, 1, true, NN_INIT_TORCH, &r), 0);
+    ck_assert_int_eq(nn_conv2d_layer_init(&c2, &ps, "c2", 6, 2, 3, 2, 1, true, NN_INIT_TORCH, &r), 0);
+    ck_assert_int_eq(nn_batchnorm_layer_init(&b0, &ps, &bufs, "b0", 8, 0.1f, 1e-5f), 0);
+    ck_assert_int_eq(nn_batchnorm_layer_init(&b1, &ps, &bufs, "b1", 6, 0.1f, 1e-5f), 0);
+    for (int i = 0; i < ps.n; i++)
+        if (ps.p[i]->n > 8)
+            nn_init_uniform(ps.p[i], &r, -0.5f, 0.5f);
+    float *xv = rand_buf(4 * 8 * 10 * 7, 70);
+    float *grads[2][8];
+    size_t used[2];
+    /* one context for both: gradient tags (epochs) count per context */
+    nn_ctx *c = nn_ctx_new();
+    for (int mode = 0; mode < 2; mode++) {
+        nn_ctx_reset(c);
+        nn_params_zero_grad(&ps);
+        nn_tensor *x = nn_input(c, 4, (int64_t[]){4, 8, 10, 7}, xv);
+        x = nn_batchnorm_layer_fwd_lrelu(c, &b0, x, 0.2f);
+        x = nn_upsample2_conv3x3(c, x, c1.w, c1.b);
+        x = nn_batchnorm_layer_fwd_lrelu(c, &b1, x, 0.2f);
+        x = nn_leaky_relu(c, nn_conv2d_layer_fwd(c, &c2, x), 0.2f);
+        nn_tensor *loss = nn_mean(c, nn_square(c, x));
+        ck_assert_ptr_nonnull(loss);
+        ck_assert_int_le(ps.n, 8);
+        if (mode == 0) {
+            ck_assert_int_eq(nn_backward(c, loss), GS_OK);
+            for (int i = 0; i < ps.n; i++)
+                grads[0][i] = ps.p[i]->grad;
+        } else {
+            nn_tensor *g[8];
+            ck_assert_msg(nn_grad(c, loss, ps.n, ps.p, g, false) == GS_OK, "%s", gs_errmsg());
+            for (int i = 0; i < ps.n; i++)
+                grads[1][i] = g[i]->data;
+        }
+        nn_ctx_stats st;
+        nn_ctx_get_stats(c, &st);
+        used[mode] = st.used;
+        for (int i = 0; i < ps.n; i++) {
+            float *keep = malloc((size_t)ps.p[i]->n * sizeof(float));
+            memcpy(keep, grads[mode][i], (size_t)ps.p[i]->n * sizeof(float));
+            grads[mode][i] = keep;
+        }
+    }
+    nn_ctx_free(c);
+    for (int i = 0; i < ps.n; i++) {
+        for (int64_t j = 0; j < ps.p[i]->n; j++)
+            ck_assert_msg(fabsf(grads[0][i][j] - grads[1][i][j]) <=
+                              1e-6f * (1.0f + fabsf(grads[1][i][j])),
+                          "%s[%lld]: backward %.8g vs grad %.8g", ps.p[i]->name, (long long)j,
+                          grads[0][i][j], grads[1][i][j]);
+        free(grads[0][i]);
+        free(grads[1][i]);
+    }
+    ck_assert_uint_lt(used[0], used[1]);
+    free(xv);
+    nn_params_free(&ps);
+    nn_params_free(&bufs);
+}
+END_TEST
+
 START_TEST(t_shape_errors)
 {
     nn_ctx *c = nn_ctx_new();
@@ -832,8 +1055,10 @@ static Suite *conv_suite(void)
     TTest const *tests[] = {t_conv2d_hand, t_conv_transpose_hand, t_conv_reference,
                             t_grad_conv2d, t_grad_conv_transpose2d, t_grad_conv_wgrad,
                             t_grad_conv_leaky_linear, t_grad_image_ops, t_grad_batchnorm,
+                            t_batchnorm_fused_equals_composed,
                             t_image_values, t_phase_values, t_upconv_equals_reference,
                             t_grad_phase_ops, t_batchnorm_semantics, t_layers, t_zdc_no_malloc,
+                            t_backward_recycles,
                             t_shape_errors};
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         _tcase_add_test(tc, tests[i], 0, 0, 0, 1);

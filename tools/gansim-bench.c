@@ -513,6 +513,15 @@ static void zdc_ref_free(zdc_ref *z)
     free(z->noise);
 }
 
+/* Without gradients (the D step's fake images, generation) a layer's input
+ * is dead once the layer's output exists: recycle it (as md_zdc does). */
+static nn_tensor *next_layer(nn_ctx *c, nn_tensor *in, nn_tensor *out)
+{
+    if (in && out && !out->requires_grad && in->data != out->data)
+        nn_release(c, in);
+    return out;
+}
+
 static nn_tensor *zdc_G(zdc_ref *z, nn_tensor *cond)
 {
     nn_ctx *c = z->c;
@@ -520,13 +529,15 @@ static nn_tensor *zdc_G(zdc_ref *z, nn_tensor *cond)
     gs_rng_fill_normal(&z->rng, z->noise, n * 10, 0.0f, 1.0f);
     nn_tensor *x = nn_concat(c, nn_input(c, 2, (int64_t[]){n, 10}, z->noise), cond);
     x = nn_reshape(c, nn_linear_layer_fwd(c, &z->g_in, x), 4, (int64_t[]){n, 128, 14, 8});
-    x = nn_leaky_relu(c, nn_batchnorm_layer_fwd(c, &z->g_bn0, x), 0.2f);
+    /* as md_zdc_gen_fwd: batch norm + LeakyReLU as one op */
+    x = next_layer(c, x, nn_batchnorm_layer_fwd_lrelu(c, &z->g_bn0, x, 0.2f));
     /* as md_zdc_gen_fwd: up x2 + conv 3x3 as one phase conv at low resolution */
-    x = nn_upsample2_conv3x3(c, x, z->g_c1.w, z->g_c1.b);
-    x = nn_leaky_relu(c, nn_batchnorm_layer_fwd(c, &z->g_bn1, x), 0.2f);
-    x = nn_upsample2_conv3x3(c, x, z->g_c2.w, z->g_c2.b);
-    x = nn_leaky_relu(c, nn_batchnorm_layer_fwd(c, &z->g_bn2, x), 0.2f);
-    x = nn_relu(c, nn_conv2d_layer_fwd(c, &z->g_c3, x));
+    x = next_layer(c, x, nn_upsample2_conv3x3(c, x, z->g_c1.w, z->g_c1.b));
+    x = next_layer(c, x, nn_batchnorm_layer_fwd_lrelu(c, &z->g_bn1, x, 0.2f));
+    x = next_layer(c, x, nn_upsample2_conv3x3(c, x, z->g_c2.w, z->g_c2.b));
+    x = next_layer(c, x, nn_batchnorm_layer_fwd_lrelu(c, &z->g_bn2, x, 0.2f));
+    x = next_layer(c, x, nn_conv2d_layer_fwd(c, &z->g_c3, x));
+    x = next_layer(c, x, nn_relu(c, x));
     return nn_crop2d(c, x, 0, 0, 56, 30);
 }
 
@@ -535,8 +546,8 @@ static nn_tensor *zdc_D(zdc_ref *z, nn_tensor *img, nn_tensor *cond)
     nn_ctx *c = z->c;
     nn_tensor *x = nn_leaky_relu(c, nn_conv2d_layer_fwd(c, &z->d_c1, img), 0.2f);
     x = nn_dropout(c, x, 0.2f, &z->rng);
-    x = nn_batchnorm_layer_fwd(c, &z->d_bn, nn_conv2d_layer_fwd(c, &z->d_c2, x));
-    x = nn_dropout(c, nn_leaky_relu(c, x, 0.2f), 0.2f, &z->rng);
+    x = nn_batchnorm_layer_fwd_lrelu(c, &z->d_bn, nn_conv2d_layer_fwd(c, &z->d_c2, x), 0.2f);
+    x = nn_dropout(c, x, 0.2f, &z->rng);
     x = nn_leaky_relu(c, nn_conv2d_layer_fwd(c, &z->d_c3, x), 0.2f);
     x = nn_dropout(c, x, 0.2f, &z->rng);
     x = nn_concat(c, nn_flatten(c, x), cond);
