@@ -12,6 +12,7 @@
 
 #include <omp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,6 @@ struct nn_ctx {
     uint64_t n_fail;        /* failed node creations */
     nn_tensor *tape;        /* last node; ->prev links back */
     int64_t n_nodes;
-    uint64_t epoch;         /* backward-pass counter (see nn_tensor.gepoch) */
     uint64_t need_epoch;    /* nn_grad pruning (nn_internal.h), 0 = off */
     bool grad_enabled, training;
     /* Released buffers of this step (nn_ctx_release), linked through their
@@ -272,7 +272,18 @@ bool nn_is_training(const nn_ctx *c) { return c->training; }
 
 /* Internal accessors used by the autodiff walker. */
 nn_tensor *nn_ctx_tape(nn_ctx *c) { return c->tape; }
-uint64_t nn_ctx_next_epoch(nn_ctx *c) { return ++c->epoch; }
+/* Pass numbers are unique across all contexts of the process, not per
+ * context: a parameter used by several contexts (data-parallel shards,
+ * a sampler beside a trainer) carries the tag of whichever pass touched it
+ * last, and a per-context count could make another context's pass look
+ * current and hand it a stale gradient from a rewound arena. */
+static _Atomic uint64_t pass_counter;
+
+uint64_t nn_ctx_next_epoch(nn_ctx *c)
+{
+    (void)c;
+    return atomic_fetch_add(&pass_counter, 1) + 1;
+}
 bool nn_ctx_grad_enabled(const nn_ctx *c) { return c->grad_enabled; }
 uint64_t nn_ctx_failures(const nn_ctx *c) { return c->n_fail; }
 void nn_ctx_set_need_epoch(nn_ctx *c, uint64_t ep) { c->need_epoch = ep; }

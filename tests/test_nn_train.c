@@ -296,6 +296,41 @@ START_TEST(t_mlp_learns_regression)
 }
 END_TEST
 
+/* One parameter, two contexts (data-parallel shards, a sampler beside a
+ * trainer): a pass in one must not pick up the gradient another context
+ * left on the parameter. With per-context pass numbers the second
+ * context's first pass had the first's number and added into its stale
+ * gradient (x1 + x2 instead of x2). */
+START_TEST(t_param_shared_by_contexts)
+{
+    nn_params ps;
+    nn_params_init(&ps);
+    nn_tensor *w = nn_param_new(&ps, "w", 1, (int64_t[]){3});
+    ck_assert_ptr_nonnull(w);
+    nn_ctx *a = nn_ctx_new(), *b = nn_ctx_new();
+    const float x1[3] = {1, 2, 3}, x2[3] = {10, 20, 30};
+    nn_tensor *g;
+    nn_tensor *ya = nn_sum(a, nn_mul(a, w, nn_input(a, 1, (int64_t[]){3}, x1)));
+    ck_assert_int_eq(nn_grad(a, ya, 1, &w, &g, false), GS_OK);
+    for (int i = 0; i < 3; i++)
+        ck_assert_float_eq(g->data[i], x1[i]);
+    nn_tensor *yb = nn_sum(b, nn_mul(b, w, nn_input(b, 1, (int64_t[]){3}, x2)));
+    ck_assert_int_eq(nn_grad(b, yb, 1, &w, &g, false), GS_OK);
+    for (int i = 0; i < 3; i++)
+        ck_assert_float_eq(g->data[i], x2[i]);
+    /* and into p->grad through nn_backward, after the other context's pass */
+    nn_params_zero_grad(&ps);
+    ck_assert_int_eq(nn_backward(a, ya), GS_OK);
+    nn_params_zero_grad(&ps);
+    ck_assert_int_eq(nn_backward(b, yb), GS_OK);
+    for (int i = 0; i < 3; i++)
+        ck_assert_float_eq(w->grad[i], x2[i]);
+    nn_ctx_free(a);
+    nn_ctx_free(b);
+    nn_params_free(&ps);
+}
+END_TEST
+
 START_TEST(t_checkpoint_round_trip)
 {
     const int w[] = {3, 7, 2};
@@ -357,6 +392,7 @@ static Suite *train_suite(void)
     tcase_add_test(tc, t_no_malloc_in_steady_state);
     tcase_add_test(tc, t_mlp_learns_regression);
     tcase_add_test(tc, t_checkpoint_round_trip);
+    tcase_add_test(tc, t_param_shared_by_contexts);
     suite_add_tcase(s, tc);
     return s;
 }
