@@ -186,6 +186,7 @@ START_TEST(t_train_resume_sample)
     mkdir(b, 0777);
     md_zdc_cfg cfg;
     tiny_cfg(&cfg, 12);
+    cfg.ema = 0.9; /* the weight average is part of the exact resume */
     volatile sig_atomic_t flag = 0;
     stopper st = {0, &flag, 0, 0};
     md_zdc_train_opts o = {.out_dir = a, .stop = &flag, .progress = stop_cb, .progress_ud = &st};
@@ -214,7 +215,8 @@ START_TEST(t_train_resume_sample)
     const struct { const char *name; int64_t n; } ds[] = {
         {"train/G/G.conv0.w", 4 * 8 * 9}, {"train/G_buf/G.bn1.running_var", 4},
         {"train/D/D.fc1.w", 8 * (8 * 7 * 4 + 9)}, {"train/R/R.fc.w", 2 * 4 * 14 * 8},
-        {"train/best/G/G.fc.w", 8 * 14 * 8 * 13}, {"G/G.conv2.w", 4 * 9}};
+        {"train/best/G/G.fc.w", 8 * 14 * 8 * 13}, {"G/G.conv2.w", 4 * 9},
+        {"train/G_ema/G.conv1.w", 4 * 4 * 9}, {"train/G_ema_buf/G.bn1.running_var", 4}};
     for (size_t j = 0; j < sizeof ds / sizeof ds[0]; j++) {
         float *wa = malloc((size_t)ds[j].n * sizeof(float)), *wb = malloc((size_t)ds[j].n * 4);
         read_ds(p, ds[j].name, wa, ds[j].n);
@@ -223,6 +225,22 @@ START_TEST(t_train_resume_sample)
                       "%s differs after resume", ds[j].name);
         free(wa);
         free(wb);
+    }
+    /* the average lags the trained weights; the snapshot is taken from the average */
+    {
+        const int64_t n = 4 * 4 * 9;
+        float wg[4 * 4 * 9], we[4 * 4 * 9], wbest[4 * 4 * 9];
+        read_ds(p, "train/G/G.conv1.w", wg, n);
+        read_ds(p, "train/G_ema/G.conv1.w", we, n);
+        read_ds(p, "train/best/G/G.conv1.w", wbest, n);
+        ck_assert(memcmp(wg, we, sizeof wg) != 0);
+        int64_t best_step = -1;
+        hid_t f;
+        ck_assert_int_eq(gs_h5_open(p, 0, &f), GS_OK);
+        ck_assert_int_eq(gs_h5_attr_read_i64(f, ".", "best_step", &best_step), GS_OK);
+        gs_h5_close(f);
+        if (best_step == 12) /* the last evaluation was the best: the snapshot is the average */
+            ck_assert(memcmp(we, wbest, sizeof we) == 0);
     }
     /* the log has evaluation records */
     snprintf(p, sizeof p, "%s/train.log", a);
