@@ -142,6 +142,8 @@ void md_sampler_free(md_sampler *s)
 }
 
 /* ---- WGAN -------------------------------------------------------------- */
+enum { NOISE_BLOCK = 64 }; /* rows of noise per RNG stream (draw_noise) */
+
 static nn_tensor *twin(const nn_params *from, const nn_params *to, nn_tensor *t)
 {
     if (!t)
@@ -251,8 +253,9 @@ int md_wgan_init(md_wgan *w, const md_wgan_cfg *cfg, uint64_t seed)
     w->real = malloc((size_t)(b * f) * sizeof(float));
     w->noise = malloc((size_t)(b * cfg->noise_dim) * sizeof(float));
     w->eps = malloc((size_t)b * sizeof(float));
+    w->streams = malloc((size_t)((b + NOISE_BLOCK - 1) / NOISE_BLOCK) * sizeof(gs_rng));
     w->ctx = nn_ctx_new();
-    if (!w->real || !w->noise || !w->eps || !w->ctx) {
+    if (!w->real || !w->noise || !w->eps || !w->streams || !w->ctx) {
         rc = gs_error(GS_ERR_NOMEM, "out of memory for the WGAN batch buffers");
         goto fail;
     }
@@ -280,7 +283,25 @@ void md_wgan_free(md_wgan *w)
     free(w->real);
     free(w->noise);
     free(w->eps);
+    free(w->streams);
     memset(w, 0, sizeof *w);
+}
+
+/* The batch's noise, in blocks of NOISE_BLOCK rows, each from its own
+ * stream split off the model's RNG in block order: filled in parallel,
+ * and the same numbers whatever the thread and slice counts. */
+static void draw_noise(md_wgan *w)
+{
+    const int64_t b = w->cfg.batch, nd = w->cfg.noise_dim;
+    const int64_t nb = (b + NOISE_BLOCK - 1) / NOISE_BLOCK;
+    for (int64_t k = 0; k < nb; k++)
+        w->streams[k] = gs_rng_split(&w->rng);
+#pragma omp parallel for schedule(static) if (nb > 1 && b * nd > 4096)
+    for (int64_t k = 0; k < nb; k++) {
+        const int64_t rows = b - k * NOISE_BLOCK < NOISE_BLOCK ? b - k * NOISE_BLOCK : NOISE_BLOCK;
+        gs_rng_fill_normal(&w->streams[k], w->noise + k * NOISE_BLOCK * nd, rows * nd, 0.0f,
+                           1.0f);
+    }
 }
 
 /* Runs fn on every shard, in parallel when there are several. Inside, each
@@ -316,13 +337,13 @@ static int reduce_grads(md_wgan *w, bool critic)
     return GS_OK;
 }
 
-/* Zeroes gradients of, and switches gradients on for, one network in every
- * shard and switches them off for the other (a constant in this pass). */
+/* Switches gradients on for one network in every shard and off for the
+ * other (a constant in this pass). Each shard zeroes its own gradients,
+ * on its own thread. */
 static void prepare_pass(md_wgan *w, bool critic)
 {
     for (int i = 0; i < w->n_shards; i++) {
         md_wgan_shard *s = &w->sh[i];
-        nn_params_zero_grad(critic ? s->dps : s->gps);
         nn_params_set_requires_grad(s->dps, critic);
         nn_params_set_requires_grad(s->gps, !critic);
     }
@@ -345,6 +366,7 @@ static int critic_shard(md_wgan *w, md_wgan_shard *s)
     const int64_t b = s->rows, f = w->cfg.n_features, nd = w->cfg.noise_dim;
     const float share = (float)b / (float)w->cfg.batch;
     const float *real_rows = w->real + s->r0 * f, *eps = w->eps + s->r0;
+    nn_params_zero_grad(s->dps);
     nn_ctx_reset(c);
     nn_tensor *fake = md_mlp_fwd(c, &s->g, nn_input(c, 2, (int64_t[]){b, nd}, w->noise + s->r0 * nd));
     nn_tensor *real = nn_input(c, 2, (int64_t[]){b, f}, real_rows);
@@ -389,7 +411,7 @@ static int critic_step(md_wgan *w, const float *data, const md_sampler *smp, md_
     /* every random number is drawn here, in one order, whatever the shards */
     for (int64_t i = 0; i < b; i++)
         memcpy(w->real + i * f, data + md_sampler_draw(smp, &w->rng) * f, (size_t)f * sizeof(float));
-    gs_rng_fill_normal(&w->rng, w->noise, b * w->cfg.noise_dim, 0.0f, 1.0f);
+    draw_noise(w);
     if (w->cfg.loss == MD_LOSS_WGAN_GP)
         gs_rng_fill_uniform(&w->rng, w->eps, b, 0.0f, 1.0f);
     prepare_pass(w, true);
@@ -418,6 +440,7 @@ static int generator_shard(md_wgan *w, md_wgan_shard *s)
 {
     nn_ctx *c = s->ctx;
     const int64_t nd = w->cfg.noise_dim;
+    nn_params_zero_grad(s->gps);
     nn_ctx_reset(c);
     nn_tensor *z = nn_input(c, 2, (int64_t[]){s->rows, nd}, w->noise + s->r0 * nd);
     nn_tensor *loss = nn_scale(c, nn_mean(c, md_mlp_fwd(c, &s->d, md_mlp_fwd(c, &s->g, z))),
@@ -436,7 +459,7 @@ int md_wgan_step(md_wgan *w, const float *data, const md_sampler *s, md_wgan_los
         if (rc)
             return rc;
     }
-    gs_rng_fill_normal(&w->rng, w->noise, w->cfg.batch * w->cfg.noise_dim, 0.0f, 1.0f);
+    draw_noise(w);
     prepare_pass(w, false);
     int rc = run_shards(w, generator_shard);
     restore_requires_grad(w);

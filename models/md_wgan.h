@@ -96,6 +96,7 @@ typedef struct {
     gs_rng rng;
     int64_t step;            /* generator steps taken */
     float *real, *noise, *eps;  /* batch buffers, allocated once */
+    gs_rng *streams;         /* noise streams, one per NOISE_BLOCK rows */
     int n_shards;
     md_wgan_shard sh[MD_MAX_SHARDS];
 } md_wgan;

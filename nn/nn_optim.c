@@ -87,7 +87,9 @@ void nn_optim_step(nn_optim *o)
             break;
         case NN_OPT_ADAM: {
             const float step = c->lr / bc1, sbc2 = sqrtf(bc2);
-#pragma omp simd
+            /* threaded for the large weight matrices: with the data-parallel
+             * slices the optimizer step is otherwise a serial part of it */
+#pragma omp parallel for simd schedule(static) if (n > NN_PAR_MIN)
             for (int64_t k = 0; k < n; k++) {
                 float gk = g[k] + wd * w[k];
                 m[k] = c->beta1 * m[k] + (1.0f - c->beta1) * gk;
@@ -97,7 +99,7 @@ void nn_optim_step(nn_optim *o)
             break;
         }
         case NN_OPT_RMSPROP:
-#pragma omp simd
+#pragma omp parallel for simd schedule(static) if (n > NN_PAR_MIN)
             for (int64_t k = 0; k < n; k++) {
                 float gk = g[k] + wd * w[k];
                 v[k] = c->alpha * v[k] + (1.0f - c->alpha) * gk * gk;
