@@ -92,9 +92,31 @@ nn_tensor *nn_dropout(nn_ctx *c, nn_tensor *x, float p, gs_rng *rng)
     nn_tensor *mask = nn_new(c, x->ndim, x->shape);
     if (!mask)
         return NULL;
-    /* inverted dropout: kept units are scaled by 1/(1-p) so eval is identity */
+    /* Inverted dropout: kept units are scaled by 1/(1-p) so eval is
+     * identity. The mask is drawn in blocks, each from its own stream split
+     * off rng in block order, so it fills in parallel and does not depend on
+     * the thread count; each 64-bit draw decides two units (32 bits each:
+     * P(drop) = p to 2^-32). Drawn one by one it was a serial ~5 % of a zdc
+     * training step. */
+    enum { block = 16384 };
     const float keep = 1.0f / (1.0f - p);
-    for (int64_t i = 0; i < mask->n; i++)
-        mask->data[i] = gs_rng_uniform(rng) >= p ? keep : 0.0f;
+    const uint64_t thr = (uint64_t)((double)p * 4294967296.0);
+    const int64_t n = mask->n, nb = (n + block - 1) / block;
+    gs_rng *streams = nn_scratch(c, (size_t)nb * sizeof *streams);
+    if (!streams)
+        return NULL;
+    for (int64_t b = 0; b < nb; b++)
+        streams[b] = gs_rng_split(rng);
+    float *m = mask->data;
+#pragma omp parallel for schedule(static) if (nb > 1)
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t i1 = (b + 1) * block < n ? (b + 1) * block : n;
+        for (int64_t i = b * block; i < i1; i += 2) {
+            const uint64_t r = gs_rng_next(&streams[b]);
+            m[i] = (r & 0xffffffffu) >= thr ? keep : 0.0f;
+            if (i + 1 < i1)
+                m[i + 1] = (r >> 32) >= thr ? keep : 0.0f;
+        }
+    }
     return nn_mul(c, x, mask);
 }

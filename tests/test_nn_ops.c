@@ -335,6 +335,24 @@ START_TEST(t_dropout_semantics)
     ck_assert_int_eq(nn_grad(c, nn_sum(c, y2), 1, &x, &g, false), GS_OK);
     for (int64_t i = 0; i < n; i++)
         ck_assert_float_eq(g->data[i], y2->data[i]);
+    /* the mask is drawn in parallel blocks: the same at 1 and 2 threads,
+     * also with an odd element count (a block ends mid-pair) */
+    const int saved = nn_get_threads();
+    nn_tensor *big = nn_new(c, 1, (int64_t[]){100001});
+    for (int64_t i = 0; i < big->n; i++)
+        big->data[i] = 1.0f;
+    nn_tensor *m[2];
+    for (int t = 0; t < 2; t++) {
+        nn_set_threads(t + 1);
+        gs_rng_seed(&r, 9);
+        m[t] = nn_dropout(c, big, 0.3f, &r);
+    }
+    nn_set_threads(saved);
+    ck_assert_int_eq(memcmp(m[0]->data, m[1]->data, (size_t)big->n * sizeof(float)), 0);
+    int64_t dropped = 0;
+    for (int64_t i = 0; i < big->n; i++)
+        dropped += m[0]->data[i] == 0.0f;
+    ck_assert_close((double)dropped / (double)big->n, 0.3, 0.01, 0);
     /* eval mode: identity */
     nn_set_training(c, false);
     ck_assert_ptr_eq(nn_dropout(c, x, 0.25f, &r), x);
