@@ -633,7 +633,7 @@ static int write_sub(hid_t f, const run_state *st, int k, int with_train)
     const sub_state *s = &st->subs[k];
     char path[32], buf[1024];
     snprintf(path, sizeof path, "sub%d", k);
-    hid_t g, q, gg;
+    hid_t g, q;
     int rc = gs_h5_group_create(f, path, &g);
     if (rc)
         return rc;
@@ -673,18 +673,14 @@ static int write_sub(hid_t f, const run_state *st, int k, int with_train)
     /* the sampling generator: the best snapshot once there is one */
     const nn_params *sample_ps = s->best_step >= 0 ? &s->best_ps
                                  : s->w.cfg.ema > 0 ? &s->w.ep : &s->w.gp;
-    if (!rc && !(rc = gs_h5_group_create(g, "G", &gg))) {
-        rc = nn_params_save(gg, sample_ps);
-        H5Gclose(gg);
-    }
+    if (!rc)
+        rc = nn_group_save(g, "G", sample_ps, NULL);
     if (!rc && with_train) {
-        hid_t t, b;
+        hid_t t;
         if (!(rc = gs_h5_group_create(g, "train", &t))) {
             rc = md_wgan_save(&s->w, t);
-            if (!rc && !(rc = gs_h5_group_create(t, "best", &b))) {
-                rc = nn_params_save(b, &s->best_ps);
-                H5Gclose(b);
-            }
+            if (!rc)
+                rc = nn_group_save(t, "best", &s->best_ps, NULL);
             H5Gclose(t);
         }
     }
@@ -776,17 +772,15 @@ static int load_training(const char *path, run_state *st, int64_t *total_done)
             rc = gs_h5_attr_read_f64(g, ".", "best_kl", &s->best_kl);
         if (!rc)
             rc = gs_h5_attr_read_i64(g, ".", "best_step", &s->best_step);
-        hid_t q, t, b;
+        hid_t q, t;
         if (!rc && !(rc = gs_h5_group_open(g, "qt", &q))) {
             rc = pp_quantile_load(&s->qt, q);
             H5Gclose(q);
         }
         if (!rc && !(rc = gs_h5_group_open(g, "train", &t))) {
             rc = md_wgan_load(&s->w, t);
-            if (!rc && !(rc = gs_h5_group_open(t, "best", &b))) {
-                rc = nn_params_load(b, &s->best_ps);
-                H5Gclose(b);
-            }
+            if (!rc)
+                rc = nn_group_load(t, "best", &s->best_ps, NULL);
             H5Gclose(t);
         }
         H5Gclose(g);
@@ -1085,7 +1079,7 @@ int md_luxe_load(const char *path, md_luxe_model **out)
         m->n_sub = k + 1;
         nn_params_init(&s->ps);
         char gp[64], *codes = NULL, *probs = NULL;
-        hid_t g, q, gg;
+        hid_t g, q;
         snprintf(gp, sizeof gp, "sub%d", k);
         if ((rc = gs_h5_group_open(f, gp, &g)))
             break;
@@ -1115,10 +1109,8 @@ int md_luxe_load(const char *path, md_luxe_model **out)
         gs_rng_seed(&r, 0);
         if (!rc)
             rc = md_mlp_init(&s->g, &s->ps, "G", &wc.g, &r);
-        if (!rc && !(rc = gs_h5_group_open(g, "G", &gg))) {
-            rc = nn_params_load(gg, &s->ps);
-            H5Gclose(gg);
-        }
+        if (!rc)
+            rc = nn_group_load(g, "G", &s->ps, NULL);
         H5Gclose(g);
         psum += s->proportion;
     }

@@ -571,19 +571,11 @@ int md_wgan_generate(md_wgan *w, int64_t n, float *out, int use_ema, gs_rng *r)
 
 int md_wgan_save(const md_wgan *w, hid_t group)
 {
-    hid_t g;
     const struct { const char *name; const nn_params *ps; const nn_optim *o; } parts[] = {
         {"G", &w->gp, &w->og}, {"D", &w->dp, &w->od}, {"G_ema", &w->ep, NULL}};
     for (size_t i = 0; i < 3; i++) {
-        if (parts[i].ps->n == 0)
-            continue;
-        int rc = gs_h5_group_create(group, parts[i].name, &g);
-        if (rc)
-            return rc;
-        rc = nn_params_save(g, parts[i].ps);
-        if (!rc && parts[i].o)
-            rc = nn_optim_save(g, parts[i].o);
-        H5Gclose(g);
+        int rc = parts[i].ps->n ? nn_group_save(group, parts[i].name, parts[i].ps, parts[i].o)
+                                : GS_OK;
         if (rc)
             return rc;
     }
@@ -595,19 +587,11 @@ int md_wgan_save(const md_wgan *w, hid_t group)
 
 int md_wgan_load(md_wgan *w, hid_t group)
 {
-    hid_t g;
     const struct { const char *name; nn_params *ps; nn_optim *o; } parts[] = {
         {"G", &w->gp, &w->og}, {"D", &w->dp, &w->od}, {"G_ema", &w->ep, NULL}};
     for (size_t i = 0; i < 3; i++) {
-        if (parts[i].ps->n == 0)
-            continue;
-        int rc = gs_h5_group_open(group, parts[i].name, &g);
-        if (rc)
-            return rc;
-        rc = nn_params_load(g, parts[i].ps);
-        if (!rc && parts[i].o)
-            rc = nn_optim_load(g, parts[i].o);
-        H5Gclose(g);
+        int rc = parts[i].ps->n ? nn_group_load(group, parts[i].name, parts[i].ps, parts[i].o)
+                                : GS_OK;
         if (rc)
             return rc;
     }

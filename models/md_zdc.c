@@ -874,30 +874,29 @@ static int evaluate(zdc_state *s, mt_image_metrics *m)
  * /train     (last.h5 only) G, G_buf, D, D_buf, R (with optimizer state), G_ema,
  *            G_ema_buf (when train.ema > 0), best/G, best/G_buf, sdi_s [n_train], rng;
  *            attrs step, n_train */
-static int save_params(hid_t loc, const char *name, const nn_params *ps, const nn_optim *o)
-{
-    hid_t g;
-    int rc = gs_h5_group_create(loc, name, &g);
-    if (rc)
-        return rc;
-    rc = nn_params_save(g, ps);
-    if (!rc && o)
-        rc = nn_optim_save(g, o);
-    H5Gclose(g);
-    return rc;
-}
+/* The parameter sets of the training state (under /train), in file order:
+ * saving and loading walk this one list, so they cannot drift apart. */
+enum { ZDC_MAX_PARTS = 9 };
+typedef struct {
+    const char *name;
+    nn_params *ps;
+    nn_optim *o; /* its moments are saved with the set, or NULL */
+} zdc_part;
 
-static int load_params(hid_t loc, const char *name, nn_params *ps, nn_optim *o)
+static int train_parts(zdc_state *s, zdc_part *out)
 {
-    hid_t g;
-    int rc = gs_h5_group_open(loc, name, &g);
-    if (rc)
-        return rc;
-    rc = nn_params_load(g, ps);
-    if (!rc && o)
-        rc = nn_optim_load(g, o);
-    H5Gclose(g);
-    return rc;
+    const bool ema = s->cfg.ema > 0;
+    const struct { zdc_part p; bool on; } all[ZDC_MAX_PARTS] = {
+        {{"G", &s->g.ps, &s->og}, true},           {{"G_buf", &s->g.buf, NULL}, true},
+        {{"D", &s->d.ps, &s->od}, true},           {{"D_buf", &s->d.buf, NULL}, true},
+        {{"R", &s->r.ps, &s->orr}, s->cfg.aux},    {{"G_ema", &s->ema.ps, NULL}, ema},
+        {{"G_ema_buf", &s->ema.buf, NULL}, ema},   {{"best/G", &s->best.ps, NULL}, true},
+        {{"best/G_buf", &s->best.buf, NULL}, true}};
+    int n = 0;
+    for (int i = 0; i < ZDC_MAX_PARTS; i++)
+        if (all[i].on)
+            out[n++] = all[i].p;
+    return n;
 }
 
 static int write_file(const char *path, const zdc_state *s, char *const *cond_columns,
@@ -939,29 +938,16 @@ static int write_file(const char *path, const zdc_state *s, char *const *cond_co
     }
     const md_zdc_gen *sg = s->best_step >= 0 ? &s->best : eval_gen(s);
     if (!rc)
-        rc = save_params(f, "G", &sg->ps, NULL);
+        rc = nn_group_save(f, "G", &sg->ps, NULL);
     if (!rc)
-        rc = save_params(f, "G_buf", &sg->buf, NULL);
+        rc = nn_group_save(f, "G_buf", &sg->buf, NULL);
     if (!rc && with_train) {
         hid_t t;
         if (!(rc = gs_h5_group_create(f, "train", &t))) {
-            rc = save_params(t, "G", &s->g.ps, &s->og);
-            if (!rc)
-                rc = save_params(t, "G_buf", &s->g.buf, NULL);
-            if (!rc)
-                rc = save_params(t, "D", &s->d.ps, &s->od);
-            if (!rc)
-                rc = save_params(t, "D_buf", &s->d.buf, NULL);
-            if (!rc && s->cfg.aux)
-                rc = save_params(t, "R", &s->r.ps, &s->orr);
-            if (!rc && s->cfg.ema > 0)
-                rc = save_params(t, "G_ema", &s->ema.ps, NULL);
-            if (!rc && s->cfg.ema > 0)
-                rc = save_params(t, "G_ema_buf", &s->ema.buf, NULL);
-            if (!rc)
-                rc = save_params(t, "best/G", &s->best.ps, NULL);
-            if (!rc)
-                rc = save_params(t, "best/G_buf", &s->best.buf, NULL);
+            zdc_part parts[ZDC_MAX_PARTS];
+            const int np = train_parts((zdc_state *)s, parts); /* read only here */
+            for (int i = 0; i < np && !rc; i++)
+                rc = nn_group_save(t, parts[i].name, parts[i].ps, parts[i].o);
             if (!rc && s->cfg.sdi)
                 rc = gs_h5_write(t, "sdi_s", GS_H5_F32, 1, (int64_t[]){s->n_train}, s->ts);
             if (!rc)
@@ -1010,24 +996,10 @@ static int load_training(const char *path, zdc_state *s)
                           "(different data?)", path, (long long)n_train, (long long)s->n_train);
         if (!rc)
             rc = gs_h5_attr_read_i64(f, ".", "step", &s->step);
-        if (!rc)
-            rc = load_params(t, "G", &s->g.ps, &s->og);
-        if (!rc)
-            rc = load_params(t, "G_buf", &s->g.buf, NULL);
-        if (!rc)
-            rc = load_params(t, "D", &s->d.ps, &s->od);
-        if (!rc)
-            rc = load_params(t, "D_buf", &s->d.buf, NULL);
-        if (!rc && s->cfg.aux)
-            rc = load_params(t, "R", &s->r.ps, &s->orr);
-        if (!rc && s->cfg.ema > 0)
-            rc = load_params(t, "G_ema", &s->ema.ps, NULL);
-        if (!rc && s->cfg.ema > 0)
-            rc = load_params(t, "G_ema_buf", &s->ema.buf, NULL);
-        if (!rc)
-            rc = load_params(t, "best/G", &s->best.ps, NULL);
-        if (!rc)
-            rc = load_params(t, "best/G_buf", &s->best.buf, NULL);
+        zdc_part parts[ZDC_MAX_PARTS];
+        const int np = train_parts(s, parts);
+        for (int i = 0; i < np && !rc; i++)
+            rc = nn_group_load(t, parts[i].name, parts[i].ps, parts[i].o);
         if (!rc && s->cfg.sdi)
             rc = gs_h5_read_into(t, "sdi_s", GS_H5_F32, 1, (int64_t[]){s->n_train}, s->ts);
         if (!rc)
@@ -1389,9 +1361,9 @@ int md_zdc_load(const char *path, md_zdc_model **out)
     if (!rc)
         rc = md_zdc_gen_init(&m->g, &m->cfg, m->nc, m->h, m->w, &r);
     if (!rc)
-        rc = load_params(f, "G", &m->g.ps, NULL);
+        rc = nn_group_load(f, "G", &m->g.ps, NULL);
     if (!rc)
-        rc = load_params(f, "G_buf", &m->g.buf, NULL);
+        rc = nn_group_load(f, "G_buf", &m->g.buf, NULL);
     if (!rc)
         rc = fast_init(&m->fast, &m->g);
     m->use_fast = 1;

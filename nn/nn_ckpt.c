@@ -114,6 +114,32 @@ int nn_optim_load(hid_t group, nn_optim *o)
     return rc;
 }
 
+int nn_group_save(hid_t loc, const char *name, const nn_params *ps, const nn_optim *o)
+{
+    hid_t g;
+    int rc = gs_h5_group_create(loc, name, &g);
+    if (rc)
+        return rc;
+    rc = nn_params_save(g, ps);
+    if (!rc && o)
+        rc = nn_optim_save(g, o);
+    H5Gclose(g);
+    return rc;
+}
+
+int nn_group_load(hid_t loc, const char *name, nn_params *ps, nn_optim *o)
+{
+    hid_t g;
+    int rc = gs_h5_group_open(loc, name, &g);
+    if (rc)
+        return rc;
+    rc = nn_params_load(g, ps);
+    if (!rc && o)
+        rc = nn_optim_load(g, o);
+    H5Gclose(g);
+    return rc;
+}
+
 int nn_rng_save(hid_t loc, const char *name, const gs_rng *r)
 {
     return gs_h5_write(loc, name, GS_H5_U64, 1, (int64_t[]){4}, r->s);

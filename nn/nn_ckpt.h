@@ -18,6 +18,10 @@ int nn_params_load(hid_t group, nn_params *ps);
 int nn_optim_save(hid_t group, const nn_optim *o);
 /* The optimizer must be initialised over the same parameter set. */
 int nn_optim_load(hid_t group, nn_optim *o);
+/* One network in its own group loc/name: the parameters and, with o, the
+ * optimizer's state over them (o may be NULL). */
+int nn_group_save(hid_t loc, const char *name, const nn_params *ps, const nn_optim *o);
+int nn_group_load(hid_t loc, const char *name, nn_params *ps, nn_optim *o);
 int nn_rng_save(hid_t loc, const char *name, const gs_rng *r);
 int nn_rng_load(hid_t loc, const char *name, gs_rng *r);
 
