@@ -258,6 +258,22 @@ static void fwd_pad(nn_tensor *y)
         memcpy(y->data + r * iy + off, x->data + r * ix, (size_t)ix * sizeof(float));
 }
 
+/* Sum of channel j of x viewed as [o, m, i]: float partial sums of each
+ * contiguous run of i, accumulated in double. */
+static inline double channel_sum(const float *x, int64_t o, int64_t m, int64_t in, int64_t j)
+{
+    double s = 0.0;
+    for (int64_t a = 0; a < o; a++) {
+        const float *p = x + (a * m + j) * in;
+        float part = 0.0f;
+#pragma omp simd reduction(+ : part)
+        for (int64_t k = 0; k < in; k++)
+            part += p[k];
+        s += part;
+    }
+    return s;
+}
+
 /* x viewed as [o, m, i] summed to [m]. */
 static void fwd_reduce(nn_tensor *y)
 {
@@ -277,18 +293,8 @@ static void fwd_reduce(nn_tensor *y)
     }
     const int64_t n_ = m;
 #pragma omp parallel for schedule(static) if (n_ * o * in > NN_PAR_MIN && n_ > 1)
-    for (int64_t j = 0; j < m; j++) {
-        double s = 0.0;
-        for (int64_t a = 0; a < o; a++) {
-            const float *p = x + (a * m + j) * in;
-            float part = 0.0f;
-#pragma omp simd reduction(+ : part)
-            for (int64_t k = 0; k < in; k++)
-                part += p[k];
-            s += part;
-        }
-        out[j] = (float)s;
-    }
+    for (int64_t j = 0; j < m; j++)
+        out[j] = (float)channel_sum(x, o, m, in, j);
 }
 
 /* [m] broadcast to [o, m, i]. */
@@ -360,16 +366,7 @@ void nn_channel_moments(const float *x, int64_t o, int64_t m, int64_t in, float 
     const int64_t n_ = m;
 #pragma omp parallel for schedule(static) if (n_ * o * in > NN_PAR_MIN && n_ > 1)
     for (int64_t j = 0; j < m; j++) {
-        double s = 0.0;
-        for (int64_t r = 0; r < o; r++) {
-            const float *p = x + (r * m + j) * in;
-            float part = 0.0f;
-#pragma omp simd reduction(+ : part)
-            for (int64_t k = 0; k < in; k++)
-                part += p[k];
-            s += part;
-        }
-        const float mu = (float)s * inv_n;
+        const float mu = (float)channel_sum(x, o, m, in, j) * inv_n;
         double s2 = 0.0;
         for (int64_t r = 0; r < o; r++) {
             const float *p = x + (r * m + j) * in;
