@@ -119,7 +119,7 @@ START_TEST(t_zdc_resume_old_checkpoint)
     stage("zdc-stopped-last.h5", dir);
     md_zdc_cfg cfg;
     md_zdc_cfg_default(&cfg);
-    md_zdc_train_opts o = {.out_dir = dir, .resume = 1};
+    md_train_opts o = {.out_dir = dir, .resume = 1};
     int stopped = -1;
     ck_assert_msg(md_zdc_train(&cfg, &data, &o, &stopped) == GS_OK, "%s", gs_errmsg());
     ck_assert_int_eq(stopped, 0);
