@@ -149,9 +149,10 @@ int md_export_zdc(md_export_ctx *x, const char *model)
     ox_meta(g, "gansim_version", GANSIM_VERSION);
     ox_meta(g, "gansim_kind", "zdc_gan");
     ox_meta(g, "condition_columns", cols ? cols : "");
-    /* gansim's ZDC data carry no units; these are the ALICE training data's
-     * (O2 fills E, p in GeV, the vertex in cm, the mass in MeV from TParticle) */
-    ox_meta(g, "condition_units", nc == O2_NCOND ? "GeV,cm,cm,cm,GeV,GeV,GeV,MeV,e/3" : "");
+    /* gansim's image files carry no condition units; what O2 feeds (from
+     * TParticle, Detector.cxx): the training conditions must be in these */
+    ox_meta(g, "o2_feeds", "E GeV,vx cm,vy cm,vz cm,px GeV/c,py GeV/c,pz GeV/c,mass MeV,"
+                           "charge |e|/3 (TParticlePDG::Charge)");
     csv_doubles(buf, sizeof buf, sc->shift, sc->f);
     ox_meta(g, "condition_means", buf);
     csv_doubles(buf, sizeof buf, sc->scale, sc->f);
