@@ -1478,7 +1478,7 @@ int md_zdc_generate_log(md_zdc_model *m, const float *z, const float *cond_std, 
 {
     if (!m || !z || !cond_std || !out || n < 1)
         return gs_error(GS_ERR_ARG, "zdc: generate: bad arguments");
-    nn_ctx *c = m->ctx;
+    nn_ctx *c = m->ctx[0];
     const md_zdc_gen *g = &m->g;
     const int64_t h = g->h, w = g->w, nc = g->n_cond, nz = g->noise_dim;
     const int64_t hh = 4 * g->h0, ww = 4 * g->w0, top = (hh - h) / 2, left = (ww - w) / 2;
