@@ -23,7 +23,7 @@ else
 endif
 
 OPENBLAS_PC := /usr/lib/$(MULTIARCH)/openblas-openmp/pkgconfig
-PKGS        := hdf5 inih
+PKGS        := hdf5 inih libprotobuf-c
 BLAS_CFLAGS := $(shell PKG_CONFIG_PATH=$(OPENBLAS_PC) pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBDIR := $(shell PKG_CONFIG_PATH=$(OPENBLAS_PC) pkg-config --variable=libdir openblas 2>/dev/null)
 DEP_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(BLAS_CFLAGS)
@@ -41,14 +41,18 @@ endif
 # -fno-math-errno -fno-trapping-math: gansim never reads errno or FP traps;
 # both keep sqrtf, compares and selects from vectorising.
 CFLAGS   += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fopenmp -fno-math-errno -fno-trapping-math -fPIC \
-            -I. $(DEP_CFLAGS) -DGANSIM_VERSION=\"$(VERSION)\"
+            -I. -I$(BUILD)/gen $(DEP_CFLAGS) -DGANSIM_VERSION=\"$(VERSION)\"
 LDFLAGS  += -fopenmp
 LDLIBS   := $(DEP_LIBS)
 
 BUILD   ?= build
-MODULES := core nn preprocess metrics datasets models api
+MODULES := core nn preprocess metrics datasets onnx models api
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# ONNX's message definitions: C code generated at build time by protoc-c from
+# the onnx.proto that Debian's libonnx-dev ships (onnx/ serialises with it).
+ONNX_PROTO := /usr/include/onnx/onnx.proto
+ONNX_GEN   := $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o
 TOOL_SRC := $(wildcard tools/gansim-*.c)
 # Tools go to $(BIN); the sanitized build keeps its own copies so end-to-end
 # tests run sanitized tools and never clobber the normal ones.
@@ -70,6 +74,18 @@ deps:
 $(BUILD)/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# protoc-c writes onnx.pb-c.{c,h} named after the .proto's own file name.
+$(ONNX_GEN) &: $(ONNX_PROTO)
+	@test -r $(ONNX_PROTO) || { echo "missing $(ONNX_PROTO): run scripts/install-deps (libonnx-dev)"; exit 1; }
+	@mkdir -p $(BUILD)/gen
+	cp $(ONNX_PROTO) $(BUILD)/gen/onnx.proto
+	cd $(BUILD)/gen && protoc-c --c_out=. onnx.proto
+
+$(BUILD)/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(filter $(BUILD)/onnx/%,$(LIB_OBJ)): $(BUILD)/gen/onnx.pb-c.h
 
 $(BUILD)/libgansim.a: $(LIB_OBJ)
 	@rm -f $@
@@ -105,7 +121,7 @@ examples: all $(EXAMPLES)
 # Tests find the tools in bin/ and the examples in build/examples/.
 test: deps
 	@$(MAKE) --no-print-directory all $(TESTS) $(EXAMPLES)
-	@GANSIM_BIN=$(CURDIR)/$(BIN) GANSIM_EXAMPLES=$(CURDIR)/$(BUILD)/examples GANSIM_FIXTURES=$(CURDIR)/tests/fixtures scripts/run-tests $(TESTS)
+	@GANSIM_ROOT=$(CURDIR) GANSIM_BIN=$(CURDIR)/$(BIN) GANSIM_EXAMPLES=$(CURDIR)/$(BUILD)/examples GANSIM_FIXTURES=$(CURDIR)/tests/fixtures scripts/run-tests $(TESTS)
 
 # Everything (library, tools, tests) in build-san/, tools in build-san/bin.
 # allocator_may_return_null: the bad-input tests ask for absurd sizes and

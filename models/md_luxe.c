@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/md_export_internal.h"
 #include "metrics/mt.h"
 #include "nn/nn_ckpt.h"
 
@@ -584,4 +585,5 @@ const md_kind md_kind_luxe = {
     .open = md_luxe_open,
     .close = md_luxe_close,
     .events = &md_luxe_events,
+    .export_onnx = md_export_luxe,
 };
