@@ -27,8 +27,11 @@ PKGS        := hdf5 inih
 BLAS_CFLAGS := $(shell PKG_CONFIG_PATH=$(OPENBLAS_PC) pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBDIR := $(shell PKG_CONFIG_PATH=$(OPENBLAS_PC) pkg-config --variable=libdir openblas 2>/dev/null)
 DEP_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(BLAS_CFLAGS)
+# HepMC3 (Debian's libhepmc3-dev ships neither a .pc file nor HepMC3-config;
+# it sits on the default paths) and the C++ runtime for datasets/ds_hepmc3.cpp.
+HEPMC3_LIBS := -lHepMC3 -lstdc++
 DEP_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
-               -L$(BLAS_LIBDIR) -Wl,-rpath,$(BLAS_LIBDIR) -lopenblas -lm
+               -L$(BLAS_LIBDIR) -Wl,-rpath,$(BLAS_LIBDIR) -lopenblas $(HEPMC3_LIBS) -lm
 CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 
 OPT      ?= -O3 $(ARCH)
@@ -48,7 +51,9 @@ LDLIBS   := $(DEP_LIBS)
 BUILD   ?= build
 MODULES := core nn preprocess metrics datasets models api
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# C++ units (only where a C++ library is wrapped: datasets/ds_hepmc3.cpp)
+LIB_CXX_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.cpp))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_CXX_SRC:%.cpp=$(BUILD)/%.o)
 TOOL_SRC := $(wildcard tools/gansim-*.c)
 # Tools go to $(BIN); the sanitized build keeps its own copies so end-to-end
 # tests run sanitized tools and never clobber the normal ones.
@@ -71,6 +76,13 @@ $(BUILD)/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# C++ units go through the C compiler's driver (-x c++), so gcc and clang
+# builds, the sanitizers and the fuzzing flags all apply to them unchanged.
+LIB_CXXFLAGS = -x c++ -std=c++17 $(filter-out -std=%,$(CFLAGS))
+$(BUILD)/%.o: %.cpp $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CXXFLAGS) -c $< -o $@
+
 $(BUILD)/libgansim.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -85,6 +97,17 @@ $(BIN)/%: tools/%.c tools/tool_common.h $(BUILD)/libgansim.a
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libgansim.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_LDFLAGS) $< -o $@ $(BUILD)/libgansim.a $(LDLIBS) $(CHECK_LIBS)
+
+# The HepMC3 test reads files back with HepMC3's own reader (a C++ helper).
+$(BUILD)/tests/hepmc3_read.o: tests/hepmc3_read.cpp tests/hepmc3_read.h Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CXXFLAGS) -c $< -o $@
+
+$(BUILD)/tests/test_hepmc3: tests/test_hepmc3.c tests/testutil.h tests/hepmc3_read.h \
+                            $(BUILD)/tests/hepmc3_read.o $(BUILD)/libgansim.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/tests/hepmc3_read.o -o $@ $(BUILD)/libgansim.a \
+	    $(LDLIBS) $(CHECK_LIBS)
 
 # The embedding examples, built against the library exactly as a user would
 # (gansim.h on the include path, libgansim.a and its dependencies).
