@@ -64,7 +64,8 @@ TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HEADERS := $(foreach m,$(MODULES),$(wildcard $(m)/*.h))
 PUBLIC_HEADERS := $(filter-out %_internal.h,$(HEADERS))
 CXX     ?= g++
-EXAMPLES := $(BUILD)/examples/sample_events $(BUILD)/examples/sample_threads
+EXAMPLES := $(BUILD)/examples/sample_events $(BUILD)/examples/sample_threads \
+            $(BUILD)/examples/g4_sketch
 
 .PHONY: all deps test sanitize valgrind bench bench-compare demo demo-zdc ablation install clean examples fuzz fuzz-build
 all: $(BUILD)/libgansim.a $(BUILD)/libgansim.so $(TOOLS)
@@ -118,6 +119,20 @@ $(BUILD)/examples/sample_events: examples/sample_events.c api/gansim.h $(BUILD)/
 $(BUILD)/examples/sample_threads: examples/sample_threads.cpp api/gansim.h $(BUILD)/libgansim.a
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 -O2 -Wall -Wextra -Werror -Iapi $< -o $@ $(BUILD)/libgansim.a $(LDFLAGS) $(LDLIBS) -pthread
+
+# docs/embedding.md's Geant4 sketch: the cpp block after the "make test
+# compiles" marker is extracted at build time (so the document and the test
+# cannot drift), compiled against the stand-in Geant4 classes in
+# tests/g4stub/ and run by tests/test_embed.c through run_sketch.cpp.
+$(BUILD)/examples/g4_sketch.cpp: docs/embedding.md
+	@mkdir -p $(dir $@)
+	awk '/<!-- make test compiles/ {f = 1; next} f && /^```cpp/ {c = 1; next} c && /^```/ {exit} c' $< > $@
+	@test -s $@ || { echo "$<: no cpp block after the 'make test compiles' marker" >&2; rm -f $@; exit 1; }
+
+$(BUILD)/examples/g4_sketch: tests/g4stub/run_sketch.cpp $(BUILD)/examples/g4_sketch.cpp \
+                             $(wildcard tests/g4stub/*.hh) api/gansim.h $(BUILD)/libgansim.a
+	$(CXX) -std=c++17 -O2 -Wall -Wextra -Werror -Iapi -Itests/g4stub -I$(BUILD)/examples $< -o $@ \
+	    $(BUILD)/libgansim.a $(LDFLAGS) $(LDLIBS) -pthread
 
 # `make examples` runs them on the model `make demo` trained.
 examples: all $(EXAMPLES)
