@@ -70,6 +70,14 @@ static void check_rows(const h3_file *h, const ds_events *ev, double plane_z, do
     }
 }
 
+static void count_progress(void *user, int64_t done, int64_t total)
+{
+    int64_t *seen = user;
+    ck_assert_int_eq(done, seen[0] + 1); /* once per event, in order */
+    seen[0] = done;
+    seen[1] = total;
+}
+
 START_TEST(t_roundtrip_toy)
 {
     char dir[64], path[128];
@@ -84,10 +92,13 @@ START_TEST(t_roundtrip_toy)
     for (int64_t b = 0, i = 0; b < 4; b++)
         for (int64_t j = 0; j < counts[b]; j++)
             bx[i++] = b;
+    int64_t progress[2] = {0, 0};
     ds_hepmc3_opts o = {.model = "run/model.h5", .model_kind = "luxe_wgan", .seed = 42,
-                        .plane_z_mm = -1234.5};
+                        .plane_z_mm = -1234.5, .progress = count_progress, .user = progress};
     ds_hepmc3_stats st;
     ck_assert_msg(ds_hepmc3_write(path, &ev, bx, 4, &o, &st) == 0, "%s", gs_errmsg());
+    ck_assert_int_eq(progress[0], 4);
+    ck_assert_int_eq(progress[1], 4);
     ck_assert_int_eq(st.events, 4);
     ck_assert_int_eq(st.particles, 3000);
     ck_assert_int_eq(st.empty, 1);

@@ -72,6 +72,12 @@ static int write_events(const char *path, const ds_events *ev, const int64_t *bx
     return gs_commit(tmp, path);
 }
 
+static void hepmc3_progress(void *user, int64_t done, int64_t total)
+{
+    (void)user;
+    gs_tool_progress("HepMC3 events", done, total);
+}
+
 /* The gansim_kind attribute of a model file (malloc'd). */
 static int model_kind(const char *path, char **kind)
 {
@@ -273,7 +279,7 @@ int main(int argc, char **argv)
     ds_hepmc3_stats hst = {0};
     if (hepmc3) {
         ds_hepmc3_opts ho = {.model = model, .model_kind = "luxe_wgan", .seed = (uint64_t)seed,
-                             .plane_z_mm = plane_z};
+                             .plane_z_mm = plane_z, .progress = hepmc3_progress};
         rc = ds_hepmc3_write(out, &ev, bx, bxs, &ho, &hst);
     } else {
         rc = write_events(out, &ev, bx);
