@@ -488,6 +488,7 @@ typedef struct {
     nn_params best_ps;
     md_mlp best_g;
     double best_kl;
+    double kl_floor;             /* the same KL, held-out vs as many training rows */
     int64_t best_step, steps_budget;
     float *train, *train_w, *hold, *hold_w;
     int64_t n_train, n_hold;
@@ -554,6 +555,25 @@ static int sub_prepare(sub_state *s, const md_luxe_cfg *cfg, const ds_events *ev
                 s->hold_w[i] = wv;
             else
                 s->train_w[i - s->n_hold] = wv;
+        }
+    }
+    /* The noise floor of the KL below: held-out rows against as many rows as
+     * the evaluation generates, taken from the (shuffled) training split, in
+     * the same model space. A generator at this value is as close to the
+     * held-out data as a second real sample. */
+    {
+        int64_t ng = s->n_hold * 4 < cfg->kl_samples ? s->n_hold * 4 : cfg->kl_samples;
+        if (ng > s->n_train)
+            ng = s->n_train;
+        mt_compare_opts mo = mt_compare_defaults();
+        mt_feature_metrics fm[64];
+        s->kl_floor = NAN;
+        if (ng > 0 && f <= 64 &&
+            !mt_compare_table(s->hold, s->hold_w, NULL, s->n_hold, s->train, s->train_w, NULL,
+                              ng, f, &mo, fm)) {
+            s->kl_floor = 0;
+            for (int64_t j = 0; j < f; j++)
+                s->kl_floor += fm[j].kl / (double)f;
         }
     }
     if (!qt_loaded) {
@@ -934,8 +954,8 @@ int md_luxe_train(const md_luxe_cfg *cfg_in, const ds_events *ev, const md_train
                         (long long)s->w.step, L.loss_d, L.loss_g, L.gp, L.wdist);
                 for (int64_t j = 0; j < f; j++)
                     fprintf(log, " kl_%s=%.6g", fs.mcolumns[j], kl[j]);
-                fprintf(log, " kl_mean=%.6g steps_per_s=%.3f elapsed_s=%.1f\n", klm,
-                        pr.steps_per_s, el);
+                fprintf(log, " kl_mean=%.6g kl_floor=%.6g steps_per_s=%.3f elapsed_s=%.1f\n", klm,
+                        s->kl_floor, pr.steps_per_s, el);
                 fflush(log);
             }
             if (opts->progress)

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "metrics/mt_plot.h"
 #include "models/md_luxe.h"
 #include "models/md_zdc.h"
 #include "nn/nn.h"
@@ -375,5 +376,11 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "%s: done in %.0f s: model %s/model.h5, log %s/train.log\n", prog,
             wall() - t0, out, out);
+    /* the quality of each sub-model against its real-vs-real floor */
+    char logpath[4200], *table = NULL;
+    snprintf(logpath, sizeof logpath, "%s/train.log", out);
+    if (mt_trainlog_summary(logpath, &table) == GS_OK)
+        fprintf(stderr, "%s: quality per sub-model (from %s):\n%s", prog, logpath, table);
+    free(table);
     return GS_EXIT_OK;
 }
