@@ -2,6 +2,7 @@
 #include "models/md_classifier.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +98,12 @@ int md_cls_two_sample(const float *a, const float *aw, int64_t na, const float *
         return gs_error(GS_ERR_ARG, "classifier: %lld rows per sample are too few (need >= 2 "
                                     "to train and >= 1 to test)", (long long)m);
     const int weighted = aw || bw;
+    /* One thread: the network is too small for the kernels' threads to pay
+     * (on a busy machine their barriers cost more than the work); callers
+     * that want speed run several tests at once (md_eval runs the model's
+     * and the floor's side by side). The setting is this thread's own. */
+    const int saved_threads = omp_get_max_threads();
+    omp_set_num_threads(1);
     gs_rng rng;
     gs_rng_seed(&rng, cfg.seed ^ 0xC1A551F1E5ULL);
     /* class 0 (a) first, then class 1 (b), in both matrices */
@@ -236,5 +243,6 @@ int md_cls_two_sample(const float *a, const float *aw, int64_t na, const float *
     free(score);
     free(tw);
     free(lab);
+    omp_set_num_threads(saved_threads);
     return rc;
 }

@@ -22,7 +22,9 @@
  *     0.999)); each step draws batch/2 training rows of each class
  *     (proportional to the weights when given, Walker's alias method).
  *  4. AUC of the held-out logits (B = positive class), weighted by the
- *     held-out rows' weights when given (mt_auc). */
+ *     held-out rows' weights when given (mt_auc).
+ * It runs on the calling thread alone (the network is too small for
+ * threads to pay); run several at once for speed. */
 #ifndef MD_CLASSIFIER_H
 #define MD_CLASSIFIER_H
 

@@ -212,8 +212,10 @@ static void json_rows(FILE *js, const srows *s)
         json_num(js, x->gen);
         fputs(", \"floor\": ", js);
         json_num(js, x->floor);
-        fputs(", \"ratio\": ", js);
-        json_num(js, x->ratio);
+        if (isfinite(x->ratio)) { /* pull rows have none */
+            fputs(", \"ratio\": ", js);
+            json_num(js, x->ratio);
+        }
         fputs(", \"verdict\": ", js);
         json_str(js, V_NAME[x->verdict]);
         if (x->note[0]) {
@@ -453,18 +455,18 @@ static int layout_make(const ds_events *ref, const ds_events *gen, const ds_even
     return GS_OK;
 }
 
-/* column map of `ev` onto ref's order */
-static int map_columns(const ds_events *ref, const ds_events *ev, const char *what,
-                       int64_t *map)
+/* column map of `ev` (file name `what`) onto ref's (`rname`) order */
+static int map_columns(const ds_events *ref, const char *rname, const ds_events *ev,
+                       const char *what, int64_t *map)
 {
     if (ev->f != ref->f)
-        return gs_error(GS_ERR_FORMAT, "the %s file has %lld columns but the reference has %lld",
-                        what, (long long)ev->f, (long long)ref->f);
+        return gs_error(GS_ERR_FORMAT, "%s has %lld columns but %s has %lld", what,
+                        (long long)ev->f, rname, (long long)ref->f);
     for (int64_t c = 0; c < ref->f; c++) {
         map[c] = ds_events_column(ev, ref->columns[c]);
         if (map[c] < 0)
-            return gs_error(GS_ERR_FORMAT, "the %s file has no column '%s' (present in the "
-                                           "reference)", what, ref->columns[c]);
+            return gs_error(GS_ERR_FORMAT, "%s has no column '%s' (present in %s)", what,
+                            ref->columns[c], rname);
     }
     return GS_OK;
 }
@@ -682,9 +684,10 @@ static void json_means(FILE *js, const layout *L, const mt_feature_metrics *g,
     json_num(js, g && f ? mean_over(g, f, 0, L->f, 3) : NAN);
 }
 
+/* the fields of a region or species object (no braces) */
 static void json_subset(FILE *js, const layout *L, const subset *s)
 {
-    fprintf(js, "{\"n_real\": %lld, \"n_gen\": %lld, \"n_real2\": %lld, ", (long long)s->nsel[0],
+    fprintf(js, "\"n_real\": %lld, \"n_gen\": %lld, \"n_real2\": %lld, ", (long long)s->nsel[0],
             (long long)s->nsel[1], (long long)s->nsel[2]);
     fputs("\"frac_real\": ", js);
     json_num(js, frac_of(s, 0));
@@ -700,7 +703,6 @@ static void json_subset(FILE *js, const layout *L, const subset *s)
     json_means(js, L, s->mg, s->mf);
     fputs(", \"features\": ", js);
     json_features(js, L, s->mg, s->mf, 0, L->fe);
-    fputs("}", js);
 }
 
 /* "KL 4.9e-3 (floor 4.0e-4, 12x) | KS 0.04 p 1e-30 (floor 0.003) | chi2/ndf 45 (floor 1.1)" */
@@ -1074,10 +1076,12 @@ int md_eval_events(const ds_events *ref, const ds_events *ref2, const ds_events 
     layout L;
     int64_t gmap[MAXF], r2map[MAXF], rmap[MAXF];
     int rc = layout_make(ref, gen, ref2, &L);
+    const char *rname = o.real_name ? o.real_name : "the reference";
     if (!rc)
-        rc = map_columns(ref, gen, "generated", gmap);
+        rc = map_columns(ref, rname, gen, o.gen_name ? o.gen_name : "the generated table", gmap);
     if (!rc && ref2)
-        rc = map_columns(ref, ref2, "second reference", r2map);
+        rc = map_columns(ref, rname, ref2, o.ref2_name ? o.ref2_name : "the second reference",
+                         r2map);
     for (int64_t c = 0; c < ref->f; c++)
         rmap[c] = c;
     split_plan sp = {0};
@@ -1271,10 +1275,10 @@ int md_eval_events(const ds_events *ref, const ds_events *ref2, const ds_events 
             if (ratio_of(mg[c].kl, mf[c].kl) > ratio_of(mg[worst].kl, mf[worst].kl))
                 worst = c;
         snprintf(lab, sizeof lab, "KL of the worst feature (%s)", L.names[worst]);
-        snprintf(note, sizeof note, "features.%s.kl", L.names[worst]);
+        snprintf(note, sizeof note, "%s.%s.kl", worst < L.f ? "features" : "derived",
+                 L.names[worst]);
         if (!rc)
-            rc = add_ratio_row(&rows, lab, worst < L.f ? note : "derived", mg[worst].kl,
-                               mf[worst].kl, NULL);
+            rc = add_ratio_row(&rows, lab, note, mg[worst].kl, mf[worst].kl, NULL);
         if (!rc)
             rc = add_ratio_row(&rows, "mean JS over the features", "mean_js",
                                mean_over(mg, mf, 0, L.f, 1), mean_over(mf, mf, 0, L.f, 1), NULL);
@@ -1391,11 +1395,8 @@ int md_eval_events(const ds_events *ref, const ds_events *ref2, const ds_events 
         if (nreg) {
             fputs(",\n\"regions\": {", js);
             for (int k = 1; k < 1 + nreg; k++) {
-                fprintf(js, "%s\n \"%s\": {\"r_max\": ", k > 1 ? "," : "", sub[k].name);
-                json_num(js, k == 1 ? o.r0 : INFINITY);
-                fputs(", \"r_min\": ", js);
-                json_num(js, k == 1 ? 0 : o.r0);
-                fputs(", \"metrics\": ", js);
+                fprintf(js, "%s\n \"%s\": {", k > 1 ? "," : "", sub[k].name);
+                fprintf(js, k == 1 ? "\"r_max\": %.10g, " : "\"r_min\": %.10g, ", o.r0);
                 json_subset(js, &L, &sub[k]);
                 fputs("}", js);
             }
@@ -1407,7 +1408,7 @@ int md_eval_events(const ds_events *ref, const ds_events *ref2, const ds_events 
                 const char *pn = mt_pdg_name(codes[k - sp_off]);
                 fprintf(js, "%s\n \"%s\": {\"name\": ", k > sp_off ? "," : "", sub[k].name);
                 json_str(js, pn ? pn : "");
-                fputs(", \"metrics\": ", js);
+                fputs(", ", js);
                 json_subset(js, &L, &sub[k]);
                 fputs("}", js);
             }
