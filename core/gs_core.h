@@ -31,6 +31,12 @@ const char *gs_errmsg(void);
 void gs_clear_error(void);
 const char *gs_status_name(int code);
 
+/* Parses a whole string as an integer: decimal digits, or decimal /
+ * scientific notation whose value is exactly an integer ("1e6", "2.5e3",
+ * "100.0"); surrounding blanks allowed. Returns 0, or -1 for anything else
+ * (fractions, values beyond int64, hex, nan/inf, trailing text). */
+int gs_parse_i64(const char *s, int64_t *out);
+
 /* Overflow-checked size arithmetic: return 0 on success, nonzero on overflow. */
 static inline int gs_mul_overflow(size_t a, size_t b, size_t *out)
 {

@@ -13,6 +13,37 @@ START_TEST(test_error_message)
 }
 END_TEST
 
+START_TEST(test_parse_i64)
+{
+    static const struct {
+        const char *s;
+        int ok;
+        int64_t v;
+    } c[] = {
+        {"42", 1, 42},          {"-7", 1, -7},          {"1e6", 1, 1000000},
+        {"2.5e3", 1, 2500},     {"1E3", 1, 1000},       {" 12 ", 1, 12},
+        {"9007199254740993e0", 1, 9007199254740993LL},  {"9223372036854775807", 1, INT64_MAX},
+        {"-9223372036854775808", 1, INT64_MIN}, {"100.0", 1, 100}, {"0.05e2", 1, 5},
+        {"1200e-2", 1, 12}, {"0", 1, 0}, {"-0e5", 1, 0}, {"00012", 1, 12},
+        {"9223372036854775808", 0, 0}, {"9.3e18", 0, 0}, {"1.25e1", 0, 0}, {".", 0, 0},
+        {"1e", 0, 0}, {"-", 0, 0}, {"1..2", 0, 0},
+        {"1.5", 0, 0},          {"1e-3", 0, 0},         {"1e20", 0, 0},
+        {"99999999999999999999", 0, 0}, {"1e999", 0, 0}, {"nan", 0, 0},
+        {"inf", 0, 0},          {"", 0, 0},             {"12x", 0, 0},
+        {"0x10", 0, 0},         {"e6", 0, 0},           {"1e6x", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        int64_t v = -12345;
+        int r = gs_parse_i64(c[i].s, &v);
+        ck_assert_msg((r == 0) == c[i].ok, "'%s': rc %d", c[i].s, r);
+        if (c[i].ok)
+            ck_assert_msg(v == c[i].v, "'%s' -> %lld", c[i].s, (long long)v);
+        else
+            ck_assert_int_eq(v, -12345);
+    }
+}
+END_TEST
+
 START_TEST(test_rng_deterministic)
 {
     gs_rng a, b;
@@ -96,6 +127,7 @@ static Suite *core_suite(void)
     Suite *s = suite_create("core");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_error_message);
+    tcase_add_test(tc, test_parse_i64);
     tcase_add_test(tc, test_rng_deterministic);
     tcase_add_test(tc, test_rng_moments);
     tcase_add_test(tc, test_rng_below_and_shuffle);

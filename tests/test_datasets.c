@@ -761,7 +761,8 @@ START_TEST(test_datagen_tool)
 {
     char a[800];
     const char *out = tpath("g.h5");
-    snprintf(a, sizeof a, "luxe -n 1000 --seed 4 -o '%s' --weights", out);
+    /* -n in scientific notation: an exact integer is accepted */
+    snprintf(a, sizeof a, "luxe -n 1e3 --seed 4 -o '%s' --weights", out);
     ck_assert_int_eq(run(a), 0);
     ds_events ev;
     ck_assert_int_eq(ds_events_read(out, NULL, &ev), GS_OK);
@@ -780,7 +781,8 @@ START_TEST(test_datagen_tool)
     const char *usage[] = {"", "luxe -n 10", "luxe -o '%s'", "luxe -n 0 -o '%s'",
                            "luxe -n ten -o '%s'", "lux -n 10 -o '%s'", "luxe -n 10 -o '%s' --frob",
                            "zdc -n 10 -o '%s' --weights", "luxe -n 10 --seed -1 -o '%s'",
-                           "luxe -n"};
+                           "luxe -n", "luxe -n 1.5 -o '%s'", "luxe -n 1e-3 -o '%s'",
+                           "luxe -n 2.5e0 -o '%s'", "luxe -n 1e999 -o '%s'"};
     for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
         snprintf(a, sizeof a, usage[i], bad_out);
         ck_assert_msg(run(a) == 2, "'%s' should be a usage error", a);

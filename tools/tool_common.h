@@ -26,16 +26,13 @@ static inline void gs_tool_err(const char *prog, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-/* Parses an integer option in [lo, hi]; returns 0 on success. Values
- * beyond long long are refused (strtoll would clamp them silently). */
+/* Parses an integer option in [lo, hi]; returns 0 on success. Accepts
+ * scientific notation when the value is an exact integer ("-n 1e6");
+ * values beyond long long are refused (strtoll would clamp them silently). */
 static inline int gs_tool_parse_i64(const char *s, long long lo, long long hi, long long *out)
 {
-    char *end;
-    if (!s || !*s)
-        return -1;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end != '\0' || v < lo || v > hi)
+    int64_t v;
+    if (!s || !*s || gs_parse_i64(s, &v) || v < lo || v > hi)
         return -1;
     *out = v;
     return 0;
