@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "core/gs_h5.h"
-#include "datasets/ds.h"
+#include "datasets/ds_internal.h"
 
 static int is_blank_or_comment(const char *s)
 {
@@ -100,6 +100,8 @@ int ds_events_read_csv_stream(FILE *fp, const char *path, const ds_read_opts *op
     rc = gs_h5_split_csv(line, &names, &ncol);
     if (rc)
         goto done;
+    if (opts && (rc = ds_map_columns(names, ncol, opts->columns, path)))
+        goto done;
     feat = calloc((size_t)ncol, sizeof *feat);
     vals = calloc((size_t)ncol, sizeof *vals);
     if (!feat || !vals) {
@@ -126,8 +128,10 @@ int ds_events_read_csv_stream(FILE *fp, const char *path, const ds_read_opts *op
             feat[nfeat++] = names[j];
     }
     if (nfeat == 0) {
-        rc = gs_error(GS_ERR_FORMAT, "%s: line %lld: header names no feature columns", path,
-                      lineno);
+        char found[1024];
+        rc = gs_error(GS_ERR_FORMAT, "%s: line %lld: header names no feature columns (found: %s; "
+                      "pdg/species and weight(s) are not features)", path, lineno,
+                      ds_names_list(names, ncol, found, sizeof found));
         goto done;
     }
 
@@ -230,6 +234,7 @@ int ds_events_read_csv_stream(FILE *fp, const char *path, const ds_read_opts *op
         out->weights = b.wt;
         b.wt = NULL;
     }
+    rc = ds_apply_import_opts(out, opts, path);
 done:
     free(line);
     free(vals);

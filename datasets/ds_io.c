@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/gs_h5.h"
-#include "datasets/ds.h"
+#include "datasets/ds_internal.h"
 
 static const char *const zdc_cond_names[DS_ZDC_NCOND] = {"E",  "vx", "vy",   "vz",    "px",
                                                          "py", "pz", "mass", "charge"};
@@ -274,6 +274,8 @@ static int events_read_h5(hid_t f, const char *path, const ds_read_opts *opts, d
                       (long long)nn, (long long)out->f);
         goto done;
     }
+    if (opts && (rc = ds_map_columns(names, nn, opts->columns, path)))
+        goto done;
     out->columns = names;
     names = NULL;
     rc = read_names(f, "events", "units", &units, &nu, &found);
@@ -322,6 +324,8 @@ static int events_read_h5(hid_t f, const char *path, const ds_read_opts *opts, d
             goto done;
         }
     }
+    if ((rc = ds_apply_import_opts(out, opts, path)))
+        goto done;
     int drop_ok = opts && opts->drop_nonfinite;
     drop = malloc((size_t)out->n);
     if (!drop) {

@@ -420,6 +420,7 @@ static void make_files(void)
     wide_file("f64inf.h5", INFINITY, 8, H5T_STD_I32LE, 22);
     write_str("big.csv", "x,y,pdg\n1,2,22\n1,1e39,22\n");
     write_str("pdgbig.csv", "x,y,pdg\n1,2,3000000022\n");
+    write_str("hdr.csv", "X,Y,time,PID\n1,2,3,22\n4,5,6,11\n"); /* valid, other names */
     /* filters without a plugin here: ZFP (a Debian package exists, not
      * installed by install-deps) and an id nobody registered */
     ck_assert_msg(H5Zfilter_avail(32013) <= 0, "this test needs the ZFP plugin to be absent");
@@ -534,6 +535,30 @@ static const bad_case cases[] = {
     {"prep", "fit --in good.h5 -o out.h5 --seed -3", 2, "--seed", "'-3'", "out.h5", 0},
     {"prep", "fit --in good.h5 -o nodir/out.h5", 1, "nodir/out.h5", "cannot create",
      "nodir/out.h5", 0},
+    /* ---- gansim-prep: import options (CSV names, units, particles per BX) ---- */
+    {"prep", "fit --in hdr.csv -o out.h5 --columns x=X,t=Time", 1, "hdr.csv",
+     "column mapping t=Time: the file has no column 'Time' (its columns: X,Y,time,PID)",
+     "out.h5", 0},
+    {"prep", "fit --in hdr.csv -o out.h5 --columns x", 1, "'x'", "expected NAME=VALUE pairs",
+     "out.h5", 0},
+    {"prep", "fit --in hdr.csv -o out.h5 --columns Y=X", 1, "hdr.csv",
+     "two columns are named 'Y'", "out.h5", 0},
+    {"prep", "fit --in hdr.csv -o out.h5 --columns pdg=PID --units mm,mm", 1, "hdr.csv",
+     "units: 2 given for 3 feature columns (X,Y,time)", "out.h5", 0},
+    {"prep", "fit --in hdr.csv -o out.h5 --columns pdg=PID --units X=mm", 1, "hdr.csv",
+     "units: no unit for Y,time", "out.h5", 0},
+    {"prep", "fit --in hdr.csv -o out.h5 --particles-per-bx -1", 2, "--particles-per-bx",
+     "'-1' is not a number > 0", "out.h5", 0},
+    {"prep", "fit --in hdr.csv -o out.h5 --particles-per-bx 1e999", 2, "--particles-per-bx",
+     "'1e999'", "out.h5", 0},
+    {"prep", "fit --in good.h5 -o out.h5 --particles-per-bx 5", 1, "good.h5",
+     "the file states particles_per_bx = 12000, not 5 as asked", "out.h5", 0},
+    {"prep", "fit --in good.h5 -o out.h5 --units cm,mm,GeV,GeV,GeV,ns", 1, "good.h5",
+     "the file gives column 'x' the unit 'mm', not 'cm' as asked", "out.h5", 0},
+    {"train", "luxe --data hdr.csv --out run --columns t=Time", 1, "hdr.csv",
+     "no column 'Time' (its columns: X,Y,time,PID)", "run", 0},
+    {"train", "luxe --data hdr.csv --out run --particles-per-bx x", 2, "--particles-per-bx",
+     "'x' is not a number > 0", "run", 0},
     /* ---- gansim-prep: input files ---- */
     EV_FILES("prep", "fit --in ", " -o out.h5", "out.h5", 1),
     {"prep", "fit --in nodata.h5 -o out.h5", 1, "nodata.h5", "missing dataset /events", "out.h5", 1},

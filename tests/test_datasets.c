@@ -522,6 +522,57 @@ START_TEST(test_csv)
     ck_assert_int_eq(ev.n, 2);
     ck_assert_float_eq(ev.x[3], 4.0f);
     ds_events_free(&ev);
+    /* import options: a header in other names, units, particles per BX */
+    write_text(p, "X,Y,time,PID,w\n1,2,3,22,0.5\n4,5,6,11,1\n");
+    ds_read_opts im = {.columns = "x=X, y=Y,t=time,pdg=PID,weight=w",
+                       .units = "mm,mm,ns", .particles_per_bx = 1.5e4};
+    ck_assert_int_eq(ds_events_read_csv(p, &im, &ev), GS_OK);
+    ck_assert_int_eq(ev.f, 3);
+    ck_assert_str_eq(ev.columns[0], "x");
+    ck_assert_str_eq(ev.columns[2], "t");
+    ck_assert_str_eq(ev.units[2], "ns");
+    ck_assert_int_eq(ev.pdg[1], 11);
+    ck_assert_float_eq(ev.weights[0], 0.5f);
+    ck_assert_double_eq(ev.particles_per_bx, 1.5e4);
+    ck_assert_float_eq(ev.x[5], 6.0f);
+    /* units as pairs; mapping applies to HDF5 tables too, and swaps work */
+    ck_assert_int_eq(ds_events_write(tpath("m.h5"), &ev), GS_OK);
+    ds_events_free(&ev);
+    im = (ds_read_opts){.columns = "x=y,y=x", .units = "t=ns,y=mm,x=mm"};
+    ck_assert_int_eq(ds_events_read(tpath("m.h5"), &im, &ev), GS_OK);
+    ck_assert_str_eq(ev.columns[0], "y");
+    ck_assert_str_eq(ev.columns[1], "x");
+    ds_events_free(&ev);
+    struct {
+        ds_read_opts o;
+        const char *msg;
+    } badimp[] = {
+        {{.columns = "x=X,t=Time"},
+         "a.csv: column mapping t=Time: the file has no column 'Time' (its columns: "
+         "X,Y,time,PID,w)"},
+        {{.columns = "x"}, "column mapping 'x': expected NAME=VALUE pairs"},
+        {{.columns = "x=X,y=X"}, "column 'X' is mapped twice"},
+        {{.columns = "Y=X"}, "two columns are named 'Y' (columns: Y,Y,time,PID,w)"},
+        {{.units = "mm,mm"}, "units: 2 given for 5 feature columns (X,Y,time,PID,w)"},
+        {{.units = "X=mm"}, "units: no unit for Y,time,PID,w (every feature column needs one"},
+        {{.units = "Z=mm"}, "units: no feature column 'Z' (feature columns: X,Y,time,PID,w)"},
+        {{.particles_per_bx = -3}, "particles per bunch crossing -3 is not a finite number > 0"},
+    };
+    for (size_t i = 0; i < sizeof badimp / sizeof badimp[0]; i++) {
+        ck_assert_msg(ds_events_read_csv(p, &badimp[i].o, &ev) != GS_OK, "case %zu", i);
+        ck_msg_has(badimp[i].msg);
+        ck_assert_ptr_null(ev.x);
+    }
+    /* a file that states other metadata than asked is refused */
+    im = (ds_read_opts){.units = "mm,mm,s"};
+    ck_assert_int_eq(ds_events_read(tpath("m.h5"), &im, &ev), GS_ERR_ARG);
+    ck_msg_has("m.h5: the file gives column 't' the unit 'ns', not 's' as asked");
+    im = (ds_read_opts){.particles_per_bx = 7};
+    ck_assert_int_eq(ds_events_read(tpath("m.h5"), &im, &ev), GS_ERR_ARG);
+    ck_msg_has("the file states particles_per_bx = 15000, not 7 as asked");
+    write_text(p, "pdg,weight\n22,1\n");
+    ck_assert_int_ne(ds_events_read_csv(p, NULL, &ev), GS_OK);
+    ck_msg_has("header names no feature columns (found: pdg,weight;");
     /* a finite value beyond float32 is not "infinite": never dropped silently */
     write_text(p, "x,y\n1,2\n1,-1e39\n");
     ck_assert_int_eq(ds_events_read_csv(p, &drop, &ev), GS_ERR_FORMAT);

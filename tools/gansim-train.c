@@ -39,6 +39,7 @@ static void usage(FILE *out)
             "  --resume          continue DIR/last.h5 with its own configuration\n"
             "  --threads T       threads (default: GANSIM_THREADS or all cores)\n"
             "  --drop-nonfinite  drop rows with NaN/Inf instead of failing\n"
+            GS_TOOL_IMPORT_HELP
             "  --print-config    print the configuration keys with their values and exit\n"
             "  -h, --help        this help;  --version  the version\n"
             "\n"
@@ -121,12 +122,6 @@ static void on_progress_zdc(void *ud, const md_zdc_progress *p)
     }
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 /* mkdir -p; fails (ENOTDIR) when the path exists but is not a directory */
 static int make_dir(const char *dir)
 {
@@ -172,6 +167,7 @@ typedef union {
 typedef struct {
     const char *data, *out;
     int resume, drop;
+    ds_read_opts import; /* --columns, --units, --particles-per-bx */
     progress_state *ps;
 } run_args;
 
@@ -202,9 +198,9 @@ static void zdc_defaults(any_cfg *c) { md_zdc_cfg_default(&c->zdc); }
 static int run_luxe(const any_cfg *cfg, const run_args *a, int *stopped)
 {
     ds_events ev;
-    ds_read_opts ro = {.drop_nonfinite = a->drop};
-    int rc = ends_with(a->data, ".csv") ? ds_events_read_csv(a->data, &ro, &ev)
-                                        : ds_events_read(a->data, &ro, &ev);
+    ds_read_opts ro = a->import;
+    ro.drop_nonfinite = a->drop;
+    int rc = gs_tool_read_events(a->data, &ro, &ev);
     if (!rc && (rc = start_run(a)))
         ds_events_free(&ev);
     if (rc)
@@ -264,14 +260,17 @@ int main(int argc, char **argv)
         gs_tool_err(prog, "unknown model kind '%s' (luxe, zdc)", argv[1]);
         return GS_EXIT_USAGE;
     }
-    enum { O_RESUME = 256, O_THREADS, O_DROP, O_PRINT, O_VERSION, O_ITERS };
+    enum { O_RESUME = 256, O_THREADS, O_DROP, O_PRINT, O_VERSION, O_ITERS, O_IMPORT };
     static const struct option lo[] = {
         {"data", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
         {"config", required_argument, 0, 'c'}, {"set", required_argument, 0, 's'},
         {"iters", required_argument, 0, O_ITERS}, {"resume", no_argument, 0, O_RESUME},
         {"threads", required_argument, 0, O_THREADS},
         {"drop-nonfinite", no_argument, 0, O_DROP}, {"print-config", no_argument, 0, O_PRINT},
-        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, O_VERSION},
+        {"columns", required_argument, 0, O_IMPORT}, {"units", required_argument, 0, O_IMPORT},
+        {"particles-per-bx", required_argument, 0, O_IMPORT}, {0, 0, 0, 0}};
+    ds_read_opts import = {0};
     const char *data = NULL, *out = NULL, *config = NULL;
     const char *sets[256];
     int nsets = 0, resume = 0, drop = 0, print = 0;
@@ -280,9 +279,16 @@ int main(int argc, char **argv)
     kind->defaults(&cfg);
     char iters_kv[64];
     optind = 2;
-    int c;
-    while ((c = getopt_long(argc, argv, ":d:o:c:s:h", lo, NULL)) != -1) {
+    int c, li;
+    while ((c = getopt_long(argc, argv, ":d:o:c:s:h", lo, &li)) != -1) {
         switch (c) {
+        case O_IMPORT: {
+            char opt[64];
+            snprintf(opt, sizeof opt, "--%s", lo[li].name);
+            if (gs_tool_import_opt(prog, opt, optarg, &import) < 0)
+                return GS_EXIT_USAGE;
+            break;
+        }
         case 'd': data = optarg; break;
         case 'o': out = optarg; break;
         case 'c': config = optarg; break;
@@ -358,7 +364,8 @@ int main(int argc, char **argv)
     if (gs_tool_threads(prog, threads))
         return GS_EXIT_USAGE;
     progress_state ps = {.tty = gs_tool_isatty()};
-    run_args ra = {.data = data, .out = out, .resume = resume, .drop = drop, .ps = &ps};
+    run_args ra = {.data = data, .out = out, .resume = resume, .drop = drop, .import = import,
+                   .ps = &ps};
     int stopped = 0;
     double t0 = wall();
     int rc = kind->run(&cfg, &ra, &stopped);

@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <string.h>
+
 #include "core/gs_core.h"
+#include "datasets/ds.h"
 #include "nn/nn.h"
 
 enum { GS_EXIT_OK = 0, GS_EXIT_FAIL = 1, GS_EXIT_USAGE = 2 };
@@ -50,6 +53,47 @@ static inline int gs_tool_parse_f64(const char *s, double *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* ---- event-table import (--columns, --units, --particles-per-bx) -------- */
+
+#define GS_TOOL_IMPORT_HELP                                                                \
+    "  --columns MAP     rename columns as read, NEW=OLD pairs: x=X,t=time,pdg=PID\n"        \
+    "  --units U         units of the feature columns, in order (mm,mm,GeV,GeV,GeV,ns)\n"    \
+    "                    or as NAME=UNIT pairs; for files without them (CSV)\n"               \
+    "  --particles-per-bx N  mean particles per bunch crossing (for --bunch-crossings\n"     \
+    "                    when sampling); for files without it (CSV)\n"
+
+/* When `opt` is one of the import options, stores `val` in *o and returns
+ * 1 (or, for a bad value, prints the message and returns -1); returns 0 for
+ * any other option. The strings are kept by reference. */
+static inline int gs_tool_import_opt(const char *prog, const char *opt, const char *val,
+                                     ds_read_opts *o)
+{
+    if (!strcmp(opt, "--columns")) {
+        o->columns = val;
+    } else if (!strcmp(opt, "--units")) {
+        o->units = val;
+    } else if (!strcmp(opt, "--particles-per-bx")) {
+        double v;
+        if (gs_tool_parse_f64(val, &v) || !(v > 0)) {
+            gs_tool_err(prog, "--particles-per-bx: '%s' is not a number > 0", val);
+            return -1;
+        }
+        o->particles_per_bx = v;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* Reads an event table: CSV by the .csv suffix, HDF5 otherwise. */
+static inline int gs_tool_read_events(const char *path, const ds_read_opts *o, ds_events *ev)
+{
+    size_t l = strlen(path);
+    if (l > 4 && !strcmp(path + l - 4, ".csv"))
+        return ds_events_read_csv(path, o, ev);
+    return ds_events_read(path, o, ev);
 }
 
 /* Thread count: --threads (opt > 0), else GANSIM_THREADS, else OpenMP's
