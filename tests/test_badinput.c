@@ -200,6 +200,8 @@ static void copy_file(const char *from, const char *to)
 
 /* held open (and so locked by HDF5) by this process while the matrix runs */
 static hid_t locked_file = H5I_INVALID_HID;
+/* run directories this process holds the gansim lock on meanwhile */
+static gs_dir_lock_t lock_run, lock_res;
 
 /* Files another program holds: one whose superblock still carries HDF5's
  * "open for write" mark (a copy taken while a writer had it open, as a
@@ -429,6 +431,17 @@ static void make_files(void)
     lzf_file("lzf.h5");
     held_files();
     make_models();
+    /* the same file under other names: a symlink and a hard link to keep.txt
+     * (the file the cases below pre-create with known content) */
+    write_str("keep.txt", "x");
+    ck_assert_int_eq(symlink("keep.txt", tpath("klink.h5")), 0);
+    ck_assert_int_eq(link(tpath("keep.txt"), tpath("khard.h5")), 0);
+    /* run directories another process is using */
+    mkdir(tpath("lrun"), 0755);
+    mkdir(tpath("lres"), 0755);
+    copy_file(tpath("mdl/last.h5"), tpath("lres/last.h5"));
+    ck_assert_int_eq(gs_dir_lock(tpath("lrun"), "the test", &lock_run), GS_OK);
+    ck_assert_int_eq(gs_dir_lock(tpath("lres"), "the test", &lock_res), GS_OK);
 }
 
 /* ---- the matrix ----------------------------------------------------------- */
@@ -661,6 +674,31 @@ static const bad_case cases[] = {
     {"train", "luxe --out run --data zdc.h5", 1, "zdc.h5", "missing dataset /events", "run", 0},
     CSV_FILES("train", "luxe --out run --data ", "", "run", 0),
 
+    /* ---- gansim-train: a run directory another process uses ---- */
+    {"train", "luxe --data good.h5 --out lrun", 1, "lrun",
+     "in use by another process (pid ", "lrun/model.h5", 0},
+    {"train", "luxe --data good.h5 --out lres --resume", 1, "lres",
+     "in use by another process (pid ", "lres/model.h5", 0},
+
+    /* ---- never write over an input (the same file by any name) ---- */
+    {"sample", "--model keep.txt -o keep.txt -n 5", 2, "-o keep.txt",
+     "is the same file as --model keep.txt; refusing to write over an input", "keep.txt", 1},
+    {"sample", "--model keep.txt -o klink.h5 -n 5", 2, "-o klink.h5",
+     "is the same file as --model keep.txt", "keep.txt", 1},
+    {"sample", "--model khard.h5 -o ./keep.txt -n 5", 2, "-o ./keep.txt",
+     "is the same file as --model khard.h5", "keep.txt", 1},
+    {"sample", "--model mdl/model.h5 --conditions keep.txt -o klink.h5", 2, "-o klink.h5",
+     "is the same file as --conditions keep.txt", "keep.txt", 1},
+    {"prep", "fit --in keep.txt -o khard.h5", 2, "-o khard.h5",
+     "is the same file as --in keep.txt", "keep.txt", 1},
+    {"prep", "transform --qt klink.h5 --in good.h5 -o keep.txt", 2, "-o keep.txt",
+     "is the same file as --qt klink.h5", "keep.txt", 1},
+    {"eval", "--real good.h5 --gen good.h5 --out rep --log rep/metrics.json", 2,
+     "--out rep/metrics.json", "is the same file as --log rep/metrics.json", "rep/metrics.json",
+     1},
+    {"train", "luxe --data run/last.h5 --out run --resume", 2, "--out run/last.h5",
+     "is the same file as --data run/last.h5", "run/last.h5", 1},
+
     /* ---- gansim-sample (luxe models) ---- */
     {"sample", "", 2, "--model", "need", NULL, 0},
     {"sample", "--model m.h5 -o out.h5 -n 5 --bogus", 2, "--bogus", "unknown option", "out.h5", 0},
@@ -863,6 +901,8 @@ START_TEST(t_bad_input_matrix)
         }
     }
     H5Fclose(locked_file);
+    gs_dir_unlock(&lock_run);
+    gs_dir_unlock(&lock_res);
     printf("bad-input matrix: %d cases, %d failed\n", ncases, nfail);
     fflush(stdout);
     ck_assert_msg(nfail == 0, "%d of %d bad-input cases failed (listed on stderr)", nfail, ncases);

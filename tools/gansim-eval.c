@@ -706,6 +706,15 @@ int main(int argc, char **argv)
         return GS_EXIT_USAGE;
     }
 
+    {
+        char mj[4200], gp[4200];
+        snprintf(mj, sizeof mj, "%s/metrics.json", out);
+        snprintf(gp, sizeof gp, "%s/plots.gp", out);
+        const gs_tool_file ins[] = {{"--real", real}, {"--gen", gen}, {"--log", logp}};
+        const gs_tool_file outs[] = {{"--out", mj}, {"--out", gp}};
+        if (gs_tool_guard_io(PROG, ins, 3, outs, 2))
+            return GS_EXIT_USAGE;
+    }
     ds_kind kr, kg;
     if (ds_file_kind(real, &kr) || ds_file_kind(gen, &kg)) {
         gs_tool_err(PROG, "%s", gs_errmsg());

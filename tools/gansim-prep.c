@@ -186,6 +186,9 @@ int main(int argc, char **argv)
         gs_tool_err(prog, "%s needs --in and -o%s (try --help)", cmd, fit ? "" : " and --qt");
         return GS_EXIT_USAGE;
     }
+    const gs_tool_file ins[] = {{"--in", in}, {"--qt", fit ? NULL : qtp}}, outs[] = {{"-o", outp}};
+    if (gs_tool_guard_io(prog, ins, 2, outs, 1))
+        return GS_EXIT_USAGE;
     int rc = fit ? do_fit(in, outp, &o) : do_apply(qtp, in, outp, inverse);
     if (rc) {
         gs_tool_err(prog, "%s", gs_errmsg());

@@ -198,6 +198,9 @@ int main(int argc, char **argv)
     }
     if (gs_tool_threads(prog, threads))
         return GS_EXIT_USAGE;
+    const gs_tool_file ins[] = {{"--model", model}, {"--conditions", conds}}, outs[] = {{"-o", out}};
+    if (gs_tool_guard_io(prog, ins, 2, outs, 1))
+        return GS_EXIT_USAGE;
 
     char *kind = NULL;
     if (model_kind(model, &kind)) {

@@ -147,6 +147,21 @@ static int make_dir(const char *dir)
     return 0;
 }
 
+/* The files a run writes into its directory never replace --data or
+ * --config (same file through any path or link). */
+static int guard_run_dir(const char *data, const char *config, const char *out)
+{
+    static const char *const names[] = {"model.h5", "last.h5", "train.log"};
+    char p[3][4200];
+    gs_tool_file outs[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(p[i], sizeof p[i], "%s/%s", out, names[i]);
+        outs[i] = (gs_tool_file){"--out", p[i]};
+    }
+    const gs_tool_file ins[] = {{"--data", data}, {"--config", config}};
+    return gs_tool_guard_io(prog, ins, 2, outs, 3);
+}
+
 static int file_exists(const char *dir, const char *name)
 {
     char p[4096];
@@ -179,12 +194,34 @@ typedef struct {
     int (*run)(const any_cfg *cfg, const run_args *a, int *stopped);
 } train_kind;
 
+static gs_dir_lock_t run_lock = {.fd = -1};
+
+/* Locks the run directory once (the lock is held until exit). */
+static int lock_run(const char *out, int resume)
+{
+    if (run_lock.fd >= 0)
+        return GS_OK;
+    char who[64];
+    snprintf(who, sizeof who, "%s %s", prog, resume ? "--resume" : "training");
+    return gs_dir_lock(out, who, &run_lock);
+}
+
 /* After the data are read (a bad data file leaves no run directory behind):
- * creates the run directory and arms the stop flag. */
+ * creates the run directory, locks it against a second gansim process
+ * (training, resuming, exporting) and arms the stop flag. */
 static int start_run(const run_args *a)
 {
     if (make_dir(a->out))
         return gs_error(GS_ERR_IO, "%s: cannot create directory: %s", a->out, strerror(errno));
+    int rc = lock_run(a->out, a->resume);
+    if (rc)
+        return rc;
+    /* another process may have finished a run here since the checks in main */
+    if (!a->resume && (file_exists(a->out, "model.h5") || file_exists(a->out, "last.h5"))) {
+        gs_dir_unlock(&run_lock);
+        return gs_error(GS_ERR_STATE, "%s already holds a trained model (written while this "
+                        "run read its data)", a->out);
+    }
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
@@ -363,12 +400,21 @@ int main(int argc, char **argv)
     }
     if (gs_tool_threads(prog, threads))
         return GS_EXIT_USAGE;
+    if (guard_run_dir(data, config, out))
+        return GS_EXIT_USAGE;
+    /* an existing run directory is locked before the (long) data read, so a
+     * second process on it refuses at once */
+    if (stat(out, &out_st) == 0 && lock_run(out, resume)) {
+        gs_tool_err(prog, "%s", gs_errmsg());
+        return GS_EXIT_FAIL;
+    }
     progress_state ps = {.tty = gs_tool_isatty()};
     run_args ra = {.data = data, .out = out, .resume = resume, .drop = drop, .import = import,
                    .ps = &ps};
     int stopped = 0;
     double t0 = wall();
     int rc = kind->run(&cfg, &ra, &stopped);
+    gs_dir_unlock(&run_lock);
     if (ps.tty)
         fputc('\n', stderr);
     if (rc) {

@@ -96,6 +96,41 @@ static inline int gs_tool_read_events(const char *path, const ds_read_opts *o, d
     return ds_events_read(path, o, ev);
 }
 
+/* ---- inputs are never outputs ------------------------------------------ */
+
+/* A file a tool reads or writes, with the option that named it. */
+typedef struct {
+    const char *opt;  /* "--model", "-o", ... */
+    const char *path; /* NULL: option not given */
+} gs_tool_file;
+
+/* Registers the inputs with gs_protect_input (so no atomic write can replace
+ * one, whatever path it takes) and refuses, naming both, when one of the
+ * outputs (which need not exist yet) is already the same file as an input:
+ * `-o m.h5` over `--model m.h5`, through a symlink or a hard link alike.
+ * Returns 0, or GS_EXIT_USAGE after the message. */
+static inline int gs_tool_guard_io(const char *prog, const gs_tool_file *in, int nin,
+                                   const gs_tool_file *out, int nout)
+{
+    for (int i = 0; i < nin; i++)
+        if (in[i].path && gs_protect_input(in[i].path)) {
+            gs_tool_err(prog, "%s", gs_errmsg());
+            return GS_EXIT_USAGE;
+        }
+    for (int o = 0; o < nout; o++) {
+        const char *same = out[o].path ? gs_protected_match(out[o].path) : NULL;
+        if (!same)
+            continue;
+        for (int i = 0; i < nin; i++)
+            if (in[i].path && !strcmp(in[i].path, same)) {
+                gs_tool_err(prog, "%s %s is the same file as %s %s; refusing to write over an "
+                            "input", out[o].opt, out[o].path, in[i].opt, in[i].path);
+                return GS_EXIT_USAGE;
+            }
+    }
+    return 0;
+}
+
 /* Thread count: --threads (opt > 0), else GANSIM_THREADS, else OpenMP's
  * default. Returns an exit code: 0, or GS_EXIT_USAGE after a message. */
 static inline int gs_tool_threads(const char *prog, long long opt)
