@@ -461,6 +461,24 @@ static int luxe_init(md_run *run, hid_t from)
         (rc = md_luxe_plan_subs(cfg, ev, &st->fs, &rg, plan, &n_sub, st->notes,
                                 sizeof st->notes)))
         goto out;
+    /* dropped cells go to the user (stderr) as well as to train.log */
+    if (st->notes[0]) {
+        int n_drop = 0;
+        for (const char *q = st->notes; *q;) {
+            const char *nl = strchr(q, '\n');
+            const int len = nl ? (int)(nl - q) : (int)strlen(q);
+            md_run_note(run, "%.*s", len, q);
+            n_drop++;
+            q += len + (nl != NULL);
+        }
+        int64_t kept = 0;
+        for (int k = 0; k < n_sub; k++)
+            kept += plan[k].n_rows;
+        md_run_note(run, "%d sub-model%s dropped: %lld of %lld particles (%.2f %%) are not "
+                    "modelled and will not be sampled", n_drop, n_drop == 1 ? "" : "s",
+                    (long long)(ev->n - kept), (long long)ev->n,
+                    100.0 * (double)(ev->n - kept) / (double)ev->n);
+    }
     const int64_t f = ev->f;
     const md_wgan_cfg wc = md_luxe_wgan_cfg(cfg, f);
     st->n_sub = run->n_parts = n_sub;
@@ -543,8 +561,7 @@ static void luxe_log_header(const md_run *run, FILE *log)
         fprintf(log, "# sub=%s rows=%lld proportion=%.6f steps=%lld\n", st->subs[k].plan.name,
                 (long long)st->subs[k].plan.n_rows, st->subs[k].plan.proportion,
                 (long long)run->parts[k].steps);
-    if (st->notes[0])
-        fprintf(log, "# %s", st->notes);
+    /* st->notes reach train.log through md_run_note */
 }
 
 int md_luxe_train(const md_luxe_cfg *cfg, const ds_events *ev, const md_train_opts *opts,

@@ -278,6 +278,17 @@ static void make_models(void)
     ck_assert_int_ge(H5Adelete(f, "n_sub"), 0);
     ck_assert_int_eq(gs_h5_attr_write_i64(f, ".", "n_sub", 1000), GS_OK);
     H5Fclose(f);
+    /* an interrupted run's model: fewer steps taken than planned */
+    f = model_copy("mpart.h5");
+    char *budget = NULL;
+    ck_assert_int_eq(gs_h5_attr_read_str(f, ".", "part_budget", &budget), GS_OK);
+    for (char *q = budget; *q; q++)
+        if (*q != ',')
+            *q = '0';
+    ck_assert_int_ge(H5Adelete(f, "part_steps"), 0);
+    ck_assert_int_eq(gs_h5_attr_write_str(f, ".", "part_steps", budget), GS_OK);
+    free(budget);
+    H5Fclose(f);
     f = model_copy("mprop.h5");
     ck_assert_int_ge(H5Adelete_by_name(f, "sub0", "proportion", H5P_DEFAULT), 0);
     ck_assert_int_eq(gs_h5_attr_write_f64(f, "sub0", "proportion", 5.0), GS_OK);
@@ -304,6 +315,11 @@ static void make_files(void)
     ds_images im;
     ck_assert_int_eq(ds_toy_zdc(3, 7, &im), GS_OK);
     ck_assert_int_eq(ds_images_write(tpath("zdc.h5"), &im), GS_OK);
+    ds_images_free(&im);
+    ck_assert_int_eq(ds_toy_zdc(6, 7, &im), GS_OK);
+    for (int i = 1; i < 6; i++) /* one condition, six times: nothing to condition on */
+        memcpy(im.cond + i * DS_ZDC_NCOND, im.cond, DS_ZDC_NCOND * sizeof(float));
+    ck_assert_int_eq(ds_images_write(tpath("zdc1.h5"), &im), GS_OK);
     ds_images_free(&im);
     events_file("ab.h5", 10, 2, "a,b", -1, -1, 0); /* valid, other columns */
 
@@ -673,6 +689,22 @@ static const bad_case cases[] = {
     {"train", "luxe --out run --data nodata.h5", 1, "nodata.h5", "missing dataset /events", "run", 0},
     {"train", "luxe --out run --data zdc.h5", 1, "zdc.h5", "missing dataset /events", "run", 0},
     CSV_FILES("train", "luxe --out run --data ", "", "run", 0),
+
+    /* ---- gansim-train: runs refused by the driver's validation leave nothing ---- */
+    {"train", "luxe --data good.h5 --out run --iters 1 --set split.min_rows=10", 1, "outer",
+     "1 of 2 sub-models would get 0 training steps (outer) and be sampled untrained; raise "
+     "train.iters (--iters), or allow it (gansim-train --allow-untrained)", "run", 0},
+    {"train", "zdc --data zdc1.h5 --out run --iters 2", 1, "zdc",
+     "need at least 2 distinct conditions", "run", 0},
+    {"train", "luxe --data good.h5 --out mdl --resume --iters 1", 1, "--resume --iters 1",
+     "already took 1 steps, more than the 0 it gets now", "mdl/nothing", 0},
+    {"train", "luxe --data good.h5 --out mdl --resume --iters 0", 2, "train.iters", "outside",
+     "mdl/nothing", 0},
+    /* ---- gansim-sample: an interrupted run's model ---- */
+    {"sample", "--model mpart.h5 -o out.h5 -n 5", 1, "mpart.h5",
+     "a partial model: its training stopped after 0 of 2 steps (inner trained 0 of its 1 "
+     "steps, outer trained 0 of its 1 steps); finish it with gansim-train --resume, or "
+     "sample it anyway with --allow-partial", "out.h5", 1},
 
     /* ---- gansim-train: a run directory another process uses ---- */
     {"train", "luxe --data good.h5 --out lrun", 1, "lrun",

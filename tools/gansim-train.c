@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -38,14 +39,19 @@ static void usage(FILE *out)
             "  --config FILE     INI config file ([section] key = value)\n"
             "  --set KEY=VALUE   override one config key (repeatable)\n"
             "  --iters N         shorthand for --set train.iters=N\n"
-            "  --resume          continue DIR/last.h5 with its own configuration\n"
+            "  --resume          continue DIR/last.h5 with its own configuration; with\n"
+            "                    --iters N, continue (also a finished run) to N steps in total\n"
+            "  --allow-untrained train although some sub-model gets 0 steps (train.iters too\n"
+            "                    small for the sub-models): it is sampled untrained\n"
             "  --threads T       threads (default: GANSIM_THREADS or all cores)\n"
             "  --drop-nonfinite  drop rows with NaN/Inf instead of failing\n"
             GS_TOOL_IMPORT_HELP
             "  --print-config    print the configuration keys with their values and exit\n"
             "  -h, --help        this help;  --version  the version\n"
             "\n"
-            "Ctrl-C (SIGINT) or SIGTERM saves the state and exits cleanly; --resume goes on.\n");
+            "Ctrl-C (SIGINT) or SIGTERM saves the state (DIR/model.h5 is then marked partial,\n"
+            "and gansim-sample refuses it) and exits with status 130 or 143, as an\n"
+            "interrupted program does; --resume goes on.\n");
 }
 
 typedef struct {
@@ -90,8 +96,14 @@ static void on_progress(void *ud, const md_progress *p)
         for (int i = 0; i < p->losses.n && k->loss_names[i]; i++)
             if (k->loss_labels[i])
                 fprintf(stderr, " %s %8.4f", k->loss_labels[i], p->losses.v[i]);
-        fprintf(stderr, "  %s %8.4f (best %8.4f)  %5.2f st/s  ETA %s   ", k->score_label,
-                p->score, p->best, p->steps_per_s, eta);
+        /* "-" until the part's first evaluation ("nan" would read like divergence) */
+        char sc[16] = "       -", be[16] = "       -";
+        if (!isnan(p->score))
+            snprintf(sc, sizeof sc, "%8.4f", p->score);
+        if (!isnan(p->best))
+            snprintf(be, sizeof be, "%8.4f", p->best);
+        fprintf(stderr, "  %s %s (best %s)  %5.2f st/s  ETA %s   ", k->score_label, sc, be,
+                p->steps_per_s, eta);
         if (last)
             fputc('\n', stderr);
         fflush(stderr);
@@ -187,22 +199,48 @@ static int start_run(const char *out, int resume)
 }
 
 /* Reads the data and trains: GS_OK or a gs_status with gs_errmsg() set. */
-static int run(const md_kind *kind, const void *cfg, const char *data_path, const char *out,
-               int resume, const ds_read_opts *ro, progress_state *ps, int *stopped)
+typedef struct {
+    const char *out;
+    int resume;
+    int64_t resume_iters;  /* --resume --iters N: continue to N steps in total */
+    int allow_untrained;
+    char what[256];        /* "4000 events, 6 features" */
+} run_opts;
+
+/* md_train_opts.prepare: the driver accepted configuration and data (so a
+ * run refused by its validation prints one line, the error) */
+static int prepare_out(void *ud)
+{
+    const run_opts *o = ud;
+    int rc = start_run(o->out, o->resume);
+    if (!rc)
+        fprintf(stderr, "%s: %s, %d threads -> %s/\n", prog, o->what, nn_get_threads(), o->out);
+    return rc;
+}
+
+/* md_train_opts.note: what the user must see goes to the terminal too */
+static void on_note(void *ud, const char *line)
+{
+    (void)ud;
+    fprintf(stderr, "%s: %s\n", prog, line);
+}
+
+/* Reads the data and trains: GS_OK or a gs_status with gs_errmsg() set.
+ * The run directory is made only once the driver has validated the run. */
+static int run(const md_kind *kind, const void *cfg, const char *data_path, run_opts *o,
+               const ds_read_opts *ro, progress_state *ps, int *stopped)
 {
     void *data = NULL;
     int rc = kind->data_read(data_path, ro, &data);
-    if (!rc)
-        rc = start_run(out, resume);
     if (rc) {
         if (data)
             kind->data_free(data);
         return rc;
     }
-    char what[256];
-    kind->data_describe(data, what, sizeof what);
-    fprintf(stderr, "%s: %s, %d threads -> %s/\n", prog, what, nn_get_threads(), out);
-    md_train_opts to = {.out_dir = out, .resume = resume, .stop = md_stop_on_signals(),
+    kind->data_describe(data, o->what, sizeof o->what);
+    md_train_opts to = {.out_dir = o->out, .resume = o->resume, .resume_iters = o->resume_iters,
+                        .allow_untrained = o->allow_untrained, .prepare = prepare_out,
+                        .prepare_ud = o, .note = on_note, .stop = md_stop_on_signals(),
                         .progress = on_progress, .progress_ud = ps};
     rc = md_train(kind, cfg, data, &to, stopped);
     kind->data_free(data);
@@ -248,7 +286,7 @@ int main(int argc, char **argv)
 /* Everything after the model kind (argv[1]); cfg holds its defaults. */
 static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
 {
-    enum { O_RESUME = 256, O_THREADS, O_DROP, O_PRINT, O_VERSION, O_ITERS, O_IMPORT };
+    enum { O_RESUME = 256, O_THREADS, O_DROP, O_PRINT, O_VERSION, O_ITERS, O_IMPORT, O_UNTRAINED };
     static const struct option lo[] = {
         {"data", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
         {"config", required_argument, 0, 'c'}, {"set", required_argument, 0, 's'},
@@ -257,7 +295,10 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
         {"drop-nonfinite", no_argument, 0, O_DROP}, {"print-config", no_argument, 0, O_PRINT},
         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, O_VERSION},
         {"columns", required_argument, 0, O_IMPORT}, {"units", required_argument, 0, O_IMPORT},
-        {"particles-per-bx", required_argument, 0, O_IMPORT}, {0, 0, 0, 0}};
+        {"particles-per-bx", required_argument, 0, O_IMPORT},
+        {"allow-untrained", no_argument, 0, O_UNTRAINED}, {0, 0, 0, 0}};
+    int allow_untrained = 0;
+    const char *iters_arg = NULL;
     ds_read_opts import = {0}; /* --columns, --units, --particles-per-bx */
     const char *data = NULL, *out = NULL, *config = NULL;
     const char *sets[256];
@@ -293,7 +334,9 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
                 return GS_EXIT_USAGE;
             }
             sets[nsets++] = iters_kv;
+            iters_arg = optarg;
             break;
+        case O_UNTRAINED: allow_untrained = 1; break;
         case O_RESUME: resume = 1; break;
         case O_DROP: drop = 1; break;
         case O_PRINT: print = 1; break;
@@ -330,17 +373,23 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
         gs_tool_err(prog, "--data and --out are required (see --help)");
         return GS_EXIT_USAGE;
     }
-    if (resume && (config || nsets))
+    if (resume && (config || nsets > (iters_arg != NULL)))
         gs_tool_err(prog, "note: --resume uses the configuration stored in %s/last.h5; "
-                          "--config/--set are ignored", out);
+                          "--config/--set are ignored (--iters N trains on to N steps)", out);
+    int64_t resume_iters = 0;
+    if (resume && iters_arg && gs_parse_i64(iters_arg, &resume_iters)) {
+        gs_tool_err(prog, "--iters: '%s' is not an integer", iters_arg);
+        return GS_EXIT_USAGE;
+    }
     struct stat out_st;
     if (stat(out, &out_st) == 0 && !S_ISDIR(out_st.st_mode)) {
         gs_tool_err(prog, "--out %s exists and is not a directory", out);
         return GS_EXIT_USAGE;
     }
     if (!resume && (file_exists(out, "model.h5") || file_exists(out, "last.h5"))) {
-        gs_tool_err(prog, "%s already holds a trained model; use --resume to continue it or "
-                          "choose another --out", out);
+        gs_tool_err(prog, "%s already holds a trained model; continue it with --resume (and "
+                          "--iters N to train it to N steps in total) or choose another --out",
+                    out);
         return GS_EXIT_USAGE;
     }
     if (resume && !file_exists(out, "last.h5")) {
@@ -361,7 +410,9 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
     int stopped = 0;
     double t0 = wall();
     import.drop_nonfinite = drop;
-    int rc = run(kind, cfg, data, out, resume, &import, &ps, &stopped);
+    run_opts ro = {.out = out, .resume = resume, .resume_iters = resume_iters,
+                   .allow_untrained = allow_untrained};
+    int rc = run(kind, cfg, data, &ro, &import, &ps, &stopped);
     gs_dir_unlock(&run_lock);
     if (ps.tty)
         fputc('\n', stderr);
@@ -370,9 +421,14 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
         return GS_EXIT_FAIL;
     }
     if (stopped) {
-        fprintf(stderr, "%s: interrupted; state saved to %s/last.h5 (continue with --resume)\n",
-                prog, out);
-        return GS_EXIT_OK;
+        /* the shell's convention for a program a signal stopped (130 for
+         * SIGINT, 143 for SIGTERM): `gansim-train ... && gansim-sample ...`
+         * must not go on to sample an unfinished model */
+        fprintf(stderr, "%s: interrupted (%s); state saved to %s/last.h5, %s/model.h5 is "
+                        "marked partial; continue with --resume\n",
+                prog, stopped == SIGINT ? "SIGINT" : stopped == SIGTERM ? "SIGTERM" : "stop",
+                out, out);
+        return stopped == SIGINT || stopped == SIGTERM ? 128 + stopped : GS_EXIT_FAIL;
     }
     fprintf(stderr, "%s: done in %.0f s: model %s/model.h5, log %s/train.log\n", prog,
             wall() - t0, out, out);
