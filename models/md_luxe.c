@@ -17,6 +17,12 @@ const md_cfg_field md_luxe_cfg_fields[] = {
       "feature coordinates the GAN sees"),
     F("data.log_features", MD_CFG_STR, log_features, 0, 0, NULL,
       "features trained as log10 (model-space names, comma list; may be empty)"),
+    F("data.columns", MD_CFG_STR, columns, 0, 0, NULL,
+      "rename the data's columns as read, NEW=OLD pairs (x=X,t=time,pdg=PID; CSV headers)"),
+    F("data.units", MD_CFG_STR, units, 0, 0, NULL,
+      "units of the feature columns, in order or NAME=UNIT (for data without them, CSV)"),
+    F("data.particles_per_bx", MD_CFG_FLOAT, particles_per_bx, 0, 1e15, NULL,
+      "mean particles per bunch crossing (for data without it, CSV; 0 = as in the file)"),
     F("split.regions", MD_CFG_ENUM, region_mode, 0, 0, "none,radius,rects", "region split"),
     F("split.radii", MD_CFG_STR, radii, 0, 0, NULL, "ring radii in mm for split.regions=radius"),
     F("split.rects", MD_CFG_STR, rects, 0, 0, NULL,
@@ -123,6 +129,17 @@ md_wgan_cfg md_luxe_wgan_cfg(const md_luxe_cfg *c, int64_t f)
 }
 
 /* ---- training data ------------------------------------------------------------ */
+static void data_opts(const void *cfg, ds_read_opts *o)
+{
+    const md_luxe_cfg *c = cfg;
+    if (c->columns[0])
+        o->columns = c->columns;
+    if (c->units[0])
+        o->units = c->units;
+    if (c->particles_per_bx > 0)
+        o->particles_per_bx = c->particles_per_bx;
+}
+
 static int data_read(const char *path, const ds_read_opts *o, void **out)
 {
     *out = NULL;
@@ -584,6 +601,7 @@ const md_kind md_kind_luxe = {
     .cfg_default = cfg_default,
     .data_help = "HDF5 event table (or a .csv event table)",
     .data_read = data_read,
+    .data_opts = data_opts,
     .data_free = data_free,
     .data_describe = data_describe,
     .loss_names = loss_names,

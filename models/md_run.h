@@ -201,6 +201,10 @@ struct md_kind {
     /* training data */
     const char *data_help;          /* what --data takes */
     int (*data_read)(const char *path, const ds_read_opts *o, void **data);
+    /* The configuration's say on reading the data (data.columns, data.units,
+     * ... as ds_read_opts), or NULL: so that --resume reads the data as the
+     * run first did. Fields it leaves alone keep the caller's values. */
+    void (*data_opts)(const void *cfg, ds_read_opts *o);
     void (*data_free)(void *data);
     /* "4000 events, 6 features" for the tool's first line */
     void (*data_describe)(const void *data, char *buf, size_t n);

@@ -588,6 +588,15 @@ static const bad_case cases[] = {
      "no column 'Time' (its columns: X,Y,time,PID)", "run", 0},
     {"train", "luxe --data hdr.csv --out run --particles-per-bx x", 2, "--particles-per-bx",
      "'x' is not a number > 0", "run", 0},
+    {"train", "luxe --data hdr.csv --out run", 1, "data.log_features",
+     "names 't', not a model-space feature (they are X,Y,time,PID; rename the data's columns "
+     "with --columns", "run", 0},
+    {"train", "luxe --data hdr.csv --out run --set data.coords=cylindrical --columns t=time", 1,
+     "data.coords=cylindrical", "needs columns x,y,px,py,pz; the data has X,Y,t,PID", "run", 0},
+    {"train", "zdc --data zdc.h5 --out run --units mm", 2, "--units",
+     "zdc training data are not an event table", "run", 0},
+    {"train", "luxe --data hdr.csv --out run --set data.units=mm", 1, "hdr.csv",
+     "units: 1 given for 4 feature columns (X,Y,time,PID)", "run", 0},
     /* ---- gansim-prep: input files ---- */
     EV_FILES("prep", "fit --in ", " -o out.h5", "out.h5", 1),
     {"prep", "fit --in nodata.h5 -o out.h5", 1, "nodata.h5", "missing dataset /events", "out.h5", 1},

@@ -720,6 +720,49 @@ START_TEST(t_progress_dash_before_eval)
 }
 END_TEST
 
+/* A CSV with its own column names trains through --columns, --units and
+ * --particles-per-bx; they are stored with the run, so --resume reads the
+ * file the same way without them, and the model samples bunch crossings. */
+START_TEST(t_csv_import_train)
+{
+    const char *b = gs_test_bin();
+    char dir[64], p[256];
+    gs_test_tmpdir(dir, sizeof dir);
+    ds_events ev;
+    ck_assert_int_eq(ds_toy_luxe(3000, 9, &ev), GS_OK);
+    snprintf(p, sizeof p, "%s/d.csv", dir);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "X,Y,PX,PY,PZ,time,PID\n");
+    for (int64_t i = 0; i < ev.n; i++) {
+        for (int j = 0; j < 6; j++)
+            fprintf(f, "%.9g,", ev.x[i * 6 + j]);
+        fprintf(f, "%d\n", ev.pdg[i]);
+    }
+    fclose(f);
+    ds_events_free(&ev);
+    const char *small = "--set model.g_widths=8 --set model.d_widths=8 --set train.batch=32 "
+                        "--set train.n_critic=1 --set train.kl_samples=100 "
+                        "--set split.min_rows=20 --set train.kl_every=5";
+    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.csv --out %s/r --iters 10 %s "
+                                 "--columns x=X,y=Y,px=PX,py=PY,pz=PZ,t=time,pdg=PID "
+                                 "--units mm,mm,GeV,GeV,GeV,ns --particles-per-bx 1.2e4 "
+                                 "2>/dev/null", b, dir, dir, small), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.csv --out %s/r --resume "
+                                 "--iters 20 2>/dev/null", b, dir, dir), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 --bunch-crossings 2 "
+                                 "-o %s/s.h5 2>/dev/null", b, dir, dir), 0);
+    snprintf(p, sizeof p, "%s/s.h5", dir);
+    ck_assert_int_eq(ds_events_read(p, NULL, &ev), GS_OK);
+    ck_assert_str_eq(ev.columns[5], "t");
+    ck_assert_str_eq(ev.units[5], "ns");
+    ck_assert_double_eq(ev.particles_per_bx, 1.2e4);
+    ck_assert_ptr_nonnull(ev.pdg);
+    ds_events_free(&ev);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
 static Suite *luxe_suite(void)
 {
     Suite *s = suite_create("luxe");
@@ -739,6 +782,7 @@ static Suite *luxe_suite(void)
     tcase_add_test(tc, t_interrupt_marks_partial);
     tcase_add_test(tc, t_resume_iters_continues);
     tcase_add_test(tc, t_progress_dash_before_eval);
+    tcase_add_test(tc, t_csv_import_train);
     suite_add_tcase(s, tc);
     return s;
 }

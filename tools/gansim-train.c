@@ -299,7 +299,13 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
         {"allow-untrained", no_argument, 0, O_UNTRAINED}, {0, 0, 0, 0}};
     int allow_untrained = 0;
     const char *iters_arg = NULL;
-    ds_read_opts import = {0}; /* --columns, --units, --particles-per-bx */
+    /* --columns, --units, --particles-per-bx: the config keys data.columns,
+     * data.units, data.particles_per_bx of kinds that read event tables */
+    struct {
+        const char *opt, *key, *val;
+    } imports[3] = {{"--columns", "data.columns", NULL}, {"--units", "data.units", NULL},
+                    {"--particles-per-bx", "data.particles_per_bx", NULL}};
+    int nimports = 0;
     const char *data = NULL, *out = NULL, *config = NULL;
     const char *sets[256];
     int nsets = 0, resume = 0, drop = 0, print = 0;
@@ -311,9 +317,15 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
         switch (c) {
         case O_IMPORT: {
             char opt[64];
+            ds_read_opts check = {0};
             snprintf(opt, sizeof opt, "--%s", lo[li].name);
-            if (gs_tool_import_opt(prog, opt, optarg, &import) < 0)
+            if (gs_tool_import_opt(prog, opt, optarg, &check) < 0)
                 return GS_EXIT_USAGE;
+            for (int i = 0; i < 3; i++)
+                if (!strcmp(imports[i].opt, opt)) {
+                    nimports += !imports[i].val;
+                    imports[i].val = optarg;
+                }
             break;
         }
         case 'd': data = optarg; break;
@@ -364,6 +376,19 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
             gs_tool_err(prog, "--set %s: %s", sets[i], gs_errmsg());
             return GS_EXIT_USAGE;
         }
+    for (int i = 0; i < 3; i++) {
+        if (!imports[i].val)
+            continue;
+        if (!kind->data_opts) {
+            gs_tool_err(prog, "%s: %s training data are not an event table; the option does "
+                              "not apply", imports[i].opt, kind->name);
+            return GS_EXIT_USAGE;
+        }
+        if (md_cfg_set(kind->cfg_fields, cfg, imports[i].key, imports[i].val)) {
+            gs_tool_err(prog, "%s: %s", imports[i].opt, gs_errmsg());
+            return GS_EXIT_USAGE;
+        }
+    }
     if (print) {
         printf("%s configuration (key, value, meaning):\n", kind->name);
         md_cfg_print_help(kind->cfg_fields, cfg, stdout);
@@ -373,9 +398,11 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
         gs_tool_err(prog, "--data and --out are required (see --help)");
         return GS_EXIT_USAGE;
     }
-    if (resume && (config || nsets > (iters_arg != NULL)))
-        gs_tool_err(prog, "note: --resume uses the configuration stored in %s/last.h5; "
-                          "--config/--set are ignored (--iters N trains on to N steps)", out);
+    if (resume && (config || nimports || nsets > (iters_arg != NULL)))
+        gs_tool_err(prog, "note: --resume uses the configuration stored in %s/last.h5 (and "
+                          "reads the data as the run first did); --config/--set/--columns/"
+                          "--units/--particles-per-bx are ignored (--iters N trains on to N "
+                          "steps)", out);
     int64_t resume_iters = 0;
     if (resume && iters_arg && gs_parse_i64(iters_arg, &resume_iters)) {
         gs_tool_err(prog, "--iters: '%s' is not an integer", iters_arg);
@@ -409,10 +436,31 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
     progress_state ps = {.tty = gs_tool_isatty()};
     int stopped = 0;
     double t0 = wall();
-    import.drop_nonfinite = drop;
+    /* how to read the data: the configuration's data.* keys, on --resume
+     * those stored with the run */
+    ds_read_opts import = {.drop_nonfinite = drop};
+    void *stored = NULL;
+    if (resume && kind->data_opts && (stored = malloc(kind->cfg_size))) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/last.h5", out);
+        hid_t f;
+        int src = gs_h5_open(p, 0, &f);
+        if (!src) {
+            src = md_kind_read_config(f, p, kind, stored);
+            gs_h5_close(f);
+        }
+        if (src) {
+            gs_tool_err(prog, "--resume: %s", gs_errmsg());
+            free(stored);
+            return GS_EXIT_FAIL;
+        }
+    }
+    if (kind->data_opts)
+        kind->data_opts(stored ? stored : cfg, &import);
     run_opts ro = {.out = out, .resume = resume, .resume_iters = resume_iters,
                    .allow_untrained = allow_untrained};
     int rc = run(kind, cfg, data, &ro, &import, &ps, &stopped);
+    free(stored);
     gs_dir_unlock(&run_lock);
     if (ps.tty)
         fputc('\n', stderr);
