@@ -40,6 +40,27 @@
 typedef struct nn_ctx nn_ctx;
 typedef struct nn_tensor nn_tensor;
 
+/* Op parameters, named per op family; the op says which member is in use. */
+typedef union {
+    struct { float a, b; } affine;         /* AFFINE: a x + b */
+    float slope;                           /* LEAKY_RELU, LEAKY_RELU_BW, LINEAR_LRELU */
+    struct { bool ta, tb; } matmul;        /* MATMUL: transpose A, B */
+    int64_t start;                         /* SLICE, PAD: offset along dim 1 */
+    struct { int64_t o, m, i; } view;      /* REDUCE, EXPAND, CHAN_*: x as [o, m, i],
+                                              the m channels reduced or broadcast */
+    struct {
+        int64_t sh, sw, ph, pw;            /* stride and padding, rows and columns */
+        int64_t slabs, slab_floats;        /* im2col slabs in aux: count, floats each */
+    } conv;                                /* CONV2D, CONV_T2D, CONV_WGRAD */
+    int64_t factor;                        /* UPSAMPLE2D, SUMPOOL2D */
+    struct { int64_t top, left; } window;  /* CROP2D, PAD2D: the window's corner */
+    struct {
+        int64_t o, m, i;                   /* x as [o, m, i], m channels */
+        float eps, slope;
+        bool act;                          /* LeakyReLU(slope) fused */
+    } bn;                                  /* BN_TRAIN */
+} nn_op_args;
+
 /* Fields above the line may be read by users; the rest is the engine's. */
 struct nn_tensor {
     float *data;                    /* n floats, 64-byte aligned, row-major */
@@ -53,8 +74,7 @@ struct nn_tensor {
     bool requires_grad;
     bool is_param;
     nn_tensor *src[NN_MAX_SRC];
-    float fp[4];                    /* op parameters (float) */
-    int64_t ip[6];                  /* op parameters (int) */
+    nn_op_args arg;                 /* the op's parameters (its family's member) */
     nn_tensor *prev;                /* tape link: previous node of the context */
     nn_tensor *gacc;                /* gradient being accumulated in a backward pass */
     uint64_t gepoch;                /* pass that gacc belongs to */
