@@ -54,6 +54,7 @@ typedef union {
     } conv;                                /* CONV2D, CONV_T2D, CONV_WGRAD */
     int64_t factor;                        /* UPSAMPLE2D, SUMPOOL2D */
     struct { int64_t top, left; } window;  /* CROP2D, PAD2D: the window's corner */
+    struct { float slope; bool act; } il;  /* PHASE_IL: LeakyReLU(slope) fused when act */
     struct {
         int64_t o, m, i;                   /* x as [o, m, i], m channels */
         float eps, slope;
@@ -362,6 +363,11 @@ nn_tensor *nn_phase_unfold3x3(nn_ctx *c, nn_tensor *p);
  * plus b[c] (b [C] or NULL); deinterleave: its adjoint (without the bias),
  * zero where no output pixel reads. */
 nn_tensor *nn_phase_interleave(nn_ctx *c, nn_tensor *z, nn_tensor *b);
+/* leaky_relu(nn_phase_interleave(z, b), slope) in one pass and one tensor,
+ * slope >= 0 (the activation's mask is read from the output's sign): the
+ * inference generator's "phase conv, then activate" without a second pass
+ * over the image. Differentiable to any order, like the two ops. */
+nn_tensor *nn_phase_interleave_lrelu(nn_ctx *c, nn_tensor *z, nn_tensor *b, float slope);
 nn_tensor *nn_phase_deinterleave(nn_ctx *c, nn_tensor *y);
 /* [N, ...] -> [N, prod(...)] (a reshape; shares data). */
 nn_tensor *nn_flatten(nn_ctx *c, nn_tensor *x);
@@ -430,5 +436,16 @@ nn_tensor *nn_batchnorm_layer_fwd(nn_ctx *c, const nn_batchnorm_layer *l, nn_ten
 /* The layer followed by LeakyReLU(slope), fused (nn_batchnorm_leaky_relu). */
 nn_tensor *nn_batchnorm_layer_fwd_lrelu(nn_ctx *c, const nn_batchnorm_layer *l, nn_tensor *x,
                                         float slope);
+/* Inference fold: eval-mode batch norm is y = s x + t per channel, with
+ * s = gamma / sqrt(running_var + eps) and t = beta - running_mean s (computed
+ * in double). Folded into the layer before it, whose weight w [rows, ...]
+ * and bias b [rows] (or NULL: zero) produce the normalised channels, rows
+ * per channel = rows / l->ch consecutive rows (1 for a conv's output
+ * channels; h·w for a linear map reshaped to [C, h, w]): w_out = s w,
+ * b_out = s b + t, shapes of w and [rows]. The layer with the folded
+ * parameters equals layer + eval-mode batch norm up to float rounding.
+ * GS_ERR_ARG when rows is not a multiple of l->ch or a shape differs. */
+int nn_batchnorm_fold(const nn_batchnorm_layer *l, const nn_tensor *w, const nn_tensor *b,
+                      nn_tensor *w_out, nn_tensor *b_out);
 
 #endif

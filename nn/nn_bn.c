@@ -246,3 +246,25 @@ nn_tensor *nn_batchnorm_layer_fwd_lrelu(nn_ctx *c, const nn_batchnorm_layer *l, 
     return nn_batchnorm_leaky_relu(c, x, l->gamma, l->beta, l->running_mean->data,
                                    l->running_var->data, l->momentum, l->eps, slope);
 }
+
+int nn_batchnorm_fold(const nn_batchnorm_layer *l, const nn_tensor *w, const nn_tensor *b,
+                      nn_tensor *w_out, nn_tensor *b_out)
+{
+    const int64_t rows = w->shape[0], per = rows / (l->ch > 0 ? l->ch : 1);
+    if (l->ch < 1 || rows % l->ch || w_out->n != w->n || b_out->n != rows ||
+        (b && b->n != rows))
+        return gs_error(GS_ERR_ARG, "nn: batchnorm_fold: %lld rows for %lld channels, or "
+                        "output shapes differ", (long long)rows, (long long)l->ch);
+    const int64_t cols = w->n / rows;
+    for (int64_t ch = 0; ch < l->ch; ch++) {
+        const double g = l->gamma->data[ch], be = l->beta->data[ch];
+        const double m = l->running_mean->data[ch], v = l->running_var->data[ch];
+        const double sc = g / sqrt(v + (double)l->eps), sh = be - m * sc;
+        for (int64_t r = ch * per; r < (ch + 1) * per; r++) {
+            for (int64_t k = 0; k < cols; k++)
+                w_out->data[r * cols + k] = (float)(sc * w->data[r * cols + k]);
+            b_out->data[r] = (float)(sc * (b ? b->data[r] : 0.0f) + sh);
+        }
+    }
+    return GS_OK;
+}

@@ -270,6 +270,8 @@ static void fwd_phase_il(nn_tensor *y)
     const int64_t n = y->shape[0], co = y->shape[1], ho = y->shape[2], wo = y->shape[3];
     const int64_t hz = z->shape[2], wz = z->shape[3], w = wo / 2, pz = hz * wz;
     const int64_t work_ = y->n;
+    const bool act = y->arg.il.act;
+    const float sl = y->arg.il.slope;
     PLANES_FOR(p, n * co)
     {
         const int64_t in = p / co, o = p % co;
@@ -280,19 +282,31 @@ static void fwd_phase_il(nn_tensor *y)
             const float *z0 = z->data + ((in * 4 + 2 * a) * co + o) * pz + (i + a) * wz;
             const float *z1 = z0 + co * pz + 1;
             float *out = y->data + (p * ho + r) * wo;
+            if (!act) {
+#pragma omp simd
+                for (int64_t j = 0; j < w; j++) {
+                    out[2 * j] = z0[j] + bv;
+                    out[2 * j + 1] = z1[j] + bv;
+                }
+                continue;
+            }
+            /* no bias: no + 0.0f either, which would turn -0 into +0 */
 #pragma omp simd
             for (int64_t j = 0; j < w; j++) {
-                out[2 * j] = z0[j] + bv;
-                out[2 * j + 1] = z1[j] + bv;
+                const float v0 = bias ? z0[j] + bv : z0[j], v1 = bias ? z1[j] + bv : z1[j];
+                out[2 * j] = v0 > 0 ? v0 : sl * v0;
+                out[2 * j + 1] = v1 > 0 ? v1 : sl * v1;
             }
         }
     }
 }
 
-nn_tensor *nn_phase_interleave(nn_ctx *c, nn_tensor *z, nn_tensor *b)
+static nn_tensor *phase_il(nn_ctx *c, nn_tensor *z, nn_tensor *b, bool act, float slope)
 {
     if (!z)
         return NULL;
+    if (act && !(slope >= 0))
+        return nn_fail(c, "nn: phase_interleave_lrelu needs a slope >= 0, got %g", (double)slope);
     if (z->ndim != 4 || z->shape[1] % 4 || z->shape[2] < 2 || z->shape[3] < 2 ||
         (b && b->n != z->shape[1] / 4))
         return nn_fail(c, "nn: phase_interleave needs [N, 4 C, H + 1, W + 1] planes "
@@ -301,12 +315,29 @@ nn_tensor *nn_phase_interleave(nn_ctx *c, nn_tensor *z, nn_tensor *b)
                               2 * (z->shape[3] - 1)};
     nn_tensor *y = nn_node(c, NN_OP_PHASE_IL, 4, shape, z, NULL, NULL, false);
     nn_attach_bias(c, y, b);
+    if (y) {
+        y->arg.il.slope = slope;
+        y->arg.il.act = act;
+    }
     return nn_run(y);
 }
 
-/* the bias (src[2], as in the conv ops) is broadcast per channel: db = sum */
+nn_tensor *nn_phase_interleave(nn_ctx *c, nn_tensor *z, nn_tensor *b)
+{
+    return phase_il(c, z, b, false, 0.0f);
+}
+
+nn_tensor *nn_phase_interleave_lrelu(nn_ctx *c, nn_tensor *z, nn_tensor *b, float slope)
+{
+    return phase_il(c, z, b, true, slope);
+}
+
+/* the bias (src[2], as in the conv ops) is broadcast per channel: db = sum;
+ * a fused activation first masks gy (its mask read from y's sign) */
 static void bwd_phase_il(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 {
+    if (y->arg.il.act)
+        gy = nn_leaky_relu_bw(c, gy, y, y->arg.il.slope);
     g[0] = WANT(0) ? nn_phase_deinterleave(c, gy) : NULL;
     g[2] = WANT(2) ? nn_sum_channels(c, gy) : NULL;
 }
