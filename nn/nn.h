@@ -387,11 +387,6 @@ nn_tensor *nn_batchnorm(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *be
 nn_tensor *nn_batchnorm_leaky_relu(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *beta,
                                    float *running_mean, float *running_var, float momentum,
                                    float eps, float slope);
-/* Training-mode batch norm as the composition of ops that nn_batchnorm used
- * before it became one op (no running statistics): the tests' reference. */
-nn_tensor *nn_batchnorm_composed(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *beta,
-                                 float eps);
-
 typedef struct {
     nn_tensor *w, *b;   /* [out, in, k, k], [out] or NULL */
     int64_t in, out, k, stride, pad;

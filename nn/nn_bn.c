@@ -186,27 +186,6 @@ nn_tensor *nn_batchnorm_leaky_relu(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn
     return batchnorm(c, x, gamma, beta, running_mean, running_var, momentum, eps, true, slope);
 }
 
-/* The composed training-mode batch norm that bn_train replaces, kept as the
- * reference the tests compare the fused op with (values and gradients). */
-nn_tensor *nn_batchnorm_composed(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *beta,
-                                 float eps)
-{
-    if (!x)
-        return NULL;
-    const int64_t ch = x->shape[1], m = ch ? x->n / ch : 0;
-    const float inv_m = 1.0f / (float)m;
-    nn_tensor *mu = nn_scale(c, nn_sum_channels(c, x), inv_m);
-    nn_tensor *xc = nn_channel_affine(c, x, NULL, nn_scale(c, mu, -1.0f));
-    nn_tensor *var = nn_scale(c, nn_sum_channels(c, nn_square(c, xc)), inv_m);
-    nn_tensor *sd = nn_sqrt(c, nn_add_scalar(c, var, eps));
-    nn_tensor *one = sd ? nn_new(c, 1, (int64_t[]){ch}) : NULL;
-    if (!one)
-        return NULL;
-    for (int64_t k = 0; k < ch; k++)
-        one->data[k] = 1.0f;
-    return nn_channel_affine(c, xc, nn_div(c, gamma ? gamma : one, sd), beta);
-}
-
 int nn_batchnorm_layer_init(nn_batchnorm_layer *l, nn_params *ps, nn_params *buffers,
                             const char *name, int64_t ch, float momentum, float eps)
 {
