@@ -1,4 +1,4 @@
-/* mt — gansim's evaluation metrics (design.md §6, §8).
+/* mt — gansim's evaluation metrics (definitions: docs/metrics.md; the metrics.json keys: docs/formats.md).
  *
  * Works on plain float/double arrays; knows nothing of nn/ or datasets/.
  * Every function that can fail returns a gs_status and leaves a message in

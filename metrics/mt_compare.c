@@ -1,4 +1,4 @@
-/* mt_compare — the metric sets gansim reports (design.md §8): per-feature
+/* mt_compare — the metric sets gansim reports (their metrics.json keys: docs/formats.md): per-feature
  * KL/JS/W1/KS of event tables, and the ZDC image W1 set. */
 #include "metrics/mt.h"
 

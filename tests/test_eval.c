@@ -1,5 +1,5 @@
 /* End-to-end suite for gansim-eval: writes small event and image files with
- * the HDF5 C API in the layout of design.md §3 (independent of datasets/'s
+ * the HDF5 C API in the layout of docs/formats.md (independent of datasets/'s
  * writer), runs $GANSIM_BIN/gansim-eval and checks exit codes, the
  * metrics.json contract keys and the PNGs (when gnuplot is installed). */
 #include <hdf5.h>

@@ -1,5 +1,5 @@
 /* gansim-eval — compare a generated file with the real one: metrics.json
- * (design.md §8), PNG plots via gnuplot, and a short summary.
+ * (keys: docs/formats.md), PNG plots via gnuplot, and a short summary.
  *
  * The metric definitions live in metrics/ (mt.h); this file reads the two
  * files, chooses the subsets (regions, species), emits JSON and drives
