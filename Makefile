@@ -114,7 +114,7 @@ $(BIN)/%: tools/%.c tools/tool_common.h $(BUILD)/libgansim.a
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libgansim.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libgansim.a
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libgansim.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_LDFLAGS) $< -o $@ $(BUILD)/libgansim.a $(LDLIBS) $(CHECK_LIBS)
 

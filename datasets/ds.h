@@ -1,4 +1,4 @@
-/* ds — gansim's data files and toy simulators (design.md §3, §7).
+/* ds — gansim's data files and toy simulators (layouts: docs/formats.md; toy simulators: docs/datasets.md).
  *
  * Event tables (LUXE) and image sets (ZDC) in HDF5, CSV import of event
  * tables, and seeded toy simulators standing in for Geant4. Works on plain

@@ -1,4 +1,4 @@
-/* HDF5 event tables and image sets (design.md §3): allocation, validated
+/* HDF5 event tables and image sets (docs/formats.md): allocation, validated
  * readers, atomic writers, file-kind detection. */
 #include <math.h>
 #include <stdlib.h>

@@ -274,7 +274,7 @@ static double now_s(void)
 
 /* One file, written to a temporary and renamed: a crash never leaves a
  * partial file under the final name. */
-static int write_file(const md_run *run, const char *path, int with_train)
+int md_run_write(const md_run *run, const char *path, int with_train)
 {
     char tmp[4096];
     int rc = gs_tmp_path(tmp, sizeof tmp, path);
@@ -337,10 +337,10 @@ static int save_all(const md_run *run, const char *dir)
         return GS_OK;
     char path[4096];
     snprintf(path, sizeof path, "%s/last.h5", dir);
-    int rc = write_file(run, path, 1);
+    int rc = md_run_write(run, path, 1);
     if (!rc) {
         snprintf(path, sizeof path, "%s/model.h5", dir);
-        rc = write_file(run, path, 0);
+        rc = md_run_write(run, path, 0);
     }
     return rc;
 }
@@ -380,55 +380,91 @@ static void log_record(FILE *log, const md_run *run, int k, int64_t total,
     fflush(log);
 }
 
-/* ---- the driver ----------------------------------------------------------------------- */
-int md_train(const md_kind *kind, const void *cfg_in, const void *data,
-             const md_train_opts *opts, int *stopped)
+/* ---- a run without the loop --------------------------------------------------------- */
+int md_run_open(const md_kind *kind, const void *cfg, const void *data, const char *resume_from,
+                int64_t resume_iters, const md_parallel *par, md_run **out)
 {
-    *stopped = 0;
-    const int writer = opts->par.rank == 0;
-    char path[4096];
-    void *cfg = malloc(kind->cfg_size);
+    *out = NULL;
     md_run *run = calloc(1, sizeof *run);
-    md_record *rec = malloc(sizeof *rec);
-    if (!cfg || !run || !rec) {
-        free(cfg);
+    void *c = malloc(kind->cfg_size);
+    if (!run || !c) {
         free(run);
-        free(rec);
+        free(c);
         return gs_error(GS_ERR_NOMEM, "out of memory");
     }
-    memcpy(cfg, cfg_in, kind->cfg_size);
+    memcpy(c, cfg, kind->cfg_size);
     for (int k = 0; k < MD_MAX_PARTS; k++) {
         run->parts[k].best = NAN;
         run->parts[k].best_step = -1;
     }
     run->kind = kind;
-    run->cfg = cfg;
+    run->cfg = c;
     run->data = data;
-    run->par = opts->par;
-    FILE *log = NULL;
+    if (par)
+        run->par = *par;
     hid_t from = -1;
     int rc = GS_OK;
-    if (opts->resume) {
-        snprintf(path, sizeof path, "%s/last.h5", opts->out_dir);
-        if ((rc = gs_h5_open(path, 0, &from)) ||
-            (rc = md_kind_read_config(from, path, kind, cfg))) {
-            gs_error_wrap(rc, "--resume");
-            goto out;
-        }
-        if (opts->resume_iters > 0) { /* continue to this many steps in total */
-            char kv[64];
-            snprintf(kv, sizeof kv, "train.iters=%lld", (long long)opts->resume_iters);
-            if ((rc = md_cfg_set_kv(kind->cfg_fields, cfg, kv))) {
-                gs_error_wrap(rc, "--resume --iters");
-                goto out;
-            }
-        }
+    if (resume_from && ((rc = gs_h5_open(resume_from, 0, &from)) ||
+                        (rc = md_kind_read_config(from, resume_from, kind, c))))
+        gs_error_wrap(rc, "--resume");
+    if (!rc && resume_from && resume_iters > 0) { /* continue to this many steps in total */
+        char kv[64];
+        snprintf(kv, sizeof kv, "train.iters=%lld", (long long)resume_iters);
+        if ((rc = md_cfg_set_kv(kind->cfg_fields, c, kv)))
+            gs_error_wrap(rc, "--resume --iters");
     }
-    rc = kind->init(run, from);
+    if (!rc)
+        rc = kind->init(run, from);
     if (from >= 0)
         gs_h5_close(from);
+    if (rc) {
+        md_run_close(run);
+        return rc;
+    }
+    for (int k = 0; k < run->n_parts && run->parts[k].step >= run->parts[k].steps; k++)
+        run->current = k + 1;
+    *out = run;
+    return GS_OK;
+}
+
+int md_run_step(md_run *run, int k, md_losses *out)
+{
+    int rc = run->kind->step(run, k, out);
+    if (!rc)
+        run->parts[k].step++;
+    else if (run->kind->parts_in_log)
+        gs_error_wrap(rc, run->parts[k].name);
+    return rc;
+}
+
+void md_run_close(md_run *run)
+{
+    if (!run)
+        return;
+    run->kind->free(run);
+    free((void *)run->cfg);
+    free(run);
+}
+
+/* ---- the driver ----------------------------------------------------------------------- */
+int md_train(const md_kind *kind, const void *cfg, const void *data, const md_train_opts *opts,
+             int *stopped)
+{
+    *stopped = 0;
+    const int writer = opts->par.rank == 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/last.h5", opts->out_dir);
+    md_run *run;
+    int rc = md_run_open(kind, cfg, data, opts->resume ? path : NULL, opts->resume_iters,
+                         &opts->par, &run);
     if (rc)
+        return rc;
+    md_record *rec = malloc(sizeof *rec);
+    FILE *log = NULL;
+    if (!rec) {
+        rc = gs_error(GS_ERR_NOMEM, "out of memory");
         goto out;
+    }
     /* validation the kinds share, before anything is written */
     {
         int zero = 0;
@@ -460,13 +496,10 @@ int md_train(const md_kind *kind, const void *cfg_in, const void *data,
     }
     if (writer && opts->prepare && (rc = opts->prepare(opts->prepare_ud)))
         goto out;
-    run->current = 0;
     int64_t done = 0, total = 0;
     for (int k = 0; k < run->n_parts; k++) {
         done += run->parts[k].step;
         total += run->parts[k].steps;
-        if (run->parts[k].step >= run->parts[k].steps && run->current == k)
-            run->current = k + 1;
     }
     if (writer) {
         snprintf(path, sizeof path, "%s/train.log", opts->out_dir);
@@ -491,12 +524,8 @@ int md_train(const md_kind *kind, const void *cfg_in, const void *data,
                           .best = p->best};
         while (p->step < p->steps) {
             md_losses L = {0};
-            if ((rc = kind->step(run, k, &L))) {
-                if (kind->parts_in_log)
-                    gs_error_wrap(rc, p->name);
+            if ((rc = md_run_step(run, k, &L)))
                 goto out; /* last.h5 keeps the last good state */
-            }
-            p->step++;
             done++;
             const double el = now_s() - t0;
             pr.step = done;
@@ -547,9 +576,7 @@ int md_train(const md_kind *kind, const void *cfg_in, const void *data,
 out:
     if (log)
         fclose(log);
-    kind->free(run);
     free(rec);
-    free(run);
-    free(cfg);
+    md_run_close(run);
     return rc;
 }

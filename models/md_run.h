@@ -153,6 +153,21 @@ struct md_run {
  * (gansim-train: stderr) and writes it to train.log as a '#' line. */
 void md_run_note(md_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A run without md_train's loop, for tools and benchmarks that step a model
+ * themselves (gansim-bench times md_run_step: exactly the step gansim-train
+ * takes). md_run_open copies cfg, restores from resume_from (a last.h5, its
+ * configuration ruling; resume_iters > 0 replaces its train.iters, to
+ * continue a run to that many steps in total) when not NULL, and builds the kind's state on data
+ * (which must outlive the run); par may be NULL. md_run_step takes one step
+ * of part k and counts it. md_run_write writes what md_train writes, model.h5
+ * (with_train 0) or last.h5 (1), through a temporary renamed into place.
+ * md_run_close frees (NULL is fine). */
+int md_run_open(const md_kind *k, const void *cfg, const void *data, const char *resume_from,
+                int64_t resume_iters, const md_parallel *par, md_run **run);
+int md_run_step(md_run *run, int k, md_losses *out);
+int md_run_write(const md_run *run, const char *path, int with_train);
+void md_run_close(md_run *run);
+
 /* The data-parallel reduction of one network's gradients (a no-op in one
  * process): kinds call it after each backward pass, before the update. */
 int md_run_reduce(const md_run *run, nn_params *ps);

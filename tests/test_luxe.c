@@ -446,6 +446,7 @@ END_TEST
  * the thread team all exist after the first steps). */
 START_TEST(t_wgan_shards_no_malloc)
 {
+    alloc_count_prove();
     enum { n = 300 };
     static float data[n * 6];
     shard_data(data, n);
