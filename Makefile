@@ -30,6 +30,11 @@ DEP_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(BLAS_CFLAGS)
 DEP_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
                -L$(BLAS_LIBDIR) -Wl,-rpath,$(BLAS_LIBDIR) -lopenblas -lm
 CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
+# MPI (Debian's OpenMPI) is for the tools only: comm/ implements core/gs_comm.h
+# over MPI and goes into its own archive, so libgansim (and every program
+# embedding it) never links or loads an MPI library.
+MPI_CFLAGS  := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS    := $(shell pkg-config --libs ompi-c 2>/dev/null)
 
 OPT      ?= -O3 $(ARCH)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
@@ -56,13 +61,16 @@ BIN     ?= bin
 TOOLS   := $(TOOL_SRC:tools/%.c=$(BIN)/%)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-HEADERS := $(foreach m,$(MODULES),$(wildcard $(m)/*.h))
-PUBLIC_HEADERS := $(filter-out %_internal.h,$(HEADERS))
+COMM_SRC := $(wildcard comm/*.c)
+COMM_OBJ := $(COMM_SRC:%.c=$(BUILD)/%.o)
+COMM_LIB := $(BUILD)/libgansim_comm.a
+PUBLIC_HEADERS := $(filter-out %_internal.h,$(foreach m,$(MODULES),$(wildcard $(m)/*.h)))
+HEADERS := $(foreach m,$(MODULES) comm,$(wildcard $(m)/*.h))
 CXX     ?= g++
 EXAMPLES := $(BUILD)/examples/sample_events $(BUILD)/examples/sample_threads
 
 .PHONY: all deps test sanitize valgrind bench bench-compare demo demo-zdc ablation install clean examples fuzz fuzz-build
-all: $(BUILD)/libgansim.a $(BUILD)/libgansim.so $(TOOLS)
+all: $(BUILD)/libgansim.a $(BUILD)/libgansim.so $(COMM_LIB) $(TOOLS)
 
 deps:
 	@scripts/install-deps
@@ -78,13 +86,18 @@ $(BUILD)/libgansim.a: $(LIB_OBJ)
 $(BUILD)/libgansim.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/%: tools/%.c tools/tool_common.h $(BUILD)/libgansim.a
-	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libgansim.a $(LDLIBS)
+$(COMM_OBJ): CFLAGS += $(MPI_CFLAGS)
+$(COMM_LIB): $(COMM_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libgansim.a
+$(BIN)/%: tools/%.c tools/tool_common.h $(BUILD)/libgansim.a $(COMM_LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(COMM_LIB) $(BUILD)/libgansim.a $(LDLIBS) $(MPI_LIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libgansim.a $(COMM_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_LDFLAGS) $< -o $@ $(BUILD)/libgansim.a $(LDLIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_LDFLAGS) $< -o $@ $(COMM_LIB) $(BUILD)/libgansim.a $(LDLIBS) $(MPI_LIBS) $(CHECK_LIBS)
 
 # The embedding examples, built against the library exactly as a user would
 # (gansim.h on the include path, libgansim.a and its dependencies).

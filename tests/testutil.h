@@ -57,6 +57,20 @@ static inline int gs_test_run(const char *fmt, ...)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* The mpirun prefix for tests that start several ranks: root allowed (CI
+ * containers run as root), more ranks than cores (--oversubscribe), threads
+ * not pinned to one core each (--bind-to none), shared memory between the
+ * ranks without cross-memory attach (containers often forbid ptrace, which
+ * CMA needs). GANSIM_MPIRUN replaces it (e.g. another launcher). */
+static inline const char *gs_test_mpirun(void)
+{
+    const char *e = getenv("GANSIM_MPIRUN");
+    return e && *e ? e
+                   : "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+                     "OMPI_MCA_btl_vader_single_copy_mechanism=none "
+                     "mpirun --oversubscribe --bind-to none --mca btl self,vader";
+}
+
 #define GS_TEST_MAIN(...)                                                                  \
     int main(void)                                                                         \
     {                                                                                      \
