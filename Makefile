@@ -69,7 +69,7 @@ HEADERS := $(foreach m,$(MODULES) comm,$(wildcard $(m)/*.h))
 CXX     ?= g++
 EXAMPLES := $(BUILD)/examples/sample_events $(BUILD)/examples/sample_threads
 
-.PHONY: all deps test sanitize valgrind bench bench-compare demo demo-zdc ablation install clean examples fuzz fuzz-build
+.PHONY: all deps test sanitize valgrind bench bench-compare bench-allreduce demo demo-zdc ablation install clean examples fuzz fuzz-build
 all: $(BUILD)/libgansim.a $(BUILD)/libgansim.so $(COMM_LIB) $(TOOLS)
 
 deps:
@@ -136,6 +136,17 @@ valgrind: deps
 
 bench: deps all
 	bin/gansim-bench
+
+# The sum-all-reduce of a flat float buffer, 4 B .. 64 MiB, over 2 ranks on
+# this machine (docs/scaling.md; on a cluster run build/bench/allreduce under
+# mpirun / srun across nodes).
+$(BUILD)/bench/allreduce: bench/allreduce.c $(BUILD)/libgansim.a $(COMM_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(COMM_LIB) $(BUILD)/libgansim.a $(LDLIBS) $(MPI_LIBS)
+
+bench-allreduce: deps $(BUILD)/bench/allreduce
+	OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+	    mpirun --oversubscribe --bind-to none -np $(or $(NP),2) $(BUILD)/bench/allreduce
 
 # gansim and PyTorch back to back (developer-side: needs Debian's python3-torch).
 bench-compare: deps all
