@@ -118,7 +118,7 @@ examples: all $(EXAMPLES)
 # Tests find the tools in bin/ and the examples in build/examples/.
 test: deps
 	@$(MAKE) --no-print-directory all $(TESTS) $(EXAMPLES)
-	@GANSIM_BIN=$(CURDIR)/$(BIN) GANSIM_EXAMPLES=$(CURDIR)/$(BUILD)/examples scripts/run-tests $(TESTS)
+	@GANSIM_BIN=$(CURDIR)/$(BIN) GANSIM_EXAMPLES=$(CURDIR)/$(BUILD)/examples GANSIM_FIXTURES=$(CURDIR)/tests/fixtures scripts/run-tests $(TESTS)
 
 # Everything (library, tools, tests) in build-san/, tools in build-san/bin.
 # allocator_may_return_null: the bad-input tests ask for absurd sizes and

@@ -123,7 +123,7 @@ static void stop_cb(void *ud, const md_progress *p)
 {
     stopper *s = ud;
     s->calls++;
-    if (s->stop_at && p->total_step == s->stop_at)
+    if (s->stop_at && p->step == s->stop_at)
         *s->flag = 1;
 }
 
