@@ -147,6 +147,20 @@ int cm_mpi_launched(void)
     return 0;
 }
 
+int cm_mpi_local_size(void)
+{
+    if (!initialised)
+        return 1;
+    MPI_Comm node;
+    int n = 1;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) ==
+        MPI_SUCCESS) {
+        MPI_Comm_size(node, &n);
+        MPI_Comm_free(&node);
+    }
+    return n;
+}
+
 const char *cm_mpi_version(void) { return initialised ? version : ""; }
 
 int cm_mpi_init(int *argc, char ***argv, gs_comm **out)

@@ -23,6 +23,8 @@
 /* *out: the world communicator (static; valid until exit), or
  * gs_comm_self() when MPI is not used. argc/argv may be NULL. */
 int cm_mpi_init(int *argc, char ***argv, gs_comm **out);
+/* Ranks of the job on this node (MPI_COMM_TYPE_SHARED); 1 without MPI. */
+int cm_mpi_local_size(void);
 /* 1 when the environment shows an MPI launcher started this process. */
 int cm_mpi_launched(void);
 /* The library's version line ("Open MPI v4.1.4, ..."), or "" when MPI is not

@@ -458,7 +458,9 @@ static int luxe_init(md_run *run, hid_t from)
                                 sizeof st->notes)))
         goto out;
     const int64_t f = ev->f;
-    const md_wgan_cfg wc = md_luxe_wgan_cfg(cfg, f);
+    md_wgan_cfg wc = md_luxe_wgan_cfg(cfg, f);
+    wc.rank = run->par.rank; /* data-parallel: this rank's slices of each batch */
+    wc.n_ranks = run->par.n_ranks;
     st->n_sub = run->n_parts = n_sub;
     for (int k = 0; k < n_sub; k++) {
         sub_state *s = &st->subs[k];

@@ -91,9 +91,10 @@ const md_kind *md_model_kind(const md_model *m) { return m->kind; }
 void *md_model_handle(md_model *m) { return m->handle; }
 
 /* ---- pieces of the driver ----------------------------------------------------------- */
-int md_run_reduce(const md_run *run, nn_params *ps)
+int md_run_reduce(const md_run *run, nn_params *ps, float *extra, int n_extra)
 {
-    return run->par.reduce_grads ? run->par.reduce_grads(run->par.ud, ps) : GS_OK;
+    return run->par.reduce_grads ? run->par.reduce_grads(run->par.ud, ps, extra, n_extra)
+                                 : GS_OK;
 }
 
 void md_record_add(md_record *r, const char *key, double v)
@@ -147,6 +148,8 @@ static int write_file(const md_run *run, const char *path, int with_train)
         rc = gs_h5_attr_write_str(f, ".", "gansim_kind", run->kind->file_kind);
     if (!rc)
         rc = gs_h5_attr_write_str(f, ".", "gansim_version", GANSIM_VERSION);
+    if (!rc && run->par.layout) /* how the run was (last) trained: "2 ranks x 1 thread" */
+        rc = gs_h5_attr_write_str(f, ".", "layout", run->par.layout);
     if (!rc)
         rc = run->kind->save(run, f, with_train);
     if (!rc)
@@ -265,10 +268,11 @@ int md_train(const md_kind *kind, const void *cfg_in, const void *data,
             rc = gs_error(GS_ERR_IO, "%s: cannot write the training log", path);
             goto out;
         }
-        if (!opts->resume) {
+        if (!opts->resume)
             kind->log_header(run, log);
-            fflush(log);
-        }
+        if (run->par.layout) /* no key=value: log readers take those for records */
+            fprintf(log, "# %s: %s\n", opts->resume ? "resumed as" : "layout", run->par.layout);
+        fflush(log);
     }
     const double t0 = now_s();
     const int64_t done0 = done;
@@ -316,8 +320,8 @@ int md_train(const md_kind *kind, const void *cfg_in, const void *data,
             if (opts->progress)
                 opts->progress(opts->progress_ud, &pr);
             int stop = opts->stop ? (int)*opts->stop : 0;
-            if (run->par.any && run->par.any(run->par.ud, stop != 0) && !stop)
-                stop = 1; /* another rank was asked to stop */
+            if (run->par.any) /* another rank may have been asked to stop */
+                stop = run->par.any(run->par.ud, stop);
             if (stop || p->step % run->ckpt_every == 0 || last_step) {
                 if (last_step)
                     run->current = k + 1;

@@ -50,15 +50,23 @@ typedef struct md_run md_run;
 
 /* ---- data-parallel training ------------------------------------------------ */
 /* Hooks for training one model in several processes (one rank each, every
- * rank with the same configuration and data). All NULL / 0 for one process. */
+ * rank with the same configuration, data and seed). All NULL / 0 for one
+ * process. models/md_dist.h builds them from a gs_comm. */
 typedef struct {
     int rank, n_ranks;              /* rank 0 is the writer */
-    /* Replaces every p->grad of ps by its mean over the ranks (in place).
-     * Called by every rank, between the backward pass and the optimizer
-     * update of each network, in the same order on every rank. */
-    int (*reduce_grads)(void *ud, nn_params *ps);
-    /* The logical OR of flag over the ranks (a stop request seen by one rank
-     * stops them all at the same step). */
+    /* "2 ranks x 1 thread": stated in train.log's header and as model.h5's
+     * and last.h5's root attribute "layout" (NULL: not stated). */
+    const char *layout;
+    /* Sums every p->grad of ps over the ranks, in place, and n_extra floats
+     * with them (a step's loss terms, so that every rank and the log see the
+     * whole batch's); every rank ends with the same sums. Each rank's
+     * gradients are its slices' share of the global batch mean (md_wgan), so
+     * the sum is the full-batch gradient. Called by every rank between the
+     * backward pass and the optimizer update of each network, in the same
+     * order on every rank. */
+    int (*reduce_grads)(void *ud, nn_params *ps, float *extra, int n_extra);
+    /* The largest flag over the ranks: a stop request (a signal number) seen
+     * by one rank stops them all at the same step, with the same number. */
     int (*any)(void *ud, int flag);
     void *ud;
 } md_parallel;
@@ -127,9 +135,10 @@ struct md_run {
     md_parallel par;
 };
 
-/* The data-parallel reduction of one network's gradients (a no-op in one
- * process): kinds call it after each backward pass, before the update. */
-int md_run_reduce(const md_run *run, nn_params *ps);
+/* The data-parallel reduction of one network's gradients and n_extra loss
+ * terms (md_parallel.reduce_grads; a no-op in one process): kinds call it
+ * after each backward pass, before the update. */
+int md_run_reduce(const md_run *run, nn_params *ps, float *extra, int n_extra);
 
 /* One evaluation's metrics, " key=value" (%.6g) appended to a line of
  * train.log (fixed size: appending never allocates; overflow drops keys). */

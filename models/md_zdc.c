@@ -348,7 +348,7 @@ static int train_step(md_zdc_state *s, md_losses *out)
     nn_tensor *loss_d = nn_add(c, nn_bce_with_logits(c, lr, ones), nn_bce_with_logits(c, lf, zeros));
     int rc = loss_d ? nn_backward(c, loss_d) : GS_ERR_NOMEM;
     if (!rc)
-        rc = md_run_reduce(s->run, &s->d.ps);
+        rc = md_run_reduce(s->run, &s->d.ps, NULL, 0);
     if (rc)
         return gs_error_wrap(rc, "zdc: discriminator step");
     nn_optim_step(&s->od);
@@ -362,7 +362,7 @@ static int train_step(md_zdc_state *s, md_losses *out)
                                          s->bcoord, 1.0);
         rc = lrr ? nn_backward(c, lrr) : GS_ERR_NOMEM;
         if (!rc)
-            rc = md_run_reduce(s->run, &s->r.ps);
+            rc = md_run_reduce(s->run, &s->r.ps, NULL, 0);
         if (rc)
             return gs_error_wrap(rc, "zdc: regressor step");
         nn_optim_step(&s->orr);
@@ -405,7 +405,7 @@ static int train_step(md_zdc_state *s, md_losses *out)
     if (cfg->aux)
         nn_params_set_requires_grad(&s->r.ps, true);
     if (!rc)
-        rc = md_run_reduce(s->run, &s->g.ps);
+        rc = md_run_reduce(s->run, &s->g.ps, NULL, 0);
     if (rc)
         return gs_error_wrap(rc, "zdc: generator step");
     nn_optim_step(&s->og);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "models/md_dist.h"
 #include "models/md_run.h"
 #include "nn/nn.h"
 #include "tool_common.h"
@@ -148,10 +149,13 @@ static int start_run(const char *out)
     return GS_OK;
 }
 
-/* Reads the data and trains: GS_OK or a gs_status with gs_errmsg() set. */
-static int run(const md_kind *kind, const void *cfg, const char *data_path, const char *out,
-               int resume, int drop, progress_state *ps, int *stopped)
+/* Reads the data and trains: GS_OK or a gs_status with gs_errmsg() set.
+ * Under MPI every rank reads the data and trains its slices of each batch;
+ * rank 0 alone prints, logs and writes the run directory's files. */
+static int run(gs_comm *comm, const md_kind *kind, const void *cfg, const char *data_path,
+               const char *out, int resume, int drop, progress_state *ps, int *stopped)
 {
+    const int talk = gs_comm_rank(comm) == 0;
     void *data = NULL;
     ds_read_opts ro = {.drop_nonfinite = drop};
     int rc = kind->data_read(data_path, &ro, &data);
@@ -162,12 +166,28 @@ static int run(const md_kind *kind, const void *cfg, const char *data_path, cons
             kind->data_free(data);
         return rc;
     }
+    md_dist *dist;
+    if ((rc = md_dist_new(comm, nn_get_threads(), &dist))) {
+        kind->data_free(data);
+        return rc;
+    }
     char what[256];
     kind->data_describe(data, what, sizeof what);
-    fprintf(stderr, "%s: %s, %d threads -> %s/\n", prog, what, nn_get_threads(), out);
+    if (talk) /* "2 ranks x 1 thread": the ranks cooperate on one model */
+        fprintf(stderr, "%s: %s, %s -> %s/\n", prog, what, md_dist_layout(dist), out);
     md_train_opts to = {.out_dir = out, .resume = resume, .stop = md_stop_on_signals(),
-                        .progress = on_progress, .progress_ud = ps};
+                        .progress = talk ? on_progress : NULL, .progress_ud = ps};
+    md_dist_parallel(dist, &to.par);
+    const double t0 = wall();
     rc = md_train(kind, cfg, data, &to, stopped);
+    const md_dist_stats st = md_dist_get_stats(dist);
+    if (!rc && talk && st.calls > 0) {
+        const double el = wall() - t0;
+        fprintf(stderr, "%s: all-reduce: %lld calls, %.1f MB per rank, %.2f s (%.1f %% of %.0f s)\n",
+                prog, (long long)st.calls, (double)st.bytes / 1e6, st.seconds,
+                100.0 * st.seconds / (el > 0 ? el : 1), el);
+    }
+    md_dist_free(dist);
     kind->data_free(data);
     return rc;
 }
@@ -302,16 +322,25 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
     }
     if (gs_tool_threads(prog, threads))
         return GS_EXIT_USAGE;
-    progress_state ps = {.tty = gs_tool_isatty()};
+    gs_comm *comm;
+    if (gs_tool_comm(prog, threads, &comm))
+        return GS_EXIT_FAIL;
+    const int talk = gs_comm_rank(comm) == 0;
+    progress_state ps = {.tty = talk && gs_tool_isatty()};
     int stopped = 0;
     double t0 = wall();
-    int rc = run(kind, cfg, data, out, resume, drop, &ps, &stopped);
+    int rc = run(comm, kind, cfg, data, out, resume, drop, &ps, &stopped);
     if (ps.tty)
         fputc('\n', stderr);
     if (rc) {
-        gs_tool_err(prog, "%s", gs_errmsg());
-        return GS_EXIT_FAIL;
+        if (gs_comm_size(comm) > 1)
+            gs_tool_err(prog, "rank %d: %s", gs_comm_rank(comm), gs_errmsg());
+        else
+            gs_tool_err(prog, "%s", gs_errmsg());
+        return gs_tool_exit(comm, GS_EXIT_FAIL);
     }
+    if (!talk)
+        return GS_EXIT_OK;
     if (stopped) {
         fprintf(stderr, "%s: interrupted; state saved to %s/last.h5 (continue with --resume)\n",
                 prog, out);
