@@ -488,6 +488,9 @@ static int zdc_init(md_run *run, hid_t from)
     const ds_images *data = run->data;
     if (data->n < 4)
         return gs_error(GS_ERR_ARG, "zdc: need at least 4 images, got %lld", (long long)data->n);
+    if (run->par.n_ranks > 1) /* its batch is not cut into slices (yet): see docs/scaling.md */
+        return gs_error(GS_ERR_ARG, "zdc: data-parallel training over %d ranks is not "
+                        "supported; run one process (threads: --threads)", run->par.n_ranks);
     md_zdc_state *s = calloc(1, sizeof *s);
     if (!s)
         return gs_error(GS_ERR_NOMEM, "zdc: out of memory");
