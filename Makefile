@@ -127,11 +127,11 @@ sanitize: deps
 	@ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
 	    $(MAKE) --no-print-directory BUILD=build-san BIN=build-san/bin \
 	    OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    LDFLAGS="-fopenmp -fsanitize=address,undefined" CK_FORK=no test
+	    LDFLAGS="-fopenmp -fsanitize=address,undefined" CK_FORK=no GANSIM_THREAD_MATRIX=0 test
 
 valgrind: deps
 	@$(MAKE) --no-print-directory all $(TESTS) $(EXAMPLES)
-	@GANSIM_BIN=$(CURDIR)/$(BIN) GANSIM_EXAMPLES=$(CURDIR)/$(BUILD)/examples CK_FORK=no VALGRIND=1 \
+	@GANSIM_BIN=$(CURDIR)/$(BIN) GANSIM_EXAMPLES=$(CURDIR)/$(BUILD)/examples CK_FORK=no VALGRIND=1 GANSIM_THREAD_MATRIX=0 \
 	    scripts/run-tests $(TESTS)
 
 bench: deps all

@@ -22,6 +22,7 @@ static const char *const zdc_cond_names[] = {"E", "vx", "vy", "vz", "px", "py", 
 const char *gansim_errmsg(void) { return gs_errmsg(); }
 const char *gansim_version(void) { return GANSIM_VERSION; }
 void gansim_set_threads(int n) { nn_set_threads(n); }
+int gansim_get_threads(void) { return nn_get_threads(); }
 
 int gansim_open(const char *path, gansim_model **model)
 {
@@ -80,7 +81,9 @@ int gansim_sample_events(gansim_model *m, int64_t n, uint64_t seed, float *x, in
     if (n < 1 || !x)
         return gs_error(GS_ERR_ARG, "gansim_sample_events: need n >= 1 and an output buffer");
     ds_events ev;
+    const int omp_saved = nn_threads_begin(); /* this call uses gansim's thread count */
     int rc = m->ev->sample(m->h, n, seed, &ev);
+    nn_threads_end(omp_saved);
     if (rc)
         return rc;
     memcpy(x, ev.x, (size_t)(n * ev.f) * sizeof(float));
@@ -116,7 +119,9 @@ int gansim_sample_images(gansim_model *m, const float *cond, int64_t n, uint64_t
         return gs_error(GS_ERR_ARG, "gansim_sample_images: need n >= 1, conditions and an "
                                     "output buffer");
     ds_images im;
+    const int omp_saved = nn_threads_begin();
     int rc = m->im->sample(m->h, cond, n, 1, seed, &im);
+    nn_threads_end(omp_saved);
     if (rc)
         return rc;
     memcpy(images, im.images, (size_t)(n * im.h * im.w) * sizeof(float));

@@ -56,6 +56,10 @@ const md_cfg_field md_luxe_cfg_fields[] = {
     F("train.n_quantiles", MD_CFG_INT, n_quantiles, 10, 100000, NULL,
       "quantile-transform resolution"),
     F("train.seed", MD_CFG_INT, seed, 0, 9.2e18, NULL, "seed of every random stream"),
+    F("train.slices", MD_CFG_INT, slices, 0, 65536, NULL,
+      "batch slices run in parallel over all threads and MPI ranks (0 = one per thread of "
+      "each rank); fixed, the run is the same for any thread and rank count (at most 8 "
+      "slices per rank)"),
     {NULL, 0, 0, 0, 0, NULL, NULL}};
 #undef F
 
@@ -115,6 +119,7 @@ md_wgan_cfg md_luxe_wgan_cfg(const md_luxe_cfg *c, int64_t f)
     w.beta1 = (float)c->beta1;
     w.beta2 = (float)c->beta2;
     w.ema = (float)c->ema;
+    w.shards = (int)c->slices;
     return w;
 }
 

@@ -45,6 +45,7 @@ typedef struct {
     double holdout;
     int64_t n_quantiles;
     int64_t seed;
+    int64_t slices;                 /* data-parallel batch slices; 0 = one per thread */
 } md_luxe_cfg;
 
 extern const md_cfg_field md_luxe_cfg_fields[];

@@ -181,17 +181,18 @@ static int save_all(const md_run *run, const char *dir)
 
 int md_kind_read_config(hid_t f, const char *path, const md_kind *k, void *cfg)
 {
-    const md_kind *fk;
-    int rc = kind_of(f, path, &fk);
-    if (!rc && fk != k)
-        rc = gs_error(GS_ERR_FORMAT, "%s: a %s model, not a %s model", path, fk->file_kind,
-                      k->file_kind);
-    char *text = NULL;
+    char *kind = NULL, *text = NULL;
+    int rc = gs_h5_attr_exists(f, ".", "gansim_kind")
+                 ? gs_h5_attr_read_str(f, ".", "gansim_kind", &kind)
+                 : gs_error(GS_ERR_FORMAT, "not a gansim model (no gansim_kind attribute)");
+    if (!rc && strcmp(kind, k->file_kind))
+        rc = gs_error(GS_ERR_FORMAT, "a %s model, not a %s model", kind, k->file_kind);
     if (!rc)
         rc = gs_h5_attr_read_str(f, ".", "config", &text);
     k->cfg_default(cfg);
     if (!rc)
         rc = md_cfg_parse_dump(k->cfg_fields, cfg, text);
+    free(kind);
     free(text);
     return rc ? gs_error_wrap(rc, path) : GS_OK;
 }

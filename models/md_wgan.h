@@ -81,8 +81,6 @@ typedef struct {
     md_mlp g, d;
     int64_t r0, rows;
     double loss, wdist, gp;  /* this slice's share of the batch means */
-    int rc;
-    char err[256];           /* gs_errmsg() is per thread: carried out here */
 } md_wgan_shard;
 
 /* Data-parallel training over processes (md_run.h, md_parallel): fn is
@@ -101,7 +99,10 @@ typedef struct {
  * optimizer step. One fork/join a pass instead of one per GEMM (about 40
  * per critic step), which is what kept 2 threads at 1.6x one. The result
  * is the full-batch step up to float summation order. cfg.shards = 0
- * picks one slice per thread with at least 64 rows each.
+ * picks one slice per thread with at least 64 rows each (so the rounding
+ * follows the thread count); cfg.shards = K fixes K slices, each always
+ * single-threaded, up to min(K, threads) at once: the same run, bit for
+ * bit, for any thread count.
  *
  * Over processes (cfg.n_ranks > 1) the same cut goes one level up: the
  * batch has n_ranks x n_shards slices, rank r runs slices r·n_shards ..

@@ -10,6 +10,7 @@
 #include "nn/nn_ckpt.h"
 
 #define MD_ZDC_GEN_CHUNK 256   /* images per generation pass: activations stay ~30 MB */
+#define ZDC_MAX_SLOTS 8        /* chunks generated at once by the sampler (one context each) */
 
 /* ---- generation (training evaluation and sampling) -------------------------- */
 int md_zdc_generate(nn_ctx *c, const md_zdc_gen *g, const float *cond, int64_t n, int64_t k,
@@ -68,7 +69,7 @@ struct md_zdc_model {
     zdc_fast fast;
     int use_fast;
     pp_scaler scaler;
-    nn_ctx *ctx;
+    nn_ctx *ctx[ZDC_MAX_SLOTS]; /* one per concurrent chunk (ctx[0] at load, others on first use) */
     int64_t h, w, nc;
 };
 
@@ -180,45 +181,85 @@ static nn_tensor *fast_fwd(nn_ctx *c, const md_zdc_gen *g, const zdc_fast *f, nn
     return nn_conv2d(c, x, g->conv[2].w, g->conv[2].b, 1, 1);
 }
 
-/* Sampling in chunks: ReLU, crop and exp(y) - 1 fused into the copy out. */
+/* One sampling round: `noise` holds the round's chunks one after the other,
+ * [MD_ZDC_GEN_CHUNK, nz] each. */
+typedef struct {
+    md_zdc_model *mo;
+    const float *cond, *noise;
+    int64_t k, total, o0; /* o0: the round's first image */
+    float *out;
+} fast_round;
+
+/* One chunk on one thread: ReLU, crop and exp(y) - 1 fused into the copy out. */
+static int fast_job(void *arg, int i, int slot)
+{
+    const fast_round *a = arg;
+    md_zdc_model *mo = a->mo;
+    const md_zdc_gen *g = &mo->g;
+    nn_ctx *c = mo->ctx[slot];
+    const int64_t h = g->h, w = g->w, nc = g->n_cond, nz = g->noise_dim, k = a->k;
+    const int64_t hh = 4 * g->h0, ww = 4 * g->w0, top = (hh - h) / 2, left = (ww - w) / 2;
+    const int64_t o0 = a->o0 + (int64_t)i * MD_ZDC_GEN_CHUNK;
+    const int64_t m = a->total - o0 < MD_ZDC_GEN_CHUNK ? a->total - o0 : MD_ZDC_GEN_CHUNK;
+    nn_set_grad_enabled(c, false);
+    nn_set_training(c, false);
+    nn_ctx_reset(c);
+    nn_tensor *z =
+        nn_input(c, 2, (int64_t[]){m, nz}, a->noise + (int64_t)i * MD_ZDC_GEN_CHUNK * nz);
+    nn_tensor *ct = nn_new(c, 2, (int64_t[]){m, nc});
+    if (ct)
+        for (int64_t j = 0; j < m; j++)
+            memcpy(ct->data + j * nc, a->cond + ((o0 + j) / k) * nc, (size_t)nc * sizeof(float));
+    nn_tensor *y = fast_fwd(c, g, &mo->fast, z, ct);
+    if (!y)
+        return gs_error_wrap(GS_ERR_NOMEM, "zdc: generation");
+    const float *src = y->data;
+    float *dst = a->out + o0 * h * w;
+    for (int64_t j = 0; j < m; j++)
+        for (int64_t row = 0; row < h; row++)
+            for (int64_t col = 0; col < w; col++) {
+                const float v = src[(j * hh + row + top) * ww + col + left];
+                dst[(j * h + row) * w + col] = v > 0 ? expm1f(v) : 0.0f;
+            }
+    nn_ctx_reset(c);
+    return GS_OK;
+}
+
+/* Chunks of MD_ZDC_GEN_CHUNK images, up to min(threads, ZDC_MAX_SLOTS) at
+ * once, each single-threaded (nn_run_jobs: OpenBLAS rounds differently with
+ * its thread count); the noise is drawn from r chunk by chunk in image
+ * order before a round runs. The images are the same for any thread count. */
 static int generate_fast(md_zdc_model *mo, const float *cond, int64_t n, int64_t k, gs_rng *r,
                          float *out)
 {
-    nn_ctx *c = mo->ctx;
-    const md_zdc_gen *g = &mo->g;
-    const int64_t total = n * k, h = g->h, w = g->w, nc = g->n_cond, nz = g->noise_dim;
-    const int64_t hh = 4 * g->h0, ww = 4 * g->w0, top = (hh - h) / 2, left = (ww - w) / 2;
-    const bool was_grad = nn_get_grad_enabled(c);
-    nn_set_grad_enabled(c, false);
-    nn_set_training(c, false);
+    const int64_t total = n * k, nz = mo->g.noise_dim;
+    const int64_t n_chunks = (total + MD_ZDC_GEN_CHUNK - 1) / MD_ZDC_GEN_CHUNK;
+    int width = nn_get_threads();
+    if (width > ZDC_MAX_SLOTS)
+        width = ZDC_MAX_SLOTS;
+    if (width > n_chunks)
+        width = (int)n_chunks;
+    if (width < 1)
+        width = 1;
+    for (int t = 0; t < width; t++)
+        if (!mo->ctx[t] && !(mo->ctx[t] = nn_ctx_new()))
+            return gs_error(GS_ERR_NOMEM, "zdc: out of memory");
+    float *noise = malloc((size_t)(width * MD_ZDC_GEN_CHUNK * nz) * sizeof(float));
+    if (!noise)
+        return gs_error(GS_ERR_NOMEM, "zdc: out of memory");
+    fast_round a = {mo, cond, noise, k, total, 0, out};
     int rc = GS_OK;
-    for (int64_t o0 = 0; o0 < total; o0 += MD_ZDC_GEN_CHUNK) {
-        const int64_t m = total - o0 < MD_ZDC_GEN_CHUNK ? total - o0 : MD_ZDC_GEN_CHUNK;
-        nn_ctx_reset(c);
-        nn_tensor *z = nn_new(c, 2, (int64_t[]){m, nz});
-        nn_tensor *ct = nn_new(c, 2, (int64_t[]){m, nc});
-        if (z && ct) {
-            gs_rng_fill_normal(r, z->data, m * nz, 0.0f, 1.0f);
-            for (int64_t i = 0; i < m; i++)
-                memcpy(ct->data + i * nc, cond + ((o0 + i) / k) * nc, (size_t)nc * sizeof(float));
+    for (int64_t c0 = 0; c0 < n_chunks && !rc; c0 += width) {
+        const int round = n_chunks - c0 < width ? (int)(n_chunks - c0) : width;
+        a.o0 = c0 * MD_ZDC_GEN_CHUNK;
+        for (int t = 0; t < round; t++) {
+            const int64_t o0 = a.o0 + t * MD_ZDC_GEN_CHUNK;
+            const int64_t m = total - o0 < MD_ZDC_GEN_CHUNK ? total - o0 : MD_ZDC_GEN_CHUNK;
+            gs_rng_fill_normal(r, noise + t * MD_ZDC_GEN_CHUNK * nz, m * nz, 0.0f, 1.0f);
         }
-        nn_tensor *y = fast_fwd(c, g, &mo->fast, z, ct);
-        if (!y) {
-            rc = gs_error_wrap(GS_ERR_NOMEM, "zdc: generation");
-            break;
-        }
-        const float *src = y->data;
-        float *dst = out + o0 * h * w;
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t row = 0; row < h; row++)
-                for (int64_t col = 0; col < w; col++) {
-                    const float v = src[(i * hh + row + top) * ww + col + left];
-                    dst[(i * h + row) * w + col] = v > 0 ? expm1f(v) : 0.0f;
-                }
+        rc = nn_run_jobs(round, width, fast_job, &a);
     }
-    nn_ctx_reset(c);
-    nn_set_grad_enabled(c, was_grad);
+    free(noise);
     return rc;
 }
 
@@ -231,7 +272,8 @@ void md_zdc_free(md_zdc_model *m)
     md_zdc_gen_free(&m->g);
     nn_params_free(&m->fast.ps);
     pp_scaler_free(&m->scaler);
-    nn_ctx_free(m->ctx);
+    for (int t = 0; t < ZDC_MAX_SLOTS; t++)
+        nn_ctx_free(m->ctx[t]);
     free(m);
 }
 
@@ -271,7 +313,7 @@ int md_zdc_load(const char *path, md_zdc_model **out)
     if (!rc)
         rc = fast_init(&m->fast, &m->g);
     m->use_fast = 1;
-    if (!rc && !(m->ctx = nn_ctx_new()))
+    if (!rc && !(m->ctx[0] = nn_ctx_new()))
         rc = gs_error(GS_ERR_NOMEM, "out of memory");
     if (f >= 0)
         gs_h5_close(f);
@@ -310,7 +352,7 @@ int md_zdc_sample(md_zdc_model *m, const float *cond, int64_t n, int64_t k, uint
     gs_rng r;
     gs_rng_seed(&r, seed);
     rc = m->use_fast ? generate_fast(m, cs, n, k, &r, out->images)
-                     : md_zdc_generate(m->ctx, &m->g, cs, n, k, &r, out->images);
+                     : md_zdc_generate(m->ctx[0], &m->g, cs, n, k, &r, out->images);
     free(cs);
     for (int64_t i = 0; !rc && i < n * k; i++)
         memcpy(out->cond + i * m->nc, cond + (i / k) * m->nc, (size_t)m->nc * sizeof(float));
