@@ -47,7 +47,7 @@ static int child_main(const char *out)
     dist_data(data);
     md_sampler s;
     md_wgan w;
-    md_wgan_cfg c = dist_cfg(1, r, p);
+    md_wgan_cfg c = dist_cfg(p, r, p); /* p slices of the whole batch: one each */
     if (md_sampler_init(&s, N_ROWS, NULL) || md_wgan_init(&w, &c, 11))
         return 4;
     md_parallel par;
