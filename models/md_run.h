@@ -160,6 +160,13 @@ typedef struct {
     int (*sample)(void *m, int64_t n, uint64_t seed, ds_events *out);
     /* k bunch crossings, Poisson(particles_per_bx) each; bx[i] the crossing of row i */
     int (*sample_bx)(void *m, int64_t k, uint64_t seed, ds_events *out, int64_t **bx);
+    /* The same productions in chunks (models/md_produce.h): n particles, or
+     * k_bx bunch crossings when k_bx > 0 (n is then ignored). Chunk c is a
+     * function of (model, seed, c) alone; sample / sample_bx are the chunks
+     * in order. *bx: per-row crossings (malloc'd) when k_bx > 0, else NULL. */
+    int64_t (*n_chunks)(const void *m, int64_t n, int64_t k_bx);
+    int (*sample_chunk)(void *m, int64_t n, int64_t k_bx, uint64_t seed, int64_t c,
+                        ds_events *out, int64_t **bx);
 } md_events_ops;
 
 typedef struct {
@@ -169,6 +176,12 @@ typedef struct {
      * holds n·k images, row i·k + j for condition i, and the conditions */
     int (*sample)(void *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
                   ds_images *out);
+    /* The same production in chunks of whole images (models/md_produce.h):
+     * chunk c of the n·k images is a function of (model, cond, seed, c)
+     * alone; cheapest when a handle is asked for increasing c. */
+    int64_t (*n_chunks)(const void *m, int64_t n, int64_t k);
+    int (*sample_chunk)(void *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
+                        int64_t c, ds_images *out);
 } md_images_ops;
 
 /* ---- the kind table ---------------------------------------------------------------- */

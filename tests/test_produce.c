@@ -10,7 +10,9 @@
 
 #include "comm/cm_mpi.h"
 #include "core/gs_h5.h"
+#include "models/md_luxe.h"
 #include "models/md_produce.h"
+#include "models/md_zdc.h"
 #include "testutil.h"
 
 enum { N_CHUNKS = 7 };
@@ -290,6 +292,130 @@ START_TEST(t_images_mpi)
 }
 END_TEST
 
+/* ---- the samplers' chunks (fixture models from tests/fixtures) ---------- */
+
+static void events_eq(const ds_events *a, int64_t off, const ds_events *b)
+{
+    ck_assert_int_le(off + b->n, a->n);
+    ck_assert_int_eq(memcmp(a->x + off * a->f, b->x, (size_t)(b->n * b->f) * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(a->pdg + off, b->pdg, (size_t)b->n * sizeof(int32_t)), 0);
+}
+
+/* A whole production is its chunks one after the other, and a chunk is the
+ * same rows whichever handle makes it, in whatever order. */
+START_TEST(t_luxe_chunks)
+{
+    md_luxe_model *m, *m2;
+    ck_assert_int_eq(md_luxe_load("tests/fixtures/luxe-stopped-model.h5", &m), GS_OK);
+    ck_assert_int_eq(md_luxe_load("tests/fixtures/luxe-stopped-model.h5", &m2), GS_OK);
+    const int64_t n = 2 * MD_LUXE_CHUNK + 1234;
+    ck_assert_int_eq(md_luxe_n_chunks(m, n), 3);
+    ds_events all, part;
+    ck_assert_int_eq(md_luxe_sample(m, n, 9, &all), GS_OK);
+    for (int64_t c = 2; c >= 0; c--) {
+        ck_assert_int_eq(md_luxe_sample_chunk(m2, n, 9, c, &part), GS_OK);
+        ck_assert_int_eq(part.n, c == 2 ? 1234 : MD_LUXE_CHUNK);
+        events_eq(&all, c * MD_LUXE_CHUNK, &part);
+        ds_events_free(&part);
+    }
+    /* chunks are not copies of each other, and the seed matters */
+    ck_assert_int_ne(memcmp(all.x, all.x + MD_LUXE_CHUNK * all.f, 1000 * sizeof(float)), 0);
+    ck_assert_int_eq(md_luxe_sample_chunk(m2, n, 10, 0, &part), GS_OK);
+    ck_assert_int_ne(memcmp(all.x, part.x, 1000 * sizeof(float)), 0);
+    ds_events_free(&part);
+    ds_events_free(&all);
+    /* bunch crossings: whole crossings per chunk, numbered over the production */
+    int64_t *bx, *pbx;
+    const int64_t k = 3 * md_luxe_bx_per_chunk(m) + 1;
+    ck_assert_int_eq(md_luxe_sample_bx(m, k, 5, &all, &bx), GS_OK);
+    int64_t off = 0;
+    for (int64_t c = 0; c < md_luxe_n_bx_chunks(m, k); c++) {
+        ck_assert_int_eq(md_luxe_sample_bx_chunk(m2, k, 5, c, &part, &pbx), GS_OK);
+        events_eq(&all, off, &part);
+        ck_assert_int_eq(memcmp(bx + off, pbx, (size_t)part.n * sizeof *bx), 0);
+        off += part.n;
+        ds_events_free(&part);
+        free(pbx);
+    }
+    ck_assert_int_eq(off, all.n);
+    ck_assert_int_eq(bx[0], 0);
+    ck_assert_int_eq(bx[all.n - 1], k - 1);
+    for (int64_t i = 1; i < all.n; i++)
+        ck_assert_int_le(bx[i - 1], bx[i]);
+    free(bx);
+    ds_events_free(&all);
+    md_luxe_free(m);
+    md_luxe_free(m2);
+}
+END_TEST
+
+START_TEST(t_zdc_chunks)
+{
+    md_zdc_model *m;
+    ck_assert_int_eq(md_zdc_load("tests/fixtures/zdc-stopped-model.h5", &m), GS_OK);
+    ds_images cond;
+    ck_assert_int_eq(ds_toy_zdc(1500, 3, &cond), GS_OK);
+    const int64_t k = 3, px = cond.h * cond.w;
+    ck_assert_int_eq(md_zdc_n_chunks(m, cond.n, k), 3);
+    ds_images all, part;
+    ck_assert_int_eq(md_zdc_sample(m, cond.cond, cond.n, k, 4, &all), GS_OK);
+    /* out of order: the handle's noise stream seeks back and forth */
+    const int64_t order[] = {1, 2, 0, 2};
+    for (int i = 0; i < 4; i++) {
+        const int64_t c = order[i];
+        ck_assert_int_eq(md_zdc_sample_chunk(m, cond.cond, cond.n, k, 4, c, &part), GS_OK);
+        ck_assert_int_eq(part.n, c == 2 ? 4500 - 2 * MD_ZDC_CHUNK : MD_ZDC_CHUNK);
+        ck_assert_int_eq(memcmp(all.images + c * MD_ZDC_CHUNK * px, part.images,
+                                (size_t)(part.n * px) * sizeof(float)), 0);
+        ck_assert_int_eq(memcmp(all.cond + c * MD_ZDC_CHUNK * all.c, part.cond,
+                                (size_t)(part.n * part.c) * sizeof(float)), 0);
+        ds_images_free(&part);
+    }
+    ds_images_free(&all);
+    ds_images_free(&cond);
+    md_zdc_free(m);
+}
+END_TEST
+
+/* gansim-sample: the same file for 1, 2 and 3 ranks (and with gzip); an
+ * interrupted production leaves nothing. */
+START_TEST(t_sample_tool)
+{
+    char dir[64];
+    gs_test_tmpdir(dir, sizeof dir);
+    const char *b = gs_test_bin(), *mpi = gs_test_mpirun();
+    const char *lm = "tests/fixtures/luxe-stopped-model.h5", *zm = "tests/fixtures/zdc-stopped-model.h5";
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s -n 150000 --seed 2 -o %s/one.h5 "
+                                 "2>/dev/null", b, lm, dir), 0);
+    for (int np = 2; np <= 3; np++)
+        ck_assert_int_eq(gs_test_run("timeout -k 5 120 %s -np %d %s/gansim-sample --model %s "
+                                     "-n 150000 --seed 2 --threads 1 -o %s/mpi.h5 2>/dev/null && "
+                                     "h5diff %s/one.h5 %s/mpi.h5", mpi, np, b, lm, dir, dir, dir), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s -n 150000 --seed 2 --compress 1 "
+                                 "-o %s/gz.h5 2>/dev/null && h5diff %s/one.h5 %s/gz.h5 && "
+                                 "h5dump -p -H %s/gz.h5 | grep -q DEFLATE", b, lm, dir, dir, dir,
+                                 dir), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s --bunch-crossings 30 --seed 2 "
+                                 "-o %s/bx1.h5 2>/dev/null && timeout -k 5 120 %s -np 3 "
+                                 "%s/gansim-sample --model %s --bunch-crossings 30 --seed 2 "
+                                 "--threads 1 -o %s/bx3.h5 2>/dev/null && h5diff %s/bx1.h5 "
+                                 "%s/bx3.h5", b, lm, dir, mpi, b, lm, dir, dir, dir), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-datagen zdc -n 1500 --seed 3 -o %s/c.h5 >/dev/null "
+                                 "2>&1 && %s/gansim-sample --model %s --conditions %s/c.h5 -k 3 "
+                                 "-o %s/z1.h5 2>/dev/null && timeout -k 5 120 %s -np 2 "
+                                 "%s/gansim-sample --model %s --conditions %s/c.h5 -k 3 "
+                                 "--threads 1 -o %s/z2.h5 2>/dev/null && h5diff %s/z1.h5 "
+                                 "%s/z2.h5", b, dir, b, zm, dir, dir, mpi, b, zm, dir, dir, dir,
+                                 dir), 0);
+    /* Ctrl-C in the middle: exit 130, no output, no temporary */
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s -n 100000000 -o %s/big.h5 "
+                                 "2>/dev/null & p=$!; sleep 1.5; kill -INT $p; wait $p; "
+                                 "test $? -eq 130 && test -z \"$(ls %s | grep big)\"",
+                                 b, lm, dir, dir), 0);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
 static Suite *produce_suite(void)
 {
     Suite *s = suite_create("produce");
@@ -304,6 +430,12 @@ static Suite *produce_suite(void)
     tcase_add_test(mp, t_stop_and_fail_mpi);
     tcase_add_test(mp, t_images_mpi);
     suite_add_tcase(s, mp);
+    TCase *sm = tcase_create("samplers");
+    tcase_set_timeout(sm, 300);
+    tcase_add_test(sm, t_luxe_chunks);
+    tcase_add_test(sm, t_zdc_chunks);
+    tcase_add_test(sm, t_sample_tool);
+    suite_add_tcase(s, sm);
     return s;
 }
 
