@@ -746,8 +746,11 @@ int gs_h5_append_create(hid_t loc, const char *name, gs_h5_type t, int rank, con
                         w, rank, (long long)chunk_rows, deflate);
     hsize_t cur[GS_H5_MAX_RANK], max[GS_H5_MAX_RANK], chunk[GS_H5_MAX_RANK];
     int64_t row = 1;
-    cur[0] = 0;
-    max[0] = H5S_UNLIMITED;
+    const int64_t fixed = dims && dims[0] > 0 ? dims[0] : 0;
+    cur[0] = (hsize_t)fixed;
+    max[0] = fixed ? (hsize_t)fixed : H5S_UNLIMITED;
+    if (fixed && chunk_rows > fixed)
+        chunk_rows = fixed;
     chunk[0] = (hsize_t)chunk_rows;
     for (int i = 1; i < rank; i++) {
         if (dims[i] < 1)
@@ -791,6 +794,7 @@ int gs_h5_append_create(hid_t loc, const char *name, gs_h5_type t, int rank, con
     a->t = t;
     a->rank = rank;
     a->dims[0] = 0;
+    a->fixed_rows = fixed;
     for (int i = 1; i < rank; i++)
         a->dims[i] = dims[i];
     a->row_elems = row;
@@ -812,7 +816,10 @@ int gs_h5_append(gs_h5_appender *a, int64_t rows, const void *data)
     start[0] = (hsize_t)a->dims[0];
     cnt[0] = (hsize_t)rows;
     char c[256];
-    if (H5Dset_extent(a->d, ext) < 0)
+    if (a->fixed_rows && a->dims[0] + rows > a->fixed_rows)
+        return gs_error(GS_ERR_ARG, "%s: %lld rows appended to a dataset of %lld", w,
+                        (long long)(a->dims[0] + rows), (long long)a->fixed_rows);
+    if (!a->fixed_rows && H5Dset_extent(a->d, ext) < 0)
         return gs_error(GS_ERR_IO, "%s: cannot grow to %lld rows (%s)", w,
                         (long long)(a->dims[0] + rows), h5_cause(c));
     hid_t fs = H5Dget_space(a->d), ms = H5Screate_simple(a->rank, cnt, NULL);
@@ -837,11 +844,18 @@ int gs_h5_append_close(gs_h5_appender *a)
 {
     if (!a || a->d <= 0)
         return GS_OK;
+    int short_rows = a->fixed_rows && a->dims[0] != a->fixed_rows;
+    char w[600];
+    if (short_rows)
+        gs_h5_where(a->d, NULL, w, sizeof w);
     herr_t e = H5Dclose(a->d);
     a->d = H5I_INVALID_HID;
     if (e < 0) {
         char c[256];
         return gs_error(GS_ERR_IO, "closing an appended dataset failed (%s)", h5_cause(c));
     }
+    if (short_rows)
+        return gs_error(GS_ERR_STATE, "%s: %lld of its %lld rows written", w,
+                        (long long)a->dims[0], (long long)a->fixed_rows);
     return GS_OK;
 }

@@ -112,9 +112,13 @@ typedef struct {
     int rank;
     int64_t dims[GS_H5_MAX_RANK];   /* current shape; dims[0] = rows so far */
     int64_t row_elems;              /* elements per row: dims[1] * ... */
+    int64_t fixed_rows;             /* the fixed row count, 0 when growing */
 } gs_h5_appender;
 
-/* dims[1..rank-1] give the row shape (dims[0] is ignored). */
+/* dims[1..rank-1] give the row shape. dims[0] > 0: the rows the dataset will
+ * hold, known up front (its shape is then fixed, as a one-shot write's;
+ * appends fill it in order and gs_h5_append_close checks it is full);
+ * dims[0] = 0: unknown, the dataset grows (maximum shape unlimited). */
 int gs_h5_append_create(hid_t loc, const char *name, gs_h5_type t, int rank, const int64_t *dims,
                         int64_t chunk_rows, int deflate, gs_h5_appender *a);
 /* Appends rows (rows x row shape, memory type a->t); rows = 0 is a no-op. */

@@ -84,6 +84,10 @@ int  ds_images_alloc(ds_images *im, int64_t n, int64_t h, int64_t w, int64_t c);
 typedef struct {
     int64_t chunk_rows;     /* rows per HDF5 chunk; 0: 65536 events, 64 images */
     int deflate;            /* 0 none; 1..9 gzip level, with the shuffle filter */
+    /* rows the file will hold when known up front: the datasets then have
+     * that fixed shape (as the one-shot writers' do) and closing with fewer
+     * rows fails; 0: unknown, the datasets grow (maximum shape unlimited) */
+    int64_t rows;
 } ds_write_opts;
 
 typedef struct ds_events_writer ds_events_writer;

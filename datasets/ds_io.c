@@ -674,6 +674,7 @@ int ds_events_writer_open(const char *path, const ds_events *like, int with_bx,
         return gs_error_wrap(rc, path);
     const int64_t chunk = opts && opts->chunk_rows > 0 ? opts->chunk_rows : 65536;
     const int deflate = opts ? opts->deflate : 0;
+    const int64_t nr = opts && opts->rows > 0 ? opts->rows : 0;
     ds_events_writer *w = calloc(1, sizeof *w);
     if (!w)
         return gs_error(GS_ERR_NOMEM, "out of memory");
@@ -696,18 +697,18 @@ int ds_events_writer_open(const char *path, const ds_events *like, int with_bx,
     if (!cols || (like->units && !units))
         rc = gs_error(GS_ERR_NOMEM, "%s: out of memory", path);
     if (!rc)
-        rc = gs_h5_append_create(w->f, "events", GS_H5_F32, 2, (int64_t[]){0, like->f}, chunk,
+        rc = gs_h5_append_create(w->f, "events", GS_H5_F32, 2, (int64_t[]){nr, like->f}, chunk,
                                  deflate, &w->x);
     if (!rc)
         rc = gs_h5_attr_write_str(w->f, "events", "columns", cols);
     if (!rc && units)
         rc = gs_h5_attr_write_str(w->f, "events", "units", units);
     if (!rc && w->has_pdg)
-        rc = gs_h5_append_create(w->f, "pdg", GS_H5_I32, 1, NULL, chunk, deflate, &w->pdg);
+        rc = gs_h5_append_create(w->f, "pdg", GS_H5_I32, 1, &nr, chunk, deflate, &w->pdg);
     if (!rc && w->has_w)
-        rc = gs_h5_append_create(w->f, "weights", GS_H5_F32, 1, NULL, chunk, deflate, &w->w);
+        rc = gs_h5_append_create(w->f, "weights", GS_H5_F32, 1, &nr, chunk, deflate, &w->w);
     if (!rc && with_bx)
-        rc = gs_h5_append_create(w->f, "bx", GS_H5_I64, 1, NULL, chunk, deflate, &w->bx);
+        rc = gs_h5_append_create(w->f, "bx", GS_H5_I64, 1, &nr, chunk, deflate, &w->bx);
     if (!rc && like->particles_per_bx > 0)
         rc = gs_h5_attr_write_f64(w->f, "/", "particles_per_bx", like->particles_per_bx);
     free(cols);
@@ -797,6 +798,7 @@ int ds_images_writer_open(const char *path, const ds_images *like, const ds_writ
         return gs_error_wrap(rc, path);
     const int64_t chunk = opts && opts->chunk_rows > 0 ? opts->chunk_rows : 64;
     const int deflate = opts ? opts->deflate : 0;
+    const int64_t nr = opts && opts->rows > 0 ? opts->rows : 0;
     ds_images_writer *w = calloc(1, sizeof *w);
     if (!w)
         return gs_error(GS_ERR_NOMEM, "out of memory");
@@ -810,10 +812,10 @@ int ds_images_writer_open(const char *path, const ds_images *like, const ds_writ
         return rc;
     }
     if (w->h * w->w > 0)
-        rc = gs_h5_append_create(w->f, "images", GS_H5_F32, 3, (int64_t[]){0, w->h, w->w}, chunk,
+        rc = gs_h5_append_create(w->f, "images", GS_H5_F32, 3, (int64_t[]){nr, w->h, w->w}, chunk,
                                  deflate, &w->img);
     if (!rc && w->c > 0) {
-        rc = gs_h5_append_create(w->f, "conditions", GS_H5_F32, 2, (int64_t[]){0, w->c}, chunk,
+        rc = gs_h5_append_create(w->f, "conditions", GS_H5_F32, 2, (int64_t[]){nr, w->c}, chunk,
                                  deflate, &w->cond);
         char *cols = NULL;
         if (!rc && like->cond_columns)

@@ -129,6 +129,46 @@ static int reduce_grads(void *ud, nn_params *ps, float *extra, int n_extra)
     return rc;
 }
 
+static int mean_data(void *ud, nn_params *ps)
+{
+    md_dist *d = ud;
+    const double t0 = now();
+    int64_t n = 0;
+    for (int i = 0; i < ps->n; i++)
+        n += ps->p[i]->n;
+    int rc = reserve(d, n);
+    if (rc)
+        return rc;
+    int64_t off = 0;
+    for (int i = 0; i < ps->n; i++) {
+        memcpy(d->buf + off, ps->p[i]->data, (size_t)ps->p[i]->n * sizeof(float));
+        off += ps->p[i]->n;
+    }
+    if ((rc = sum(d, d->buf, n)))
+        return rc;
+    const float inv = 1.0f / (float)gs_comm_size(d->comm);
+    off = 0;
+    for (int i = 0; i < ps->n; i++)
+        for (int64_t k = 0; k < ps->p[i]->n; k++)
+            ps->p[i]->data[k] = d->buf[off++] * inv;
+    d->st.seconds += now() - t0;
+    return GS_OK;
+}
+
+static int check_same(void *ud, nn_params *ps)
+{
+    md_dist *d = ud;
+    uint64_t h;
+    const int same = md_dist_same_params(d, ps, &h);
+    if (same < 0)
+        return -same;
+    if (!same)
+        return gs_error(GS_ERR_STATE, "rank %d: the parameters differ from the other ranks' "
+                        "(hash %016llx): the ranks no longer train the same model",
+                        gs_comm_rank(d->comm), (unsigned long long)h);
+    return GS_OK;
+}
+
 static int any(void *ud, int flag)
 {
     md_dist *d = ud;
@@ -145,6 +185,8 @@ void md_dist_parallel(md_dist *d, md_parallel *p)
     p->layout = d->layout;
     if (p->n_ranks > 1) {
         p->reduce_grads = reduce_grads;
+        p->mean_data = mean_data;
+        p->check_same = check_same;
         p->any = any;
         p->ud = d;
     }

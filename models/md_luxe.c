@@ -509,6 +509,10 @@ static int luxe_step(md_run *run, int k, md_losses *out)
     md_wgan_losses L;
     int rc = md_wgan_step(&s->w, s->train, &s->sampler, &L);
     *out = (md_losses){4, {L.loss_d, L.loss_g, L.gp, L.wdist}};
+    if (!rc) /* data-parallel: the ranks' copies must be equal at checkpoints */
+        rc = md_run_check_same(run, k, &s->w.gp);
+    if (!rc)
+        rc = md_run_check_same(run, k, &s->w.dp);
     return rc;
 }
 

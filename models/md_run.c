@@ -97,6 +97,19 @@ int md_run_reduce(const md_run *run, nn_params *ps, float *extra, int n_extra)
                                  : GS_OK;
 }
 
+int md_run_mean_data(const md_run *run, nn_params *ps)
+{
+    return run->par.mean_data ? run->par.mean_data(run->par.ud, ps) : GS_OK;
+}
+
+int md_run_check_same(const md_run *run, int k, nn_params *ps)
+{
+    if (!run->par.check_same || run->ckpt_every <= 0 ||
+        (run->parts[k].step + 1) % run->ckpt_every != 0)
+        return GS_OK;
+    return run->par.check_same(run->par.ud, ps);
+}
+
 void md_record_add(md_record *r, const char *key, double v)
 {
     const size_t room = sizeof r->buf - r->len;

@@ -65,6 +65,13 @@ typedef struct {
      * backward pass and the optimizer update of each network, in the same
      * order on every rank. */
     int (*reduce_grads)(void *ud, nn_params *ps, float *extra, int n_extra);
+    /* Replaces every tensor's data in ps by its mean over the ranks (batch-norm
+     * running statistics, which each rank updates from its own rows). */
+    int (*mean_data)(void *ud, nn_params *ps);
+    /* GS_OK when ps holds the same bytes on every rank (a hash compared over
+     * the ranks), else an error naming the step's divergence. Kinds call it
+     * at each checkpoint: the ranks' copies of the model must never drift. */
+    int (*check_same)(void *ud, nn_params *ps);
     /* The largest flag over the ranks: a stop request (a signal number) seen
      * by one rank stops them all at the same step, with the same number. */
     int (*any)(void *ud, int flag);
@@ -139,6 +146,11 @@ struct md_run {
  * terms (md_parallel.reduce_grads; a no-op in one process): kinds call it
  * after each backward pass, before the update. */
 int md_run_reduce(const md_run *run, nn_params *ps, float *extra, int n_extra);
+/* md_parallel.mean_data (a no-op in one process). */
+int md_run_mean_data(const md_run *run, nn_params *ps);
+/* md_parallel.check_same when part k's step (counted after this one) is a
+ * checkpoint step; a no-op in one process. */
+int md_run_check_same(const md_run *run, int k, nn_params *ps);
 
 /* One evaluation's metrics, " key=value" (%.6g) appended to a line of
  * train.log (fixed size: appending never allocates; overflow drops keys). */

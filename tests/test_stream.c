@@ -164,6 +164,47 @@ START_TEST(t_images_writer)
 }
 END_TEST
 
+/* Rows known up front: the datasets have the one-shot writers' fixed shape
+ * (h5ls shows no "/Inf"), and a production that ends short fails and
+ * leaves nothing. Unknown: the shape is unlimited. */
+START_TEST(t_writer_fixed_rows)
+{
+    char dir[64], out[128];
+    gs_test_tmpdir(dir, sizeof dir);
+    snprintf(out, sizeof out, "%s/out.h5", dir);
+    ds_events ev;
+    ck_assert_int_eq(ds_toy_luxe(1000, 1, &ev), GS_OK);
+    ds_write_opts o = {.chunk_rows = 300, .rows = 1000};
+    ds_events_writer *w;
+    ck_assert_int_eq(ds_events_writer_open(out, &ev, 1, &o, &w), GS_OK);
+    int64_t *bx = calloc(1000, sizeof *bx);
+    ds_events half = ev;
+    half.n = 500;
+    ck_assert_int_eq(ds_events_writer_append(w, &half, bx), GS_OK);
+    ck_assert_int_eq(ds_events_writer_append(w, &ev, bx), GS_ERR_ARG); /* 1500 > 1000 */
+    ck_assert_int_eq(ds_events_writer_close(w), GS_ERR_STATE);          /* 500 of 1000 */
+    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "500 of its 1000 rows"));
+    ck_assert_int_eq(n_files(dir), 0);
+    ck_assert_int_eq(ds_events_writer_open(out, &ev, 1, &o, &w), GS_OK);
+    ck_assert_int_eq(ds_events_writer_append(w, &half, bx), GS_OK);
+    half.x += 500 * ev.f;
+    half.pdg += 500;
+    ck_assert_int_eq(ds_events_writer_append(w, &half, bx + 500), GS_OK);
+    ck_assert_int_eq(ds_events_writer_close(w), GS_OK);
+    ck_assert_int_eq(gs_test_run("h5ls %s | grep -q 'events *Dataset {1000, 6}' && "
+                                 "h5ls %s | grep -q 'bx *Dataset {1000}'", out, out), 0);
+    unlink(out);
+    o.rows = 0;
+    ck_assert_int_eq(ds_events_writer_open(out, &ev, 0, &o, &w), GS_OK);
+    ck_assert_int_eq(ds_events_writer_append(w, &ev, NULL), GS_OK);
+    ck_assert_int_eq(ds_events_writer_close(w), GS_OK);
+    ck_assert_int_eq(gs_test_run("h5ls %s | grep -q 'events *Dataset {1000/Inf, 6}'", out), 0);
+    free(bx);
+    ds_events_free(&ev);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
 static Suite *stream_suite(void)
 {
     Suite *s = suite_create("stream");
@@ -172,6 +213,7 @@ static Suite *stream_suite(void)
     tcase_add_test(tc, t_events_writer);
     tcase_add_test(tc, t_events_writer_discard);
     tcase_add_test(tc, t_images_writer);
+    tcase_add_test(tc, t_writer_fixed_rows);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -173,7 +173,8 @@ static int sample_images(const run_opts *ro, md_model *mo, const char *conds, lo
         ds_images like = {.c = cond.c, .cond_columns = cond.cond_columns};
         ops->image_shape(m, &like.h, &like.w);
         progress pr = {"images", cond.n * k, t0, gs_tool_isatty(), 0};
-        md_produce_opts po = {.comm = ro->comm, .write = {.deflate = ro->deflate},
+        md_produce_opts po = {.comm = ro->comm,
+                              .write = {.deflate = ro->deflate, .rows = cond.n * k},
                               .stop = md_stop_on_signals(),
                               .progress = gs_comm_rank(ro->comm) == 0 ? on_progress : NULL,
                               .progress_ud = &pr};
@@ -211,7 +212,8 @@ static int sample_events(const run_opts *ro, md_model *mo, long long n, long lon
                           .ud = &src};
     double t0 = wall();
     progress pr = {"particles", bxs ? 0 : n, t0, gs_tool_isatty(), 0};
-    md_produce_opts po = {.comm = ro->comm, .write = {.deflate = ro->deflate},
+    md_produce_opts po = {.comm = ro->comm,
+                          .write = {.deflate = ro->deflate, .rows = bxs ? 0 : n},
                           .stop = md_stop_on_signals(),
                           .progress = gs_comm_rank(ro->comm) == 0 ? on_progress : NULL,
                           .progress_ud = &pr};
