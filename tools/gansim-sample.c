@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "core/gs_h5.h"
+#include "datasets/ds_hepmc3.h"
 #include "models/md_produce.h"
 #include "models/md_run.h"
 #include "nn/nn.h"
@@ -17,6 +18,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: %s --model run/model.h5 -o gen.h5 (-n N | --bunch-crossings K) [options]\n"
             "       %s --model run/model.h5 -o gen.h5 --conditions cond.h5 [-k K] [options]\n"
+            "       %s --model run/model.h5 -o bg.hepmc3 --bunch-crossings K --format hepmc3\n"
             "\n"
             "Samples from a model trained by gansim-train (the kind is read from the file).\n"
             "LUXE models write an event table in the training file's layout (same columns,\n"
@@ -32,6 +34,11 @@ static void usage(FILE *out)
             "  --conditions FILE       (zdc) HDF5 file with /conditions [N, 9] (an image set works)\n"
             "  -k K                    (zdc) images per condition row (default 1)\n"
             "  --seed S                random seed (default 1)\n"
+            "  --format F              h5 (default) or hepmc3: one HepMC3 ASCII event per bunch\n"
+            "                          crossing, for ddsim / Geant4 (frame: docs/deploy.md; held\n"
+            "                          in memory, one process)\n"
+            "  --plane-z MM            (hepmc3) z of the scoring plane in the output frame\n"
+            "                          (default 0)\n"
             "  --compress L            gzip level 1..9 for the output's datasets (default 0:\n"
             "                          none; 1 already halves event tables)\n"
             "  --threads T             threads (default: GANSIM_THREADS or all cores; under\n"
@@ -44,7 +51,7 @@ static void usage(FILE *out)
             "count and any number of MPI ranks:\n"
             "  mpirun -np 4 %s --model run/model.h5 -n 100000000 -o gen.h5\n"
             "(every rank makes every 4th chunk; rank 0 writes them in order).\n",
-            prog, prog, prog);
+            prog, prog, prog, prog);
 }
 
 static double wall(void)
@@ -187,6 +194,39 @@ static int sample_images(const run_opts *ro, md_model *mo, const char *conds, lo
     return finish(ro, rc, stopped, out, what, rows, wall() - t0);
 }
 
+static void hepmc3_progress(void *user, int64_t done, int64_t total)
+{
+    (void)user;
+    gs_tool_progress("HepMC3 events", done, total);
+}
+
+/* HepMC3 events (one per bunch crossing): the crossings drawn whole (the
+ * same rows as the HDF5 production of this seed), then written as text. */
+static int sample_hepmc3(const run_opts *ro, md_model *mo, long long bxs, long long seed,
+                         const char *out, ds_hepmc3_opts *ho)
+{
+    const md_events_ops *ops = md_model_kind(mo)->events;
+    ds_events ev;
+    int64_t *bx = NULL;
+    double t0 = wall();
+    int rc = ops->sample_bx(md_model_handle(mo), bxs, (uint64_t)seed, &ev, &bx);
+    ds_hepmc3_stats hst = {0};
+    if (!rc) {
+        ho->seed = (uint64_t)seed;
+        rc = ds_hepmc3_write(out, &ev, bx, bxs, ho, &hst);
+    }
+    const int64_t rows = rc ? 0 : ev.n;
+    if (!rc) {
+        ds_events_free(&ev);
+        free(bx);
+        fprintf(stderr, "%s: %lld HepMC3 events (%lld without particles)\n", prog,
+                (long long)hst.events, (long long)hst.empty);
+    }
+    char what[64];
+    snprintf(what, sizeof what, "particles in %lld bunch crossings", bxs);
+    return finish(ro, rc, 0, out, what, rows, wall() - t0);
+}
+
 static int sample_events(const run_opts *ro, md_model *mo, long long n, long long bxs,
                          long long seed, const char *out)
 {
@@ -232,17 +272,20 @@ static int sample_events(const run_opts *ro, md_model *mo, long long n, long lon
 
 int main(int argc, char **argv)
 {
-    enum { O_BX = 256, O_SEED, O_THREADS, O_VERSION, O_MODEL, O_COND, O_COMPRESS };
+    enum { O_BX = 256, O_SEED, O_THREADS, O_VERSION, O_MODEL, O_COND, O_COMPRESS, O_FORMAT,
+           O_PLANE_Z };
     static const struct option lo[] = {
         {"model", required_argument, 0, O_MODEL}, {"out", required_argument, 0, 'o'},
         {"bunch-crossings", required_argument, 0, O_BX}, {"seed", required_argument, 0, O_SEED},
         {"threads", required_argument, 0, O_THREADS}, {"conditions", required_argument, 0, O_COND},
         {"compress", required_argument, 0, O_COMPRESS},
+        {"format", required_argument, 0, O_FORMAT}, {"plane-z", required_argument, 0, O_PLANE_Z},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
     const char *model = NULL, *out = NULL, *conds = NULL;
     long long n = 0, bxs = 0, seed = 1, threads = 0, k = 0, deflate = 0;
-    int c;
+    int c, hepmc3 = 0, has_plane_z = 0;
+    double plane_z = 0;
     while ((c = getopt_long(argc, argv, ":o:n:k:h", lo, NULL)) != -1) {
         switch (c) {
         case O_MODEL: model = optarg; break;
@@ -284,6 +327,20 @@ int main(int argc, char **argv)
                 return GS_EXIT_USAGE;
             }
             break;
+        case O_FORMAT:
+            if (strcmp(optarg, "h5") && strcmp(optarg, "hepmc3")) {
+                gs_tool_err(prog, "--format: '%s' is not h5 or hepmc3", optarg);
+                return GS_EXIT_USAGE;
+            }
+            hepmc3 = !strcmp(optarg, "hepmc3");
+            break;
+        case O_PLANE_Z:
+            if (gs_tool_parse_f64(optarg, &plane_z)) {
+                gs_tool_err(prog, "--plane-z: '%s' is not a finite number (mm)", optarg);
+                return GS_EXIT_USAGE;
+            }
+            has_plane_z = 1;
+            break;
         case 'h': usage(stdout); return GS_EXIT_OK;
         case O_VERSION: printf("%s %s\n", prog, GANSIM_VERSION); return GS_EXIT_OK;
         default: return gs_tool_getopt_fail(prog, c, argv, optind);
@@ -306,6 +363,19 @@ int main(int argc, char **argv)
     } else if ((!n && !bxs) || (n && bxs)) {
         gs_tool_err(prog, "need exactly one of -n / --bunch-crossings, or --conditions "
                           "(see --help)");
+        return GS_EXIT_USAGE;
+    }
+    if (hepmc3 && !bxs) {
+        gs_tool_err(prog, "--format hepmc3 writes one event per bunch crossing: give "
+                          "--bunch-crossings K (LUXE models)");
+        return GS_EXIT_USAGE;
+    }
+    if (has_plane_z && !hepmc3) {
+        gs_tool_err(prog, "--plane-z applies to --format hepmc3 only");
+        return GS_EXIT_USAGE;
+    }
+    if (hepmc3 && deflate) {
+        gs_tool_err(prog, "--compress applies to HDF5 output (--format h5)");
         return GS_EXIT_USAGE;
     }
     if (gs_tool_threads(prog, threads))
@@ -332,12 +402,21 @@ int main(int argc, char **argv)
         return GS_EXIT_FAIL;
     char layout[64];
     run_opts ro = {comm, (int)deflate, gs_comm_layout(comm, nn_get_threads(), layout, sizeof layout)};
+    if (hepmc3 && gs_comm_size(comm) > 1) {
+        if (gs_comm_rank(comm) == 0)
+            gs_tool_err(prog, "--format hepmc3 runs in one process (it holds the production "
+                              "in memory); write HDF5 under MPI");
+        return GS_EXIT_USAGE;
+    }
     md_model *m;
     if (md_model_open(model, &m)) {
         gs_tool_err(prog, "%s", gs_errmsg());
         return gs_tool_exit(comm, GS_EXIT_FAIL);
     }
+    ds_hepmc3_opts ho = {.model = model, .model_kind = kind->file_kind, .plane_z_mm = plane_z,
+                         .progress = hepmc3_progress};
     const int ex = kind->images ? sample_images(&ro, m, conds, k ? k : 1, seed, out)
+                   : hepmc3     ? sample_hepmc3(&ro, m, bxs, seed, out, &ho)
                                 : sample_events(&ro, m, n, bxs, seed, out);
     md_model_close(m);
     /* a failure is the same on every rank (md_produce agrees on it), except
