@@ -768,7 +768,8 @@ int gs_h5_append_create(hid_t loc, const char *name, gs_h5_type t, int rank, con
     if (gs_h5_exists(loc, name) && H5Ldelete(loc, name, H5P_DEFAULT) < 0)
         return gs_error(GS_ERR_IO, "%s: cannot replace existing object", w);
     hid_t sp = H5Screate_simple(rank, cur, max);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    /* no modification times: the same rows give the same bytes */
+    hid_t dcpl = ocpl_untimed(H5P_DATASET_CREATE), dapl = H5Pcreate(H5P_DATASET_ACCESS);
     hid_t l = lcpl_parents();
     herr_t e = sp < 0 || dcpl < 0 || dapl < 0 || l < 0 ? -1 : H5Pset_chunk(dcpl, rank, chunk);
     if (e >= 0 && deflate > 0) {

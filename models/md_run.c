@@ -161,7 +161,9 @@ static int write_file(const md_run *run, const char *path, int with_train)
         rc = gs_h5_attr_write_str(f, ".", "gansim_kind", run->kind->file_kind);
     if (!rc)
         rc = gs_h5_attr_write_str(f, ".", "gansim_version", GANSIM_VERSION);
-    if (!rc && run->par.layout) /* how the run was (last) trained: "2 ranks x 1 thread" */
+    /* how an MPI run was (last) trained: "2 ranks x 1 thread". Not for one
+     * process: its files stay the same for any thread count. */
+    if (!rc && run->par.layout && run->par.n_ranks > 1)
         rc = gs_h5_attr_write_str(f, ".", "layout", run->par.layout);
     if (!rc)
         rc = run->kind->save(run, f, with_train);

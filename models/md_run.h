@@ -55,8 +55,9 @@ typedef struct md_export_ctx md_export_ctx; /* models/md_export_internal.h */
  * process. models/md_dist.h builds them from a gs_comm. */
 typedef struct {
     int rank, n_ranks;              /* rank 0 is the writer */
-    /* "2 ranks x 1 thread": stated in train.log's header and as model.h5's
-     * and last.h5's root attribute "layout" (NULL: not stated). */
+    /* "2 ranks x 1 thread": stated in train.log's header and, for runs of
+     * several ranks, as model.h5's and last.h5's root attribute "layout"
+     * (NULL: not stated). */
     const char *layout;
     /* Sums every p->grad of ps over the ranks, in place, and n_extra floats
      * with them (a step's loss terms, so that every rank and the log see the
