@@ -36,6 +36,11 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 # where Debian's HDF5 filter plugins live (LZF, LZ4, BZip2, Blosc, Bitshuffle):
 # kept on HDF5's search path even when a user's HDF5_PLUGIN_PATH replaces it
 H5_PLUGIN_DIR := $(shell pkg-config --variable=PluginDir hdf5 2>/dev/null)
+# MPI (Debian's OpenMPI) is for the tools only: comm/ implements core/gs_comm.h
+# over MPI and goes into its own archive, so libgansim (and every program
+# embedding it) never links or loads an MPI library.
+MPI_CFLAGS  := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS    := $(shell pkg-config --libs ompi-c 2>/dev/null)
 
 OPT      ?= -O3 $(ARCH)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
@@ -68,14 +73,17 @@ BIN     ?= bin
 TOOLS   := $(TOOL_SRC:tools/%.c=$(BIN)/%)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-HEADERS := $(foreach m,$(MODULES),$(wildcard $(m)/*.h))
-PUBLIC_HEADERS := $(filter-out %_internal.h,$(HEADERS))
+COMM_SRC := $(wildcard comm/*.c)
+COMM_OBJ := $(COMM_SRC:%.c=$(BUILD)/%.o)
+COMM_LIB := $(BUILD)/libgansim_comm.a
+PUBLIC_HEADERS := $(filter-out %_internal.h,$(foreach m,$(MODULES),$(wildcard $(m)/*.h)))
+HEADERS := $(foreach m,$(MODULES) comm,$(wildcard $(m)/*.h))
 CXX     ?= g++
 EXAMPLES := $(BUILD)/examples/sample_events $(BUILD)/examples/sample_threads \
             $(BUILD)/examples/g4_sketch
 
-.PHONY: all deps test sanitize valgrind bench bench-compare demo demo-zdc ablation install clean examples fuzz fuzz-build
-all: $(BUILD)/libgansim.a $(BUILD)/libgansim.so $(TOOLS)
+.PHONY: all deps test sanitize valgrind bench bench-compare bench-allreduce demo demo-zdc ablation install clean examples fuzz fuzz-build
+all: $(BUILD)/libgansim.a $(BUILD)/libgansim.so $(COMM_LIB) $(TOOLS)
 
 deps:
 	@scripts/install-deps
@@ -110,13 +118,18 @@ $(BUILD)/libgansim.a: $(LIB_OBJ)
 $(BUILD)/libgansim.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/%: tools/%.c tools/tool_common.h $(BUILD)/libgansim.a
-	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libgansim.a $(LDLIBS)
+$(COMM_OBJ): CFLAGS += $(MPI_CFLAGS)
+$(COMM_LIB): $(COMM_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
-$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libgansim.a
+$(BIN)/%: tools/%.c tools/tool_common.h $(BUILD)/libgansim.a $(COMM_LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(COMM_LIB) $(BUILD)/libgansim.a $(LDLIBS) $(MPI_LIBS)
+
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libgansim.a $(COMM_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_LDFLAGS) $< -o $@ $(BUILD)/libgansim.a $(LDLIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_LDFLAGS) $< -o $@ $(COMM_LIB) $(BUILD)/libgansim.a $(LDLIBS) $(MPI_LIBS) $(CHECK_LIBS)
 
 # The HepMC3 test reads files back with HepMC3's own reader (a C++ helper).
 $(BUILD)/tests/hepmc3_read.o: tests/hepmc3_read.cpp tests/hepmc3_read.h Makefile
@@ -180,6 +193,17 @@ valgrind: deps
 
 bench: deps all
 	bin/gansim-bench
+
+# The sum-all-reduce of a flat float buffer, 4 B .. 64 MiB, over 2 ranks on
+# this machine (docs/scaling.md; on a cluster run build/bench/allreduce under
+# mpirun / srun across nodes).
+$(BUILD)/bench/allreduce: bench/allreduce.c $(BUILD)/libgansim.a $(COMM_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(COMM_LIB) $(BUILD)/libgansim.a $(LDLIBS) $(MPI_LIBS)
+
+bench-allreduce: deps $(BUILD)/bench/allreduce
+	OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+	    mpirun --oversubscribe --bind-to none -np $(or $(NP),2) $(BUILD)/bench/allreduce
 
 # gansim and PyTorch back to back (developer-side: needs Debian's python3-torch).
 bench-compare: deps all

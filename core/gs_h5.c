@@ -1143,3 +1143,132 @@ char *gs_h5_join_csv(char *const *v, int64_t n)
     }
     return s;
 }
+
+/* ---- appendable datasets -------------------------------------------------- */
+
+int gs_h5_append_create(hid_t loc, const char *name, gs_h5_type t, int rank, const int64_t *dims,
+                        int64_t chunk_rows, int deflate, gs_h5_appender *a)
+{
+    memset(a, 0, sizeof *a);
+    a->d = H5I_INVALID_HID;
+    char w[600];
+    gs_h5_where(loc, name, w, sizeof w);
+    if (rank < 1 || rank > GS_H5_MAX_RANK || chunk_rows < 1 || deflate < 0 || deflate > 9)
+        return gs_error(GS_ERR_ARG, "%s: bad appendable dataset (rank %d, chunk %lld, deflate %d)",
+                        w, rank, (long long)chunk_rows, deflate);
+    hsize_t cur[GS_H5_MAX_RANK], max[GS_H5_MAX_RANK], chunk[GS_H5_MAX_RANK];
+    int64_t row = 1;
+    const int64_t fixed = dims && dims[0] > 0 ? dims[0] : 0;
+    cur[0] = (hsize_t)fixed;
+    max[0] = fixed ? (hsize_t)fixed : H5S_UNLIMITED;
+    if (fixed && chunk_rows > fixed)
+        chunk_rows = fixed;
+    chunk[0] = (hsize_t)chunk_rows;
+    for (int i = 1; i < rank; i++) {
+        if (dims[i] < 1)
+            return gs_error(GS_ERR_ARG, "%s: dimension %d is %lld", w, i, (long long)dims[i]);
+        cur[i] = max[i] = chunk[i] = (hsize_t)dims[i];
+        row *= dims[i];
+    }
+    /* HDF5 caps a chunk at 4 GiB */
+    if ((double)chunk_rows * (double)row * (double)gs_h5_type_size(t) >= 4294967296.0)
+        return gs_error(GS_ERR_ARG, "%s: chunk of %lld rows is over 4 GiB", w,
+                        (long long)chunk_rows);
+    if (deflate > 0 && H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0)
+        return gs_error(GS_ERR_STATE, "%s: this HDF5 library has no gzip (deflate) filter", w);
+    const size_t chunk_bytes = (size_t)chunk_rows * (size_t)row * gs_h5_type_size(t);
+    if (gs_h5_exists(loc, name) && H5Ldelete(loc, name, H5P_DEFAULT) < 0)
+        return gs_error(GS_ERR_IO, "%s: cannot replace existing object", w);
+    hid_t sp = H5Screate_simple(rank, cur, max);
+    /* no modification times: the same rows give the same bytes */
+    hid_t dcpl = ocpl_untimed(H5P_DATASET_CREATE), dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    hid_t l = lcpl_parents();
+    herr_t e = sp < 0 || dcpl < 0 || dapl < 0 || l < 0 ? -1 : H5Pset_chunk(dcpl, rank, chunk);
+    if (e >= 0 && deflate > 0) {
+        e = H5Pset_shuffle(dcpl);
+        if (e >= 0)
+            e = H5Pset_deflate(dcpl, (unsigned)deflate);
+    }
+    /* two chunks: the one being filled and the one being written out;
+     * w0 = 1 evicts fully written chunks first */
+    if (e >= 0)
+        e = H5Pset_chunk_cache(dapl, 521, 2 * chunk_bytes + (1 << 20), 1.0);
+    hid_t d = e < 0 ? H5I_INVALID_HID : H5Dcreate2(loc, name, file_type(t), sp, l, dcpl, dapl);
+    char c[256];
+    if (d < 0)
+        h5_cause(c);
+    H5Sclose(sp);
+    H5Pclose(dcpl);
+    H5Pclose(dapl);
+    H5Pclose(l);
+    if (d < 0)
+        return gs_error(GS_ERR_IO, "%s: cannot create dataset (%s)", w, c);
+    a->d = d;
+    a->t = t;
+    a->rank = rank;
+    a->dims[0] = 0;
+    a->fixed_rows = fixed;
+    for (int i = 1; i < rank; i++)
+        a->dims[i] = dims[i];
+    a->row_elems = row;
+    return GS_OK;
+}
+
+int gs_h5_append(gs_h5_appender *a, int64_t rows, const void *data)
+{
+    if (rows == 0)
+        return GS_OK;
+    char w[600];
+    gs_h5_where(a->d, NULL, w, sizeof w);
+    if (a->d < 0 || rows < 0 || !data)
+        return gs_error(GS_ERR_ARG, "%s: bad append of %lld rows", w, (long long)rows);
+    hsize_t ext[GS_H5_MAX_RANK], start[GS_H5_MAX_RANK] = {0}, cnt[GS_H5_MAX_RANK];
+    for (int i = 0; i < a->rank; i++)
+        ext[i] = cnt[i] = (hsize_t)a->dims[i];
+    ext[0] = (hsize_t)(a->dims[0] + rows);
+    start[0] = (hsize_t)a->dims[0];
+    cnt[0] = (hsize_t)rows;
+    char c[256];
+    if (a->fixed_rows && a->dims[0] + rows > a->fixed_rows)
+        return gs_error(GS_ERR_ARG, "%s: %lld rows appended to a dataset of %lld", w,
+                        (long long)(a->dims[0] + rows), (long long)a->fixed_rows);
+    if (!a->fixed_rows && H5Dset_extent(a->d, ext) < 0)
+        return gs_error(GS_ERR_IO, "%s: cannot grow to %lld rows (%s)", w,
+                        (long long)(a->dims[0] + rows), h5_cause(c));
+    hid_t fs = H5Dget_space(a->d), ms = H5Screate_simple(a->rank, cnt, NULL);
+    herr_t e = fs < 0 || ms < 0 ? -1 : H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt,
+                                                          NULL);
+    if (e >= 0)
+        e = H5Dwrite(a->d, mem_type(a->t), ms, fs, H5P_DEFAULT, data);
+    if (e < 0)
+        h5_cause(c);
+    if (fs >= 0)
+        H5Sclose(fs);
+    if (ms >= 0)
+        H5Sclose(ms);
+    if (e < 0)
+        return gs_error(GS_ERR_IO, "%s: write of rows %lld..%lld failed (%s)", w,
+                        (long long)a->dims[0], (long long)(a->dims[0] + rows - 1), c);
+    a->dims[0] += rows;
+    return GS_OK;
+}
+
+int gs_h5_append_close(gs_h5_appender *a)
+{
+    if (!a || a->d <= 0)
+        return GS_OK;
+    int short_rows = a->fixed_rows && a->dims[0] != a->fixed_rows;
+    char w[600];
+    if (short_rows)
+        gs_h5_where(a->d, NULL, w, sizeof w);
+    herr_t e = H5Dclose(a->d);
+    a->d = H5I_INVALID_HID;
+    if (e < 0) {
+        char c[256];
+        return gs_error(GS_ERR_IO, "closing an appended dataset failed (%s)", h5_cause(c));
+    }
+    if (short_rows)
+        return gs_error(GS_ERR_STATE, "%s: %lld of its %lld rows written", w,
+                        (long long)a->dims[0], (long long)a->fixed_rows);
+    return GS_OK;
+}

@@ -112,6 +112,33 @@ int gs_h5_attr_read_f64(hid_t loc, const char *obj, const char *name, double *v)
 int gs_h5_attr_write_i64(hid_t loc, const char *obj, const char *name, int64_t v);
 int gs_h5_attr_read_i64(hid_t loc, const char *obj, const char *name, int64_t *v);
 
+/* ---- appendable datasets (streaming writers) --------------------------------
+ * A chunked dataset whose first dimension starts at 0 and grows with every
+ * append, so a producer can write rows as it makes them and hold only one
+ * chunk in memory. Rows are chunked chunk_rows at a time; deflate 1..9 adds
+ * the shuffle and gzip filters (0: none). The chunk cache holds two chunks,
+ * so appends of any size fill a chunk in memory before it is written once.
+ * Readers (h5py, gs_h5_read) see an ordinary dataset. */
+typedef struct {
+    hid_t d;
+    gs_h5_type t;
+    int rank;
+    int64_t dims[GS_H5_MAX_RANK];   /* current shape; dims[0] = rows so far */
+    int64_t row_elems;              /* elements per row: dims[1] * ... */
+    int64_t fixed_rows;             /* the fixed row count, 0 when growing */
+} gs_h5_appender;
+
+/* dims[1..rank-1] give the row shape. dims[0] > 0: the rows the dataset will
+ * hold, known up front (its shape is then fixed, as a one-shot write's;
+ * appends fill it in order and gs_h5_append_close checks it is full);
+ * dims[0] = 0: unknown, the dataset grows (maximum shape unlimited). */
+int gs_h5_append_create(hid_t loc, const char *name, gs_h5_type t, int rank, const int64_t *dims,
+                        int64_t chunk_rows, int deflate, gs_h5_appender *a);
+/* Appends rows (rows x row shape, memory type a->t); rows = 0 is a no-op. */
+int gs_h5_append(gs_h5_appender *a, int64_t rows, const void *data);
+/* Closes the dataset (the file stays open); safe on a zeroed or closed one. */
+int gs_h5_append_close(gs_h5_appender *a);
+
 /* Splits "a,b,c" into a NULL-free array of n malloc'd strings (fields are
  * trimmed of surrounding blanks). Free with gs_h5_free_strv. */
 int gs_h5_split_csv(const char *s, char ***out, int64_t *n);

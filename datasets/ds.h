@@ -89,6 +89,48 @@ int  ds_conditions_read(const char *path, ds_images *out /* images = NULL, h = w
 void ds_images_free(ds_images *im);
 int  ds_images_alloc(ds_images *im, int64_t n, int64_t h, int64_t w, int64_t c);
 
+/* ---- streaming writers: the same layouts, written chunk by chunk ----------
+ * For productions larger than memory: rows are appended as they are made,
+ * into chunked datasets that grow (memory: about two HDF5 chunks, whatever
+ * N). The file is built under a temporary name beside path ("path.tmp.PID")
+ * and renamed into place by _close, so nothing exists under path before the
+ * last row is written; _discard (or a crash) leaves no file that looks
+ * complete. Values equal ds_events_write's / ds_images_write's for the same
+ * rows; only the storage differs (chunked, optionally gzip-compressed). */
+typedef struct {
+    int64_t chunk_rows;     /* rows per HDF5 chunk; 0: 65536 events, 64 images */
+    int deflate;            /* 0 none; 1..9 gzip level, with the shuffle filter */
+    /* rows the file will hold when known up front: the datasets then have
+     * that fixed shape (as the one-shot writers' do) and closing with fewer
+     * rows fails; 0: unknown, the datasets grow (maximum shape unlimited) */
+    int64_t rows;
+} ds_write_opts;
+
+typedef struct ds_events_writer ds_events_writer;
+/* like: the table's columns, units, particles_per_bx and which of pdg /
+ * weights it has (like->n and the arrays are not read). with_bx adds /bx
+ * (int64 bunch-crossing index per row). opts may be NULL. */
+int  ds_events_writer_open(const char *path, const ds_events *like, int with_bx,
+                           const ds_write_opts *opts, ds_events_writer **w);
+/* Appends rows->n rows (same columns as `like`; pdg/weights when declared);
+ * bx: rows->n indices when with_bx, else NULL. */
+int  ds_events_writer_append(ds_events_writer *w, const ds_events *rows, const int64_t *bx);
+int64_t ds_events_writer_rows(const ds_events_writer *w);
+/* Finishes the file and renames it into place; frees w (also on failure,
+ * when the temporary is removed). An empty table is refused. */
+int  ds_events_writer_close(ds_events_writer *w);
+/* Removes the temporary file and frees w (NULL: nothing). */
+void ds_events_writer_discard(ds_events_writer *w);
+
+typedef struct ds_images_writer ds_images_writer;
+/* like: h, w (0: conditions only), c and cond_columns (n and arrays not read). */
+int  ds_images_writer_open(const char *path, const ds_images *like, const ds_write_opts *opts,
+                           ds_images_writer **w);
+int  ds_images_writer_append(ds_images_writer *w, const ds_images *rows);
+int64_t ds_images_writer_rows(const ds_images_writer *w);
+int  ds_images_writer_close(ds_images_writer *w);
+void ds_images_writer_discard(ds_images_writer *w);
+
 /* What kind of file is this? */
 typedef enum { DS_KIND_UNKNOWN = 0, DS_KIND_EVENTS, DS_KIND_IMAGES } ds_kind;
 int ds_file_kind(const char *path, ds_kind *kind);

@@ -643,3 +643,240 @@ int ds_file_kind(const char *path, ds_kind *kind)
         *kind = DS_KIND_IMAGES;
     return gs_h5_close(f);
 }
+
+/* ---- streaming writers ---------------------------------------------------- */
+
+struct ds_events_writer {
+    char path[4096], tmp[4096];
+    hid_t f;
+    int64_t f_cols, rows;
+    int has_pdg, has_w, has_bx;
+    gs_h5_appender x, pdg, w, bx;
+};
+
+static void events_writer_free(ds_events_writer *w, int remove_tmp)
+{
+    gs_h5_append_close(&w->x);
+    gs_h5_append_close(&w->pdg);
+    gs_h5_append_close(&w->w);
+    gs_h5_append_close(&w->bx);
+    if (w->f >= 0)
+        gs_h5_close(w->f);
+    if (remove_tmp)
+        gs_discard(w->tmp);
+    free(w);
+}
+
+int ds_events_writer_open(const char *path, const ds_events *like, int with_bx,
+                          const ds_write_opts *opts, ds_events_writer **out)
+{
+    *out = NULL;
+    if (!like || like->f < 1 || !like->columns)
+        return gs_error(GS_ERR_ARG, "%s: an event writer needs the columns", path);
+    int rc = check_names("column", like->columns, like->f);
+    if (!rc && like->units)
+        rc = check_names("unit", like->units, like->f);
+    if (rc)
+        return gs_error_wrap(rc, path);
+    const int64_t chunk = opts && opts->chunk_rows > 0 ? opts->chunk_rows : 65536;
+    const int deflate = opts ? opts->deflate : 0;
+    const int64_t nr = opts && opts->rows > 0 ? opts->rows : 0;
+    ds_events_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return gs_error(GS_ERR_NOMEM, "out of memory");
+    w->f = H5I_INVALID_HID;
+    snprintf(w->path, sizeof w->path, "%s", path);
+    w->f_cols = like->f;
+    w->has_pdg = like->pdg != NULL;
+    w->has_w = like->weights != NULL;
+    w->has_bx = with_bx;
+    if ((rc = gs_tmp_path(w->tmp, sizeof w->tmp, path))) {
+        free(w);
+        return rc;
+    }
+    if ((rc = gs_h5_create(w->tmp, &w->f))) {
+        free(w);
+        return rc;
+    }
+    char *cols = gs_h5_join_csv(like->columns, like->f);
+    char *units = like->units ? gs_h5_join_csv(like->units, like->f) : NULL;
+    if (!cols || (like->units && !units))
+        rc = gs_error(GS_ERR_NOMEM, "%s: out of memory", path);
+    if (!rc)
+        rc = gs_h5_append_create(w->f, "events", GS_H5_F32, 2, (int64_t[]){nr, like->f}, chunk,
+                                 deflate, &w->x);
+    if (!rc)
+        rc = gs_h5_attr_write_str(w->f, "events", "columns", cols);
+    if (!rc && units)
+        rc = gs_h5_attr_write_str(w->f, "events", "units", units);
+    if (!rc && w->has_pdg)
+        rc = gs_h5_append_create(w->f, "pdg", GS_H5_I32, 1, &nr, chunk, deflate, &w->pdg);
+    if (!rc && w->has_w)
+        rc = gs_h5_append_create(w->f, "weights", GS_H5_F32, 1, &nr, chunk, deflate, &w->w);
+    if (!rc && with_bx)
+        rc = gs_h5_append_create(w->f, "bx", GS_H5_I64, 1, &nr, chunk, deflate, &w->bx);
+    if (!rc && like->particles_per_bx > 0)
+        rc = gs_h5_attr_write_f64(w->f, "/", "particles_per_bx", like->particles_per_bx);
+    free(cols);
+    free(units);
+    if (rc) {
+        events_writer_free(w, 1);
+        return rc;
+    }
+    *out = w;
+    return GS_OK;
+}
+
+int ds_events_writer_append(ds_events_writer *w, const ds_events *rows, const int64_t *bx)
+{
+    if (!rows || rows->n < 0 || rows->f != w->f_cols || (rows->n > 0 && !rows->x) ||
+        (w->has_pdg && rows->n > 0 && !rows->pdg) || (w->has_w && rows->n > 0 && !rows->weights) ||
+        (w->has_bx && rows->n > 0 && !bx))
+        return gs_error(GS_ERR_ARG, "%s: appended rows do not match the table's layout", w->path);
+    int rc = gs_h5_append(&w->x, rows->n, rows->x);
+    if (!rc && w->has_pdg)
+        rc = gs_h5_append(&w->pdg, rows->n, rows->pdg);
+    if (!rc && w->has_w)
+        rc = gs_h5_append(&w->w, rows->n, rows->weights);
+    if (!rc && w->has_bx)
+        rc = gs_h5_append(&w->bx, rows->n, bx);
+    if (!rc)
+        w->rows += rows->n;
+    return rc;
+}
+
+int64_t ds_events_writer_rows(const ds_events_writer *w) { return w ? w->rows : 0; }
+
+int ds_events_writer_close(ds_events_writer *w)
+{
+    if (!w)
+        return gs_error(GS_ERR_ARG, "no event writer");
+    if (w->rows < 1) {
+        int rc = gs_error(GS_ERR_ARG, "%s: refusing to write an empty event table", w->path);
+        events_writer_free(w, 1);
+        return rc;
+    }
+    int rc = gs_h5_append_close(&w->x);
+    int r2 = gs_h5_append_close(&w->pdg);
+    int r3 = gs_h5_append_close(&w->w);
+    int r4 = gs_h5_append_close(&w->bx);
+    int r5 = gs_h5_close(w->f);
+    w->f = H5I_INVALID_HID;
+    rc = rc ? rc : r2 ? r2 : r3 ? r3 : r4 ? r4 : r5;
+    if (!rc)
+        rc = gs_commit(w->tmp, w->path);
+    events_writer_free(w, rc != GS_OK);
+    return rc;
+}
+
+void ds_events_writer_discard(ds_events_writer *w)
+{
+    if (w)
+        events_writer_free(w, 1);
+}
+
+struct ds_images_writer {
+    char path[4096], tmp[4096];
+    hid_t f;
+    int64_t h, w, c, rows;
+    gs_h5_appender img, cond;
+};
+
+static void images_writer_free(ds_images_writer *w, int remove_tmp)
+{
+    gs_h5_append_close(&w->img);
+    gs_h5_append_close(&w->cond);
+    if (w->f >= 0)
+        gs_h5_close(w->f);
+    if (remove_tmp)
+        gs_discard(w->tmp);
+    free(w);
+}
+
+int ds_images_writer_open(const char *path, const ds_images *like, const ds_write_opts *opts,
+                          ds_images_writer **out)
+{
+    *out = NULL;
+    if (!like || like->h < 0 || like->w < 0 || like->c < 0 || (like->h * like->w == 0 && !like->c))
+        return gs_error(GS_ERR_ARG, "%s: an image writer needs an image shape or conditions", path);
+    int rc = like->cond_columns ? check_names("condition", like->cond_columns, like->c) : GS_OK;
+    if (rc)
+        return gs_error_wrap(rc, path);
+    const int64_t chunk = opts && opts->chunk_rows > 0 ? opts->chunk_rows : 64;
+    const int deflate = opts ? opts->deflate : 0;
+    const int64_t nr = opts && opts->rows > 0 ? opts->rows : 0;
+    ds_images_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return gs_error(GS_ERR_NOMEM, "out of memory");
+    w->f = H5I_INVALID_HID;
+    snprintf(w->path, sizeof w->path, "%s", path);
+    w->h = like->h;
+    w->w = like->w;
+    w->c = like->c;
+    if ((rc = gs_tmp_path(w->tmp, sizeof w->tmp, path)) || (rc = gs_h5_create(w->tmp, &w->f))) {
+        free(w);
+        return rc;
+    }
+    if (w->h * w->w > 0)
+        rc = gs_h5_append_create(w->f, "images", GS_H5_F32, 3, (int64_t[]){nr, w->h, w->w}, chunk,
+                                 deflate, &w->img);
+    if (!rc && w->c > 0) {
+        rc = gs_h5_append_create(w->f, "conditions", GS_H5_F32, 2, (int64_t[]){nr, w->c}, chunk,
+                                 deflate, &w->cond);
+        char *cols = NULL;
+        if (!rc && like->cond_columns)
+            cols = gs_h5_join_csv(like->cond_columns, w->c);
+        else if (!rc && w->c == DS_ZDC_NCOND)
+            cols = gs_h5_join_csv((char *const *)zdc_cond_names, w->c);
+        if (!rc && cols)
+            rc = gs_h5_attr_write_str(w->f, "conditions", "columns", cols);
+        free(cols);
+    }
+    if (rc) {
+        images_writer_free(w, 1);
+        return rc;
+    }
+    *out = w;
+    return GS_OK;
+}
+
+int ds_images_writer_append(ds_images_writer *w, const ds_images *rows)
+{
+    if (!rows || rows->n < 0 || rows->h != w->h || rows->w != w->w || rows->c != w->c ||
+        (rows->n > 0 && w->h * w->w > 0 && !rows->images) || (rows->n > 0 && w->c && !rows->cond))
+        return gs_error(GS_ERR_ARG, "%s: appended images do not match the set's layout", w->path);
+    int rc = w->h * w->w > 0 ? gs_h5_append(&w->img, rows->n, rows->images) : GS_OK;
+    if (!rc && w->c)
+        rc = gs_h5_append(&w->cond, rows->n, rows->cond);
+    if (!rc)
+        w->rows += rows->n;
+    return rc;
+}
+
+int64_t ds_images_writer_rows(const ds_images_writer *w) { return w ? w->rows : 0; }
+
+int ds_images_writer_close(ds_images_writer *w)
+{
+    if (!w)
+        return gs_error(GS_ERR_ARG, "no image writer");
+    if (w->rows < 1) {
+        int rc = gs_error(GS_ERR_ARG, "%s: refusing to write an empty image set", w->path);
+        images_writer_free(w, 1);
+        return rc;
+    }
+    int rc = gs_h5_append_close(&w->img);
+    int r2 = gs_h5_append_close(&w->cond);
+    int r3 = gs_h5_close(w->f);
+    w->f = H5I_INVALID_HID;
+    rc = rc ? rc : r2 ? r2 : r3;
+    if (!rc)
+        rc = gs_commit(w->tmp, w->path);
+    images_writer_free(w, rc != GS_OK);
+    return rc;
+}
+
+void ds_images_writer_discard(ds_images_writer *w)
+{
+    if (w)
+        images_writer_free(w, 1);
+}

@@ -63,9 +63,10 @@ const md_cfg_field md_luxe_cfg_fields[] = {
     F("train.n_quantiles", MD_CFG_INT, n_quantiles, 10, 100000, NULL,
       "quantile-transform resolution"),
     F("train.seed", MD_CFG_INT, seed, 0, 9.2e18, NULL, "seed of every random stream"),
-    F("train.slices", MD_CFG_INT, slices, 0, 8, NULL,
-      "batch slices run in parallel (0 = one per thread); fixed, the run is the same for "
-      "any thread count"),
+    F("train.slices", MD_CFG_INT, slices, 0, 65536, NULL,
+      "batch slices run in parallel over all threads and MPI ranks (0 = one per thread of "
+      "each rank); fixed, the run is the same for any thread and rank count (at most 8 "
+      "slices per rank)"),
     {NULL, 0, 0, 0, 0, NULL, NULL}};
 #undef F
 
@@ -518,7 +519,9 @@ static int luxe_init(md_run *run, hid_t from)
                     100.0 * (double)(ev->n - kept) / (double)ev->n);
     }
     const int64_t f = ev->f;
-    const md_wgan_cfg wc = md_luxe_wgan_cfg(cfg, f);
+    md_wgan_cfg wc = md_luxe_wgan_cfg(cfg, f);
+    wc.rank = run->par.rank; /* data-parallel: this rank's slices of each batch */
+    wc.n_ranks = run->par.n_ranks;
     st->n_sub = run->n_parts = n_sub;
     for (int k = 0; k < n_sub; k++) {
         sub_state *s = &st->subs[k];
@@ -562,6 +565,10 @@ static int luxe_step(md_run *run, int k, md_losses *out)
     md_wgan_losses L;
     int rc = md_wgan_step(&s->w, s->train, &s->sampler, &L);
     *out = (md_losses){4, {L.loss_d, L.loss_g, L.gp, L.wdist}};
+    if (!rc) /* data-parallel: the ranks' copies must be equal at checkpoints */
+        rc = md_run_check_same(run, k, &s->w.gp);
+    if (!rc)
+        rc = md_run_check_same(run, k, &s->w.dp);
     return rc;
 }
 

@@ -83,6 +83,26 @@ int md_luxe_sample(md_luxe_model *m, int64_t n, uint64_t seed, ds_events *out);
  * crossing of row i (malloc'd, caller frees). */
 int md_luxe_sample_bx(md_luxe_model *m, int64_t k, uint64_t seed, ds_events *out, int64_t **bx);
 
+/* ---- productions in chunks (gansim-sample; models/md_produce.h) ----
+ * An n-particle production is a sequence of chunks of MD_LUXE_CHUNK rows
+ * (the last one shorter). Chunk c is drawn from a stream of its own, a
+ * function of (seed, c) only — the seed itself for chunk 0, so a production
+ * of up to MD_LUXE_CHUNK particles is what gansim drew before chunks —
+ * with its own multinomial split over the sub-models and its own shuffle.
+ * A production of k bunch crossings is chunks of md_luxe_bx_per_chunk
+ * whole crossings (about MD_LUXE_CHUNK particles; one crossing when a
+ * crossing is larger); bx counts crossings from 0 over the production.
+ * md_luxe_sample / md_luxe_sample_bx return the chunks one after the other,
+ * so any chunk, made anywhere, is the same rows as in a whole production. */
+#define MD_LUXE_CHUNK 65536
+int64_t md_luxe_n_chunks(const md_luxe_model *m, int64_t n);
+int md_luxe_sample_chunk(md_luxe_model *m, int64_t n, uint64_t seed, int64_t c, ds_events *out);
+int64_t md_luxe_bx_per_chunk(const md_luxe_model *m);
+int64_t md_luxe_n_bx_chunks(const md_luxe_model *m, int64_t k);
+/* Chunk c of k crossings: out and *bx (malloc'd) may have 0 rows. */
+int md_luxe_sample_bx_chunk(md_luxe_model *m, int64_t k, uint64_t seed, int64_t c, ds_events *out,
+                            int64_t **bx);
+
 /* ---- the inference form (for exporters, models/md_export_luxe.c) ---- */
 /* One sub-model's particles from noise: x = G(z) (md_mlp), then the inverse
  * quantile transform of each feature, then back from model space: 10^x for

@@ -200,9 +200,23 @@ const md_kind *md_model_kind(const md_model *m) { return m->kind; }
 void *md_model_handle(md_model *m) { return m->handle; }
 
 /* ---- pieces of the driver ----------------------------------------------------------- */
-int md_run_reduce(const md_run *run, nn_params *ps)
+int md_run_reduce(const md_run *run, nn_params *ps, float *extra, int n_extra)
 {
-    return run->par.reduce_grads ? run->par.reduce_grads(run->par.ud, ps) : GS_OK;
+    return run->par.reduce_grads ? run->par.reduce_grads(run->par.ud, ps, extra, n_extra)
+                                 : GS_OK;
+}
+
+int md_run_mean_data(const md_run *run, nn_params *ps)
+{
+    return run->par.mean_data ? run->par.mean_data(run->par.ud, ps) : GS_OK;
+}
+
+int md_run_check_same(const md_run *run, int k, nn_params *ps)
+{
+    if (!run->par.check_same || run->ckpt_every <= 0 ||
+        (run->parts[k].step + 1) % run->ckpt_every != 0)
+        return GS_OK;
+    return run->par.check_same(run->par.ud, ps);
 }
 
 void md_run_note(md_run *run, const char *fmt, ...)
@@ -291,6 +305,10 @@ int md_run_write(const md_run *run, const char *path, int with_train)
         rc = gs_h5_attr_write_str(f, ".", "gansim_kind", run->kind->file_kind);
     if (!rc)
         rc = gs_h5_attr_write_str(f, ".", "gansim_version", GANSIM_VERSION);
+    /* how an MPI run was (last) trained: "2 ranks x 1 thread". Not for one
+     * process: its files stay the same for any thread count. */
+    if (!rc && run->par.layout && run->par.n_ranks > 1)
+        rc = gs_h5_attr_write_str(f, ".", "layout", run->par.layout);
     if (!rc)
         rc = run->kind->save(run, f, with_train);
     /* how far each part got: sampling refuses a partial model (md_model_open) */
@@ -507,10 +525,11 @@ int md_train(const md_kind *kind, const void *cfg, const void *data, const md_tr
             rc = gs_error(GS_ERR_IO, "%s: cannot write the training log", path);
             goto out;
         }
-        if (!opts->resume) {
+        if (!opts->resume)
             kind->log_header(run, log);
-            fflush(log);
-        }
+        if (run->par.layout) /* no key=value: log readers take those for records */
+            fprintf(log, "# %s: %s\n", opts->resume ? "resumed as" : "layout", run->par.layout);
+        fflush(log);
     }
     flush_notes(run, opts, log);
     const double t0 = now_s();
@@ -555,8 +574,8 @@ int md_train(const md_kind *kind, const void *cfg, const void *data, const md_tr
             if (opts->progress)
                 opts->progress(opts->progress_ud, &pr);
             int stop = opts->stop ? (int)*opts->stop : 0;
-            if (run->par.any && run->par.any(run->par.ud, stop != 0) && !stop)
-                stop = 1; /* another rank was asked to stop */
+            if (run->par.any) /* another rank may have been asked to stop */
+                stop = run->par.any(run->par.ud, stop);
             if (stop || p->step % run->ckpt_every == 0 || last_step) {
                 if (last_step)
                     run->current = k + 1;

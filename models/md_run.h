@@ -51,15 +51,31 @@ typedef struct md_export_ctx md_export_ctx; /* models/md_export_internal.h */
 
 /* ---- data-parallel training ------------------------------------------------ */
 /* Hooks for training one model in several processes (one rank each, every
- * rank with the same configuration and data). All NULL / 0 for one process. */
+ * rank with the same configuration, data and seed). All NULL / 0 for one
+ * process. models/md_dist.h builds them from a gs_comm. */
 typedef struct {
     int rank, n_ranks;              /* rank 0 is the writer */
-    /* Replaces every p->grad of ps by its mean over the ranks (in place).
-     * Called by every rank, between the backward pass and the optimizer
-     * update of each network, in the same order on every rank. */
-    int (*reduce_grads)(void *ud, nn_params *ps);
-    /* The logical OR of flag over the ranks (a stop request seen by one rank
-     * stops them all at the same step). */
+    /* "2 ranks x 1 thread": stated in train.log's header and, for runs of
+     * several ranks, as model.h5's and last.h5's root attribute "layout"
+     * (NULL: not stated). */
+    const char *layout;
+    /* Sums every p->grad of ps over the ranks, in place, and n_extra floats
+     * with them (a step's loss terms, so that every rank and the log see the
+     * whole batch's); every rank ends with the same sums. Each rank's
+     * gradients are its slices' share of the global batch mean (md_wgan), so
+     * the sum is the full-batch gradient. Called by every rank between the
+     * backward pass and the optimizer update of each network, in the same
+     * order on every rank. */
+    int (*reduce_grads)(void *ud, nn_params *ps, float *extra, int n_extra);
+    /* Replaces every tensor's data in ps by its mean over the ranks (batch-norm
+     * running statistics, which each rank updates from its own rows). */
+    int (*mean_data)(void *ud, nn_params *ps);
+    /* GS_OK when ps holds the same bytes on every rank (a hash compared over
+     * the ranks), else an error naming the step's divergence. Kinds call it
+     * at each checkpoint: the ranks' copies of the model must never drift. */
+    int (*check_same)(void *ud, nn_params *ps);
+    /* The largest flag over the ranks: a stop request (a signal number) seen
+     * by one rank stops them all at the same step, with the same number. */
     int (*any)(void *ud, int flag);
     void *ud;
 } md_parallel;
@@ -168,9 +184,15 @@ int md_run_step(md_run *run, int k, md_losses *out);
 int md_run_write(const md_run *run, const char *path, int with_train);
 void md_run_close(md_run *run);
 
-/* The data-parallel reduction of one network's gradients (a no-op in one
- * process): kinds call it after each backward pass, before the update. */
-int md_run_reduce(const md_run *run, nn_params *ps);
+/* The data-parallel reduction of one network's gradients and n_extra loss
+ * terms (md_parallel.reduce_grads; a no-op in one process): kinds call it
+ * after each backward pass, before the update. */
+int md_run_reduce(const md_run *run, nn_params *ps, float *extra, int n_extra);
+/* md_parallel.mean_data (a no-op in one process). */
+int md_run_mean_data(const md_run *run, nn_params *ps);
+/* md_parallel.check_same when part k's step (counted after this one) is a
+ * checkpoint step; a no-op in one process. */
+int md_run_check_same(const md_run *run, int k, nn_params *ps);
 
 /* One evaluation's metrics, " key=value" (%.6g) appended to a line of
  * train.log (fixed size: appending never allocates; overflow drops keys). */
@@ -192,6 +214,13 @@ typedef struct {
     int (*sample)(void *m, int64_t n, uint64_t seed, ds_events *out);
     /* k bunch crossings, Poisson(particles_per_bx) each; bx[i] the crossing of row i */
     int (*sample_bx)(void *m, int64_t k, uint64_t seed, ds_events *out, int64_t **bx);
+    /* The same productions in chunks (models/md_produce.h): n particles, or
+     * k_bx bunch crossings when k_bx > 0 (n is then ignored). Chunk c is a
+     * function of (model, seed, c) alone; sample / sample_bx are the chunks
+     * in order. *bx: per-row crossings (malloc'd) when k_bx > 0, else NULL. */
+    int64_t (*n_chunks)(const void *m, int64_t n, int64_t k_bx);
+    int (*sample_chunk)(void *m, int64_t n, int64_t k_bx, uint64_t seed, int64_t c,
+                        ds_events *out, int64_t **bx);
 } md_events_ops;
 
 typedef struct {
@@ -201,6 +230,12 @@ typedef struct {
      * holds n·k images, row i·k + j for condition i, and the conditions */
     int (*sample)(void *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
                   ds_images *out);
+    /* The same production in chunks of whole images (models/md_produce.h):
+     * chunk c of the n·k images is a function of (model, cond, seed, c)
+     * alone; cheapest when a handle is asked for increasing c. */
+    int64_t (*n_chunks)(const void *m, int64_t n, int64_t k);
+    int (*sample_chunk)(void *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
+                        int64_t c, ds_images *out);
 } md_images_ops;
 
 /* ---- the kind table ---------------------------------------------------------------- */

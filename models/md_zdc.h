@@ -150,6 +150,18 @@ void md_zdc_set_fast(md_zdc_model *m, int on);
 int md_zdc_sample(md_zdc_model *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
                   ds_images *out);
 
+/* The same production in chunks of MD_ZDC_CHUNK images (the last one
+ * shorter), for productions larger than memory (models/md_produce.h). The
+ * images of chunk c equal images [c·MD_ZDC_CHUNK, ...) of md_zdc_sample
+ * (the folded generator; md_zdc_set_fast does not apply): the noise of
+ * image i is the i-th draw of the seed's stream, which the handle keeps
+ * between calls, so asking for increasing c costs nothing extra and any
+ * other order only redraws the skipped noise. */
+#define MD_ZDC_CHUNK 2048
+int64_t md_zdc_n_chunks(const md_zdc_model *m, int64_t n, int64_t k);
+int md_zdc_sample_chunk(md_zdc_model *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
+                        int64_t c, ds_images *out);
+
 /* ---- the inference form (for exporters, models/md_export_zdc.c) ---- */
 /* What sampling runs: eval-mode batch norm folded into the layer before it,
  * each upsample x2 + conv 3x3 as a 2x2 conv with 4 Cout outputs whose phase

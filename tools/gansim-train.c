@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "metrics/mt_plot.h"
+#include "models/md_dist.h"
 #include "models/md_run.h"
 #include "nn/nn.h"
 #include "tool_common.h"
@@ -206,6 +207,7 @@ typedef struct {
     int64_t resume_iters;  /* --resume --iters N: continue to N steps in total */
     int allow_untrained;
     char what[256];        /* "4000 events, 6 features" */
+    const char *layout;    /* "2 ranks x 1 thread" */
 } run_opts;
 
 /* md_train_opts.prepare: the driver accepted configuration and data (so a
@@ -215,7 +217,7 @@ static int prepare_out(void *ud)
     const run_opts *o = ud;
     int rc = start_run(o->out, o->resume);
     if (!rc)
-        fprintf(stderr, "%s: %s, %d threads -> %s/\n", prog, o->what, nn_get_threads(), o->out);
+        fprintf(stderr, "%s: %s, %s -> %s/\n", prog, o->what, o->layout, o->out);
     return rc;
 }
 
@@ -227,10 +229,13 @@ static void on_note(void *ud, const char *line)
 }
 
 /* Reads the data and trains: GS_OK or a gs_status with gs_errmsg() set.
- * The run directory is made only once the driver has validated the run. */
-static int run(const md_kind *kind, const void *cfg, const char *data_path, run_opts *o,
-               const ds_read_opts *ro, progress_state *ps, int *stopped)
+ * The run directory is made only once the driver has validated the run.
+ * Under MPI every rank reads the data and trains its slices of each batch;
+ * rank 0 alone prints, logs and writes the run directory's files. */
+static int run(gs_comm *comm, const md_kind *kind, const void *cfg, const char *data_path,
+               run_opts *o, const ds_read_opts *ro, progress_state *ps, int *stopped)
 {
+    const int talk = gs_comm_rank(comm) == 0;
     void *data = NULL;
     int rc = kind->data_read(data_path, ro, &data);
     if (rc) {
@@ -238,12 +243,29 @@ static int run(const md_kind *kind, const void *cfg, const char *data_path, run_
             kind->data_free(data);
         return rc;
     }
+    md_dist *dist;
+    if ((rc = md_dist_new(comm, nn_get_threads(), &dist))) {
+        kind->data_free(data);
+        return rc;
+    }
     kind->data_describe(data, o->what, sizeof o->what);
+    o->layout = md_dist_layout(dist); /* "2 ranks x 1 thread": the ranks cooperate */
     md_train_opts to = {.out_dir = o->out, .resume = o->resume, .resume_iters = o->resume_iters,
                         .allow_untrained = o->allow_untrained, .prepare = prepare_out,
-                        .prepare_ud = o, .note = on_note, .stop = md_stop_on_signals(),
-                        .progress = on_progress, .progress_ud = ps};
+                        .prepare_ud = o, .note = talk ? on_note : NULL,
+                        .stop = md_stop_on_signals(), .progress = talk ? on_progress : NULL,
+                        .progress_ud = ps};
+    md_dist_parallel(dist, &to.par);
+    const double t0 = wall();
     rc = md_train(kind, cfg, data, &to, stopped);
+    const md_dist_stats st = md_dist_get_stats(dist);
+    if (!rc && talk && st.calls > 0) {
+        const double el = wall() - t0;
+        fprintf(stderr, "%s: all-reduce: %lld calls, %.1f MB per rank, %.2f s (%.1f %% of %.0f s)\n",
+                prog, (long long)st.calls, (double)st.bytes / 1e6, st.seconds,
+                100.0 * st.seconds / (el > 0 ? el : 1), el);
+    }
+    md_dist_free(dist);
     kind->data_free(data);
     return rc;
 }
@@ -428,13 +450,17 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
         return GS_EXIT_USAGE;
     if (guard_run_dir(data, config, out))
         return GS_EXIT_USAGE;
-    /* an existing run directory is locked before the (long) data read, so a
-     * second process on it refuses at once */
-    if (stat(out, &out_st) == 0 && lock_run(out, resume)) {
-        gs_tool_err(prog, "%s", gs_errmsg());
+    gs_comm *comm;
+    if (gs_tool_comm(prog, threads, &comm))
         return GS_EXIT_FAIL;
+    const int talk = gs_comm_rank(comm) == 0;
+    /* an existing run directory is locked (by the writer rank) before the
+     * (long) data read, so a second process on it refuses at once */
+    if (talk && stat(out, &out_st) == 0 && lock_run(out, resume)) {
+        gs_tool_err(prog, "%s", gs_errmsg());
+        return gs_tool_exit(comm, GS_EXIT_FAIL);
     }
-    progress_state ps = {.tty = gs_tool_isatty()};
+    progress_state ps = {.tty = talk && gs_tool_isatty()};
     int stopped = 0;
     double t0 = wall();
     /* how to read the data: the configuration's data.* keys, on --resume
@@ -460,15 +486,22 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
         kind->data_opts(stored ? stored : cfg, &import);
     run_opts ro = {.out = out, .resume = resume, .resume_iters = resume_iters,
                    .allow_untrained = allow_untrained};
-    int rc = run(kind, cfg, data, &ro, &import, &ps, &stopped);
+    int rc = run(comm, kind, cfg, data, &ro, &import, &ps, &stopped);
     free(stored);
     gs_dir_unlock(&run_lock);
     if (ps.tty)
         fputc('\n', stderr);
     if (rc) {
-        gs_tool_err(prog, "%s", gs_errmsg());
-        return GS_EXIT_FAIL;
+        if (gs_comm_size(comm) > 1)
+            gs_tool_err(prog, "rank %d: %s", gs_comm_rank(comm), gs_errmsg());
+        else
+            gs_tool_err(prog, "%s", gs_errmsg());
+        return gs_tool_exit(comm, GS_EXIT_FAIL);
     }
+    if (stopped && !talk)
+        return stopped == SIGINT || stopped == SIGTERM ? 128 + stopped : GS_EXIT_FAIL;
+    if (!talk)
+        return GS_EXIT_OK;
     if (stopped) {
         /* the shell's convention for a program a signal stopped (130 for
          * SIGINT, 143 for SIGTERM): `gansim-train ... && gansim-sample ...`

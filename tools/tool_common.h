@@ -12,6 +12,9 @@
 
 #include <string.h>
 
+#include <sched.h>
+
+#include "comm/cm_mpi.h"
 #include "core/gs_core.h"
 #include "datasets/ds.h"
 #include "nn/nn.h"
@@ -144,6 +147,49 @@ static inline int gs_tool_threads(const char *prog, long long opt)
     if (t)
         nn_set_threads((int)t);
     return 0;
+}
+
+/* Joins the MPI job when a launcher started this process (comm/cm_mpi.h),
+ * else *c is the single-process communicator. Call after gs_tool_threads.
+ * Under MPI with no thread count given (--threads, GANSIM_THREADS,
+ * OMP_NUM_THREADS), each rank takes its share of the CPUs it may run on:
+ * all of them when mpirun bound it (--bind-to core/socket), else the
+ * node's CPUs divided by the ranks on the node. Returns 0 or GS_EXIT_FAIL
+ * after a message. */
+static inline int gs_tool_comm(const char *prog, long long threads_opt, gs_comm **c)
+{
+    if (cm_mpi_init(NULL, NULL, c)) {
+        gs_tool_err(prog, "%s", gs_errmsg());
+        return GS_EXIT_FAIL;
+    }
+    if (gs_comm_size(*c) <= 1)
+        return 0;
+    cpu_set_t set;
+    const long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : (int)online;
+    const int given = threads_opt > 0 || getenv("GANSIM_THREADS") || getenv("OMP_NUM_THREADS");
+    if (cpus >= online) /* not bound: share the node with its other ranks */
+        cpus /= cm_mpi_local_size();
+    if (cpus < 1)
+        cpus = 1;
+    if (!given)
+        nn_set_threads(cpus);
+    else if (nn_get_threads() > cpus && gs_comm_rank(*c) == 0)
+        gs_tool_err(prog, "note: %d threads per rank on %d CPU%s each: the threads will "
+                    "share cores (mpirun binds each rank to one core unless told --bind-to "
+                    "none or --map-by ...:PE=N)", nn_get_threads(), cpus, cpus == 1 ? "" : "s");
+    return 0;
+}
+
+/* Ends a tool: under MPI a failure on one rank must end the whole job (the
+ * others may wait in a collective), so it aborts them all with the code. */
+static inline int gs_tool_exit(gs_comm *c, int code)
+{
+    if (code != 0 && gs_comm_size(c) > 1) {
+        fflush(stderr);
+        gs_comm_abort(c, code);
+    }
+    return code;
 }
 
 /* The one-line message for getopt_long's ':' (option missing its value;
