@@ -32,6 +32,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: gansim-eval --real A.h5 --gen B.h5 --out DIR [--json] [--log FILE] [--r0 MM]\n"
+            "                   [--channel-map research|o2]\n"
             "\n"
             "Compares generated data with real data of the same kind (event table or\n"
             "image set) and writes DIR/metrics.json, PNG plots (when gnuplot is\n"
@@ -43,6 +44,10 @@ static void usage(FILE *f)
             "  --json        print the JSON on stdout instead of the summary\n"
             "  --log FILE    training log (key=value lines) to plot as loss.png\n"
             "  --r0 MM       inner/outer region radius for event tables (default 500)\n"
+            "  --channel-map research|o2\n"
+            "                ZDC channel map of image sets (docs/metrics.md): research\n"
+            "                (default; (row+col) even = channel 5) or o2 (ALICE O2's\n"
+            "                fast-simulation processor; (row+col) odd = channel 5)\n"
             "  --help        this text\n"
             "  --version     print the version\n"
             "\n"
@@ -53,6 +58,9 @@ static void usage(FILE *f)
             "Environment: GANSIM_GNUPLOT names the gnuplot program (default gnuplot).\n"
             "Exit status: 0 ok, 1 failure, 2 usage error.\n");
 }
+
+/* the ZDC channel map of image comparisons (--channel-map) */
+static mt_zdc_map g_map = MT_ZDC_MAP_RESEARCH;
 
 /* ---- JSON emitter: strings escaped, non-finite numbers as null ---------- */
 static void json_str(FILE *f, const char *s)
@@ -531,9 +539,9 @@ static int plot_images(mt_plot *pl, const ds_images *ri, const ds_images *gi)
     if (!fr || !fg || !a || !b)
         rc = gs_error(GS_ERR_NOMEM, "out of memory");
     if (!rc)
-        rc = mt_zdc_features(ri->images, ri->n, ri->h, ri->w, fr, fr + ri->n * 5, NULL, NULL);
+        rc = mt_zdc_features_map(g_map, ri->images, ri->n, ri->h, ri->w, fr, fr + ri->n * 5, NULL, NULL);
     if (!rc)
-        rc = mt_zdc_features(gi->images, gi->n, gi->h, gi->w, fg, fg + gi->n * 5, NULL, NULL);
+        rc = mt_zdc_features_map(g_map, gi->images, gi->n, gi->h, gi->w, fg, fg + gi->n * 5, NULL, NULL);
     for (int ch = 0; !rc && ch < 6; ch++) {
         for (int64_t i = 0; i < ri->n; i++)
             a[i] = (float)(ch < 5 ? fr[i * 5 + ch] : fr[ri->n * 5 + i]);
@@ -558,10 +566,11 @@ static int eval_images(const ds_images *rip, const ds_images *gip, FILE *js, mt_
     int rc = GS_OK;
     mt_image_metrics m;
     if (!rc)
-        rc = mt_compare_images(ri.images, ri.n, gi.images, gi.n, ri.h, ri.w, &m);
+        rc = mt_compare_images_map(g_map, ri.images, ri.n, gi.images, gi.n, ri.h, ri.w, &m);
     if (!rc) {
         fprintf(js, "{\"kind\": \"images\", \"n_real\": %lld, \"n_gen\": %lld, ",
                 (long long)ri.n, (long long)gi.n);
+        fprintf(js, "\"channel_map\": \"%s\", ", mt_zdc_map_name(g_map));
         fputs("\"channels\": {\"w1\": [", js);
         for (int k = 0; k < MT_ZDC_NCH; k++) {
             fputs(k ? ", " : "", js);
@@ -585,7 +594,7 @@ static int eval_images(const ds_images *rip, const ds_images *gip, FILE *js, mt_
         if (s) {
             fprintf(s, "images: %lld real, %lld generated, %lldx%lld\n", (long long)ri.n,
                     (long long)gi.n, (long long)ri.h, (long long)ri.w);
-            fprintf(s, "  channel W1:");
+            fprintf(s, "  channel W1 (%s map):", mt_zdc_map_name(g_map));
             for (int k = 0; k < MT_ZDC_NCH; k++)
                 fprintf(s, " %.5g", m.ch_w1[k]);
             fprintf(s, "\n  mean channel W1 %.5g, intensity W1 %.5g, max-pixel W1 row %.4g col %.4g\n",
@@ -670,6 +679,7 @@ int main(int argc, char **argv)
         {"real", required_argument, 0, 'r'}, {"gen", required_argument, 0, 'g'},
         {"out", required_argument, 0, 'o'},  {"json", no_argument, 0, 'j'},
         {"log", required_argument, 0, 'l'},  {"r0", required_argument, 0, 'R'},
+        {"channel-map", required_argument, 0, 'M'},
         {"help", no_argument, 0, 'h'},       {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     opterr = 0;
@@ -684,6 +694,12 @@ int main(int argc, char **argv)
         case 'R':
             if (gs_tool_parse_f64(optarg, &r0) || !isfinite(r0) || r0 <= 0) {
                 gs_tool_err(PROG, "--r0: '%s' is not a positive number of mm", optarg);
+                return GS_EXIT_USAGE;
+            }
+            break;
+        case 'M':
+            if (mt_zdc_map_parse(optarg, &g_map)) {
+                gs_tool_err(PROG, "--channel-map: '%s' is not research or o2", optarg);
                 return GS_EXIT_USAGE;
             }
             break;
