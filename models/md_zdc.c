@@ -9,6 +9,7 @@
 
 #include "metrics/mt.h"
 #include "nn/nn_ckpt.h"
+#include "nn/nn_specnorm.h"
 
 #define BN_MOMENTUM 0.1f
 #define BN_EPS 1e-5f
@@ -31,6 +32,8 @@ const md_cfg_field md_zdc_cfg_fields[] = {
     F("model.dropout", MD_CFG_FLOAT, dropout, 0, 0.95, NULL, "discriminator dropout"),
     F("model.d_bn", MD_CFG_BOOL, d_bn, 0, 0, NULL,
       "batch norm after the discriminator's first conv (ALICE design)"),
+    F("model.d_norm", MD_CFG_ENUM, d_norm, 0, 0, "none,spectral",
+      "normalisation of every discriminator weight: none or spectral (Miyato et al. 2018)"),
     F("reg.sdi", MD_CFG_BOOL, sdi, 0, 0, NULL, "SDI diversity term"),
     F("reg.sdi_lambda", MD_CFG_FLOAT, sdi_lambda, 0, 1e6, NULL, "SDI diversity strength"),
     F("reg.sdi_space", MD_CFG_ENUM, sdi_space, 0, 0, "features,pixels",
@@ -61,6 +64,8 @@ const md_cfg_field md_zdc_cfg_fields[] = {
     F("train.holdout", MD_CFG_FLOAT, holdout, 0.01, 0.5, NULL,
       "fraction of condition groups held out for evaluation"),
     F("train.seed", MD_CFG_INT, seed, 0, 9.2e18, NULL, "seed of every random stream"),
+    F("eval.channel_map", MD_CFG_ENUM, channel_map, 0, 0, "research,o2",
+      "ZDC channel map of the held-out channel W1 (docs/metrics.md)"),
     {NULL, 0, 0, 0, 0, NULL, NULL}};
 #undef F
 
@@ -230,6 +235,19 @@ int md_zdc_disc_init(md_zdc_disc *d, const md_zdc_cfg *cfg, int64_t n_cond, int6
                                   true, NN_INIT_TORCH, r);
     if (!rc)
         rc = nn_linear_layer_init(&d->fc2, &d->ps, "D.fc2", d->feat, 1, true, NN_INIT_TORCH, r);
+    /* spectral normalisation: one power-iteration vector per weight, drawn
+     * after every weight so the weights are those of the plain D */
+    d->sn = cfg->d_norm == 1;
+    const int64_t sn_out[5] = {d->ch[0], d->ch[1], d->ch[2], d->feat, 1};
+    for (int i = 0; i < 5 && !rc && d->sn; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "D.sn_u%d", i);
+        d->sn_u[i] = nn_param_new(&d->buf, name, 1, (int64_t[]){sn_out[i]});
+        if (!d->sn_u[i])
+            rc = gs_error_wrap(GS_ERR_NOMEM, "zdc: discriminator");
+        else
+            nn_spectral_norm_init_u(d->sn_u[i], r);
+    }
     if (rc)
         md_zdc_disc_free(d);
     return rc;
@@ -241,11 +259,19 @@ void md_zdc_disc_free(md_zdc_disc *d)
     nn_params_free(&d->buf);
 }
 
+/* W, or W / σ(W) with spectral normalisation (one power iteration per
+ * training-mode call, as torch.nn.utils.spectral_norm) */
+static nn_tensor *d_weight(nn_ctx *c, const md_zdc_disc *d, nn_tensor *w, int i)
+{
+    return d->sn ? nn_spectral_norm(c, w, d->sn_u[i], 1, 1e-12f) : w;
+}
+
 nn_tensor *md_zdc_disc_fwd(nn_ctx *c, const md_zdc_disc *d, nn_tensor *x, nn_tensor *cond,
                            gs_rng *rng, nn_tensor **feat)
 {
     for (int i = 0; i < 3; i++) {
-        x = nn_conv2d_layer_fwd(c, &d->conv[i], x);
+        x = nn_conv2d(c, x, d_weight(c, d, d->conv[i].w, i), d->conv[i].b, d->conv[i].stride,
+                      d->conv[i].pad);
         /* batch norm and its activation as one op: one stored tensor, not two */
         if (i == 0 && d->use_bn)
             x = nn_batchnorm_layer_fwd_lrelu(c, &d->bn, x, d->slope);
@@ -254,12 +280,12 @@ nn_tensor *md_zdc_disc_fwd(nn_ctx *c, const md_zdc_disc *d, nn_tensor *x, nn_ten
         if (d->dropout > 0)
             x = nn_dropout(c, x, d->dropout, rng);
     }
-    nn_tensor *f = nn_leaky_relu(c, nn_linear_layer_fwd(c, &d->fc1,
-                                                        nn_concat(c, nn_flatten(c, x), cond)),
+    nn_tensor *f = nn_leaky_relu(c, nn_linear(c, nn_concat(c, nn_flatten(c, x), cond),
+                                              d_weight(c, d, d->fc1.w, 3), d->fc1.b),
                                  d->slope);
     if (feat)
         *feat = f;
-    return nn_linear_layer_fwd(c, &d->fc2, f);
+    return nn_linear(c, f, d_weight(c, d, d->fc2.w, 4), d->fc2.b);
 }
 
 int md_zdc_aux_init(md_zdc_aux *a, const md_zdc_cfg *cfg, int64_t h, int64_t w, gs_rng *r)
@@ -862,8 +888,8 @@ static int evaluate(zdc_state *s, mt_image_metrics *m)
     gs_rng_seed(&r, (uint64_t)s->cfg.seed * 31 + 7 + (uint64_t)s->step);
     int rc = generate(s->ctx, eval_gen(s), s->hc, s->n_eval, s->cfg.eval_repeats, &r, s->gen);
     if (!rc)
-        rc = mt_compare_images(s->hx, s->n_eval, s->gen, s->n_eval * s->cfg.eval_repeats, s->h,
-                               s->w, m);
+        rc = mt_compare_images_map((mt_zdc_map)s->cfg.channel_map, s->hx, s->n_eval, s->gen,
+                                   s->n_eval * s->cfg.eval_repeats, s->h, s->w, m);
     return rc;
 }
 
