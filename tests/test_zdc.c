@@ -475,6 +475,13 @@ START_TEST(t_tools)
                      0);
     ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --print-config "
                          "| grep -q reg.sdi_lambda", b, dir, dir), 0);
+    /* the default recipe (docs/zdc.md): SDI + intensity on, aux off, plain D */
+    ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --print-config "
+                         "| grep -Eq '^ *reg.sdi +true' && %s/gansim-train zdc --data %s/d.h5 "
+                         "--out %s/r --print-config | grep -Eq '^ *reg.intensity +true' && "
+                         "%s/gansim-train zdc --data %s/d.h5 --out %s/r --print-config "
+                         "| grep -Eq '^ *reg.aux +false'", b, dir, dir, b, dir, dir, b, dir, dir),
+                     0);
     ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --set reg.nope=1 "
                          "2>/dev/null", b, dir, dir), 2);
     ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/none.h5 --out %s/r 2>/dev/null", b, dir,
