@@ -47,6 +47,11 @@ const char *mt_zdc_map_name(mt_zdc_map map)
     return map == MT_ZDC_MAP_O2 ? "o2" : "research";
 }
 
+int mt_zdc_o2_channel(int64_t h, int64_t w, int64_t row, int64_t col)
+{
+    return mt_zdc_channel_map(MT_ZDC_MAP_O2, h, w, row, col);
+}
+
 static int check_image(int64_t h, int64_t w)
 {
     if (h < 1 || w < 1 || h > INT32_MAX || w > INT32_MAX)
@@ -97,6 +102,21 @@ int mt_zdc_channel_sums(const float *img, int64_t h, int64_t w, double out[MT_ZD
     if (!img || !out)
         return gs_error(GS_ERR_ARG, "zdc channel sums: NULL argument");
     image_features(MT_ZDC_MAP_RESEARCH, img, h, w, out, NULL, NULL, NULL);
+    return GS_OK;
+}
+
+int mt_zdc_o2_channel_sums(const float *img, int64_t h, int64_t w, double out[MT_ZDC_NCH])
+{
+    int rc = check_image(h, w);
+    if (rc)
+        return rc;
+    if (!img || !out)
+        return gs_error(GS_ERR_ARG, "zdc O2 channel sums: NULL argument");
+    for (int k = 0; k < MT_ZDC_NCH; k++)
+        out[k] = 0;
+    for (int64_t r = 0; r < h; r++)
+        for (int64_t c = 0; c < w; c++)
+            out[mt_zdc_o2_channel(h, w, r, c) - 1] += img[r * w + c];
     return GS_OK;
 }
 

@@ -1,4 +1,4 @@
-/* md_luxe — the LUXE beam-dump background fast simulation (design.md §5).
+/* md_luxe — the LUXE beam-dump background fast simulation (docs/luxe.md).
  *
  * Pipeline: events -> optional cylindrical coordinates -> per-feature log10
  * -> split into sub-models by region (radius rings or x–y rectangles) and
@@ -13,10 +13,9 @@
 #ifndef MD_LUXE_H
 #define MD_LUXE_H
 
-#include <signal.h>
-
 #include "datasets/ds.h"
 #include "models/md_config.h"
+#include "models/md_run.h"
 #include "models/md_wgan.h"
 #include "preprocess/pp.h"
 
@@ -52,30 +51,12 @@ typedef struct {
 extern const md_cfg_field md_luxe_cfg_fields[];
 void md_luxe_cfg_default(md_luxe_cfg *c);
 
-/* What the trainer reports to its caller (the tool draws it). */
-typedef struct {
-    int sub, n_sub;
-    const char *sub_name;
-    int64_t step, steps;            /* within the sub-model */
-    int64_t total_step, total_steps;
-    md_wgan_losses losses;
-    double kl_mean, best_kl;        /* NaN until the first evaluation */
-    double steps_per_s, eta_s;
-    int evaluated;                  /* this report follows a KL evaluation */
-} md_progress;
+/* The model kind (md_run.h): gansim-train luxe, model files "luxe_wgan". */
+extern const md_kind md_kind_luxe;
 
-typedef void (*md_progress_fn)(void *ud, const md_progress *p);
-
-typedef struct {
-    const char *out_dir;            /* writes model.h5, last.h5, train.log there */
-    int resume;                     /* continue from out_dir/last.h5 */
-    const volatile sig_atomic_t *stop; /* set asynchronously: save and return */
-    md_progress_fn progress;
-    void *progress_ud;
-} md_train_opts;
-
-/* Trains on ev. Returns GS_OK also when stopped through opts->stop (then
- * *stopped = 1 and last.h5 holds the state to resume from). */
+/* Trains on ev (md_train with md_kind_luxe). Returns GS_OK also when
+ * stopped through opts->stop (then *stopped != 0 and last.h5 holds the
+ * state to resume from). */
 int md_luxe_train(const md_luxe_cfg *cfg, const ds_events *ev, const md_train_opts *opts,
                   int *stopped);
 
@@ -96,5 +77,35 @@ int md_luxe_sample(md_luxe_model *m, int64_t n, uint64_t seed, ds_events *out);
 /* k bunch crossings, each Poisson(particles_per_bx) particles; bx[i] is the
  * crossing of row i (malloc'd, caller frees). */
 int md_luxe_sample_bx(md_luxe_model *m, int64_t k, uint64_t seed, ds_events *out, int64_t **bx);
+
+/* ---- the inference form (for exporters, models/md_export_luxe.c) ---- */
+/* One sub-model's particles from noise: x = G(z) (md_mlp), then the inverse
+ * quantile transform of each feature, then back from model space: 10^x for
+ * the log features, and (r, phi) -> (x, y), (p, theta, phi_p) -> (px, py,
+ * pz) when the model is cylindrical (pp.h). */
+typedef struct {
+    int64_t n_features, noise_dim;
+    int n_sub;
+    int cylindrical;
+    pp_cyl_cols cyl;            /* column indices, -1 where absent */
+    const int *log_col;         /* [n_features]: 1 = log10 in model space */
+    int region_mode;            /* split.regions: 0 none, 1 radius, 2 rects */
+    const char *radii, *rects;  /* split.radii (mm), split.rects as configured */
+} md_luxe_inference;
+
+typedef struct {
+    const md_mlp *g;
+    const pp_quantile *qt;
+    double proportion;          /* share of all particles */
+    int ncodes;
+    const int32_t *codes;       /* PDG ids of the sub-model's species */
+    const double *probs;        /* their shares within the sub-model */
+} md_luxe_sub;
+
+int md_luxe_inference_view(const md_luxe_model *m, md_luxe_inference *v);
+int md_luxe_sub_view(const md_luxe_model *m, int k, md_luxe_sub *v);
+/* Sub-model k on given noise z [n, noise_dim] -> out [n, n_features] in the
+ * input's columns and units (what md_luxe_sample makes from its own draws). */
+int md_luxe_sub_generate(md_luxe_model *m, int k, const float *z, int64_t n, float *out);
 
 #endif

@@ -423,6 +423,8 @@ static int critic_step(md_wgan *w, const float *data, const md_sampler *smp, md_
     restore_requires_grad(w);
     if (!rc)
         rc = reduce_grads(w, true);
+    if (!rc && w->reduce.fn)
+        rc = w->reduce.fn(w->reduce.ud, &w->dp);
     if (rc)
         return rc;
     nn_optim_step(&w->od);
@@ -469,6 +471,8 @@ int md_wgan_step(md_wgan *w, const float *data, const md_sampler *s, md_wgan_los
     restore_requires_grad(w);
     if (!rc)
         rc = reduce_grads(w, false);
+    if (!rc && w->reduce.fn)
+        rc = w->reduce.fn(w->reduce.ud, &w->gp);
     if (rc)
         return rc;
     nn_optim_step(&w->og);

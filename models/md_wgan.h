@@ -78,6 +78,15 @@ typedef struct {
     double loss, wdist, gp;  /* this slice's share of the batch means */
 } md_wgan_shard;
 
+/* Data-parallel training over processes (md_run.h, md_parallel): fn is
+ * called with each network's parameter set after its gradients are summed
+ * over the slices and before its optimizer update, and must leave there the
+ * mean over the processes. fn NULL: one process. */
+typedef struct {
+    int (*fn)(void *ud, nn_params *ps);
+    void *ud;
+} md_wgan_reduce;
+
 /* Training step parallelism: the batch is cut into n_shards slices that
  * run forward and backward at the same time, one thread each, with
  * single-threaded kernels and BLAS; their gradients are summed before the
@@ -100,6 +109,7 @@ typedef struct {
     gs_rng *streams;         /* noise streams, one per NOISE_BLOCK rows */
     int n_shards;
     md_wgan_shard sh[MD_MAX_SHARDS];
+    md_wgan_reduce reduce;   /* zero after md_wgan_init; set it for several processes */
 } md_wgan;
 
 int md_wgan_init(md_wgan *w, const md_wgan_cfg *cfg, uint64_t seed);

@@ -1,4 +1,4 @@
-/* md_zdc — the ALICE proton-ZDC conditional GAN (design.md §5 zdc_gan).
+/* md_zdc — the ALICE proton-ZDC conditional GAN (docs/zdc.md).
  *
  * A conditional conv generator G(z, c) -> H×W image (56×30), a conditional
  * conv discriminator D(x, c) -> logit, non-saturating BCE loss, images
@@ -16,10 +16,9 @@
 #ifndef MD_ZDC_H
 #define MD_ZDC_H
 
-#include <signal.h>
-
 #include "datasets/ds.h"
 #include "models/md_config.h"
+#include "models/md_run.h"
 #include "nn/nn.h"
 #include "preprocess/pp.h"
 
@@ -130,28 +129,13 @@ nn_tensor *md_zdc_aux_loss(nn_ctx *c, nn_tensor *pred, const float *coords, doub
 void md_zdc_argmax_coords(const float *img, int64_t n, int64_t h, int64_t w, float *coords);
 
 /* ---- training ---- */
-typedef struct {
-    int64_t step, steps;
-    double loss_d, loss_g, loss_div, loss_int, loss_aux, loss_r;
-    double w1_mean, best_w1;       /* NaN until the first evaluation */
-    double steps_per_s, eta_s;
-    int evaluated;                 /* this report follows an evaluation */
-} md_zdc_progress;
+/* The model kind (md_run.h): gansim-train zdc, model files "zdc_gan". */
+extern const md_kind md_kind_zdc;
 
-typedef void (*md_zdc_progress_fn)(void *ud, const md_zdc_progress *p);
-
-typedef struct {
-    const char *out_dir;           /* writes model.h5, last.h5, train.log there */
-    int resume;                    /* continue from out_dir/last.h5 (its config rules) */
-    const volatile sig_atomic_t *stop; /* set asynchronously: save and return */
-    md_zdc_progress_fn progress;
-    void *progress_ud;
-} md_zdc_train_opts;
-
-/* Trains on an image set with conditions (original pixel space, >= 0).
- * GS_OK also when stopped through opts->stop (then *stopped = 1 and
- * last.h5 holds the state to resume from). */
-int md_zdc_train(const md_zdc_cfg *cfg, const ds_images *data, const md_zdc_train_opts *opts,
+/* Trains on an image set with conditions (original pixel space, >= 0):
+ * md_train with md_kind_zdc. GS_OK also when stopped through opts->stop
+ * (then *stopped != 0 and last.h5 holds the state to resume from). */
+int md_zdc_train(const md_zdc_cfg *cfg, const ds_images *data, const md_train_opts *opts,
                  int *stopped);
 
 /* ---- sampling ---- */
@@ -165,9 +149,31 @@ void md_zdc_image_shape(const md_zdc_model *m, int64_t *h, int64_t *w);
  * n·k images in original pixel space, row i·k + j for condition i, and the
  * conditions repeated alongside. Deterministic for a seed and thread count. */
 /* Sampling uses a folded, sub-pixel form of the eval-mode generator
- * (md_zdc.c explains it); off = the plain graph, for checks. Default on. */
+ * (md_zdc_sample.c explains it); off = the plain graph, for checks. Default on. */
 void md_zdc_set_fast(md_zdc_model *m, int on);
 int md_zdc_sample(md_zdc_model *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
                   ds_images *out);
+
+/* ---- the inference form (for exporters, models/md_export_zdc.c) ---- */
+/* What sampling runs: eval-mode batch norm folded into the layer before it,
+ * each upsample x2 + conv 3x3 as a 2x2 conv with 4 Cout outputs whose phase
+ * planes interleave into the 2x image (nn_upsample2_conv3x3, docs/conv.md).
+ * Generator: x = LeakyReLU(fc_w [z ‖ c] + fc_b) reshaped to [c0, h0, w0];
+ * twice: x = LeakyReLU(interleave(conv2x2_pad1(x, phase_w, phase_b)));
+ * then ReLU(conv3x3_pad1(x, g->conv[2])) centre-cropped to h x w, in
+ * log(1 + photons) space. The pointers live as long as the model. */
+typedef struct {
+    const md_zdc_gen *g;                      /* sizes, slope, last conv */
+    const nn_tensor *fc_w, *fc_b;             /* [c0 h0 w0, nz + nc], [c0 h0 w0] */
+    const nn_tensor *phase_w[2], *phase_b[2]; /* [4 Cout, Cin, 2, 2], [4 Cout] */
+    const pp_scaler *scaler;                  /* condition standardisation */
+} md_zdc_inference;
+
+int md_zdc_inference_view(const md_zdc_model *m, md_zdc_inference *v);
+/* The sampling generator on given inputs: z [n, noise_dim] (N(0, 1) draws),
+ * cond_std [n, n_cond] already standardised with the model's scaler ->
+ * out [n, h, w] in log(1 + x) space (before exp(y) - 1). */
+int md_zdc_generate_log(md_zdc_model *m, const float *z, const float *cond_std, int64_t n,
+                        float *out);
 
 #endif

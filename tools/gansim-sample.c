@@ -1,11 +1,12 @@
-/* gansim-sample: draws events (LUXE) or images (ZDC) from a trained model. */
+/* gansim-sample: draws events (LUXE) or images (ZDC) from a trained model;
+ * the model file names its kind (models/md_run.h), which says what it draws. */
 #include <getopt.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/gs_h5.h"
-#include "models/md_luxe.h"
-#include "models/md_zdc.h"
+#include "datasets/ds_hepmc3.h"
+#include "models/md_run.h"
 #include "nn/nn.h"
 #include "tool_common.h"
 
@@ -15,6 +16,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: %s --model run/model.h5 -o gen.h5 (-n N | --bunch-crossings K) [options]\n"
+            "       %s --model run/model.h5 -o bg.hepmc3 --bunch-crossings K --format hepmc3\n"
             "       %s --model run/model.h5 -o gen.h5 --conditions cond.h5 [-k K] [options]\n"
             "\n"
             "Samples from a model trained by gansim-train (the kind is read from the file).\n"
@@ -28,12 +30,16 @@ static void usage(FILE *out)
             "  -n N                    number of particles\n"
             "  --bunch-crossings K     K whole bunch crossings, each a Poisson number of\n"
             "                          particles (mean particles_per_bx); adds /bx\n"
+            "  --format F              h5 (default) or hepmc3: one HepMC3 ASCII event per bunch\n"
+            "                          crossing, for ddsim / Geant4 (frame: docs/deploy.md)\n"
+            "  --plane-z MM            (hepmc3) z of the scoring plane in the output frame\n"
+            "                          (default 0)\n"
             "  --conditions FILE       (zdc) HDF5 file with /conditions [N, 9] (an image set works)\n"
             "  -k K                    (zdc) images per condition row (default 1)\n"
             "  --seed S                random seed (default 1)\n"
             "  --threads T             threads (default: GANSIM_THREADS or all cores)\n"
             "  -h, --help              this help;  --version  the version\n",
-            prog, prog);
+            prog, prog, prog);
 }
 
 static double wall(void)
@@ -66,47 +72,27 @@ static int write_events(const char *path, const ds_events *ev, const int64_t *bx
     return gs_commit(tmp, path);
 }
 
-/* The gansim_kind attribute of a model file (malloc'd). */
-static int model_kind(const char *path, char **kind)
+static int sample_images(md_model *mo, const char *conds, long long k, long long seed,
+                         const char *out)
 {
-    hid_t f;
-    int rc = gs_h5_open(path, 0, &f);
-    if (rc)
-        return rc;
-    if (!gs_h5_attr_exists(f, ".", "gansim_kind"))
-        rc = gs_error(GS_ERR_FORMAT, "%s: not a gansim model (no gansim_kind attribute)", path);
-    else
-        rc = gs_h5_attr_read_str(f, ".", "gansim_kind", kind);
-    gs_h5_close(f);
-    return rc;
-}
-
-static int sample_zdc(const char *model, const char *conds, long long k, long long seed,
-                      const char *out)
-{
+    const md_images_ops *ops = md_model_kind(mo)->images;
+    void *m = md_model_handle(mo);
     ds_images cond;
     if (ds_conditions_read(conds, &cond)) {
         gs_tool_err(prog, "%s", gs_errmsg());
         return GS_EXIT_FAIL;
     }
-    md_zdc_model *m;
-    if (md_zdc_load(model, &m)) {
-        gs_tool_err(prog, "%s", gs_errmsg());
-        ds_images_free(&cond);
-        return GS_EXIT_FAIL;
-    }
     int rc = GS_OK;
     ds_images im = {0};
     double dt = 0;
-    if (cond.c != md_zdc_n_cond(m)) {
+    if (cond.c != ops->n_cond(m)) {
         rc = gs_error(GS_ERR_FORMAT, "%s: %lld condition columns, the model takes %lld", conds,
-                      (long long)cond.c, (long long)md_zdc_n_cond(m));
+                      (long long)cond.c, (long long)ops->n_cond(m));
     } else {
         double t0 = wall();
-        rc = md_zdc_sample(m, cond.cond, cond.n, k, (uint64_t)seed, &im);
+        rc = ops->sample(m, cond.cond, cond.n, k, (uint64_t)seed, &im);
         dt = wall() - t0;
     }
-    md_zdc_free(m);
     if (!rc && cond.cond_columns && !im.cond_columns) {
         im.cond_columns = cond.cond_columns; /* ownership moves to the output */
         cond.cond_columns = NULL;
@@ -125,18 +111,65 @@ static int sample_zdc(const char *model, const char *conds, long long k, long lo
     return GS_EXIT_OK;
 }
 
+static void hepmc3_progress(void *user, int64_t done, int64_t total)
+{
+    (void)user;
+    gs_tool_progress("HepMC3 events", done, total);
+}
+
+/* hepmc3: NULL writes HDF5, else HepMC3 events with these options (seed set here). */
+static int sample_events(md_model *mo, long long n, long long bxs, long long seed,
+                         const char *out, ds_hepmc3_opts *hepmc3)
+{
+    const md_events_ops *ops = md_model_kind(mo)->events;
+    void *m = md_model_handle(mo);
+    ds_events ev;
+    int64_t *bx = NULL;
+    double t0 = wall();
+    int rc = bxs ? ops->sample_bx(m, bxs, (uint64_t)seed, &ev, &bx)
+                 : ops->sample(m, n, (uint64_t)seed, &ev);
+    double dt = wall() - t0;
+    if (rc) {
+        gs_tool_err(prog, "%s", gs_errmsg());
+        return GS_EXIT_FAIL;
+    }
+    ds_hepmc3_stats hst = {0};
+    if (hepmc3) {
+        hepmc3->seed = (uint64_t)seed;
+        rc = ds_hepmc3_write(out, &ev, bx, bxs, hepmc3, &hst);
+    } else {
+        rc = write_events(out, &ev, bx);
+    }
+    if (rc) {
+        gs_tool_err(prog, "%s", gs_errmsg());
+        ds_events_free(&ev);
+        free(bx);
+        return GS_EXIT_FAIL;
+    }
+    if (hepmc3)
+        fprintf(stderr, "%s: %lld HepMC3 events (%lld without particles)\n", prog,
+                (long long)hst.events, (long long)hst.empty);
+    fprintf(stderr, "%s: %lld particles%s in %.2f s (%.3g /s) -> %s\n", prog, (long long)ev.n,
+            bxs ? " in bunch crossings" : "", dt, (double)ev.n / (dt > 0 ? dt : 1e-9), out);
+    ds_events_free(&ev);
+    free(bx);
+    return GS_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
-    enum { O_BX = 256, O_SEED, O_THREADS, O_VERSION, O_MODEL, O_COND };
+    enum { O_BX = 256, O_SEED, O_THREADS, O_VERSION, O_MODEL, O_COND, O_FORMAT, O_PLANE_Z };
     static const struct option lo[] = {
         {"model", required_argument, 0, O_MODEL}, {"out", required_argument, 0, 'o'},
         {"bunch-crossings", required_argument, 0, O_BX}, {"seed", required_argument, 0, O_SEED},
         {"threads", required_argument, 0, O_THREADS}, {"conditions", required_argument, 0, O_COND},
+        {"format", required_argument, 0, O_FORMAT}, {"plane-z", required_argument, 0, O_PLANE_Z},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
     const char *model = NULL, *out = NULL, *conds = NULL;
     long long n = 0, bxs = 0, seed = 1, threads = 0, k = 0;
-    int c;
+    int c, hepmc3 = 0, has_plane_z = 0;
+    double plane_z = 0;
     while ((c = getopt_long(argc, argv, ":o:n:k:h", lo, NULL)) != -1) {
         switch (c) {
         case O_MODEL: model = optarg; break;
@@ -172,6 +205,20 @@ int main(int argc, char **argv)
                 return GS_EXIT_USAGE;
             }
             break;
+        case O_FORMAT:
+            if (strcmp(optarg, "h5") && strcmp(optarg, "hepmc3")) {
+                gs_tool_err(prog, "--format: '%s' is not h5 or hepmc3", optarg);
+                return GS_EXIT_USAGE;
+            }
+            hepmc3 = !strcmp(optarg, "hepmc3");
+            break;
+        case O_PLANE_Z:
+            if (gs_tool_parse_f64(optarg, &plane_z)) {
+                gs_tool_err(prog, "--plane-z: '%s' is not a finite number (mm)", optarg);
+                return GS_EXIT_USAGE;
+            }
+            has_plane_z = 1;
+            break;
         case 'h': usage(stdout); return GS_EXIT_OK;
         case O_VERSION: printf("%s %s\n", prog, GANSIM_VERSION); return GS_EXIT_OK;
         default: return gs_tool_getopt_fail(prog, c, argv, optind);
@@ -196,60 +243,43 @@ int main(int argc, char **argv)
                           "(see --help)");
         return GS_EXIT_USAGE;
     }
+    if (hepmc3 && !bxs) {
+        gs_tool_err(prog, "--format hepmc3 writes one event per bunch crossing: give "
+                          "--bunch-crossings K (LUXE models)");
+        return GS_EXIT_USAGE;
+    }
+    if (has_plane_z && !hepmc3) {
+        gs_tool_err(prog, "--plane-z applies to --format hepmc3 only");
+        return GS_EXIT_USAGE;
+    }
     if (gs_tool_threads(prog, threads))
         return GS_EXIT_USAGE;
 
-    char *kind = NULL;
-    if (model_kind(model, &kind)) {
+    /* the kind first: a usage error is reported before the model is loaded */
+    const md_kind *kind;
+    if (md_kind_of_file(model, &kind)) {
         gs_tool_err(prog, "%s", gs_errmsg());
         return GS_EXIT_FAIL;
     }
-    const int is_zdc = !strcmp(kind, "zdc_gan"), is_luxe = !strcmp(kind, "luxe_wgan");
-    if (!is_zdc && !is_luxe) {
-        gs_tool_err(prog, "%s: unknown model kind '%s' (luxe_wgan, zdc_gan)", model, kind);
-        free(kind);
-        return GS_EXIT_FAIL;
-    }
-    free(kind);
-    if (is_zdc && !conds) {
-        gs_tool_err(prog, "%s is a zdc_gan model: give --conditions FILE [-k K]", model);
+    if (kind->images && !conds) {
+        gs_tool_err(prog, "%s is a %s model: give --conditions FILE [-k K]", model,
+                    kind->file_kind);
         return GS_EXIT_USAGE;
     }
-    if (is_luxe && conds) {
-        gs_tool_err(prog, "%s is a luxe_wgan model: it takes -n or --bunch-crossings, not "
-                          "--conditions", model);
+    if (kind->events && conds) {
+        gs_tool_err(prog, "%s is a %s model: it takes -n or --bunch-crossings, not "
+                          "--conditions", model, kind->file_kind);
         return GS_EXIT_USAGE;
     }
-    if (is_zdc)
-        return sample_zdc(model, conds, k ? k : 1, seed, out);
-
-    md_luxe_model *m;
-    if (md_luxe_load(model, &m)) {
+    md_model *m;
+    if (md_model_open(model, &m)) {
         gs_tool_err(prog, "%s", gs_errmsg());
         return GS_EXIT_FAIL;
     }
-    ds_events ev;
-    int64_t *bx = NULL;
-    double t0 = wall();
-    int rc = bxs ? md_luxe_sample_bx(m, bxs, (uint64_t)seed, &ev, &bx)
-                 : md_luxe_sample(m, n, (uint64_t)seed, &ev);
-    double dt = wall() - t0;
-    md_luxe_free(m);
-    if (rc) {
-        gs_tool_err(prog, "%s", gs_errmsg());
-        return GS_EXIT_FAIL;
-    }
-    rc = write_events(out, &ev, bx);
-    if (rc) {
-        gs_tool_err(prog, "%s", gs_errmsg());
-        ds_events_free(&ev);
-        free(bx);
-        return GS_EXIT_FAIL;
-    }
-    fprintf(stderr, "%s: %lld particles%s%s in %.2f s (%.3g /s) -> %s\n", prog,
-            (long long)ev.n, bxs ? " in bunch crossings" : "", "", dt,
-            (double)ev.n / (dt > 0 ? dt : 1e-9), out);
-    ds_events_free(&ev);
-    free(bx);
-    return GS_EXIT_OK;
+    ds_hepmc3_opts ho = {.model = model, .model_kind = kind->file_kind, .plane_z_mm = plane_z,
+                         .progress = hepmc3_progress};
+    const int ex = kind->images ? sample_images(m, conds, k ? k : 1, seed, out)
+                                : sample_events(m, n, bxs, seed, out, hepmc3 ? &ho : NULL);
+    md_model_close(m);
+    return ex;
 }
