@@ -33,6 +33,9 @@ HEPMC3_LIBS := -lHepMC3 -lstdc++
 DEP_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
                -L$(BLAS_LIBDIR) -Wl,-rpath,$(BLAS_LIBDIR) -lopenblas $(HEPMC3_LIBS) -lm
 CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
+# where Debian's HDF5 filter plugins live (LZF, LZ4, BZip2, Blosc, Bitshuffle):
+# kept on HDF5's search path even when a user's HDF5_PLUGIN_PATH replaces it
+H5_PLUGIN_DIR := $(shell pkg-config --variable=PluginDir hdf5 2>/dev/null)
 
 OPT      ?= -O3 $(ARCH)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
@@ -44,7 +47,7 @@ endif
 # -fno-math-errno -fno-trapping-math: gansim never reads errno or FP traps;
 # both keep sqrtf, compares and selects from vectorising.
 CFLAGS   += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fopenmp -fno-math-errno -fno-trapping-math -fPIC \
-            -I. -I$(BUILD)/gen $(DEP_CFLAGS) -DGANSIM_VERSION=\"$(VERSION)\"
+            -I. -I$(BUILD)/gen $(DEP_CFLAGS) -DGANSIM_VERSION=\"$(VERSION)\" -DGS_H5_PLUGIN_DIR=\"$(H5_PLUGIN_DIR)\"
 LDFLAGS  += -fopenmp
 LDLIBS   := $(DEP_LIBS)
 
@@ -111,7 +114,7 @@ $(BIN)/%: tools/%.c tools/tool_common.h $(BUILD)/libgansim.a
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libgansim.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libgansim.a
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libgansim.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_LDFLAGS) $< -o $@ $(BUILD)/libgansim.a $(LDLIBS) $(CHECK_LIBS)
 

@@ -44,8 +44,8 @@
  *
  *  ZDC channels, two maps (mt_zdc_map), row 0 on top, top = r < h/2, left = c < w/2
  *    (integer division); the five masks partition the image in both:
- *    research (MT_ZDC_MAP_RESEARCH, the default; the ALICE group's research code as
- *      design.md §6 gives it): pixel (r, c) with (r + c) even is channel 5; with
+ *    research (MT_ZDC_MAP_RESEARCH, the default; the ALICE group's research
+ *      code): pixel (r, c) with (r + c) even is channel 5; with
  *      (r + c) odd a quadrant channel: ch1 bottom-left, ch2 bottom-right, ch3 top-left,
  *      ch4 top-right.
  *    o2 (MT_ZDC_MAP_O2; ALICE's production framework O2, Detectors/ZDC/fastsimulation,

@@ -23,6 +23,11 @@ typedef struct {
     /* data */
     int coords;                     /* 0 cartesian, 1 cylindrical */
     char log_features[MD_STR_MAX];  /* comma list of (model-space) feature names */
+    /* import of the training file (ds_read_opts; stored with the run, so
+     * --resume reads the data the same way) */
+    char columns[MD_STR_MAX];       /* "NEW=OLD,..." renames ("" = as in the file) */
+    char units[MD_STR_MAX];         /* units of the features ("" = as in the file) */
+    double particles_per_bx;        /* 0 = as in the file */
     /* split */
     int region_mode;                /* 0 none, 1 radius, 2 rects */
     char radii[MD_STR_MAX];         /* "500" or "300,1000" (mm): rings */

@@ -445,6 +445,7 @@ static void probe_cb(void *ud, const md_progress *p)
 START_TEST(t_no_malloc_in_step)
 {
     /* _i = 0: the default D; 1: with spectral normalisation */
+    alloc_count_prove();
     ds_images data;
     ck_assert_int_eq(ds_toy_zdc(200, 8, &data), GS_OK);
     char dir[64];

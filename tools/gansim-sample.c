@@ -38,6 +38,8 @@ static void usage(FILE *out)
             "  -k K                    (zdc) images per condition row (default 1)\n"
             "  --seed S                random seed (default 1)\n"
             "  --threads T             threads (default: GANSIM_THREADS or all cores)\n"
+            "  --allow-partial         sample a model whose training was interrupted (refused\n"
+            "                          otherwise: some sub-models are under-trained)\n"
             "  -h, --help              this help;  --version  the version\n",
             prog, prog, prog);
 }
@@ -158,14 +160,16 @@ static int sample_events(md_model *mo, long long n, long long bxs, long long see
 
 int main(int argc, char **argv)
 {
-    enum { O_BX = 256, O_SEED, O_THREADS, O_VERSION, O_MODEL, O_COND, O_FORMAT, O_PLANE_Z };
+    enum { O_BX = 256, O_SEED, O_THREADS, O_VERSION, O_MODEL, O_COND, O_FORMAT, O_PLANE_Z,
+           O_PARTIAL };
     static const struct option lo[] = {
         {"model", required_argument, 0, O_MODEL}, {"out", required_argument, 0, 'o'},
         {"bunch-crossings", required_argument, 0, O_BX}, {"seed", required_argument, 0, O_SEED},
         {"threads", required_argument, 0, O_THREADS}, {"conditions", required_argument, 0, O_COND},
         {"format", required_argument, 0, O_FORMAT}, {"plane-z", required_argument, 0, O_PLANE_Z},
-        {"help", no_argument, 0, 'h'},
+        {"help", no_argument, 0, 'h'}, {"allow-partial", no_argument, 0, O_PARTIAL},
         {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
+    unsigned open_flags = 0;
     const char *model = NULL, *out = NULL, *conds = NULL;
     long long n = 0, bxs = 0, seed = 1, threads = 0, k = 0;
     int c, hepmc3 = 0, has_plane_z = 0;
@@ -174,6 +178,7 @@ int main(int argc, char **argv)
         switch (c) {
         case O_MODEL: model = optarg; break;
         case O_COND: conds = optarg; break;
+        case O_PARTIAL: open_flags |= MD_OPEN_ALLOW_PARTIAL; break;
         case 'k':
             if (gs_tool_parse_i64(optarg, 1, (long long)1 << 20, &k)) {
                 gs_tool_err(prog, "-k: '%s' is not a positive integer", optarg);
@@ -254,6 +259,9 @@ int main(int argc, char **argv)
     }
     if (gs_tool_threads(prog, threads))
         return GS_EXIT_USAGE;
+    const gs_tool_file ins[] = {{"--model", model}, {"--conditions", conds}}, outs[] = {{"-o", out}};
+    if (gs_tool_guard_io(prog, ins, 2, outs, 1))
+        return GS_EXIT_USAGE;
 
     /* the kind first: a usage error is reported before the model is loaded */
     const md_kind *kind;
@@ -272,9 +280,16 @@ int main(int argc, char **argv)
         return GS_EXIT_USAGE;
     }
     md_model *m;
-    if (md_model_open(model, &m)) {
+    if (md_model_open_ex(model, open_flags, &m)) {
         gs_tool_err(prog, "%s", gs_errmsg());
         return GS_EXIT_FAIL;
+    }
+    /* under-trained or never trained sub-models, loud on the terminal */
+    for (const char *q = md_model_status_of(m)->notes; *q;) {
+        const char *nl = strchr(q, '\n');
+        const int len = nl ? (int)(nl - q) : (int)strlen(q);
+        fprintf(stderr, "%s: WARNING: %s: %.*s\n", prog, model, len, q);
+        q += len + (nl != NULL);
     }
     ds_hepmc3_opts ho = {.model = model, .model_kind = kind->file_kind, .plane_z_mm = plane_z,
                          .progress = hepmc3_progress};
