@@ -72,6 +72,9 @@ int  ds_events_alloc(ds_events *ev, int64_t n, int64_t f, const char *const *col
 #define DS_ZDC_H 56
 #define DS_ZDC_W 30
 #define DS_ZDC_NCOND 9
+/* the neutron ZDC (ZN): 44 x 44 fibres, same 9 conditions */
+#define DS_ZN_H 44
+#define DS_ZN_W 44
 typedef struct {
     int64_t n, h, w;
     float *images;          /* [n * h * w] */
@@ -160,5 +163,13 @@ void ds_toy_zdc_condition(gs_rng *rng, float cond[DS_ZDC_NCOND]);
 /* ZDC: renders one DS_ZDC_H x DS_ZDC_W photon-count image for a condition;
  * repeated calls with the same condition give different images. */
 void ds_toy_zdc_render(gs_rng *rng, const float cond[DS_ZDC_NCOND], float *img);
+/* Neutron ZDC toy (gansim-datagen zdc-neutron): a neutral particle (n, γ, K0L,
+ * n̄, Λ) on a straight line to a DS_ZN_H x DS_ZN_W photon-count image (no
+ * magnetic bending, wider hadronic showers); formulas in docs/datasets.md §3b.
+ * Same 9 condition columns (charge 0). Errors: n < 1 (GS_ERR_ARG), memory. */
+int ds_toy_zn_ex(int64_t n, uint64_t seed, const ds_toy_opts *opts, ds_images *out);
+void ds_toy_zn_condition(gs_rng *rng, float cond[DS_ZDC_NCOND]);
+/* Renders one DS_ZN_H x DS_ZN_W image; the species is the one nearest in mass. */
+void ds_toy_zn_render(gs_rng *rng, const float cond[DS_ZDC_NCOND], float *img);
 
 #endif

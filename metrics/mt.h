@@ -42,10 +42,16 @@
  *  Correlation: Pearson, two passes in double. A constant column has correlation
  *    0 with every other column and 1 with itself.
  *
- *  ZDC channels (ALICE definition, row 0 on top): pixel (r, c) with (r + c) even
- *    is channel 5; with (r + c) odd it is a tower channel by quadrant, top = r < h/2,
- *    left = c < w/2 (integer division): ch1 bottom-left, ch2 bottom-right,
- *    ch3 top-left, ch4 top-right. The five masks partition the image.
+ *  ZDC channels, two maps (mt_zdc_map), row 0 on top, top = r < h/2, left = c < w/2
+ *    (integer division); the five masks partition the image in both:
+ *    research (MT_ZDC_MAP_RESEARCH, the default; the ALICE group's research
+ *      code): pixel (r, c) with (r + c) even is channel 5; with
+ *      (r + c) odd a quadrant channel: ch1 bottom-left, ch2 bottom-right, ch3 top-left,
+ *      ch4 top-right.
+ *    o2 (MT_ZDC_MAP_O2; ALICE's production framework O2, Detectors/ZDC/fastsimulation,
+ *      processors::calculateChannels): the opposite colouring, (r + c) even are the
+ *      quadrant channels ch1 top-left, ch2 top-right, ch3 bottom-left, ch4 bottom-right
+ *      and (r + c) odd is channel 5.
  *  Max pixel: (row, col) of the largest value, the first in row-major order on ties
  *    (numpy.argmax); NaN pixels are never the maximum.
  */
@@ -125,7 +131,13 @@ int mt_corr_diff(const double *a, const double *b, int64_t f, double *frob, doub
 
 /* ---- ZDC images ---------------------------------------------------------- */
 #define MT_ZDC_NCH 5
-/* channel 1..5 of pixel (row, col) in an h×w image; 0 when out of range */
+typedef enum { MT_ZDC_MAP_RESEARCH = 0, MT_ZDC_MAP_O2 = 1 } mt_zdc_map;
+/* "research" / "o2" -> map; GS_ERR_ARG for anything else. */
+int mt_zdc_map_parse(const char *name, mt_zdc_map *out);
+const char *mt_zdc_map_name(mt_zdc_map map);
+/* channel 1..5 of pixel (row, col) in an h×w image under a map; 0 when out of range */
+int mt_zdc_channel_map(mt_zdc_map map, int64_t h, int64_t w, int64_t row, int64_t col);
+/* the research map */
 int mt_zdc_channel(int64_t h, int64_t w, int64_t row, int64_t col);
 /* out[5] = sums of channels 1..5 of one h×w image */
 int mt_zdc_channel_sums(const float *img, int64_t h, int64_t w, double out[MT_ZDC_NCH]);
@@ -146,6 +158,9 @@ double mt_total_intensity(const float *img, int64_t h, int64_t w);
  * ch[n * 5], total[n], max_row[n], max_col[n]. */
 int mt_zdc_features(const float *imgs, int64_t n, int64_t h, int64_t w, double *ch,
                     double *total, double *max_row, double *max_col);
+/* the same with the channel sums under `map` (mt_zdc_features = research map) */
+int mt_zdc_features_map(mt_zdc_map map, const float *imgs, int64_t n, int64_t h, int64_t w,
+                        double *ch, double *total, double *max_row, double *max_col);
 
 /* ---- significance ------------------------------------------------------- */
 /* Survival function of the Kolmogorov distribution, Q(z) = P(K > z) =
@@ -274,7 +289,10 @@ typedef struct {
     double max_row_w1, max_col_w1;        /* W1 of the max-pixel row and column */
 } mt_image_metrics;
 
+/* research channel map */
 int mt_compare_images(const float *real, int64_t nr, const float *gen, int64_t ng, int64_t h,
                       int64_t w, mt_image_metrics *out);
+int mt_compare_images_map(mt_zdc_map map, const float *real, int64_t nr, const float *gen,
+                          int64_t ng, int64_t h, int64_t w, mt_image_metrics *out);
 
 #endif

@@ -267,6 +267,12 @@ int mt_compare_2d_floor(const mt_binning *bx, const mt_binning *by, const float 
 int mt_compare_images(const float *real, int64_t nr, const float *gen, int64_t ng, int64_t h,
                       int64_t w, mt_image_metrics *out)
 {
+    return mt_compare_images_map(MT_ZDC_MAP_RESEARCH, real, nr, gen, ng, h, w, out);
+}
+
+int mt_compare_images_map(mt_zdc_map map, const float *real, int64_t nr, const float *gen,
+                          int64_t ng, int64_t h, int64_t w, mt_image_metrics *out)
+{
     if (!real || !gen || !out || nr < 1 || ng < 1)
         return gs_error(GS_ERR_ARG, "compare images: need images on both sides (n_real = %lld, n_gen = %lld)",
                         (long long)nr, (long long)ng);
@@ -277,9 +283,9 @@ int mt_compare_images(const float *real, int64_t nr, const float *gen, int64_t n
     if (!fr || !fg || !col_r || !col_g)
         rc = gs_error(GS_ERR_NOMEM, "compare images: out of memory");
     if (!rc)
-        rc = mt_zdc_features(real, nr, h, w, fr, fr + nr * 5, fr + nr * 6, fr + nr * 7);
+        rc = mt_zdc_features_map(map, real, nr, h, w, fr, fr + nr * 5, fr + nr * 6, fr + nr * 7);
     if (!rc)
-        rc = mt_zdc_features(gen, ng, h, w, fg, fg + ng * 5, fg + ng * 6, fg + ng * 7);
+        rc = mt_zdc_features_map(map, gen, ng, h, w, fg, fg + ng * 5, fg + ng * 6, fg + ng * 7);
     /* observable k: 0..4 channels (interleaved, stride 5), 5 total, 6 row, 7 col */
     double res[8];
     for (int k = 0; !rc && k < 8; k++) {

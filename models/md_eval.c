@@ -1510,7 +1510,7 @@ static int cond_equal(const ds_images *a, int64_t i, const ds_images *b, int64_t
 
 /* observables [m, NOBS] (+ conditions when with_cond) of rows idx of im */
 static int image_table(const ds_images *im, const int64_t *idx, int64_t m, int with_cond,
-                       float **out, float **imgs)
+                       mt_zdc_map map, float **out, float **imgs)
 {
     const int64_t d = NOBS + (with_cond ? im->c : 0), px = im->h * im->w;
     float *x = malloc((size_t)(m * d) * sizeof *x);
@@ -1524,7 +1524,8 @@ static int image_table(const ds_images *im, const int64_t *idx, int64_t m, int w
     }
     for (int64_t i = 0; i < m; i++)
         memcpy(sel + i * px, im->images + idx[i] * px, (size_t)px * sizeof(float));
-    int rc = mt_zdc_features(sel, m, im->h, im->w, ch, ch + m * 5, ch + m * 6, ch + m * 7);
+    int rc = mt_zdc_features_map(map, sel, m, im->h, im->w, ch, ch + m * 5, ch + m * 6,
+                                 ch + m * 7);
     for (int64_t i = 0; !rc && i < m; i++) {
         float *row = x + i * d;
         for (int k = 0; k < 5; k++)
@@ -1579,17 +1580,19 @@ int md_eval_images(const ds_images *ref, const ds_images *ref2, const ds_images 
     const int with_cond = ref->cond && gen->cond && bsrc->cond && ref->c == gen->c &&
                           ref->c == bsrc->c && ref->c > 0;
     float *xa = NULL, *xg = NULL, *xb = NULL, *ia = NULL, *ig = NULL, *ib = NULL;
-    rc = image_table(ref, sp.a, sp.na, with_cond, &xa, &ia);
+    rc = image_table(ref, sp.a, sp.na, with_cond, (mt_zdc_map)o.channel_map, &xa, &ia);
     if (!rc)
-        rc = image_table(gen, sp.g, sp.m, with_cond, &xg, &ig);
+        rc = image_table(gen, sp.g, sp.m, with_cond, (mt_zdc_map)o.channel_map, &xg, &ig);
     if (!rc)
-        rc = image_table(bsrc, sp.b, sp.m, with_cond, &xb, &ib);
+        rc = image_table(bsrc, sp.b, sp.m, with_cond, (mt_zdc_map)o.channel_map, &xb, &ib);
     const int64_t d = NOBS + (with_cond ? ref->c : 0);
     mt_image_metrics wg, wf;
     if (!rc)
-        rc = mt_compare_images(ia, sp.na, ig, sp.m, ref->h, ref->w, &wg);
+        rc = mt_compare_images_map((mt_zdc_map)o.channel_map, ia, sp.na, ig, sp.m, ref->h,
+                                   ref->w, &wg);
     if (!rc)
-        rc = mt_compare_images(ia, sp.na, ib, sp.m, ref->h, ref->w, &wf);
+        rc = mt_compare_images_map((mt_zdc_map)o.channel_map, ia, sp.na, ib, sp.m, ref->h,
+                                   ref->w, &wf);
     /* 1-D metrics of the observables (KL, KS, χ², W1) with their floor */
     mt_feature_metrics mg[NOBS], mf[NOBS];
     mt_compare_opts co = mt_compare_defaults();
@@ -1737,6 +1740,8 @@ int md_eval_images(const ds_images *ref, const ds_images *ref2, const ds_images 
         floor_json(js, &sp, ref->n, ref2 ? ref2->n : 0, gen->n, o.seed, aligned);
         fprintf(js, ",\n\"n_real\": %lld, \"n_gen\": %lld, \"n_real2\": %lld, ",
                 (long long)sp.na, (long long)sp.m, (long long)sp.m);
+        fprintf(js, "\"channel_map\": \"%s\", ",
+                mt_zdc_map_name((mt_zdc_map)o.channel_map));
         fputs("\"channels\": {\"unit\": \"photons\", \"w1\": [", js);
         for (int k = 0; k < MT_ZDC_NCH; k++) {
             fputs(k ? ", " : "", js);
@@ -1776,7 +1781,8 @@ int md_eval_images(const ds_images *ref, const ds_images *ref2, const ds_images 
                 aligned ? "; generated rows of B's conditions" : "", (long long)ref->h,
                 (long long)ref->w);
         text_rows(sm, &rows);
-        fprintf(sm, "  channel W1 [photons]:");
+        fprintf(sm, "  channel W1 [photons, %s channel map]:",
+                mt_zdc_map_name((mt_zdc_map)o.channel_map));
         for (int k = 0; k < MT_ZDC_NCH; k++)
             fprintf(sm, " %.5g (floor %.3g)", wg.ch_w1[k], wf.ch_w1[k]);
         fputc('\n', sm);

@@ -40,6 +40,7 @@ typedef struct {
     int classifier;       /* run the classifier test (1) */
     md_cls_cfg cls;       /* its configuration (md_cls_defaults) */
     int64_t nbins2d;      /* cells per axis of the 2-D histograms (50) */
+    int channel_map;      /* image sets: ZDC channel map, an mt_zdc_map (0 research) */
 } md_eval_opts;
 
 void md_eval_defaults(md_eval_opts *o);

@@ -31,6 +31,7 @@ typedef struct {
     int64_t aux_channels;          /* regressor R: conv s2 a -> conv s2 2a -> dense 2 */
     double slope, dropout;
     int d_bn;                      /* batch norm after D's first conv (the ALICE design) */
+    int d_norm;                    /* 0 none, 1 spectral normalisation of every D weight */
     /* regularisers */
     int sdi;                       /* SDI diversity term on/off */
     double sdi_lambda;
@@ -48,6 +49,7 @@ typedef struct {
     int64_t iters, eval_every, eval_rows, eval_repeats, ckpt_every;
     double holdout;
     int64_t seed;
+    int channel_map;               /* mt_zdc_map of the held-out evaluation (0 research, 1 o2) */
 } md_zdc_cfg;
 
 extern const md_cfg_field md_zdc_cfg_fields[];
@@ -69,9 +71,11 @@ typedef struct {
     int64_t ch[3];
     float slope, dropout;
     int use_bn;
+    int sn;                        /* spectral normalisation (model.d_norm = spectral) */
     nn_conv2d_layer conv[3];
     nn_batchnorm_layer bn;
     nn_linear_layer fc1, fc2;
+    nn_tensor *sn_u[5];            /* power-iteration vectors of conv0..2, fc1, fc2 (in buf) */
     nn_params ps, buf;
 } md_zdc_disc;
 

@@ -817,6 +817,122 @@ START_TEST(test_zdc_same_condition_diversity)
 }
 END_TEST
 
+
+/* ---- toy neutron ZDC ---- */
+
+/* photon-weighted centroid (row, col) and RMS radius (pixels) of one image */
+static double zn_moments(const float *img, double *row, double *col)
+{
+    double s = 0, sr = 0, sc = 0, s2 = 0;
+    for (int i = 0; i < DS_ZN_H; i++)
+        for (int j = 0; j < DS_ZN_W; j++) {
+            double v = img[i * DS_ZN_W + j];
+            s += v;
+            sr += v * (i + 0.5);
+            sc += v * (j + 0.5);
+        }
+    *row = s > 0 ? sr / s : NAN;
+    *col = s > 0 ? sc / s : NAN;
+    for (int i = 0; i < DS_ZN_H; i++)
+        for (int j = 0; j < DS_ZN_W; j++) {
+            double dr = i + 0.5 - *row, dc = j + 0.5 - *col;
+            s2 += img[i * DS_ZN_W + j] * (dr * dr + dc * dc);
+        }
+    return s > 0 ? sqrt(s2 / s) : NAN;
+}
+
+START_TEST(test_zn_deterministic_and_shapes)
+{
+    const int64_t n = 3000, px = DS_ZN_H * DS_ZN_W;
+    ds_images a, b;
+    ck_assert_int_eq(ds_toy_zn_ex(n, 5, NULL, &a), GS_OK);
+    ck_assert_int_eq(ds_toy_zn_ex(n, 5, NULL, &b), GS_OK);
+    ck_assert_mem_eq(a.images, b.images, (size_t)(n * px) * sizeof(float));
+    ck_assert_mem_eq(a.cond, b.cond, (size_t)(n * DS_ZDC_NCOND) * sizeof(float));
+    ck_assert_int_eq(a.h, 44);
+    ck_assert_int_eq(a.w, 44);
+    ck_assert_int_eq(a.c, DS_ZDC_NCOND);
+    int64_t empty = 0, bad = 0, photons = 0, repeats = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float *im = a.images + i * px, *cd = a.cond + i * DS_ZDC_NCOND;
+        double sum = 0;
+        for (int64_t k = 0; k < px; k++) {
+            bad += !(im[k] >= 0 && im[k] == floorf(im[k]));
+            sum += im[k];
+        }
+        empty += sum < 10;
+        bad += !(cd[0] >= 250 && cd[0] <= 2600);
+        bad += cd[8] != 0; /* neutral */
+        double p = sqrt(cd[4] * cd[4] + cd[5] * cd[5] + cd[6] * cd[6]);
+        bad += !(fabs(cd[0] * cd[0] - (p * p + cd[7] * cd[7])) <= 1e-4 * cd[0] * cd[0]);
+        photons += cd[7] == 0;
+        if (i && !memcmp(cd, cd - DS_ZDC_NCOND, DS_ZDC_NCOND * sizeof(float)))
+            repeats++;
+    }
+    ck_assert_int_eq(bad, 0);
+    /* neutrals are not bent away: few empty images (duds, far tails), unlike the
+     * proton toy's ~20 % */
+    ck_assert_double_lt((double)empty / n, 0.1);
+    ck_assert_close((double)photons / n, 0.10, 0.03, 0);
+    ck_assert_close((double)repeats / n, 0.6, 0.05, 0);
+    ds_images_free(&a);
+    ds_images_free(&b);
+    ck_assert_int_eq(ds_toy_zn_ex(0, 5, NULL, &b), GS_ERR_ARG);
+    ds_images_free(&b); /* zeroed on failure: a no-op */
+}
+END_TEST
+
+START_TEST(test_zn_geometry)
+{
+    /* straight line: a 1380 GeV neutron from the origin with slope tx lands
+     * at x = tx * Z0 (11250 cm), 0.16 cm per column, column 0 at -x; the
+     * charge column is ignored (no bending) */
+    const int m = 300, px = DS_ZN_H * DS_ZN_W;
+    float *img = malloc(px * sizeof *img);
+    gs_rng r;
+    gs_rng_seed(&r, 31);
+    const double e = 1380, mn = 0.93956542, p = sqrt(e * e - mn * mn), tx = 1.0e-4;
+    float cen[9] = {(float)e, 0, 0, 0, 0, 0, (float)p, (float)mn, 0};
+    float off[9] = {(float)e, 0, 0, 0, (float)(tx * p), 0, (float)p, (float)mn, 0};
+    float chg[9];
+    memcpy(chg, off, sizeof chg);
+    chg[8] = 1.0f;
+    float gam[9] = {(float)e, 0, 0, 0, 0, 0, (float)e, 0, 0};
+    const float *conds[4] = {cen, off, chg, gam};
+    double mrow[4] = {0}, mcol[4] = {0}, mrad[4] = {0};
+    for (int s = 0; s < 4; s++) {
+        int used = 0;
+        for (int k = 0; k < m; k++) {
+            ds_toy_zn_render(&r, conds[s], img);
+            double rw, cl, rad = zn_moments(img, &rw, &cl);
+            double tot = 0;
+            for (int i = 0; i < px; i++)
+                tot += img[i];
+            if (tot < 50)
+                continue; /* duds */
+            mrow[s] += rw;
+            mcol[s] += cl;
+            mrad[s] += rad;
+            used++;
+        }
+        ck_assert_int_gt(used, m / 2);
+        mrow[s] /= used;
+        mcol[s] /= used;
+        mrad[s] /= used;
+    }
+    ck_assert_close(mrow[0], 22.0, 0, 0.5);
+    ck_assert_close(mcol[0], 22.0, 0, 0.5);
+    /* 1e-4 * 11250 cm / 0.16 cm = 7.0 columns to the right (partly cut by the edge) */
+    ck_assert_close(mcol[1] - mcol[0], 7.0, 0, 1.0);
+    ck_assert_close(mrow[1], 22.0, 0, 0.6);
+    ck_assert_close(mcol[2], mcol[1], 0, 0.6); /* charge ignored */
+    /* hadronic showers are wider than the photon's EM shower */
+    ck_assert_double_gt(mrad[0], 1.5 * mrad[3]);
+    ck_assert_double_gt(mrad[0], 5.0);
+    free(img);
+}
+END_TEST
+
 /* ---- gansim-datagen ---- */
 
 static int run(const char *args)
@@ -845,12 +961,20 @@ START_TEST(test_datagen_tool)
     ck_assert_int_eq(ds_images_read(tpath("z.h5"), NULL, &im), GS_OK);
     ck_assert_int_eq(im.n, 30);
     ds_images_free(&im);
+    snprintf(a, sizeof a, "zdc-neutron -n 20 --seed 2 -o '%s'", tpath("zn.h5"));
+    ck_assert_int_eq(run(a), 0);
+    ck_assert_int_eq(ds_images_read(tpath("zn.h5"), NULL, &im), GS_OK);
+    ck_assert_int_eq(im.n, 20);
+    ck_assert_int_eq(im.h, 44);
+    ck_assert_int_eq(im.w, 44);
+    ds_images_free(&im);
     ck_assert_int_eq(run("--help"), 0);
     ck_assert_int_eq(run("--version"), 0);
     const char *bad_out = tpath("bad.h5");
     const char *usage[] = {"", "luxe -n 10", "luxe -o '%s'", "luxe -n 0 -o '%s'",
                            "luxe -n ten -o '%s'", "lux -n 10 -o '%s'", "luxe -n 10 -o '%s' --frob",
                            "zdc -n 10 -o '%s' --weights", "luxe -n 10 --seed -1 -o '%s'",
+                           "zdc-neutron -n 10 -o '%s' --weights", "zdc-proton -n 10 -o '%s'",
                            "luxe -n", "luxe -n 1.5 -o '%s'", "luxe -n 1e-3 -o '%s'",
                            "luxe -n 2.5e0 -o '%s'", "luxe -n 1e999 -o '%s'"};
     for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
@@ -885,6 +1009,8 @@ static Suite *datasets_suite(void)
     tcase_add_test(toy, test_luxe_shapes);
     tcase_add_test(toy, test_zdc_deterministic_and_shapes);
     tcase_add_test(toy, test_zdc_same_condition_diversity);
+    tcase_add_test(toy, test_zn_deterministic_and_shapes);
+    tcase_add_test(toy, test_zn_geometry);
     tcase_add_test(toy, test_datagen_tool);
     suite_add_tcase(s, toy);
     return s;

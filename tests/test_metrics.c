@@ -531,6 +531,108 @@ START_TEST(test_compare_images)
 END_TEST
 
 
+/* The O2 map against a transcription of O2's own loop (AliceO2,
+ * Detectors/ZDC/fastsimulation/src/Processors.cxx, processors::calculateChannels,
+ * 44 x 44 only, the exp(x) - 1 of the model output left out): i is the row. */
+static void o2_calculate_channels(const float *img, double ch[5])
+{
+    for (int k = 0; k < 5; k++)
+        ch[k] = 0;
+    for (int i = 0; i < 44; i++)
+        for (int j = 0; j < 44; j++) {
+            double v = img[j + i * 44];
+            if (i % 2 == j % 2) {
+                if (i < 22 && j < 22)
+                    ch[0] += v;
+                else if (i < 22 && j >= 22)
+                    ch[1] += v;
+                else if (i >= 22 && j < 22)
+                    ch[2] += v;
+                else if (i >= 22 && j >= 22)
+                    ch[3] += v;
+            } else {
+                ch[4] += v;
+            }
+        }
+}
+
+START_TEST(test_zdc_o2_map)
+{
+    /* 4x4 by hand, pixel = 1 + row*4 + col: even (r+c) cells per quadrant
+     * top-left (0,0)=1,(1,1)=6 -> ch1 = 7; top-right (0,2)=3,(1,3)=8 -> ch2 = 11;
+     * bottom-left (2,0)=9,(3,1)=14 -> ch3 = 23; bottom-right (2,2)=11,(3,3)=16 -> ch4 = 27 */
+    float img[16];
+    for (int i = 0; i < 16; i++)
+        img[i] = (float)(i + 1);
+    double ch[5], tot;
+    ck_assert_int_eq(mt_zdc_features_map(MT_ZDC_MAP_O2, img, 1, 4, 4, ch, &tot, NULL, NULL),
+                     GS_OK);
+    ck_assert_close(ch[0], 7, 0, 0);
+    ck_assert_close(ch[1], 11, 0, 0);
+    ck_assert_close(ch[2], 23, 0, 0);
+    ck_assert_close(ch[3], 27, 0, 0);
+    ck_assert_close(ch[4], 68, 0, 0);
+    ck_assert_close(tot, 136, 0, 0);
+    /* the opposite colouring of the research map, on any shape */
+    const int64_t shapes[3][2] = {{44, 44}, {56, 30}, {7, 5}};
+    for (int s = 0; s < 3; s++)
+        for (int64_t r = 0; r < shapes[s][0]; r++)
+            for (int64_t c = 0; c < shapes[s][1]; c++) {
+                int a = mt_zdc_channel_map(MT_ZDC_MAP_RESEARCH, shapes[s][0], shapes[s][1], r, c);
+                int b = mt_zdc_channel_map(MT_ZDC_MAP_O2, shapes[s][0], shapes[s][1], r, c);
+                ck_assert_int_eq(a, mt_zdc_channel(shapes[s][0], shapes[s][1], r, c));
+                ck_assert(a >= 1 && a <= 5 && b >= 1 && b <= 5);
+                ck_assert_int_eq(a == 5, b != 5);
+            }
+    ck_assert_int_eq(mt_zdc_channel_map(MT_ZDC_MAP_O2, 4, 4, 4, 0), 0);
+    /* random 44x44 images: the same five sums as O2's loop */
+    gs_rng rng;
+    gs_rng_seed(&rng, 23);
+    const int n = 40;
+    float *im = malloc((size_t)n * 44 * 44 * sizeof *im);
+    double *chs = malloc((size_t)n * 5 * sizeof *chs);
+    gs_rng_fill_uniform(&rng, im, n * 44 * 44, 0, 50);
+    ck_assert_int_eq(mt_zdc_features_map(MT_ZDC_MAP_O2, im, n, 44, 44, chs, NULL, NULL, NULL),
+                     GS_OK);
+    for (int i = 0; i < n; i++) {
+        double ref[5];
+        o2_calculate_channels(im + i * 44 * 44, ref);
+        for (int k = 0; k < 5; k++)
+            ck_assert_close(chs[i * 5 + k], ref[k], 1e-12, 1e-9);
+    }
+    /* names */
+    mt_zdc_map m = MT_ZDC_MAP_RESEARCH;
+    ck_assert_int_eq(mt_zdc_map_parse("o2", &m), GS_OK);
+    ck_assert_int_eq(m, MT_ZDC_MAP_O2);
+    ck_assert_str_eq(mt_zdc_map_name(m), "o2");
+    ck_assert_int_eq(mt_zdc_map_parse("research", &m), GS_OK);
+    ck_assert_int_eq(m, MT_ZDC_MAP_RESEARCH);
+    ck_assert_int_eq(mt_zdc_map_parse("alice", &m), GS_ERR_ARG);
+    ck_assert_int_eq(mt_zdc_features_map((mt_zdc_map)7, im, 1, 44, 44, chs, NULL, NULL, NULL),
+                     GS_ERR_ARG);
+    /* light on the even cells only: research puts it all in channel 5, o2 none;
+     * compared against empty images the mean channel W1 is the same (the total
+     * / 5) but its split differs */
+    memset(im, 0, 2 * 44 * 44 * sizeof *im);
+    for (int r = 0; r < 44; r++)
+        for (int c = r % 2; c < 44; c += 2)
+            im[r * 44 + c] = 1.0f;
+    mt_image_metrics a, b;
+    ck_assert_int_eq(mt_compare_images_map(MT_ZDC_MAP_RESEARCH, im, 1, im + 44 * 44, 1, 44, 44,
+                                           &a), GS_OK);
+    ck_assert_int_eq(mt_compare_images_map(MT_ZDC_MAP_O2, im, 1, im + 44 * 44, 1, 44, 44, &b),
+                     GS_OK);
+    ck_assert_close(a.ch_w1[4], 968, 0, 0);
+    ck_assert_close(b.ch_w1[4], 0, 0, 0);
+    for (int k = 0; k < 4; k++) {
+        ck_assert_close(a.ch_w1[k], 0, 0, 0);
+        ck_assert_close(b.ch_w1[k], 242, 0, 0);
+    }
+    free(im);
+    free(chs);
+}
+END_TEST
+
 /* ---- significance, AUC, rank correlation (values from scipy / sklearn) ---- */
 START_TEST(test_kolmogorov_chi2_known)
 {
@@ -787,6 +889,7 @@ static Suite *zdc_suite(void)
     TCase *tc = tcase_create("zdc");
     tcase_add_test(tc, test_zdc_hand_4x4);
     tcase_add_test(tc, test_zdc_partition);
+    tcase_add_test(tc, test_zdc_o2_map);
     tcase_add_test(tc, test_max_pixel_ties);
     suite_add_tcase(s, tc);
     return s;

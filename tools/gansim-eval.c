@@ -53,6 +53,9 @@ static void usage(FILE *f)
             "                     half train, half held out for the AUC; 0 = all)\n"
             "  --cls-steps N      classifier training steps (default 1500)\n"
             "  --threads T        threads (default: GANSIM_THREADS or all cores)\n"
+            "  --channel-map M    image sets: ZDC channel map, research (default; (row+col)\n"
+            "                     even = channel 5) or o2 (ALICE O2's fast-simulation\n"
+            "                     processor; (row+col) odd = channel 5), docs/metrics.md\n"
             "  --help             this text\n"
             "  --version          print the version\n"
             "\n"
@@ -223,7 +226,7 @@ int main(int argc, char **argv)
     long long threads = 0, v = 0;
     md_eval_opts eo;
     md_eval_defaults(&eo);
-    enum { O_REF2 = 256, O_SEED, O_NOCLS, O_CLSROWS, O_CLSSTEPS, O_THREADS };
+    enum { O_REF2 = 256, O_SEED, O_NOCLS, O_CLSROWS, O_CLSSTEPS, O_THREADS, O_MAP };
     static const struct option longopts[] = {
         {"real", required_argument, 0, 'r'}, {"gen", required_argument, 0, 'g'},
         {"out", required_argument, 0, 'o'},  {"json", no_argument, 0, 'j'},
@@ -233,6 +236,7 @@ int main(int argc, char **argv)
         {"cls-rows", required_argument, 0, O_CLSROWS},
         {"cls-steps", required_argument, 0, O_CLSSTEPS},
         {"threads", required_argument, 0, O_THREADS},
+        {"channel-map", required_argument, 0, O_MAP},
         {"help", no_argument, 0, 'h'},       {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     opterr = 0;
@@ -280,6 +284,15 @@ int main(int argc, char **argv)
                 return GS_EXIT_USAGE;
             }
             break;
+        case O_MAP: {
+            mt_zdc_map map;
+            if (mt_zdc_map_parse(optarg, &map)) {
+                gs_tool_err(PROG, "--channel-map: '%s' is not research or o2", optarg);
+                return GS_EXIT_USAGE;
+            }
+            eo.channel_map = (int)map;
+            break;
+        }
         case 'h': usage(stdout); return GS_EXIT_OK;
         case 'V': printf("gansim-eval %s\n", GANSIM_VERSION); return GS_EXIT_OK;
         case ':':
