@@ -129,6 +129,16 @@ int mt_corr_diff(const double *a, const double *b, int64_t f, double *frob, doub
 int mt_zdc_channel(int64_t h, int64_t w, int64_t row, int64_t col);
 /* out[5] = sums of channels 1..5 of one h×w image */
 int mt_zdc_channel_sums(const float *img, int64_t h, int64_t w, double out[MT_ZDC_NCH]);
+/* ALICE O2's map (AliceO2 Detectors/ZDC/fastsimulation, Processors.cxx
+ * calculateChannels, written for the 44×44 neutron ZDC; here for any h×w):
+ * (row + col) EVEN is one of four quadrant channels, 1 = (row < h/2,
+ * col < w/2), 2 = (row < h/2, col >= w/2), 3 = (row >= h/2, col < w/2),
+ * 4 = the rest; (row + col) ODD is channel 5. The parity is the opposite of
+ * mt_zdc_channel's, so O2's channel 5 is gansim's channels 1-4 together
+ * (docs/deploy.md). Channel 1..5; 0 when out of range. */
+int mt_zdc_o2_channel(int64_t h, int64_t w, int64_t row, int64_t col);
+/* out[5] = O2's channel sums of one h×w image (photon space, before O2's lround) */
+int mt_zdc_o2_channel_sums(const float *img, int64_t h, int64_t w, double out[MT_ZDC_NCH]);
 /* one h×w image: (row, col) of the maximum */
 int mt_max_pixel(const float *img, int64_t h, int64_t w, int64_t *row, int64_t *col);
 double mt_total_intensity(const float *img, int64_t h, int64_t w);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/md_export_internal.h"
 #include "metrics/mt.h"
 #include "nn/nn_ckpt.h"
 
@@ -17,6 +18,12 @@ const md_cfg_field md_luxe_cfg_fields[] = {
       "feature coordinates the GAN sees"),
     F("data.log_features", MD_CFG_STR, log_features, 0, 0, NULL,
       "features trained as log10 (model-space names, comma list; may be empty)"),
+    F("data.columns", MD_CFG_STR, columns, 0, 0, NULL,
+      "rename the data's columns as read, NEW=OLD pairs (x=X,t=time,pdg=PID; CSV headers)"),
+    F("data.units", MD_CFG_STR, units, 0, 0, NULL,
+      "units of the feature columns, in order or NAME=UNIT (for data without them, CSV)"),
+    F("data.particles_per_bx", MD_CFG_FLOAT, particles_per_bx, 0, 1e15, NULL,
+      "mean particles per bunch crossing (for data without it, CSV; 0 = as in the file)"),
     F("split.regions", MD_CFG_ENUM, region_mode, 0, 0, "none,radius,rects", "region split"),
     F("split.radii", MD_CFG_STR, radii, 0, 0, NULL, "ring radii in mm for split.regions=radius"),
     F("split.rects", MD_CFG_STR, rects, 0, 0, NULL,
@@ -123,6 +130,17 @@ md_wgan_cfg md_luxe_wgan_cfg(const md_luxe_cfg *c, int64_t f)
 }
 
 /* ---- training data ------------------------------------------------------------ */
+static void data_opts(const void *cfg, ds_read_opts *o)
+{
+    const md_luxe_cfg *c = cfg;
+    if (c->columns[0])
+        o->columns = c->columns;
+    if (c->units[0])
+        o->units = c->units;
+    if (c->particles_per_bx > 0)
+        o->particles_per_bx = c->particles_per_bx;
+}
+
 static int data_read(const char *path, const ds_read_opts *o, void **out)
 {
     *out = NULL;
@@ -481,6 +499,24 @@ static int luxe_init(md_run *run, hid_t from)
         (rc = md_luxe_plan_subs(cfg, ev, &st->fs, &rg, plan, &n_sub, st->notes,
                                 sizeof st->notes)))
         goto out;
+    /* dropped cells go to the user (stderr) as well as to train.log */
+    if (st->notes[0]) {
+        int n_drop = 0;
+        for (const char *q = st->notes; *q;) {
+            const char *nl = strchr(q, '\n');
+            const int len = nl ? (int)(nl - q) : (int)strlen(q);
+            md_run_note(run, "%.*s", len, q);
+            n_drop++;
+            q += len + (nl != NULL);
+        }
+        int64_t kept = 0;
+        for (int k = 0; k < n_sub; k++)
+            kept += plan[k].n_rows;
+        md_run_note(run, "%d sub-model%s dropped: %lld of %lld particles (%.2f %%) are not "
+                    "modelled and will not be sampled", n_drop, n_drop == 1 ? "" : "s",
+                    (long long)(ev->n - kept), (long long)ev->n,
+                    100.0 * (double)(ev->n - kept) / (double)ev->n);
+    }
     const int64_t f = ev->f;
     const md_wgan_cfg wc = md_luxe_wgan_cfg(cfg, f);
     st->n_sub = run->n_parts = n_sub;
@@ -565,8 +601,7 @@ static void luxe_log_header(const md_run *run, FILE *log)
         fprintf(log, "# sub=%s rows=%lld proportion=%.6f steps=%lld\n", st->subs[k].plan.name,
                 (long long)st->subs[k].plan.n_rows, st->subs[k].plan.proportion,
                 (long long)run->parts[k].steps);
-    if (st->notes[0])
-        fprintf(log, "# %s", st->notes);
+    /* st->notes reach train.log through md_run_note */
 }
 
 int md_luxe_train(const md_luxe_cfg *cfg, const ds_events *ev, const md_train_opts *opts,
@@ -589,6 +624,7 @@ const md_kind md_kind_luxe = {
     .cfg_default = cfg_default,
     .data_help = "HDF5 event table (or a .csv event table)",
     .data_read = data_read,
+    .data_opts = data_opts,
     .data_free = data_free,
     .data_describe = data_describe,
     .loss_names = loss_names,
@@ -606,4 +642,5 @@ const md_kind md_kind_luxe = {
     .open = md_luxe_open,
     .close = md_luxe_close,
     .events = &md_luxe_events,
+    .export_onnx = md_export_luxe,
 };

@@ -23,6 +23,11 @@ typedef struct {
     /* data */
     int coords;                     /* 0 cartesian, 1 cylindrical */
     char log_features[MD_STR_MAX];  /* comma list of (model-space) feature names */
+    /* import of the training file (ds_read_opts; stored with the run, so
+     * --resume reads the data the same way) */
+    char columns[MD_STR_MAX];       /* "NEW=OLD,..." renames ("" = as in the file) */
+    char units[MD_STR_MAX];         /* units of the features ("" = as in the file) */
+    double particles_per_bx;        /* 0 = as in the file */
     /* split */
     int region_mode;                /* 0 none, 1 radius, 2 rects */
     char radii[MD_STR_MAX];         /* "500" or "300,1000" (mm): rings */
@@ -77,5 +82,35 @@ int md_luxe_sample(md_luxe_model *m, int64_t n, uint64_t seed, ds_events *out);
 /* k bunch crossings, each Poisson(particles_per_bx) particles; bx[i] is the
  * crossing of row i (malloc'd, caller frees). */
 int md_luxe_sample_bx(md_luxe_model *m, int64_t k, uint64_t seed, ds_events *out, int64_t **bx);
+
+/* ---- the inference form (for exporters, models/md_export_luxe.c) ---- */
+/* One sub-model's particles from noise: x = G(z) (md_mlp), then the inverse
+ * quantile transform of each feature, then back from model space: 10^x for
+ * the log features, and (r, phi) -> (x, y), (p, theta, phi_p) -> (px, py,
+ * pz) when the model is cylindrical (pp.h). */
+typedef struct {
+    int64_t n_features, noise_dim;
+    int n_sub;
+    int cylindrical;
+    pp_cyl_cols cyl;            /* column indices, -1 where absent */
+    const int *log_col;         /* [n_features]: 1 = log10 in model space */
+    int region_mode;            /* split.regions: 0 none, 1 radius, 2 rects */
+    const char *radii, *rects;  /* split.radii (mm), split.rects as configured */
+} md_luxe_inference;
+
+typedef struct {
+    const md_mlp *g;
+    const pp_quantile *qt;
+    double proportion;          /* share of all particles */
+    int ncodes;
+    const int32_t *codes;       /* PDG ids of the sub-model's species */
+    const double *probs;        /* their shares within the sub-model */
+} md_luxe_sub;
+
+int md_luxe_inference_view(const md_luxe_model *m, md_luxe_inference *v);
+int md_luxe_sub_view(const md_luxe_model *m, int k, md_luxe_sub *v);
+/* Sub-model k on given noise z [n, noise_dim] -> out [n, n_features] in the
+ * input's columns and units (what md_luxe_sample makes from its own draws). */
+int md_luxe_sub_generate(md_luxe_model *m, int k, const float *z, int64_t n, float *out);
 
 #endif

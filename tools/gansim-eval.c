@@ -304,6 +304,16 @@ int main(int argc, char **argv)
     eo.gen_name = gen;
     eo.ref2_name = ref2;
 
+    {
+        char mj[4200], gp[4200];
+        snprintf(mj, sizeof mj, "%s/metrics.json", out);
+        snprintf(gp, sizeof gp, "%s/plots.gp", out);
+        const gs_tool_file ins[] = {{"--real", real}, {"--gen", gen}, {"--ref2", ref2},
+                                    {"--log", logp}};
+        const gs_tool_file outs[] = {{"--out", mj}, {"--out", gp}};
+        if (gs_tool_guard_io(PROG, ins, 4, outs, 2))
+            return GS_EXIT_USAGE;
+    }
     ds_kind kr, kg, k2 = DS_KIND_UNKNOWN;
     if (file_kind(real, &kr) || file_kind(gen, &kg) || (ref2 && file_kind(ref2, &k2)))
         return GS_EXIT_FAIL;
