@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "metrics/mt.h"
+#include "models/md_budget.h"
 #include "nn/nn_ckpt.h"
 
 #define MAX_SUB 64
@@ -16,8 +17,12 @@
 /* ---- configuration ------------------------------------------------------- */
 #define F(k, t, m, lo, hi, ch, h) {k, t, offsetof(md_luxe_cfg, m), lo, hi, ch, h}
 const md_cfg_field md_luxe_cfg_fields[] = {
-    F("data.coords", MD_CFG_ENUM, coords, 0, 0, "cartesian,cylindrical",
-      "feature coordinates the GAN sees"),
+    F("data.coords", MD_CFG_ENUM, coords, 0, 0, "cartesian,cylindrical,local",
+      "momentum the GAN sees: px,py,pz; p,theta,phi_p; or local: p_r,p_phi,pz along and "
+      "across the position's azimuth (ring regions)"),
+    F("data.position", MD_CFG_ENUM, position, 0, 0, "region,cartesian",
+      "region: each region's own coordinates (rings r,phi; rectangles x,y), so a particle "
+      "never leaves its sub-model's region; cartesian: x,y everywhere (not confined)"),
     F("data.log_features", MD_CFG_STR, log_features, 0, 0, NULL,
       "features trained as log10 (model-space names, comma list; may be empty)"),
     F("split.regions", MD_CFG_ENUM, region_mode, 0, 0, "none,radius,rects", "region split"),
@@ -49,7 +54,11 @@ const md_cfg_field md_luxe_cfg_fields[] = {
     F("train.ema", MD_CFG_FLOAT, ema, 0, 0.999999, NULL,
       "EMA decay of generator weights used for sampling (0 = off)"),
     F("train.iters", MD_CFG_INT, iters, 1, 1e12, NULL,
-      "generator steps in total, shared equally by the sub-models"),
+      "generator steps in total over all sub-models (shared by train.budget_power)"),
+    F("train.budget_power", MD_CFG_FLOAT, budget_power, 0, 4, NULL,
+      "sub-model k gets steps in proportion to rows_k^power (0 equal, 1 by rows)"),
+    F("train.min_steps", MD_CFG_INT, min_steps, 0, 1e12, NULL,
+      "steps each sub-model gets first while train.iters allows; fewer is reported"),
     F("train.kl_every", MD_CFG_INT, kl_every, 1, 1e12, NULL, "KL evaluation period (steps)"),
     F("train.kl_samples", MD_CFG_INT, kl_samples, 100, 1e8, NULL,
       "generated rows per KL evaluation (capped by the held-out rows x 4)"),
@@ -66,6 +75,9 @@ void md_luxe_cfg_default(md_luxe_cfg *c)
 {
     memset(c, 0, sizeof *c);
     c->coords = 0;
+    c->position = 0;
+    c->budget_power = 0.5;
+    c->min_steps = 200;
     strcpy(c->log_features, "t");
     c->region_mode = 1;
     strcpy(c->radii, "500");
@@ -96,6 +108,17 @@ void md_luxe_cfg_default(md_luxe_cfg *c)
     c->seed = 1;
 }
 
+/* Defaults for reading a stored configuration: keys that files written
+ * before them lack take the behaviour those files were trained with (x, y
+ * unconfined, steps shared equally); a newer file names every key. */
+static void luxe_cfg_legacy(md_luxe_cfg *c)
+{
+    md_luxe_cfg_default(c);
+    c->position = 1;
+    c->budget_power = 0;
+    c->min_steps = 0;
+}
+
 static md_wgan_cfg wgan_cfg(const md_luxe_cfg *c, int64_t f)
 {
     md_wgan_cfg w = {0};
@@ -122,18 +145,30 @@ static md_wgan_cfg wgan_cfg(const md_luxe_cfg *c, int64_t f)
 }
 
 /* ---- feature space ------------------------------------------------------- *
- * The model space is the input table after the coordinate change (r, phi,
- * p, theta, phi_p take the places of x, y, px, py, pz) and log10 of the
- * configured columns. */
+ * A sub-model's model space is the input table after, in order: its region's
+ * frame (pp_frame: rings as r, phi — and with data.coords=local px, py as
+ * p_r, p_phi — rectangles as x, y; data.position=cartesian leaves x, y as they
+ * are for every region), the momentum triple as p, theta, phi_p
+ * (data.coords=cylindrical; with data.position=cartesian also x, y as r, phi,
+ * as before region frames), and log10 of the configured columns. */
 typedef struct {
     int64_t f;
     char **columns;          /* input column names */
-    char **mcolumns;         /* model-space names */
-    pp_cyl_cols cyl;         /* -1 where absent */
+    char **mcolumns;         /* model-space names outside a polar frame */
+    pp_cyl_cols cyl;         /* -1 where absent (x, y too when frames own them) */
     int cylindrical;
     int64_t ix, iy;          /* x, y columns for region labels (-1 if absent) */
-    int log_col[64];         /* 1 = log10 in model space */
+    pp_frame_cols fcols;     /* x, y, px, py for the region frames */
+    char **log_names;        /* data.log_features */
+    int64_t n_log;
 } fspace;
+
+/* What one sub-model trains on: its frame and, per column, the name and log flag. */
+typedef struct {
+    pp_frame frame;
+    const char *mname[64];
+    uint8_t log_col[64];
+} subspace;
 
 static int64_t col_index(char *const *cols, int64_t f, const char *name)
 {
@@ -147,7 +182,24 @@ static void fspace_free(fspace *s)
 {
     gs_h5_free_strv(s->columns, s->f);
     gs_h5_free_strv(s->mcolumns, s->f);
+    gs_h5_free_strv(s->log_names, s->n_log);
     memset(s, 0, sizeof *s);
+}
+
+static void subspace_init(subspace *ss, const fspace *fs, const pp_frame *fr)
+{
+    memset(ss, 0, sizeof *ss);
+    ss->frame = *fr;
+    const int64_t at[4] = {fs->fcols.x, fs->fcols.y, fs->fcols.px, fs->fcols.py};
+    for (int64_t i = 0; i < fs->f; i++)
+        ss->mname[i] = fs->mcolumns[i];
+    for (int k = 0; k < 4; k++)
+        if (at[k] >= 0 && pp_frame_name(fr, k))
+            ss->mname[at[k]] = pp_frame_name(fr, k);
+    for (int64_t i = 0; i < fs->f; i++)
+        for (int64_t k = 0; k < fs->n_log; k++)
+            if (!strcmp(ss->mname[i], fs->log_names[k]))
+                ss->log_col[i] = 1;
 }
 
 static int fspace_init(fspace *s, const md_luxe_cfg *cfg, char *const *columns, int64_t f)
@@ -168,67 +220,80 @@ static int fspace_init(fspace *s, const md_luxe_cfg *cfg, char *const *columns, 
     }
     s->ix = col_index(s->columns, f, "x");
     s->iy = col_index(s->columns, f, "y");
-    s->cyl = (pp_cyl_cols){s->ix, s->iy, col_index(s->columns, f, "px"),
-                           col_index(s->columns, f, "py"), col_index(s->columns, f, "pz")};
+    const int frames = cfg->position == 0; /* region frames own x and y */
+    s->cyl = (pp_cyl_cols){frames ? -1 : s->ix, frames ? -1 : s->iy,
+                           col_index(s->columns, f, "px"), col_index(s->columns, f, "py"),
+                           col_index(s->columns, f, "pz")};
+    s->fcols = (pp_frame_cols){s->ix, s->iy, s->cyl.px, s->cyl.py};
     s->cylindrical = cfg->coords == 1;
+    if (cfg->coords == 2 && (!frames || s->cyl.px < 0 || s->cyl.py < 0))
+        return gs_error(GS_ERR_ARG, "luxe: data.coords=local needs data.position=region and "
+                                    "columns px, py");
     if (s->cylindrical) {
         if (s->ix < 0 || s->iy < 0 || s->cyl.px < 0 || s->cyl.py < 0 || s->cyl.pz < 0)
             return gs_error(GS_ERR_ARG,
                             "luxe: data.coords=cylindrical needs columns x,y,px,py,pz");
-        const struct { int64_t i; const char *n; } ren[] = {{s->ix, "r"}, {s->iy, "phi"},
+        const struct { int64_t i; const char *n; } ren[] = {{s->cyl.x, "r"}, {s->cyl.y, "phi"},
             {s->cyl.px, "p"}, {s->cyl.py, "theta"}, {s->cyl.pz, "phi_p"}};
         for (int k = 0; k < 5; k++) {
+            if (ren[k].i < 0)
+                continue;
             free(s->mcolumns[ren[k].i]);
             if (!(s->mcolumns[ren[k].i] = strdup(ren[k].n)))
                 return gs_error(GS_ERR_NOMEM, "luxe: out of memory");
         }
     }
+    if (s->ix < 0 || s->iy < 0)
+        s->fcols.x = s->fcols.y = -1;
     if (cfg->log_features[0]) {
-        char **names;
-        int64_t nn_;
-        int rc = gs_h5_split_csv(cfg->log_features, &names, &nn_);
+        int rc = gs_h5_split_csv(cfg->log_features, &s->log_names, &s->n_log);
         if (rc)
             return rc;
-        for (int64_t k = 0; k < nn_; k++) {
-            int64_t i = col_index(s->mcolumns, f, names[k]);
-            if (i < 0) {
-                gs_error(GS_ERR_ARG, "luxe: data.log_features names '%s', not a model-space "
-                                     "feature", names[k]);
-                gs_h5_free_strv(names, nn_);
-                return GS_ERR_ARG;
-            }
-            s->log_col[i] = 1;
+        /* every name must be a model-space feature of some frame */
+        for (int64_t k = 0; k < s->n_log; k++) {
+            const char *nm = s->log_names[k];
+            int known = col_index(s->mcolumns, f, nm) >= 0;
+            if (frames && s->ix >= 0 && s->iy >= 0)
+                known |= !strcmp(nm, "r") || !strcmp(nm, "phi") ||
+                         (cfg->coords == 2 && (!strcmp(nm, "p_r") || !strcmp(nm, "p_phi")));
+            if (!known)
+                return gs_error(GS_ERR_ARG, "luxe: data.log_features names '%s', not a "
+                                            "model-space feature", nm);
         }
-        gs_h5_free_strv(names, nn_);
     }
     return GS_OK;
 }
 
 /* input space -> model space, in place; fails on non-positive log features */
-static int to_model_space(const fspace *s, float *t, int64_t n, const char *what)
+static int to_model_space(const fspace *s, const subspace *ss, float *t, int64_t n,
+                          const char *what)
 {
+    if (s->fcols.x >= 0)
+        pp_frame_forward(&ss->frame, &s->fcols, t, n, s->f);
     if (s->cylindrical)
         pp_to_cylindrical(t, n, s->f, &s->cyl);
     for (int64_t i = 0; i < s->f; i++) {
-        if (!s->log_col[i])
+        if (!ss->log_col[i])
             continue;
         int64_t bad = pp_log_column(t, n, s->f, i, 0.0);
         if (bad)
             return gs_error(GS_ERR_ARG,
                             "luxe: %s: feature '%s' has %lld values <= 0 and cannot be "
                             "log-transformed (remove it from data.log_features)",
-                            what, s->mcolumns[i], (long long)bad);
+                            what, ss->mname[i], (long long)bad);
     }
     return GS_OK;
 }
 
-static void from_model_space(const fspace *s, float *t, int64_t n)
+static void from_model_space(const fspace *s, const subspace *ss, float *t, int64_t n)
 {
     for (int64_t i = 0; i < s->f; i++)
-        if (s->log_col[i])
+        if (ss->log_col[i])
             pp_exp_column(t, n, s->f, i, 0.0);
     if (s->cylindrical)
         pp_from_cylindrical(t, n, s->f, &s->cyl);
+    if (s->fcols.x >= 0)
+        pp_frame_inverse(&ss->frame, &s->fcols, t, n, s->f);
 }
 
 /* ---- sub-model planning ---------------------------------------------------- */
@@ -241,6 +306,7 @@ typedef struct {
     int64_t n_rows;
     double weight;
     double proportion;
+    pp_frame frame;              /* its region's coordinates (phi0 fitted on its rows) */
     int64_t *rows;               /* indices into the event table (planning only) */
 } sub_plan;
 
@@ -251,6 +317,10 @@ typedef struct {
     int nradii;
     pp_rect rects[MAX_SUB];
     int nrect;
+    /* rects: the plane in disjoint rectangles (pp_rect_pieces); each is a region */
+    pp_rect pieces[MAX_SUB];
+    int32_t piece_of[MAX_SUB];    /* the rectangle (nrect = the rest) a piece lies in */
+    pp_frame frame[MAX_SUB];      /* each region's frame */
 } regions;
 
 static int regions_init(regions *r, const md_luxe_cfg *cfg)
@@ -259,6 +329,7 @@ static int regions_init(regions *r, const md_luxe_cfg *cfg)
     if (cfg->region_mode == 0) {
         r->n_regions = 1;
         strcpy(r->region_names[0], "all");
+        r->frame[0] = (pp_frame){.kind = PP_FRAME_POLAR, .r_lo = 0, .r_hi = INFINITY};
         return GS_OK;
     }
     char **items;
@@ -302,13 +373,42 @@ static int regions_init(regions *r, const md_luxe_cfg *cfg)
     gs_h5_free_strv(items, n);
     if (rc)
         return rc;
-    r->n_regions = (int)n + 1;
-    for (int i = 0; i < r->n_regions; i++) {
-        if (cfg->region_mode == 1 && r->n_regions == 2)
-            strcpy(r->region_names[i], i == 0 ? "inner" : "outer");
-        else
-            snprintf(r->region_names[i], sizeof r->region_names[i], "%s%d",
-                     cfg->region_mode == 1 ? "ring" : "rect", i);
+    if (cfg->region_mode == 1) {
+        r->n_regions = (int)n + 1;
+        for (int i = 0; i < r->n_regions; i++) {
+            if (r->n_regions == 2)
+                strcpy(r->region_names[i], i == 0 ? "inner" : "outer");
+            else
+                snprintf(r->region_names[i], sizeof r->region_names[i], "ring%d", i);
+            r->frame[i] = (pp_frame){.kind = PP_FRAME_POLAR, .r_lo = i ? r->radii[i - 1] : 0,
+                                     .r_hi = i < r->nradii ? r->radii[i] : INFINITY};
+        }
+    } else {
+        /* a region that is not one rectangle (the rest, or a rectangle that an
+         * earlier one overlaps) is trained in rectangular pieces, so that
+         * every sub-model's region is a box in x, y */
+        int np = 0;
+        int prc = pp_rect_pieces(r->rects, r->nrect, r->pieces, r->piece_of, MAX_SUB / 2, &np);
+        if (prc)
+            return gs_error_wrap(prc, "split.rects");
+        r->n_regions = np;
+        for (int i = 0; i < np; i++) {
+            int same = 0, idx = 0;
+            for (int j = 0; j < np; j++) {
+                same += r->piece_of[j] == r->piece_of[i];
+                idx += j < i && r->piece_of[j] == r->piece_of[i];
+            }
+            char base[16];
+            if (r->piece_of[i] < r->nrect)
+                snprintf(base, sizeof base, "rect%d", (int)r->piece_of[i]);
+            else
+                snprintf(base, sizeof base, "rest");
+            if (same > 1)
+                snprintf(r->region_names[i], sizeof r->region_names[i], "%s_%d", base, idx);
+            else
+                snprintf(r->region_names[i], sizeof r->region_names[i], "%s", base);
+            r->frame[i] = (pp_frame){.kind = PP_FRAME_BOX, .box = r->pieces[i]};
+        }
     }
     return GS_OK;
 }
@@ -404,7 +504,8 @@ static int plan_subs(const md_luxe_cfg *cfg, const ds_events *ev, const fspace *
     if (cfg->region_mode == 1)
         pp_label_radius(ev->x, n, ev->f, fs->ix, fs->iy, rg->radii, rg->nradii, cell);
     else if (cfg->region_mode == 2)
-        pp_label_rects(ev->x, n, ev->f, fs->ix, fs->iy, rg->rects, rg->nrect, cell);
+        pp_label_pieces(ev->x, n, ev->f, fs->ix, fs->iy, rg->rects, rg->nrect, rg->pieces,
+                        rg->piece_of, rg->n_regions, cell);
     else
         memset(cell, 0, (size_t)n * sizeof *cell);
     for (int64_t i = 0; i < n; i++) {
@@ -438,6 +539,10 @@ static int plan_subs(const md_luxe_cfg *cfg, const ds_events *ev, const fspace *
         memset(p, 0, sizeof *p);
         snprintf(p->name, sizeof p->name, "%s", name);
         p->region = r;
+        p->frame = rg->frame[r];
+        if (cfg->position == 1)
+            p->frame = (pp_frame){.kind = PP_FRAME_NONE};
+        p->frame.local_p = cfg->coords == 2;
         for (int k = 0; k < ncodes; k++)
             if (group_of[k] == g)
                 p->codes[p->ncodes++] = codes[k];
@@ -483,6 +588,7 @@ static int plan_subs(const md_luxe_cfg *cfg, const ds_events *ev, const fspace *
 /* ---- training state ------------------------------------------------------- */
 typedef struct {
     sub_plan plan;
+    subspace ss;
     pp_quantile qt;
     md_wgan w;
     nn_params best_ps;
@@ -523,7 +629,10 @@ static int sub_prepare(sub_state *s, const md_luxe_cfg *cfg, const ds_events *ev
         goto out;
     }
     pp_gather_rows(ev->x, f, s->plan.rows, n, all);
-    if ((rc = to_model_space(fs, all, n, s->plan.name)))
+    if (s->plan.frame.kind == PP_FRAME_POLAR && fs->fcols.x >= 0)
+        s->plan.frame.phi0 = pp_frame_fit_phi0(all, n, f, fs->fcols.x, fs->fcols.y);
+    subspace_init(&s->ss, fs, &s->plan.frame);
+    if ((rc = to_model_space(fs, &s->ss, all, n, s->plan.name)))
         goto out;
     gs_rng r;
     gs_rng_seed(&r, (uint64_t)cfg->seed * 0x9E3779B97F4A7C15ULL + 17 * (uint64_t)sub_index + 1);
@@ -666,6 +775,8 @@ static int write_sub(hid_t f, const run_state *st, int k, int with_train)
         rc = gs_h5_attr_write_i64(g, ".", "best_step", s->best_step);
     if (!rc)
         rc = gs_h5_attr_write_i64(g, ".", "steps_budget", s->steps_budget);
+    if (!rc)
+        rc = pp_frame_save(&s->plan.frame, g);
     if (!rc && !(rc = gs_h5_group_create(g, "qt", &q))) {
         rc = pp_quantile_save(&s->qt, q);
         H5Gclose(q);
@@ -816,7 +927,7 @@ int md_luxe_train(const md_luxe_cfg *cfg_in, const ds_events *ev, const md_train
         gs_h5_close(f);
         if (rc)
             return rc;
-        md_luxe_cfg_default(&cfg);
+        luxe_cfg_legacy(&cfg);
         rc = md_cfg_parse_dump(md_luxe_cfg_fields, &cfg, text);
         free(text);
         if (rc)
@@ -842,13 +953,29 @@ int md_luxe_train(const md_luxe_cfg *cfg_in, const ds_events *ev, const md_train
         goto out;
     const int64_t f = ev->f;
     const md_wgan_cfg wc = wgan_cfg(&cfg, f);
+    int64_t rows[MAX_SUB], budget[MAX_SUB];
+    int n_low = 0;
+    for (int k = 0; k < n_sub; k++)
+        rows[k] = plan[k].n_rows;
+    if ((rc = md_step_budget(rows, n_sub, cfg.iters, cfg.budget_power, cfg.min_steps, budget,
+                             &n_low)))
+        goto out;
+    for (int k = 0; k < n_sub && n_low; k++) {
+        size_t used = strlen(notes);
+        if (budget[k] < cfg.min_steps)
+            snprintf(notes + used, sizeof notes - used,
+                     "WARNING: sub-model %s gets %lld generator steps, under train.min_steps = "
+                     "%lld (train.iters = %lld for %d sub-models): it will be poorly trained\n",
+                     plan[k].name, (long long)budget[k], (long long)cfg.min_steps,
+                     (long long)cfg.iters, n_sub);
+    }
     for (int k = 0; k < n_sub; k++) {
         sub_state *s = &subs[k];
         s->plan = plan[k];
         plan[k].rows = NULL; /* ownership moved */
         s->best_kl = NAN;
         s->best_step = -1;
-        s->steps_budget = cfg.iters / n_sub + (k < cfg.iters % n_sub);
+        s->steps_budget = budget[k];
         if ((rc = md_wgan_init(&s->w, &wc, (uint64_t)cfg.seed * 1000 + (uint64_t)k)))
             goto out;
         nn_params_init(&s->best_ps);
@@ -878,8 +1005,12 @@ int md_luxe_train(const md_luxe_cfg *cfg_in, const ds_events *ev, const md_train
             fprintf(log, "# sub=%s rows=%lld proportion=%.6f steps=%lld\n", subs[k].plan.name,
                     (long long)subs[k].plan.n_rows, subs[k].plan.proportion,
                     (long long)subs[k].steps_budget);
-        if (notes[0])
-            fprintf(log, "# %s", notes);
+        for (const char *q = notes; *q;) { /* one '#' line per note */
+            const char *nl = strchr(q, '\n');
+            int len = nl ? (int)(nl - q) : (int)strlen(q);
+            fprintf(log, "# %.*s\n", len, q);
+            q += len + (nl != NULL);
+        }
         fflush(log);
     }
     const int64_t max_gen = cfg.kl_samples;
@@ -895,6 +1026,7 @@ int md_luxe_train(const md_luxe_cfg *cfg_in, const ds_events *ev, const md_train
             goto out;
     const double t0 = now_s();
     const int64_t done_at_start = total_done;
+    const char *pending_notes = notes[0] && !opts->resume ? notes : NULL;
     for (int k = st.current; k < n_sub; k++) {
         sub_state *s = &subs[k];
         st.current = k;
@@ -916,6 +1048,8 @@ int md_luxe_train(const md_luxe_cfg *cfg_in, const ds_events *ev, const md_train
             pr.steps_per_s = (double)(total_done - done_at_start) / (el > 0 ? el : 1e-9);
             pr.eta_s = (double)(total_steps - total_done) / (pr.steps_per_s > 0 ? pr.steps_per_s : 1);
             pr.evaluated = 0;
+            pr.notes = pending_notes;
+            pending_notes = NULL;
             const int last_step = s->w.step == s->steps_budget;
             if (s->w.step % cfg.kl_every == 0 || last_step) {
                 double kl[64], klm;
@@ -933,7 +1067,7 @@ int md_luxe_train(const md_luxe_cfg *cfg_in, const ds_events *ev, const md_train
                              "wdist=%.6g", s->plan.name, (long long)total_done,
                         (long long)s->w.step, L.loss_d, L.loss_g, L.gp, L.wdist);
                 for (int64_t j = 0; j < f; j++)
-                    fprintf(log, " kl_%s=%.6g", fs.mcolumns[j], kl[j]);
+                    fprintf(log, " kl_%s=%.6g", s->ss.mname[j], kl[j]);
                 fprintf(log, " kl_mean=%.6g steps_per_s=%.3f elapsed_s=%.1f\n", klm,
                         pr.steps_per_s, el);
                 fflush(log);
@@ -974,6 +1108,7 @@ typedef struct {
     md_mlp g;
     nn_params ps;
     pp_quantile qt;
+    subspace ss;
     double proportion;
     int ncodes;
     int32_t codes[MAX_CODES];
@@ -1043,7 +1178,7 @@ int md_luxe_load(const char *path, md_luxe_model **out)
         rc = gs_error(GS_ERR_FORMAT, "%s: a %s model, not a luxe_wgan model", path, kind);
     if (!rc)
         rc = gs_h5_attr_read_str(f, ".", "config", &text);
-    md_luxe_cfg_default(&m->cfg);
+    luxe_cfg_legacy(&m->cfg);
     if (!rc)
         rc = md_cfg_parse_dump(md_luxe_cfg_fields, &m->cfg, text);
     if (!rc)
@@ -1102,6 +1237,9 @@ int md_luxe_load(const char *path, md_luxe_model **out)
             rc = pp_quantile_load(&s->qt, q);
             H5Gclose(q);
         }
+        pp_frame fr;
+        if (!rc && !(rc = pp_frame_load(&fr, g)))
+            subspace_init(&s->ss, &m->fs, &fr);
         if (!rc && s->qt.f != ncols)
             rc = gs_error(GS_ERR_FORMAT, "%s: /%s/qt has %lld features, expected %lld", path, gp,
                           (long long)s->qt.f, (long long)ncols);
@@ -1164,7 +1302,7 @@ static int sample_sub_rows(md_luxe_model *m, int k, int64_t n, gs_rng *r, float 
     for (int64_t i0 = 0; i0 < n; i0 += chunk) {
         int64_t cnt = n - i0 < chunk ? n - i0 : chunk;
         fail |= pp_quantile_inverse(&s->qt, x + i0 * f, x + i0 * f, cnt) != GS_OK;
-        from_model_space(&m->fs, x + i0 * f, cnt);
+        from_model_space(&m->fs, &s->ss, x + i0 * f, cnt);
     }
     if (fail)
         return gs_error(GS_ERR_NUMERIC, "inverse quantile transform failed");

@@ -22,7 +22,8 @@
 
 typedef struct {
     /* data */
-    int coords;                     /* 0 cartesian, 1 cylindrical */
+    int coords;                     /* momentum: 0 cartesian, 1 cylindrical, 2 local */
+    int position;                   /* 0 region frames (confined), 1 cartesian */
     char log_features[MD_STR_MAX];  /* comma list of (model-space) feature names */
     /* split */
     int region_mode;                /* 0 none, 1 radius, 2 rects */
@@ -41,7 +42,9 @@ typedef struct {
     double lambda_gp, clip;
     int64_t n_critic, batch;
     double lr_g, lr_d, beta1, beta2, ema;
-    int64_t iters;                  /* total generator steps, shared equally by sub-models */
+    int64_t iters;                  /* total generator steps over all sub-models */
+    double budget_power;            /* steps ~ rows^power (md_step_budget) */
+    int64_t min_steps;              /* floor per sub-model (md_step_budget) */
     int64_t kl_every, kl_samples, ckpt_every;
     double holdout;
     int64_t n_quantiles;
@@ -61,6 +64,9 @@ typedef struct {
     double kl_mean, best_kl;        /* NaN until the first evaluation */
     double steps_per_s, eta_s;
     int evaluated;                  /* this report follows a KL evaluation */
+    const char *notes;              /* first report of a run only: the planning notes
+                                     * (cells not modelled, sub-models under
+                                     * train.min_steps), '\n'-terminated lines; else NULL */
 } md_progress;
 
 typedef void (*md_progress_fn)(void *ud, const md_progress *p);

@@ -74,6 +74,12 @@ static void on_progress(void *ud, const md_progress *p)
     double t = wall();
     char eta[32];
     fmt_eta(p->eta_s, eta, sizeof eta);
+    for (const char *q = p->notes; q && *q;) {
+        const char *nl = strchr(q, '\n');
+        int len = nl ? (int)(nl - q) : (int)strlen(q);
+        fprintf(stderr, "%s: %.*s\n", prog, len, q);
+        q += len + (nl != NULL);
+    }
     if (ps->tty) {
         if (t - ps->last_print < 0.2 && !p->evaluated && p->step != p->steps)
             return;
