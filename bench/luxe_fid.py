@@ -102,8 +102,10 @@ def auc(r, rp, g, gp, cols, seed=0, nmax=200000):
         cols2 = [c for c in cols if c != "t"] + ["log10t"]
         m = np.stack([f[c] for c in cols2], 1)
         rr = np.hypot(f["x"], f["y"])[:, None]
-        return np.concatenate([m, rr, p[:, None].astype(np.float64)], 1)
+        sp = np.searchsorted(codes, p)[:, None].astype(np.float64)  # species as 0..k-1
+        return np.concatenate([m, rr, sp], 1)
 
+    codes = np.unique(np.concatenate([rp, gp]))
     n = min(len(r), len(g), nmax)
     ir, ig = rng.permutation(len(r))[:n], rng.permutation(len(g))[:n]
     X = np.concatenate([feats(r[ir], rp[ir]), feats(g[ig], gp[ig])])

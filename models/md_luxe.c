@@ -67,6 +67,8 @@ const md_cfg_field md_luxe_cfg_fields[] = {
       "fraction of each sub-model's rows held out for KL monitoring"),
     F("train.n_quantiles", MD_CFG_INT, n_quantiles, 10, 100000, NULL,
       "quantile-transform resolution"),
+    F("train.qt_output", MD_CFG_ENUM, qt_output, 0, 0, "normal,uniform",
+      "what the quantile transform maps each feature to: a standard normal or U(0,1)"),
     F("train.seed", MD_CFG_INT, seed, 0, 9.2e18, NULL, "seed of every random stream"),
     {NULL, 0, 0, 0, 0, NULL, NULL}};
 #undef F
@@ -669,7 +671,7 @@ static int sub_prepare(sub_state *s, const md_luxe_cfg *cfg, const ds_events *ev
         pp_quantile_opts qo;
         pp_quantile_opts_default(&qo);
         qo.n_quantiles = cfg->n_quantiles;
-        qo.output = PP_NORMAL;
+        qo.output = cfg->qt_output == 1 ? PP_UNIFORM : PP_NORMAL;
         if ((rc = pp_quantile_fit(&s->qt, s->train, s->n_train, f, &qo)))
             goto out;
     }

@@ -48,6 +48,7 @@ typedef struct {
     int64_t kl_every, kl_samples, ckpt_every;
     double holdout;
     int64_t n_quantiles;
+    int qt_output;                  /* 0 normal, 1 uniform */
     int64_t seed;
 } md_luxe_cfg;
 

@@ -409,17 +409,18 @@ START_TEST(t_luxe_regions_confined)
     gs_test_tmpdir(dir, sizeof dir);
     md_train_opts o = {0};
     int stopped;
-    const struct { int mode, position, coords, ok; } cases[] = {
-        {1, 0, 0, 1},   /* rings, region frames */
-        {1, 0, 2, 1},   /* rings, local momenta */
-        {2, 0, 0, 1},   /* a rectangle and the rest, in pieces */
-        {1, 1, 0, 0}};  /* control: x, y as they are */
+    const struct { int mode, position, coords, uniform, ok; } cases[] = {
+        {1, 0, 0, 0, 1},   /* rings, region frames */
+        {1, 0, 2, 1, 1},   /* rings, local momenta, quantiles to U(0, 1) */
+        {2, 0, 0, 0, 1},   /* a rectangle and the rest, in pieces */
+        {1, 1, 0, 0, 0}};  /* control: x, y as they are */
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         md_luxe_cfg c;
         small_cfg(&c, 40);
         c.region_mode = cases[k].mode;
         c.position = cases[k].position;
         c.coords = cases[k].coords;
+        c.qt_output = cases[k].uniform;
         c.min_steps = 1;
         snprintf(a, sizeof a, "%s/r%zu", dir, k);
         mkdir(a, 0777);
@@ -455,8 +456,15 @@ START_TEST(t_tools_train_sample)
                          "| grep -q train.lambda", b, dir, dir), 0);
     const char *small = "--set model.g_widths=16 --set model.d_widths=16 --set train.batch=32 "
                         "--set train.n_critic=1 --set train.kl_samples=200 --set split.min_rows=20";
+    /* fewer steps than sub-models: an error, no model; a budget under the floor: a warning */
+    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r0 --iters 2 %s "
+                         "2>%s/e0.txt", b, dir, dir, small, dir), 1);
+    ck_assert_int_eq(gs_test_run("grep -q 'untrained' %s/e0.txt && ! test -f %s/r0/model.h5",
+                         dir, dir), 0);
     ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --iters 16 %s "
-                         "2>/dev/null", b, dir, dir, small), 0);
+                         "2>%s/e1.txt", b, dir, dir, small, dir), 0);
+    ck_assert_int_eq(gs_test_run("grep -q 'WARNING: sub-model .* under train.min_steps' %s/e1.txt "
+                         "&& grep -q '^# WARNING' %s/r/train.log", dir, dir), 0);
     /* a second run must not overwrite the first */
     ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --iters 16 %s "
                          "2>/dev/null", b, dir, dir, small), 2);
