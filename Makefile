@@ -105,7 +105,7 @@ examples: all $(EXAMPLES)
 # Tests find the tools in bin/ and the examples in build/examples/.
 test: deps
 	@$(MAKE) --no-print-directory all $(TESTS) $(EXAMPLES)
-	@GANSIM_BIN=$(CURDIR)/$(BIN) GANSIM_EXAMPLES=$(CURDIR)/$(BUILD)/examples scripts/run-tests $(TESTS)
+	@GANSIM_BIN=$(CURDIR)/$(BIN) GANSIM_EXAMPLES=$(CURDIR)/$(BUILD)/examples GANSIM_FIXTURES=$(CURDIR)/tests/fixtures scripts/run-tests $(TESTS)
 
 # Everything (library, tools, tests) in build-san/, tools in build-san/bin.
 # allocator_may_return_null: the bad-input tests ask for absurd sizes and
@@ -114,11 +114,11 @@ sanitize: deps
 	@ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 \
 	    $(MAKE) --no-print-directory BUILD=build-san BIN=build-san/bin \
 	    OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    LDFLAGS="-fopenmp -fsanitize=address,undefined" CK_FORK=no test
+	    LDFLAGS="-fopenmp -fsanitize=address,undefined" CK_FORK=no GANSIM_THREAD_MATRIX=0 test
 
 valgrind: deps
 	@$(MAKE) --no-print-directory all $(TESTS) $(EXAMPLES)
-	@GANSIM_BIN=$(CURDIR)/$(BIN) GANSIM_EXAMPLES=$(CURDIR)/$(BUILD)/examples CK_FORK=no VALGRIND=1 \
+	@GANSIM_BIN=$(CURDIR)/$(BIN) GANSIM_EXAMPLES=$(CURDIR)/$(BUILD)/examples CK_FORK=no VALGRIND=1 GANSIM_THREAD_MATRIX=0 \
 	    scripts/run-tests $(TESTS)
 
 bench: deps all

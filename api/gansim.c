@@ -1,71 +1,45 @@
-/* The embedding API: a thin, stable facade over models/. */
+/* The embedding API: a thin, stable facade over models/ (md_run.h's model
+ * registry: the file names its kind, the kind says what it draws). */
 #include "api/gansim.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/gs_h5.h"
-#include "models/md_luxe.h"
-#include "models/md_zdc.h"
+#include "models/md_run.h"
 #include "nn/nn.h"
 
 struct gansim_model {
-    gansim_kind kind;
-    md_luxe_model *luxe;
-    md_zdc_model *zdc;
+    md_model *m;
+    const md_events_ops *ev;    /* exactly one of the two */
+    const md_images_ops *im;
+    void *h;                    /* the kind's handle */
 };
 
-/* The conditions of ZDC image sets, in design.md's order. */
+/* The conditions of ZDC image sets, in their file order (docs/formats.md). */
 static const char *const zdc_cond_names[] = {"E", "vx", "vy", "vz", "px", "py", "pz", "mass",
                                              "charge"};
 
 const char *gansim_errmsg(void) { return gs_errmsg(); }
 const char *gansim_version(void) { return GANSIM_VERSION; }
 void gansim_set_threads(int n) { nn_set_threads(n); }
-
-/* The model file says what it is in its root attribute gansim_kind. */
-static int read_kind(const char *path, char **kind)
-{
-    hid_t f;
-    int rc = gs_h5_open(path, 0, &f);
-    if (rc)
-        return rc;
-    rc = gs_h5_attr_read_str(f, ".", "gansim_kind", kind);
-    gs_h5_close(f);
-    if (rc)
-        return gs_error(GS_ERR_FORMAT, "%s: not a gansim model (no gansim_kind attribute)", path);
-    return GS_OK;
-}
+int gansim_get_threads(void) { return nn_get_threads(); }
 
 int gansim_open(const char *path, gansim_model **model)
 {
     *model = NULL;
     if (!path)
         return gs_error(GS_ERR_ARG, "gansim_open: no path");
-    char *kind = NULL;
-    int rc = read_kind(path, &kind);
-    if (rc)
-        return rc;
     gansim_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        free(kind);
+    if (!m)
         return gs_error(GS_ERR_NOMEM, "gansim_open: out of memory");
-    }
-    if (strcmp(kind, "luxe_wgan") == 0) {
-        m->kind = GANSIM_EVENTS;
-        rc = md_luxe_load(path, &m->luxe);
-    } else if (strcmp(kind, "zdc_gan") == 0) {
-        m->kind = GANSIM_IMAGES;
-        rc = md_zdc_load(path, &m->zdc);
-    } else {
-        rc = gs_error(GS_ERR_FORMAT, "%s: model kind '%s' is not supported by this gansim", path,
-                      kind);
-    }
-    free(kind);
+    int rc = md_model_open(path, &m->m);
     if (rc) {
         free(m);
         return rc;
     }
+    m->ev = md_model_kind(m->m)->events;
+    m->im = md_model_kind(m->m)->images;
+    m->h = md_model_handle(m->m);
     *model = m;
     return GS_OK;
 }
@@ -74,41 +48,42 @@ void gansim_close(gansim_model *m)
 {
     if (!m)
         return;
-    md_luxe_free(m->luxe);
-    md_zdc_free(m->zdc);
+    md_model_close(m->m);
     free(m);
 }
 
-gansim_kind gansim_model_kind(const gansim_model *m) { return m->kind; }
-
-int64_t gansim_n_features(const gansim_model *m)
+gansim_kind gansim_model_kind(const gansim_model *m)
 {
-    return m->luxe ? md_luxe_n_features(m->luxe) : 0;
+    return m->ev ? GANSIM_EVENTS : GANSIM_IMAGES;
 }
+
+int64_t gansim_n_features(const gansim_model *m) { return m->ev ? m->ev->n_features(m->h) : 0; }
 
 const char *gansim_feature_name(const gansim_model *m, int64_t i)
 {
-    return m->luxe ? md_luxe_column(m->luxe, i) : NULL;
+    return m->ev ? m->ev->column(m->h, i) : NULL;
 }
 
 const char *gansim_feature_unit(const gansim_model *m, int64_t i)
 {
-    return m->luxe ? md_luxe_unit(m->luxe, i) : NULL;
+    return m->ev ? m->ev->unit(m->h, i) : NULL;
 }
 
 double gansim_particles_per_bx(const gansim_model *m)
 {
-    return m->luxe ? md_luxe_particles_per_bx(m->luxe) : 0.0;
+    return m->ev ? m->ev->particles_per_bx(m->h) : 0.0;
 }
 
 int gansim_sample_events(gansim_model *m, int64_t n, uint64_t seed, float *x, int32_t *pdg)
 {
-    if (!m || !m->luxe)
+    if (!m || !m->ev)
         return gs_error(GS_ERR_ARG, "gansim_sample_events: not an event model");
     if (n < 1 || !x)
         return gs_error(GS_ERR_ARG, "gansim_sample_events: need n >= 1 and an output buffer");
     ds_events ev;
-    int rc = md_luxe_sample(m->luxe, n, seed, &ev);
+    const int omp_saved = nn_threads_begin(); /* this call uses gansim's thread count */
+    int rc = m->ev->sample(m->h, n, seed, &ev);
+    nn_threads_end(omp_saved);
     if (rc)
         return rc;
     memcpy(x, ev.x, (size_t)(n * ev.f) * sizeof(float));
@@ -118,10 +93,7 @@ int gansim_sample_events(gansim_model *m, int64_t n, uint64_t seed, float *x, in
     return GS_OK;
 }
 
-int64_t gansim_n_conditions(const gansim_model *m)
-{
-    return m->zdc ? md_zdc_n_cond(m->zdc) : 0;
-}
+int64_t gansim_n_conditions(const gansim_model *m) { return m->im ? m->im->n_cond(m->h) : 0; }
 
 const char *gansim_condition_name(const gansim_model *m, int64_t i)
 {
@@ -134,20 +106,22 @@ const char *gansim_condition_name(const gansim_model *m, int64_t i)
 void gansim_image_shape(const gansim_model *m, int64_t *height, int64_t *width)
 {
     *height = *width = 0;
-    if (m->zdc)
-        md_zdc_image_shape(m->zdc, height, width);
+    if (m->im)
+        m->im->image_shape(m->h, height, width);
 }
 
 int gansim_sample_images(gansim_model *m, const float *cond, int64_t n, uint64_t seed,
                          float *images)
 {
-    if (!m || !m->zdc)
+    if (!m || !m->im)
         return gs_error(GS_ERR_ARG, "gansim_sample_images: not an image model");
     if (n < 1 || !cond || !images)
         return gs_error(GS_ERR_ARG, "gansim_sample_images: need n >= 1, conditions and an "
                                     "output buffer");
     ds_images im;
-    int rc = md_zdc_sample(m->zdc, cond, n, 1, seed, &im);
+    const int omp_saved = nn_threads_begin();
+    int rc = m->im->sample(m->h, cond, n, 1, seed, &im);
+    nn_threads_end(omp_saved);
     if (rc)
         return rc;
     memcpy(images, im.images, (size_t)(n * im.h * im.w) * sizeof(float));

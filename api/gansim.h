@@ -19,10 +19,15 @@
  *   open one handle per thread. Calls on the SAME handle must not overlap.
  *   gansim_open/gansim_close read HDF5, which is not thread-safe in
  *   Debian's serial build: serialise them (open all handles up front).
- *   Inside a call, gansim uses the OpenMP thread pool (OMP_NUM_THREADS or
- *   gansim_set_threads); when you run one handle per thread, set it to 1.
- * - Determinism: the same model, n, seed and thread count give the same
- *   output, bit for bit.
+ *   Inside a call, gansim uses up to gansim_get_threads() OpenMP threads:
+ *   OMP_NUM_THREADS (else the CPUs) until gansim_set_threads(n) sets it for
+ *   the whole process — also for threads started later, such as Geant4
+ *   workers. A call gives its thread that count for its duration and puts
+ *   the thread's own OpenMP setting back on return. When you run one handle
+ *   per thread, set it to 1.
+ * - Determinism: the same model, n, seed (and conditions) give the same
+ *   output, bit for bit, whatever the thread count, the handle, or the
+ *   thread that calls.
  * - The header is plain C99 and usable from C++ (extern "C"). */
 #ifndef GANSIM_H
 #define GANSIM_H
@@ -47,8 +52,11 @@ void gansim_close(gansim_model *model);
 /* Message of the calling thread's last failure. */
 const char *gansim_errmsg(void);
 const char *gansim_version(void);
-/* Process-wide OpenMP/OpenBLAS thread count (n >= 1). */
+/* Threads a sampling call may use, for the whole process (n >= 1; values
+ * below 1 mean 1). Results do not depend on it, only speed does. */
 void gansim_set_threads(int n);
+/* The count in force: the last gansim_set_threads, else OpenMP's default. */
+int gansim_get_threads(void);
 
 gansim_kind gansim_model_kind(const gansim_model *m);
 

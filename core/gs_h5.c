@@ -180,6 +180,17 @@ static hid_t lcpl_parents(void)
     return l;
 }
 
+/* Object-creation property list without modification times, so that the
+ * same content always gives the same bytes (sampling is bit-reproducible,
+ * and `cmp` should say so). */
+static hid_t ocpl_untimed(hid_t cls)
+{
+    hid_t p = H5Pcreate(cls);
+    if (p >= 0)
+        H5Pset_obj_track_times(p, 0);
+    return p;
+}
+
 int gs_h5_exists(hid_t loc, const char *path)
 {
     if (!path || !path[0])
@@ -218,8 +229,9 @@ int gs_h5_group_create(hid_t loc, const char *path, hid_t *group)
     *group = H5I_INVALID_HID;
     if (gs_h5_exists(loc, path))
         return gs_h5_group_open(loc, path, group);
-    hid_t l = lcpl_parents();
-    hid_t g = H5Gcreate2(loc, path, l, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t l = lcpl_parents(), gc = ocpl_untimed(H5P_GROUP_CREATE);
+    hid_t g = H5Gcreate2(loc, path, l, gc, H5P_DEFAULT);
+    H5Pclose(gc);
     char c[256];
     if (g < 0)
         h5_cause(c);
@@ -266,8 +278,9 @@ int gs_h5_write(hid_t loc, const char *name, gs_h5_type t, int rank, const int64
     if (gs_h5_exists(loc, name) && H5Ldelete(loc, name, H5P_DEFAULT) < 0)
         return gs_error(GS_ERR_IO, "%s: cannot replace existing object", w);
     hid_t sp = H5Screate_simple(rank, hd, NULL);
-    hid_t l = lcpl_parents();
-    hid_t d = H5Dcreate2(loc, name, file_type(t), sp, l, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t l = lcpl_parents(), dc = ocpl_untimed(H5P_DATASET_CREATE);
+    hid_t d = H5Dcreate2(loc, name, file_type(t), sp, l, dc, H5P_DEFAULT);
+    H5Pclose(dc);
     char c[256];
     if (d < 0)
         h5_cause(c);

@@ -1,4 +1,4 @@
-/* md_luxe — the LUXE beam-dump background fast simulation (design.md §5).
+/* md_luxe — the LUXE beam-dump background fast simulation (docs/luxe.md).
  *
  * Pipeline: events -> optional cylindrical coordinates -> per-feature log10
  * -> split into sub-models by region (radius rings or x–y rectangles) and
@@ -13,10 +13,9 @@
 #ifndef MD_LUXE_H
 #define MD_LUXE_H
 
-#include <signal.h>
-
 #include "datasets/ds.h"
 #include "models/md_config.h"
+#include "models/md_run.h"
 #include "models/md_wgan.h"
 #include "preprocess/pp.h"
 
@@ -50,38 +49,18 @@ typedef struct {
     int64_t n_quantiles;
     int qt_output;                  /* 0 normal, 1 uniform */
     int64_t seed;
+    int64_t slices;                 /* data-parallel batch slices; 0 = one per thread */
 } md_luxe_cfg;
 
 extern const md_cfg_field md_luxe_cfg_fields[];
 void md_luxe_cfg_default(md_luxe_cfg *c);
 
-/* What the trainer reports to its caller (the tool draws it). */
-typedef struct {
-    int sub, n_sub;
-    const char *sub_name;
-    int64_t step, steps;            /* within the sub-model */
-    int64_t total_step, total_steps;
-    md_wgan_losses losses;
-    double kl_mean, best_kl;        /* NaN until the first evaluation */
-    double steps_per_s, eta_s;
-    int evaluated;                  /* this report follows a KL evaluation */
-    const char *notes;              /* first report of a run only: the planning notes
-                                     * (cells not modelled, sub-models under
-                                     * train.min_steps), '\n'-terminated lines; else NULL */
-} md_progress;
+/* The model kind (md_run.h): gansim-train luxe, model files "luxe_wgan". */
+extern const md_kind md_kind_luxe;
 
-typedef void (*md_progress_fn)(void *ud, const md_progress *p);
-
-typedef struct {
-    const char *out_dir;            /* writes model.h5, last.h5, train.log there */
-    int resume;                     /* continue from out_dir/last.h5 */
-    const volatile sig_atomic_t *stop; /* set asynchronously: save and return */
-    md_progress_fn progress;
-    void *progress_ud;
-} md_train_opts;
-
-/* Trains on ev. Returns GS_OK also when stopped through opts->stop (then
- * *stopped = 1 and last.h5 holds the state to resume from). */
+/* Trains on ev (md_train with md_kind_luxe). Returns GS_OK also when
+ * stopped through opts->stop (then *stopped != 0 and last.h5 holds the
+ * state to resume from). */
 int md_luxe_train(const md_luxe_cfg *cfg, const ds_events *ev, const md_train_opts *opts,
                   int *stopped);
 

@@ -304,25 +304,29 @@ static void draw_noise(md_wgan *w)
     }
 }
 
-/* Runs fn on every shard, in parallel when there are several. Inside, each
- * thread asks for 1 thread, so the kernels' own parallel loops and OpenBLAS
- * (which goes single-threaded inside a parallel region) do not nest. */
+/* Runs fn on every shard, in parallel when there are several, each on one
+ * thread with single-threaded kernels and BLAS (nn_run_jobs): one fork/join
+ * per pass instead of one per GEMM. */
+typedef struct {
+    md_wgan *w;
+    int (*fn)(md_wgan *, md_wgan_shard *);
+} shard_pass;
+
+static int shard_job(void *arg, int i, int slot)
+{
+    (void)slot; /* each shard owns its context */
+    shard_pass *p = arg;
+    return p->fn(p->w, &p->w->sh[i]);
+}
+
 static int run_shards(md_wgan *w, int (*fn)(md_wgan *, md_wgan_shard *))
 {
-    if (w->n_shards == 1)
+    /* auto slicing with one slice: the kernels thread inside it instead */
+    if (w->n_shards == 1 && w->cfg.shards <= 0)
         return fn(w, &w->sh[0]);
-#pragma omp parallel for num_threads(w->n_shards) schedule(static, 1)
-    for (int i = 0; i < w->n_shards; i++) {
-        md_wgan_shard *s = &w->sh[i];
-        omp_set_num_threads(1);
-        s->rc = fn(w, s);
-        if (s->rc)
-            snprintf(s->err, sizeof s->err, "%s", gs_errmsg());
-    }
-    for (int i = 0; i < w->n_shards; i++)
-        if (w->sh[i].rc)
-            return gs_error(w->sh[i].rc, "%s", w->sh[i].err);
-    return GS_OK;
+    shard_pass p = {w, fn};
+    const int threads = nn_get_threads();
+    return nn_run_jobs(w->n_shards, threads < w->n_shards ? threads : w->n_shards, shard_job, &p);
 }
 
 /* Sums the shards' gradients into the model's (shard 0's) sets. */
@@ -419,6 +423,8 @@ static int critic_step(md_wgan *w, const float *data, const md_sampler *smp, md_
     restore_requires_grad(w);
     if (!rc)
         rc = reduce_grads(w, true);
+    if (!rc && w->reduce.fn)
+        rc = w->reduce.fn(w->reduce.ud, &w->dp);
     if (rc)
         return rc;
     nn_optim_step(&w->od);
@@ -465,6 +471,8 @@ int md_wgan_step(md_wgan *w, const float *data, const md_sampler *s, md_wgan_los
     restore_requires_grad(w);
     if (!rc)
         rc = reduce_grads(w, false);
+    if (!rc && w->reduce.fn)
+        rc = w->reduce.fn(w->reduce.ud, &w->gp);
     if (rc)
         return rc;
     nn_optim_step(&w->og);
@@ -505,17 +513,33 @@ static int generate_chunk(nn_ctx *c, const md_mlp *g, int64_t noise_dim, int64_t
     return GS_OK;
 }
 
+typedef struct {
+    nn_ctx *const *ctx;
+    const md_mlp *g;
+    int64_t noise_dim, n, c0; /* c0: the round's first chunk */
+    float *out;
+    gs_rng (*streams)[GEN_CHUNK / GEN_BLOCK];
+} gen_round;
+
+static int gen_job(void *arg, int i, int slot)
+{
+    gen_round *a = arg;
+    const int64_t i0 = (a->c0 + i) * GEN_CHUNK, m = a->n - i0 < GEN_CHUNK ? a->n - i0 : GEN_CHUNK;
+    return generate_chunk(a->ctx[slot], a->g, a->noise_dim, m, a->streams[i],
+                          a->out + i0 * a->g->cfg.n_out);
+}
+
 int md_mlp_generate(nn_ctx *const *ctx, int n_ctx, const md_mlp *g, int64_t noise_dim,
                     int64_t n, float *out, gs_rng *r)
 {
-    /* Chunks keep activations cache-sized and the arenas bounded. The noise
-     * of every block of rows comes from its own stream, split off r in
-     * block order before any chunk runs, so the result depends neither on
-     * the thread count nor on which context runs which chunk. With several
-     * contexts, up to that many chunks run at once, one thread each
-     * (single-threaded kernels and BLAS: no fork/join per GEMM). */
+    /* Chunks of GEN_CHUNK rows keep activations cache-sized and the arenas
+     * bounded. The noise of every block of rows comes from its own stream,
+     * split off r in chunk and block order before the chunk runs, and every
+     * chunk runs single-threaded (nn_run_jobs): so the output depends neither
+     * on the thread count nor on which context runs which chunk. Up to
+     * min(threads, contexts) chunks run at once. */
     enum { per_chunk = GEN_CHUNK / GEN_BLOCK };
-    const int64_t f = g->cfg.n_out, n_chunks = (n + GEN_CHUNK - 1) / GEN_CHUNK;
+    const int64_t n_chunks = (n + GEN_CHUNK - 1) / GEN_CHUNK;
     int width = nn_get_threads();
     if (width > n_ctx)
         width = n_ctx;
@@ -531,6 +555,7 @@ int md_mlp_generate(nn_ctx *const *ctx, int n_ctx, const md_mlp *g, int64_t nois
         was[t] = nn_get_grad_enabled(ctx[t]);
         nn_set_grad_enabled(ctx[t], false);
     }
+    gen_round a = {ctx, g, noise_dim, n, 0, out, streams};
     int rc = GS_OK;
     for (int64_t c0 = 0; c0 < n_chunks && !rc; c0 += width) {
         const int round = n_chunks - c0 < width ? (int)(n_chunks - c0) : width;
@@ -539,21 +564,8 @@ int md_mlp_generate(nn_ctx *const *ctx, int n_ctx, const md_mlp *g, int64_t nois
             for (int64_t b = 0; b < (m + GEN_BLOCK - 1) / GEN_BLOCK; b++)
                 streams[t][b] = gs_rng_split(r);
         }
-        if (round == 1) {
-            const int64_t i0 = c0 * GEN_CHUNK;
-            rc = generate_chunk(ctx[0], g, noise_dim, n - i0 < GEN_CHUNK ? n - i0 : GEN_CHUNK,
-                                streams[0], out + i0 * f);
-            continue;
-        }
-        int fail = 0;
-#pragma omp parallel for num_threads(round) schedule(static, 1) reduction(| : fail)
-        for (int t = 0; t < round; t++) {
-            omp_set_num_threads(1);
-            const int64_t i0 = (c0 + t) * GEN_CHUNK, m = n - i0 < GEN_CHUNK ? n - i0 : GEN_CHUNK;
-            fail |= generate_chunk(ctx[t], g, noise_dim, m, streams[t], out + i0 * f) != GS_OK;
-        }
-        if (fail)
-            rc = gs_error(GS_ERR_NOMEM, "out of memory while generating");
+        a.c0 = c0;
+        rc = nn_run_jobs(round, width, gen_job, &a);
     }
     for (int t = 0; t < width; t++)
         nn_set_grad_enabled(ctx[t], was[t]);

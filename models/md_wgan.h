@@ -76,9 +76,16 @@ typedef struct {
     md_mlp g, d;
     int64_t r0, rows;
     double loss, wdist, gp;  /* this slice's share of the batch means */
-    int rc;
-    char err[256];           /* gs_errmsg() is per thread: carried out here */
 } md_wgan_shard;
+
+/* Data-parallel training over processes (md_run.h, md_parallel): fn is
+ * called with each network's parameter set after its gradients are summed
+ * over the slices and before its optimizer update, and must leave there the
+ * mean over the processes. fn NULL: one process. */
+typedef struct {
+    int (*fn)(void *ud, nn_params *ps);
+    void *ud;
+} md_wgan_reduce;
 
 /* Training step parallelism: the batch is cut into n_shards slices that
  * run forward and backward at the same time, one thread each, with
@@ -86,7 +93,10 @@ typedef struct {
  * optimizer step. One fork/join a pass instead of one per GEMM (about 40
  * per critic step), which is what kept 2 threads at 1.6x one. The result
  * is the full-batch step up to float summation order. cfg.shards = 0
- * picks one slice per thread with at least 64 rows each. */
+ * picks one slice per thread with at least 64 rows each (so the rounding
+ * follows the thread count); cfg.shards = K fixes K slices, each always
+ * single-threaded, up to min(K, threads) at once: the same run, bit for
+ * bit, for any thread count. */
 typedef struct {
     md_wgan_cfg cfg;
     nn_params gp, dp, ep;    /* generator, critic, generator EMA */
@@ -99,6 +109,7 @@ typedef struct {
     gs_rng *streams;         /* noise streams, one per NOISE_BLOCK rows */
     int n_shards;
     md_wgan_shard sh[MD_MAX_SHARDS];
+    md_wgan_reduce reduce;   /* zero after md_wgan_init; set it for several processes */
 } md_wgan;
 
 int md_wgan_init(md_wgan *w, const md_wgan_cfg *cfg, uint64_t seed);

@@ -1,4 +1,4 @@
-/* md_zdc — the ALICE proton-ZDC conditional GAN (design.md §5 zdc_gan).
+/* md_zdc — the ALICE proton-ZDC conditional GAN (docs/zdc.md).
  *
  * A conditional conv generator G(z, c) -> H×W image (56×30), a conditional
  * conv discriminator D(x, c) -> logit, non-saturating BCE loss, images
@@ -16,10 +16,9 @@
 #ifndef MD_ZDC_H
 #define MD_ZDC_H
 
-#include <signal.h>
-
 #include "datasets/ds.h"
 #include "models/md_config.h"
+#include "models/md_run.h"
 #include "nn/nn.h"
 #include "preprocess/pp.h"
 
@@ -126,28 +125,13 @@ nn_tensor *md_zdc_aux_loss(nn_ctx *c, nn_tensor *pred, const float *coords, doub
 void md_zdc_argmax_coords(const float *img, int64_t n, int64_t h, int64_t w, float *coords);
 
 /* ---- training ---- */
-typedef struct {
-    int64_t step, steps;
-    double loss_d, loss_g, loss_div, loss_int, loss_aux, loss_r;
-    double w1_mean, best_w1;       /* NaN until the first evaluation */
-    double steps_per_s, eta_s;
-    int evaluated;                 /* this report follows an evaluation */
-} md_zdc_progress;
+/* The model kind (md_run.h): gansim-train zdc, model files "zdc_gan". */
+extern const md_kind md_kind_zdc;
 
-typedef void (*md_zdc_progress_fn)(void *ud, const md_zdc_progress *p);
-
-typedef struct {
-    const char *out_dir;           /* writes model.h5, last.h5, train.log there */
-    int resume;                    /* continue from out_dir/last.h5 (its config rules) */
-    const volatile sig_atomic_t *stop; /* set asynchronously: save and return */
-    md_zdc_progress_fn progress;
-    void *progress_ud;
-} md_zdc_train_opts;
-
-/* Trains on an image set with conditions (original pixel space, >= 0).
- * GS_OK also when stopped through opts->stop (then *stopped = 1 and
- * last.h5 holds the state to resume from). */
-int md_zdc_train(const md_zdc_cfg *cfg, const ds_images *data, const md_zdc_train_opts *opts,
+/* Trains on an image set with conditions (original pixel space, >= 0):
+ * md_train with md_kind_zdc. GS_OK also when stopped through opts->stop
+ * (then *stopped != 0 and last.h5 holds the state to resume from). */
+int md_zdc_train(const md_zdc_cfg *cfg, const ds_images *data, const md_train_opts *opts,
                  int *stopped);
 
 /* ---- sampling ---- */
@@ -161,7 +145,7 @@ void md_zdc_image_shape(const md_zdc_model *m, int64_t *h, int64_t *w);
  * n·k images in original pixel space, row i·k + j for condition i, and the
  * conditions repeated alongside. Deterministic for a seed and thread count. */
 /* Sampling uses a folded, sub-pixel form of the eval-mode generator
- * (md_zdc.c explains it); off = the plain graph, for checks. Default on. */
+ * (md_zdc_sample.c explains it); off = the plain graph, for checks. Default on. */
 void md_zdc_set_fast(md_zdc_model *m, int on);
 int md_zdc_sample(md_zdc_model *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
                   ds_images *out);

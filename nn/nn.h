@@ -96,9 +96,32 @@ void *nn_scratch(nn_ctx *c, size_t bytes);
  * A no-op for tensors that require grad and for views (reshape). */
 void nn_release(nn_ctx *c, nn_tensor *t);
 
-/* Threads used by every kernel and by OpenBLAS (one OpenMP pool). */
+/* ---- threads ------------------------------------------------------------
+ * gansim's thread count is one process-wide setting. OpenMP's own
+ * (omp_set_num_threads) belongs to the calling thread only: a thread started
+ * later, e.g. a Geant4 worker, would not see it. So nn_set_threads(n) stores n
+ * for the whole process (and sets the calling thread's OpenMP and OpenBLAS
+ * count), and every entry point that may run on a caller's thread brackets its
+ * work with nn_threads_begin / nn_threads_end, which give that thread the
+ * process-wide count for the call and put the caller's own setting back.
+ * Until nn_set_threads is called the count is OpenMP's default
+ * (OMP_NUM_THREADS, else the CPUs the process may use). */
 void nn_set_threads(int n);
+/* The process-wide count (n >= 1). */
 int nn_get_threads(void);
+/* Returns the caller's OpenMP setting, for nn_threads_end. */
+int nn_threads_begin(void);
+void nn_threads_end(int saved);
+
+/* Runs job(arg, i, slot) for i = 0 .. n_jobs - 1, up to `width` jobs at once
+ * (width <= nn_get_threads() is the useful range). Each job runs on one thread
+ * with single-threaded kernels and single-threaded OpenBLAS (whose results
+ * change with its thread count): a job's output therefore depends only on
+ * its inputs, never on width, the thread count, or which thread ran it.
+ * `slot` in 0 .. width - 1 is unique among the jobs running at the same
+ * moment (index per-slot scratch, e.g. one nn_ctx each). Returns the first
+ * failing job's status (in job order), GS_OK otherwise; every job runs. */
+int nn_run_jobs(int n_jobs, int width, int (*job)(void *arg, int i, int slot), void *arg);
 
 /* ---- leaves ------------------------------------------------------------- */
 /* A new arena tensor, uninitialised (fill t->data yourself). */

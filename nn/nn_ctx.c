@@ -301,15 +301,70 @@ nn_tensor *nn_fail(nn_ctx *c, const char *fmt, ...)
     return NULL;
 }
 
+/* 0 until nn_set_threads: then OpenMP's default of the calling thread rules. */
+static _Atomic int process_threads;
+
 void nn_set_threads(int n)
 {
     if (n < 1)
         n = 1;
+    atomic_store(&process_threads, n);
     omp_set_num_threads(n);
     openblas_set_num_threads(n);
 }
 
-int nn_get_threads(void) { return omp_get_max_threads(); }
+int nn_get_threads(void)
+{
+    const int n = atomic_load(&process_threads);
+    return n > 0 ? n : omp_get_max_threads();
+}
+
+int nn_threads_begin(void)
+{
+    const int saved = omp_get_max_threads(), n = atomic_load(&process_threads);
+    /* OpenBLAS's OpenMP build follows the calling thread's OpenMP count at
+     * every call, so this one setting reaches both. */
+    if (n > 0 && n != saved)
+        omp_set_num_threads(n);
+    return saved;
+}
+
+void nn_threads_end(int saved)
+{
+    if (omp_get_max_threads() != saved)
+        omp_set_num_threads(saved);
+}
+
+int nn_run_jobs(int n_jobs, int width, int (*job)(void *arg, int i, int slot), void *arg)
+{
+    if (width > n_jobs)
+        width = n_jobs;
+    if (width < 1)
+        width = 1;
+    int first_fail = n_jobs; /* lowest failing job index */
+    int first_rc = GS_OK;
+    char msg[512] = "";
+    /* A team of one is not an active parallel region, and OpenBLAS would
+     * then thread by the count below: setting it to 1 inside each job is
+     * what makes every job single-threaded, in a team of any size (also
+     * when the caller is itself inside a parallel region: one thread). */
+#pragma omp parallel for num_threads(width) schedule(static, 1)
+    for (int i = 0; i < n_jobs; i++) {
+        omp_set_num_threads(1);
+        const int rc = job(arg, i, omp_get_thread_num());
+        if (rc) {
+#pragma omp critical(nn_run_jobs_fail)
+            if (i < first_fail) {
+                first_fail = i;
+                first_rc = rc;
+                snprintf(msg, sizeof msg, "%s", gs_errmsg());
+            }
+        }
+    }
+    if (first_rc)
+        return gs_error(first_rc, "%s", msg);
+    return GS_OK;
+}
 
 /* ---- nodes ---------------------------------------------------------------- */
 int64_t nn_shape_numel(int ndim, const int64_t *shape)

@@ -2,7 +2,11 @@
 #include "api/gansim.h"
 #include "testutil.h"
 
+#include <omp.h>
+#include <pthread.h>
 #include <sys/wait.h>
+
+#include "nn/nn.h"
 
 static char g_dir[64];
 static char g_model[160];
@@ -134,6 +138,144 @@ START_TEST(t_images_api)
 }
 END_TEST
 
+/* gansim_set_threads is process-wide: a thread started after the call sees
+ * the count, its OpenMP teams inside gansim's bracket have that size, its
+ * own OpenMP setting is back afterwards, and what it samples equals what
+ * the main thread sampled with another count. */
+typedef struct {
+    gansim_model *m;
+    int seen, team, inside, after, rc;
+    float *x;
+    int32_t *pdg;
+} thread_probe;
+
+enum { PROBE_N = 9000 }; /* 3 chunks of 4096: a lone last chunk at 2 threads */
+
+static void *probe(void *arg)
+{
+    thread_probe *p = arg;
+    p->seen = gansim_get_threads();
+    const int before = omp_get_max_threads();
+    const int saved = nn_threads_begin();
+    p->inside = omp_get_max_threads();
+#pragma omp parallel
+#pragma omp single
+    p->team = omp_get_num_threads();
+    nn_threads_end(saved);
+    p->after = omp_get_max_threads() == before;
+    p->rc = gansim_sample_events(p->m, PROBE_N, 77, p->x, p->pdg);
+    return NULL;
+}
+
+START_TEST(t_threads_process_wide)
+{
+    train_model();
+    gansim_model *m;
+    ck_assert_int_eq(gansim_open(g_model, &m), 0);
+    static float a[PROBE_N * 6], b[PROBE_N * 6];
+    static int32_t pa[PROBE_N], pb[PROBE_N];
+    gansim_set_threads(1);
+    ck_assert_int_eq(gansim_get_threads(), 1);
+    ck_assert_int_eq(gansim_sample_events(m, PROBE_N, 77, a, pa), 0);
+    for (int n = 2; n <= 3; n++) {
+        gansim_set_threads(n);
+        thread_probe p = {.m = m, .x = b, .pdg = pb};
+        pthread_t t;
+        ck_assert_int_eq(pthread_create(&t, NULL, probe, &p), 0);
+        ck_assert_int_eq(pthread_join(t, NULL), 0);
+        ck_assert_int_eq(p.seen, n);
+        ck_assert_int_eq(p.inside, n);
+        ck_assert_int_eq(p.team, n);
+        ck_assert(p.after);
+        ck_assert_msg(p.rc == 0, "%s", gansim_errmsg());
+        ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
+        ck_assert_int_eq(memcmp(pa, pb, sizeof pa), 0);
+    }
+    gansim_set_threads(0); /* below 1 means 1 */
+    ck_assert_int_eq(gansim_get_threads(), 1);
+    gansim_close(m);
+}
+END_TEST
+
+/* Runs the shell command and returns its exit status. */
+static int sh(const char *cmd)
+{
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* gansim-sample's output file is the same, byte for byte, for --threads 1,
+ * 2, 3, for OMP_NUM_THREADS unset, 1, 2, and on one CPU: events, bunch
+ * crossings and images. */
+START_TEST(t_cli_thread_independent)
+{
+    train_model();
+    char zmodel[160], cond[160];
+    snprintf(zmodel, sizeof zmodel, "%s/zr/model.h5", g_dir);
+    snprintf(cond, sizeof cond, "%s/z.h5", g_dir);
+    if (access(zmodel, F_OK) != 0) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd,
+                 "%s/gansim-datagen zdc -n 200 --seed 3 -o %s >/dev/null && "
+                 "%s/gansim-train zdc --data %s --out %s/zr --iters 4 --set model.noise_dim=4 "
+                 "--set model.g_channels=8,4,4 --set model.d_channels=4,4,8 "
+                 "--set model.d_hidden=8 --set train.batch=8 --set train.eval_rows=20 "
+                 "--set train.eval_every=2 >/dev/null 2>&1",
+                 gs_test_bin(), cond, gs_test_bin(), cond, g_dir);
+        ck_assert_int_eq(sh(cmd), 0);
+    }
+    const char *jobs[] = {"-n 9000", "--bunch-crossings 3", NULL}; /* NULL: images */
+    static const struct { const char *env, *arg; } how[] = {
+        {"env -u OMP_NUM_THREADS", ""},
+        {"env -u OMP_NUM_THREADS", "--threads 1"},
+        {"env -u OMP_NUM_THREADS", "--threads 2"},
+        {"env -u OMP_NUM_THREADS", "--threads 3"},
+        {"env OMP_NUM_THREADS=1", ""},
+        {"env OMP_NUM_THREADS=2", ""},
+        {"taskset -c 0 env -u OMP_NUM_THREADS", ""}, /* one CPU */
+    };
+    const int n_how = (int)(sizeof how / sizeof *how);
+    const bool have_taskset = sh("taskset -c 0 true >/dev/null 2>&1") == 0;
+    for (int j = 0; j < 3; j++)
+        for (int h = 0; h < n_how; h++) {
+            if (!strncmp(how[h].env, "taskset", 7) && !have_taskset)
+                continue;
+            char cmd[2048], what[512];
+            if (jobs[j])
+                snprintf(what, sizeof what, "--model %s %s", g_model, jobs[j]);
+            else
+                snprintf(what, sizeof what, "--model %s --conditions %s -k 3", zmodel, cond);
+            snprintf(cmd, sizeof cmd, "%s %s/gansim-sample %s %s --seed 5 -o %s/t%d.h5 "
+                     ">/dev/null 2>&1", how[h].env, gs_test_bin(), what, how[h].arg, g_dir, h);
+            ck_assert_msg(sh(cmd) == 0, "%s", cmd);
+            snprintf(cmd, sizeof cmd, "cmp -s %s/t0.h5 %s/t%d.h5", g_dir, g_dir, h);
+            ck_assert_msg(h == 0 || sh(cmd) == 0, "'%s %s' gives other bytes than the first "
+                          "run (%s)", how[h].env, how[h].arg, jobs[j] ? jobs[j] : "images");
+        }
+}
+END_TEST
+
+/* Training with a fixed slice count (train.slices) is the same run, bit for
+ * bit, at 1 and 2 threads: each slice always runs single-threaded. */
+START_TEST(t_train_slices_thread_independent)
+{
+    train_model();
+    for (int t = 1; t <= 2; t++) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd,
+                 "%s/gansim-train luxe --data %s/d.h5 --out %s/sl%d --iters 6 --threads %d "
+                 "--set train.slices=2 --set model.g_widths=16 --set model.d_widths=16 "
+                 "--set train.batch=128 --set train.n_critic=1 --set train.kl_samples=200 "
+                 "--set split.min_rows=20 >/dev/null 2>&1",
+                 gs_test_bin(), g_dir, g_dir, t, t);
+        ck_assert_msg(sh(cmd) == 0, "%s", cmd);
+    }
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "h5diff -q %s/sl1/model.h5 %s/sl2/model.h5", g_dir, g_dir);
+    ck_assert_msg(sh(cmd) == 0, "train.slices=2 at 1 and 2 threads gave different models");
+}
+END_TEST
+
 static void cleanup(void)
 {
     if (g_dir[0])
@@ -151,6 +293,9 @@ static Suite *embed_suite(void)
     tcase_add_test(tc, t_events_api);
     tcase_add_test(tc, t_images_api);
     tcase_add_test(tc, t_examples_run);
+    tcase_add_test(tc, t_threads_process_wide);
+    tcase_add_test(tc, t_cli_thread_independent);
+    tcase_add_test(tc, t_train_slices_thread_independent);
     suite_add_tcase(s, tc);
     return s;
 }

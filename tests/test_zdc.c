@@ -150,7 +150,7 @@ typedef struct {
     int calls, evals;
 } stopper;
 
-static void stop_cb(void *ud, const md_zdc_progress *p)
+static void stop_cb(void *ud, const md_progress *p)
 {
     stopper *s = ud;
     s->calls++;
@@ -189,7 +189,7 @@ START_TEST(t_train_resume_sample)
     cfg.ema = 0.9; /* the weight average is part of the exact resume */
     volatile sig_atomic_t flag = 0;
     stopper st = {0, &flag, 0, 0};
-    md_zdc_train_opts o = {.out_dir = a, .stop = &flag, .progress = stop_cb, .progress_ud = &st};
+    md_train_opts o = {.out_dir = a, .stop = &flag, .progress = stop_cb, .progress_ud = &st};
     int stopped = -1;
     ck_assert_msg(md_zdc_train(&cfg, &data, &o, &stopped) == GS_OK, "%s", gs_errmsg());
     ck_assert_int_eq(stopped, 0);
@@ -197,7 +197,7 @@ START_TEST(t_train_resume_sample)
     ck_assert_int_eq(st.evals, 3);
     /* interrupted at step 5, resumed with another config (ignored) */
     stopper st2 = {5, &flag, 0, 0};
-    md_zdc_train_opts o2 = {.out_dir = b, .stop = &flag, .progress = stop_cb,
+    md_train_opts o2 = {.out_dir = b, .stop = &flag, .progress = stop_cb,
                             .progress_ud = &st2};
     ck_assert_int_eq(md_zdc_train(&cfg, &data, &o2, &stopped), GS_OK);
     ck_assert_int_eq(stopped, 1);
@@ -296,7 +296,7 @@ START_TEST(t_bad_inputs)
     gs_test_tmpdir(dir, sizeof dir);
     md_zdc_cfg cfg;
     tiny_cfg(&cfg, 2);
-    md_zdc_train_opts o = {.out_dir = dir};
+    md_train_opts o = {.out_dir = dir};
     int stopped;
     cfg.g_channels = (md_ivec){2, {8, 4}};
     ck_assert_int_eq(md_zdc_train(&cfg, &data, &o, &stopped), GS_ERR_ARG);
@@ -319,7 +319,7 @@ typedef struct {
     long at[16];
 } alloc_probe;
 
-static void probe_cb(void *ud, const md_zdc_progress *p)
+static void probe_cb(void *ud, const md_progress *p)
 {
     alloc_probe *a = ud;
     if (p->step < 16)
@@ -336,7 +336,7 @@ START_TEST(t_no_malloc_in_step)
     tiny_cfg(&cfg, 9);
     cfg.eval_every = cfg.ckpt_every = 1000; /* only at the last step */
     alloc_probe a = {{0}};
-    md_zdc_train_opts o = {.out_dir = dir, .progress = probe_cb, .progress_ud = &a};
+    md_train_opts o = {.out_dir = dir, .progress = probe_cb, .progress_ud = &a};
     int stopped;
     ck_assert_msg(md_zdc_train(&cfg, &data, &o, &stopped) == GS_OK, "%s", gs_errmsg());
     for (int k = 4; k < 8; k++)

@@ -1,11 +1,11 @@
-/* gansim-sample: draws events (LUXE) or images (ZDC) from a trained model. */
+/* gansim-sample: draws events (LUXE) or images (ZDC) from a trained model;
+ * the model file names its kind (models/md_run.h), which says what it draws. */
 #include <getopt.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/gs_h5.h"
-#include "models/md_luxe.h"
-#include "models/md_zdc.h"
+#include "models/md_run.h"
 #include "nn/nn.h"
 #include "tool_common.h"
 
@@ -66,47 +66,27 @@ static int write_events(const char *path, const ds_events *ev, const int64_t *bx
     return gs_commit(tmp, path);
 }
 
-/* The gansim_kind attribute of a model file (malloc'd). */
-static int model_kind(const char *path, char **kind)
+static int sample_images(md_model *mo, const char *conds, long long k, long long seed,
+                         const char *out)
 {
-    hid_t f;
-    int rc = gs_h5_open(path, 0, &f);
-    if (rc)
-        return rc;
-    if (!gs_h5_attr_exists(f, ".", "gansim_kind"))
-        rc = gs_error(GS_ERR_FORMAT, "%s: not a gansim model (no gansim_kind attribute)", path);
-    else
-        rc = gs_h5_attr_read_str(f, ".", "gansim_kind", kind);
-    gs_h5_close(f);
-    return rc;
-}
-
-static int sample_zdc(const char *model, const char *conds, long long k, long long seed,
-                      const char *out)
-{
+    const md_images_ops *ops = md_model_kind(mo)->images;
+    void *m = md_model_handle(mo);
     ds_images cond;
     if (ds_conditions_read(conds, &cond)) {
         gs_tool_err(prog, "%s", gs_errmsg());
         return GS_EXIT_FAIL;
     }
-    md_zdc_model *m;
-    if (md_zdc_load(model, &m)) {
-        gs_tool_err(prog, "%s", gs_errmsg());
-        ds_images_free(&cond);
-        return GS_EXIT_FAIL;
-    }
     int rc = GS_OK;
     ds_images im = {0};
     double dt = 0;
-    if (cond.c != md_zdc_n_cond(m)) {
+    if (cond.c != ops->n_cond(m)) {
         rc = gs_error(GS_ERR_FORMAT, "%s: %lld condition columns, the model takes %lld", conds,
-                      (long long)cond.c, (long long)md_zdc_n_cond(m));
+                      (long long)cond.c, (long long)ops->n_cond(m));
     } else {
         double t0 = wall();
-        rc = md_zdc_sample(m, cond.cond, cond.n, k, (uint64_t)seed, &im);
+        rc = ops->sample(m, cond.cond, cond.n, k, (uint64_t)seed, &im);
         dt = wall() - t0;
     }
-    md_zdc_free(m);
     if (!rc && cond.cond_columns && !im.cond_columns) {
         im.cond_columns = cond.cond_columns; /* ownership moves to the output */
         cond.cond_columns = NULL;
@@ -122,6 +102,35 @@ static int sample_zdc(const char *model, const char *conds, long long k, long lo
     fprintf(stderr, "%s: %lld images (%lld per condition) in %.2f s (%.0f images/s) -> %s\n",
             prog, (long long)im.n, k, dt, (double)im.n / (dt > 0 ? dt : 1e-9), out);
     ds_images_free(&im);
+    return GS_EXIT_OK;
+}
+
+static int sample_events(md_model *mo, long long n, long long bxs, long long seed,
+                         const char *out)
+{
+    const md_events_ops *ops = md_model_kind(mo)->events;
+    void *m = md_model_handle(mo);
+    ds_events ev;
+    int64_t *bx = NULL;
+    double t0 = wall();
+    int rc = bxs ? ops->sample_bx(m, bxs, (uint64_t)seed, &ev, &bx)
+                 : ops->sample(m, n, (uint64_t)seed, &ev);
+    double dt = wall() - t0;
+    if (rc) {
+        gs_tool_err(prog, "%s", gs_errmsg());
+        return GS_EXIT_FAIL;
+    }
+    rc = write_events(out, &ev, bx);
+    if (rc) {
+        gs_tool_err(prog, "%s", gs_errmsg());
+        ds_events_free(&ev);
+        free(bx);
+        return GS_EXIT_FAIL;
+    }
+    fprintf(stderr, "%s: %lld particles%s in %.2f s (%.3g /s) -> %s\n", prog, (long long)ev.n,
+            bxs ? " in bunch crossings" : "", dt, (double)ev.n / (dt > 0 ? dt : 1e-9), out);
+    ds_events_free(&ev);
+    free(bx);
     return GS_EXIT_OK;
 }
 
@@ -199,57 +208,29 @@ int main(int argc, char **argv)
     if (gs_tool_threads(prog, threads))
         return GS_EXIT_USAGE;
 
-    char *kind = NULL;
-    if (model_kind(model, &kind)) {
+    /* the kind first: a usage error is reported before the model is loaded */
+    const md_kind *kind;
+    if (md_kind_of_file(model, &kind)) {
         gs_tool_err(prog, "%s", gs_errmsg());
         return GS_EXIT_FAIL;
     }
-    const int is_zdc = !strcmp(kind, "zdc_gan"), is_luxe = !strcmp(kind, "luxe_wgan");
-    if (!is_zdc && !is_luxe) {
-        gs_tool_err(prog, "%s: unknown model kind '%s' (luxe_wgan, zdc_gan)", model, kind);
-        free(kind);
-        return GS_EXIT_FAIL;
-    }
-    free(kind);
-    if (is_zdc && !conds) {
-        gs_tool_err(prog, "%s is a zdc_gan model: give --conditions FILE [-k K]", model);
+    if (kind->images && !conds) {
+        gs_tool_err(prog, "%s is a %s model: give --conditions FILE [-k K]", model,
+                    kind->file_kind);
         return GS_EXIT_USAGE;
     }
-    if (is_luxe && conds) {
-        gs_tool_err(prog, "%s is a luxe_wgan model: it takes -n or --bunch-crossings, not "
-                          "--conditions", model);
+    if (kind->events && conds) {
+        gs_tool_err(prog, "%s is a %s model: it takes -n or --bunch-crossings, not "
+                          "--conditions", model, kind->file_kind);
         return GS_EXIT_USAGE;
     }
-    if (is_zdc)
-        return sample_zdc(model, conds, k ? k : 1, seed, out);
-
-    md_luxe_model *m;
-    if (md_luxe_load(model, &m)) {
+    md_model *m;
+    if (md_model_open(model, &m)) {
         gs_tool_err(prog, "%s", gs_errmsg());
         return GS_EXIT_FAIL;
     }
-    ds_events ev;
-    int64_t *bx = NULL;
-    double t0 = wall();
-    int rc = bxs ? md_luxe_sample_bx(m, bxs, (uint64_t)seed, &ev, &bx)
-                 : md_luxe_sample(m, n, (uint64_t)seed, &ev);
-    double dt = wall() - t0;
-    md_luxe_free(m);
-    if (rc) {
-        gs_tool_err(prog, "%s", gs_errmsg());
-        return GS_EXIT_FAIL;
-    }
-    rc = write_events(out, &ev, bx);
-    if (rc) {
-        gs_tool_err(prog, "%s", gs_errmsg());
-        ds_events_free(&ev);
-        free(bx);
-        return GS_EXIT_FAIL;
-    }
-    fprintf(stderr, "%s: %lld particles%s%s in %.2f s (%.3g /s) -> %s\n", prog,
-            (long long)ev.n, bxs ? " in bunch crossings" : "", "", dt,
-            (double)ev.n / (dt > 0 ? dt : 1e-9), out);
-    ds_events_free(&ev);
-    free(bx);
-    return GS_EXIT_OK;
+    const int ex = kind->images ? sample_images(m, conds, k ? k : 1, seed, out)
+                                : sample_events(m, n, bxs, seed, out);
+    md_model_close(m);
+    return ex;
 }

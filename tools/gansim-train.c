@@ -1,37 +1,39 @@
-/* gansim-train: trains a LUXE (luxe) or ZDC (zdc) fast-simulation model. */
+/* gansim-train: trains a fast-simulation model of any registered kind
+ * (models/md_run.h: luxe, zdc, ...). Argument parsing and the progress line
+ * are here; the training loop is md_train. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#include "models/md_luxe.h"
-#include "models/md_zdc.h"
+#include "models/md_run.h"
 #include "nn/nn.h"
 #include "tool_common.h"
 
 static const char *prog = "gansim-train";
-static volatile sig_atomic_t g_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
 
 static void usage(FILE *out)
 {
+    const md_kind *const *k = md_kinds();
+    fprintf(out, "usage: %s ", prog);
+    for (int i = 0; k[i]; i++)
+        fprintf(out, "%s%s", i ? "|" : "", k[i]->name);
     fprintf(out,
-            "usage: %s luxe|zdc --data FILE --out DIR [options]\n"
+            " --data FILE --out DIR [options]\n"
             "\n"
             "Trains a fast-simulation GAN and writes DIR/model.h5 (for gansim-sample),\n"
             "DIR/last.h5 (complete state, for --resume) and DIR/train.log.\n"
             "\n"
+            "model kinds:\n");
+    for (int i = 0; k[i]; i++)
+        fprintf(out, "  %-8s %s\n           --data: %s\n", k[i]->name, k[i]->summary,
+                k[i]->data_help);
+    fprintf(out,
+            "\n"
             "options:\n"
-            "  --data FILE       training data (HDF5 event table for luxe, image set for zdc;\n"
-            "                    luxe also takes a .csv event table)\n"
+            "  --data FILE       training data (see the model kinds above)\n"
             "  --out DIR         run directory (created; must not hold a model unless --resume)\n"
             "  --config FILE     INI config file ([section] key = value)\n"
             "  --set KEY=VALUE   override one config key (repeatable)\n"
@@ -42,8 +44,7 @@ static void usage(FILE *out)
             "  --print-config    print the configuration keys with their values and exit\n"
             "  -h, --help        this help;  --version  the version\n"
             "\n"
-            "Ctrl-C (SIGINT) or SIGTERM saves the state and exits cleanly; --resume goes on.\n",
-            prog);
+            "Ctrl-C (SIGINT) or SIGTERM saves the state and exits cleanly; --resume goes on.\n");
 }
 
 typedef struct {
@@ -68,9 +69,12 @@ static void fmt_eta(double s, char *buf, size_t n)
         snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
+/* One line: a rewritten status line on a TTY, else a plain line per evaluation. */
 static void on_progress(void *ud, const md_progress *p)
 {
     progress_state *ps = ud;
+    const md_kind *k = p->kind;
+    const int last = p->part_step == p->part_steps;
     double t = wall();
     char eta[32];
     fmt_eta(p->eta_s, eta, sizeof eta);
@@ -81,56 +85,31 @@ static void on_progress(void *ud, const md_progress *p)
         q += len + (nl != NULL);
     }
     if (ps->tty) {
-        if (t - ps->last_print < 0.2 && !p->evaluated && p->step != p->steps)
+        if (t - ps->last_print < 0.2 && !p->evaluated && !last)
             return;
         ps->last_print = t;
-        fprintf(stderr,
-                "\r[%d/%d %-12s] step %6lld/%-6lld  D %8.4f  G %8.4f  W %7.4f  KL %7.4f "
-                "(best %7.4f)  %5.1f st/s  ETA %s   ",
-                p->sub + 1, p->n_sub, p->sub_name, (long long)p->step, (long long)p->steps,
-                p->losses.loss_d, p->losses.loss_g, p->losses.wdist, p->kl_mean, p->best_kl,
-                p->steps_per_s, eta);
-        if (p->step == p->steps)
+        fputc('\r', stderr);
+        if (k->parts_in_log)
+            fprintf(stderr, "[%d/%d %-12s] ", p->part + 1, p->n_parts, p->part_name);
+        fprintf(stderr, "step %6lld/%-6lld ", (long long)p->part_step, (long long)p->part_steps);
+        for (int i = 0; i < p->losses.n && k->loss_names[i]; i++)
+            if (k->loss_labels[i])
+                fprintf(stderr, " %s %8.4f", k->loss_labels[i], p->losses.v[i]);
+        fprintf(stderr, "  %s %8.4f (best %8.4f)  %5.2f st/s  ETA %s   ", k->score_label,
+                p->score, p->best, p->steps_per_s, eta);
+        if (last)
             fputc('\n', stderr);
         fflush(stderr);
     } else if (p->evaluated) {
-        fprintf(stderr, "%s: %s step %lld/%lld loss_d=%.4f loss_g=%.4f kl_mean=%.4f best=%.4f "
-                        "%.1f steps/s ETA %s\n",
-                prog, p->sub_name, (long long)p->step, (long long)p->steps, p->losses.loss_d,
-                p->losses.loss_g, p->kl_mean, p->best_kl, p->steps_per_s, eta);
+        fprintf(stderr, "%s: ", prog);
+        if (k->parts_in_log)
+            fprintf(stderr, "%s ", p->part_name);
+        fprintf(stderr, "step %lld/%lld", (long long)p->part_step, (long long)p->part_steps);
+        for (int i = 0; i < p->losses.n && i < 2 && k->loss_names[i]; i++)
+            fprintf(stderr, " %s=%.4f", k->loss_names[i], p->losses.v[i]);
+        fprintf(stderr, " %s=%.4f best=%.4f %.2f steps/s ETA %s\n", k->score_name, p->score,
+                p->best, p->steps_per_s, eta);
     }
-}
-
-static void on_progress_zdc(void *ud, const md_zdc_progress *p)
-{
-    progress_state *ps = ud;
-    double t = wall();
-    char eta[32];
-    fmt_eta(p->eta_s, eta, sizeof eta);
-    if (ps->tty) {
-        if (t - ps->last_print < 0.2 && !p->evaluated && p->step != p->steps)
-            return;
-        ps->last_print = t;
-        fprintf(stderr,
-                "\rstep %6lld/%-6lld  D %7.4f  G %7.4f  div %7.4f  int %7.4f  aux %7.4f  "
-                "W1 %8.4f (best %8.4f)  %5.2f st/s  ETA %s   ",
-                (long long)p->step, (long long)p->steps, p->loss_d, p->loss_g, p->loss_div,
-                p->loss_int, p->loss_aux, p->w1_mean, p->best_w1, p->steps_per_s, eta);
-        if (p->step == p->steps)
-            fputc('\n', stderr);
-        fflush(stderr);
-    } else if (p->evaluated) {
-        fprintf(stderr, "%s: step %lld/%lld loss_d=%.4f loss_g=%.4f w1_mean=%.4f best=%.4f "
-                        "%.2f steps/s ETA %s\n",
-                prog, (long long)p->step, (long long)p->steps, p->loss_d, p->loss_g,
-                p->w1_mean, p->best_w1, p->steps_per_s, eta);
-    }
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
 /* mkdir -p; fails (ENOTDIR) when the path exists but is not a directory */
@@ -166,87 +145,40 @@ static int file_exists(const char *dir, const char *name)
     return stat(p, &st) == 0;
 }
 
-/* ---- model kinds ----------------------------------------------------------------
- * Everything but reading the data and calling the trainer is shared: a kind
- * names its config table and defaults, and one function that loads the data
- * and trains. */
-typedef union {
-    md_luxe_cfg luxe;
-    md_zdc_cfg zdc;
-} any_cfg;
-
-typedef struct {
-    const char *data, *out;
-    int resume, drop;
-    progress_state *ps;
-} run_args;
-
-typedef struct {
-    const char *name;
-    const md_cfg_field *fields;
-    void (*defaults)(any_cfg *cfg);
-    /* reads the data and trains: GS_OK or a gs_status with gs_errmsg() set */
-    int (*run)(const any_cfg *cfg, const run_args *a, int *stopped);
-} train_kind;
-
 /* After the data are read (a bad data file leaves no run directory behind):
- * creates the run directory and arms the stop flag. */
-static int start_run(const run_args *a)
+ * creates the run directory. */
+static int start_run(const char *out)
 {
-    if (make_dir(a->out))
-        return gs_error(GS_ERR_IO, "%s: cannot create directory: %s", a->out, strerror(errno));
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    if (make_dir(out))
+        return gs_error(GS_ERR_IO, "%s: cannot create directory: %s", out, strerror(errno));
     return GS_OK;
 }
 
-static void luxe_defaults(any_cfg *c) { md_luxe_cfg_default(&c->luxe); }
-static void zdc_defaults(any_cfg *c) { md_zdc_cfg_default(&c->zdc); }
-
-static int run_luxe(const any_cfg *cfg, const run_args *a, int *stopped)
+/* Reads the data and trains: GS_OK or a gs_status with gs_errmsg() set. */
+static int run(const md_kind *kind, const void *cfg, const char *data_path, const char *out,
+               int resume, int drop, progress_state *ps, int *stopped)
 {
-    ds_events ev;
-    ds_read_opts ro = {.drop_nonfinite = a->drop};
-    int rc = ends_with(a->data, ".csv") ? ds_events_read_csv(a->data, &ro, &ev)
-                                        : ds_events_read(a->data, &ro, &ev);
-    if (!rc && (rc = start_run(a)))
-        ds_events_free(&ev);
-    if (rc)
+    void *data = NULL;
+    ds_read_opts ro = {.drop_nonfinite = drop};
+    int rc = kind->data_read(data_path, &ro, &data);
+    if (!rc)
+        rc = start_run(out);
+    if (rc) {
+        if (data)
+            kind->data_free(data);
         return rc;
-    fprintf(stderr, "%s: %lld events, %lld features, %d threads -> %s/\n", prog,
-            (long long)ev.n, (long long)ev.f, nn_get_threads(), a->out);
-    md_train_opts to = {.out_dir = a->out, .resume = a->resume, .stop = &g_stop,
-                        .progress = on_progress, .progress_ud = a->ps};
-    rc = md_luxe_train(&cfg->luxe, &ev, &to, stopped);
-    ds_events_free(&ev);
+    }
+    char what[256];
+    kind->data_describe(data, what, sizeof what);
+    fprintf(stderr, "%s: %s, %d threads -> %s/\n", prog, what, nn_get_threads(), out);
+    md_train_opts to = {.out_dir = out, .resume = resume, .stop = md_stop_on_signals(),
+                        .progress = on_progress, .progress_ud = ps};
+    rc = md_train(kind, cfg, data, &to, stopped);
+    kind->data_free(data);
     return rc;
 }
 
-static int run_zdc(const any_cfg *cfg, const run_args *a, int *stopped)
-{
-    ds_images im;
-    ds_read_opts ro = {.drop_nonfinite = a->drop};
-    int rc = ds_images_read(a->data, &ro, &im);
-    if (!rc && (rc = start_run(a)))
-        ds_images_free(&im);
-    if (rc)
-        return rc;
-    fprintf(stderr, "%s: %lld images %lldx%lld, %lld conditions, %d threads -> %s/\n", prog,
-            (long long)im.n, (long long)im.h, (long long)im.w, (long long)im.c,
-            nn_get_threads(), a->out);
-    md_zdc_train_opts to = {.out_dir = a->out, .resume = a->resume, .stop = &g_stop,
-                            .progress = on_progress_zdc, .progress_ud = a->ps};
-    rc = md_zdc_train(&cfg->zdc, &im, &to, stopped);
-    ds_images_free(&im);
-    return rc;
-}
-
-static const train_kind kinds[] = {
-    {"luxe", md_luxe_cfg_fields, luxe_defaults, run_luxe},
-    {"zdc", md_zdc_cfg_fields, zdc_defaults, run_zdc},
-};
+static int train_main(int argc, char **argv, const md_kind *kind, void *cfg);
 
 int main(int argc, char **argv)
 {
@@ -262,14 +194,29 @@ int main(int argc, char **argv)
         gs_tool_err(prog, "the first argument must be the model kind (see --help)");
         return GS_EXIT_USAGE;
     }
-    const train_kind *kind = NULL;
-    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
-        if (!strcmp(argv[1], kinds[k].name))
-            kind = &kinds[k];
-    if (!kind) {
-        gs_tool_err(prog, "unknown model kind '%s' (luxe, zdc)", argv[1]);
+    const md_kind *kind = md_kind_find(argv[1]);
+    if (!kind || strcmp(argv[1], kind->name)) {
+        char names[256] = "";
+        for (const md_kind *const *k = md_kinds(); *k; k++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+                     k == md_kinds() ? "" : ", ", (*k)->name);
+        gs_tool_err(prog, "unknown model kind '%s' (%s)", argv[1], names);
         return GS_EXIT_USAGE;
     }
+    void *cfg = malloc(kind->cfg_size);
+    if (!cfg) {
+        gs_tool_err(prog, "out of memory");
+        return GS_EXIT_FAIL;
+    }
+    kind->cfg_default(cfg);
+    const int ex = train_main(argc, argv, kind, cfg);
+    free(cfg);
+    return ex;
+}
+
+/* Everything after the model kind (argv[1]); cfg holds its defaults. */
+static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
+{
     enum { O_RESUME = 256, O_THREADS, O_DROP, O_PRINT, O_VERSION, O_ITERS };
     static const struct option lo[] = {
         {"data", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
@@ -282,8 +229,6 @@ int main(int argc, char **argv)
     const char *sets[256];
     int nsets = 0, resume = 0, drop = 0, print = 0;
     long long threads = 0;
-    any_cfg cfg;
-    kind->defaults(&cfg);
     char iters_kv[64];
     optind = 2;
     int c;
@@ -326,18 +271,18 @@ int main(int argc, char **argv)
         gs_tool_err(prog, "unexpected argument '%s'", argv[optind]);
         return GS_EXIT_USAGE;
     }
-    if (config && md_cfg_load_ini(kind->fields, &cfg, config)) {
+    if (config && md_cfg_load_ini(kind->cfg_fields, cfg, config)) {
         gs_tool_err(prog, "%s", gs_errmsg());
         return GS_EXIT_USAGE;
     }
     for (int i = 0; i < nsets; i++)
-        if (md_cfg_set_kv(kind->fields, &cfg, sets[i])) {
+        if (md_cfg_set_kv(kind->cfg_fields, cfg, sets[i])) {
             gs_tool_err(prog, "--set %s: %s", sets[i], gs_errmsg());
             return GS_EXIT_USAGE;
         }
     if (print) {
         printf("%s configuration (key, value, meaning):\n", kind->name);
-        md_cfg_print_help(kind->fields, &cfg, stdout);
+        md_cfg_print_help(kind->cfg_fields, cfg, stdout);
         return GS_EXIT_OK;
     }
     if (!data || !out) {
@@ -364,10 +309,9 @@ int main(int argc, char **argv)
     if (gs_tool_threads(prog, threads))
         return GS_EXIT_USAGE;
     progress_state ps = {.tty = gs_tool_isatty()};
-    run_args ra = {.data = data, .out = out, .resume = resume, .drop = drop, .ps = &ps};
     int stopped = 0;
     double t0 = wall();
-    int rc = kind->run(&cfg, &ra, &stopped);
+    int rc = run(kind, cfg, data, out, resume, drop, &ps, &stopped);
     if (ps.tty)
         fputc('\n', stderr);
     if (rc) {

@@ -1,0 +1,331 @@
+/* LUXE sampling: a model file's generators, quantile transforms and split
+ * proportions, drawn into an event table in the training file's layout. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/md_luxe_internal.h"
+#include "nn/nn_ckpt.h"
+
+typedef struct {
+    md_mlp g;
+    nn_params ps;
+    pp_quantile qt;
+    md_luxe_subspace ss;
+    double proportion;
+    int ncodes;
+    int32_t codes[MD_LUXE_MAX_CODES];
+    double probs[MD_LUXE_MAX_CODES];
+} sample_sub;
+
+struct md_luxe_model {
+    md_luxe_cfg cfg;
+    md_luxe_fspace fs;
+    char *columns_csv;
+    char **units;
+    int has_units;
+    double ppbx;
+    int n_sub;
+    sample_sub *subs;
+    nn_ctx *ctx[MD_MAX_SHARDS]; /* generation graphs, one per concurrent chunk */
+};
+
+void md_luxe_free(md_luxe_model *m)
+{
+    if (!m)
+        return;
+    for (int k = 0; k < m->n_sub; k++) {
+        nn_params_free(&m->subs[k].ps);
+        pp_quantile_free(&m->subs[k].qt);
+    }
+    free(m->subs);
+    for (int t = 0; t < MD_MAX_SHARDS; t++)
+        nn_ctx_free(m->ctx[t]);
+    if (m->has_units)
+        gs_h5_free_strv(m->units, m->fs.f);
+    free(m->columns_csv);
+    md_luxe_fspace_free(&m->fs);
+    free(m);
+}
+
+static int parse_list(const char *s, double *out, int max, int *n)
+{
+    *n = 0;
+    while (*s && *n < max) {
+        char *end;
+        out[(*n)++] = strtod(s, &end);
+        if (end == s)
+            return -1;
+        s = *end == ',' ? end + 1 : end;
+    }
+    return 0;
+}
+
+int md_luxe_load(const char *path, md_luxe_model **out)
+{
+    *out = NULL;
+    md_luxe_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return gs_error(GS_ERR_NOMEM, "out of memory");
+    hid_t f;
+    int rc = gs_h5_open(path, 0, &f);
+    if (rc) {
+        free(m);
+        return rc;
+    }
+    char *units = NULL;
+    char **cols = NULL;
+    int64_t ncols = 0, n_sub = 0;
+    rc = md_kind_read_config(f, path, &md_kind_luxe, &m->cfg);
+    if (!rc)
+        rc = gs_h5_attr_read_str(f, ".", "columns", &m->columns_csv);
+    if (!rc)
+        rc = gs_h5_split_csv(m->columns_csv, &cols, &ncols);
+    if (!rc)
+        rc = md_luxe_fspace_init(&m->fs, &m->cfg, cols, ncols);
+    if (!rc && gs_h5_attr_exists(f, ".", "units")) {
+        int64_t nu = 0;
+        rc = gs_h5_attr_read_str(f, ".", "units", &units);
+        if (!rc)
+            rc = gs_h5_split_csv(units, &m->units, &nu);
+        m->has_units = !rc;
+        if (!rc && nu != ncols)
+            rc = gs_error(GS_ERR_FORMAT, "%s: %lld units for %lld columns", path, (long long)nu,
+                          (long long)ncols);
+    }
+    if (!rc)
+        rc = gs_h5_attr_read_f64(f, ".", "particles_per_bx", &m->ppbx);
+    if (!rc)
+        rc = gs_h5_attr_read_i64(f, ".", "n_sub", &n_sub);
+    if (!rc && (n_sub < 1 || n_sub > MD_LUXE_MAX_SUB))
+        rc = gs_error(GS_ERR_FORMAT, "%s: %lld sub-models", path, (long long)n_sub);
+    if (!rc && !(m->subs = calloc((size_t)n_sub, sizeof *m->subs)))
+        rc = gs_error(GS_ERR_NOMEM, "out of memory");
+    md_wgan_cfg wc = md_luxe_wgan_cfg(&m->cfg, ncols);
+    wc.g.n_in = wc.noise_dim;
+    wc.g.n_out = ncols;
+    double psum = 0;
+    for (int k = 0; !rc && k < n_sub; k++) {
+        sample_sub *s = &m->subs[k];
+        m->n_sub = k + 1;
+        nn_params_init(&s->ps);
+        char gp[64], *codes = NULL, *probs = NULL;
+        hid_t g, q;
+        snprintf(gp, sizeof gp, "sub%d", k);
+        if ((rc = gs_h5_group_open(f, gp, &g)))
+            break;
+        rc = gs_h5_attr_read_f64(g, ".", "proportion", &s->proportion);
+        if (!rc)
+            rc = gs_h5_attr_read_str(g, ".", "codes", &codes);
+        if (!rc)
+            rc = gs_h5_attr_read_str(g, ".", "probs", &probs);
+        double cv[MD_LUXE_MAX_CODES];
+        int nc = 0, np = 0;
+        if (!rc && (parse_list(codes, cv, MD_LUXE_MAX_CODES, &nc) ||
+                    parse_list(probs, s->probs, MD_LUXE_MAX_CODES, &np) || nc != np))
+            rc = gs_error(GS_ERR_FORMAT, "%s: /%s: bad species lists", path, gp);
+        s->ncodes = nc;
+        for (int j = 0; j < nc; j++)
+            s->codes[j] = (int32_t)cv[j];
+        free(codes);
+        free(probs);
+        if (!rc && !(rc = gs_h5_group_open(g, "qt", &q))) {
+            rc = pp_quantile_load(&s->qt, q);
+            H5Gclose(q);
+        }
+        pp_frame fr;
+        if (!rc && !(rc = pp_frame_load(&fr, g)))
+            md_luxe_subspace_init(&s->ss, &m->fs, &fr);
+        if (!rc && s->qt.f != ncols)
+            rc = gs_error(GS_ERR_FORMAT, "%s: /%s/qt has %lld features, expected %lld", path, gp,
+                          (long long)s->qt.f, (long long)ncols);
+        gs_rng r;
+        gs_rng_seed(&r, 0);
+        if (!rc)
+            rc = md_mlp_init(&s->g, &s->ps, "G", &wc.g, &r);
+        if (!rc)
+            rc = nn_group_load(g, "G", &s->ps, NULL);
+        H5Gclose(g);
+        psum += s->proportion;
+    }
+    if (!rc && !(psum > 0.999 && psum < 1.001))
+        rc = gs_error(GS_ERR_FORMAT, "%s: sub-model proportions add up to %g", path, psum);
+    for (int t = 0; t < MD_MAX_SHARDS && !rc; t++) /* empty until used */
+        if (!(m->ctx[t] = nn_ctx_new()))
+            rc = GS_ERR_NOMEM;
+    gs_h5_close(f);
+    free(units);
+    gs_h5_free_strv(cols, ncols);
+    if (rc) {
+        md_luxe_free(m);
+        return gs_error_wrap(rc, "loading the model");
+    }
+    *out = m;
+    return GS_OK;
+}
+
+int64_t md_luxe_n_features(const md_luxe_model *m) { return m->fs.f; }
+const char *md_luxe_columns(const md_luxe_model *m) { return m->columns_csv; }
+
+const char *md_luxe_column(const md_luxe_model *m, int64_t i)
+{
+    return i >= 0 && i < m->fs.f ? m->fs.columns[i] : NULL;
+}
+
+const char *md_luxe_unit(const md_luxe_model *m, int64_t i)
+{
+    if (i < 0 || i >= m->fs.f)
+        return NULL;
+    return m->has_units ? m->units[i] : "";
+}
+double md_luxe_particles_per_bx(const md_luxe_model *m) { return m->ppbx; }
+
+/* Rows of one sub-model: generator -> inverse quantile -> input space, with
+ * species drawn from the sub-model's shares. */
+static int sample_sub_rows(md_luxe_model *m, int k, int64_t n, gs_rng *r, float *x, int32_t *pdg)
+{
+    sample_sub *s = &m->subs[k];
+    const int64_t f = m->fs.f;
+    int rc = md_mlp_generate(m->ctx, MD_MAX_SHARDS, &s->g, m->cfg.noise_dim, n, x, r);
+    if (rc)
+        return rc;
+    /* the per-value transforms are independent: split rows over threads */
+    const int64_t chunk = 8192;
+    int fail = 0;
+#pragma omp parallel for schedule(static) reduction(| : fail)
+    for (int64_t i0 = 0; i0 < n; i0 += chunk) {
+        int64_t cnt = n - i0 < chunk ? n - i0 : chunk;
+        fail |= pp_quantile_inverse(&s->qt, x + i0 * f, x + i0 * f, cnt) != GS_OK;
+        md_luxe_from_model_space(&m->fs, &s->ss, x + i0 * f, cnt);
+    }
+    if (fail)
+        return gs_error(GS_ERR_NUMERIC, "inverse quantile transform failed");
+    for (int64_t i = 0; i < n; i++) {
+        double u = gs_rng_uniform(r), acc = 0;
+        int j = 0;
+        while (j + 1 < s->ncodes && (acc += s->probs[j]) <= u)
+            j++;
+        pdg[i] = s->ncodes ? s->codes[j] : 0;
+    }
+    return GS_OK;
+}
+
+int md_luxe_sample(md_luxe_model *m, int64_t n, uint64_t seed, ds_events *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n < 1)
+        return gs_error(GS_ERR_ARG, "sample: need n >= 1, got %lld", (long long)n);
+    const int64_t f = m->fs.f;
+    int rc = ds_events_alloc(out, n, f, (const char *const *)m->fs.columns,
+                             m->has_units ? (const char *const *)m->units : NULL, 1, 0);
+    if (rc)
+        return rc;
+    out->particles_per_bx = m->ppbx;
+    gs_rng r;
+    gs_rng_seed(&r, seed);
+    /* multinomial split of n over sub-models */
+    int64_t counts[MD_LUXE_MAX_SUB] = {0};
+    for (int64_t i = 0; i < n; i++) {
+        double u = gs_rng_uniform(&r), acc = 0;
+        int k = 0;
+        while (k + 1 < m->n_sub && (acc += m->subs[k].proportion) <= u)
+            k++;
+        counts[k]++;
+    }
+    float *tmp = malloc((size_t)(n * f) * sizeof(float));
+    int32_t *pdg = malloc((size_t)n * sizeof *pdg);
+    int64_t *perm = malloc((size_t)n * sizeof *perm);
+    if (!tmp || !pdg || !perm) {
+        rc = gs_error(GS_ERR_NOMEM, "sample: out of memory for %lld rows", (long long)n);
+        goto out;
+    }
+    int64_t off = 0;
+    for (int k = 0; k < m->n_sub && !rc; k++) {
+        gs_rng rk = gs_rng_split(&r);
+        if (counts[k])
+            rc = sample_sub_rows(m, k, counts[k], &rk, tmp + off * f, pdg + off);
+        off += counts[k];
+    }
+    if (rc)
+        goto out;
+    /* shuffle so that consecutive rows (bunch crossings) mix the sub-models */
+    for (int64_t i = 0; i < n; i++)
+        perm[i] = i;
+    gs_rng_shuffle_i64(&r, perm, n);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        memcpy(out->x + i * f, tmp + perm[i] * f, (size_t)f * sizeof(float));
+        out->pdg[i] = pdg[perm[i]];
+    }
+out:
+    free(tmp);
+    free(pdg);
+    free(perm);
+    if (rc)
+        ds_events_free(out);
+    return rc;
+}
+
+int md_luxe_sample_bx(md_luxe_model *m, int64_t k, uint64_t seed, ds_events *out, int64_t **bx)
+{
+    *bx = NULL;
+    if (!(m->ppbx > 0))
+        return gs_error(GS_ERR_ARG, "the model has no particles_per_bx (the training file had "
+                                    "no such attribute)");
+    if (k < 1)
+        return gs_error(GS_ERR_ARG, "need at least one bunch crossing");
+    gs_rng r;
+    gs_rng_seed(&r, seed ^ 0xB0B0B0B0ULL);
+    int64_t *nper = malloc((size_t)k * sizeof *nper), total = 0;
+    if (!nper)
+        return gs_error(GS_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < k; i++)
+        total += nper[i] = (int64_t)gs_rng_poisson(&r, m->ppbx);
+    if (total == 0) {
+        free(nper);
+        return gs_error(GS_ERR_ARG, "no particles in %lld crossings", (long long)k);
+    }
+    int rc = md_luxe_sample(m, total, seed, out);
+    if (!rc && !(*bx = malloc((size_t)total * sizeof **bx)))
+        rc = gs_error(GS_ERR_NOMEM, "out of memory");
+    if (!rc)
+        for (int64_t i = 0, row = 0; i < k; i++)
+            for (int64_t j = 0; j < nper[i]; j++)
+                (*bx)[row++] = i;
+    free(nper);
+    if (rc) {
+        ds_events_free(out);
+        free(*bx);
+        *bx = NULL;
+    }
+    return rc;
+}
+
+/* ---- the kind's sampling entries (md_run.h) ---------------------------------- */
+int md_luxe_open(const char *path, void **model)
+{
+    md_luxe_model *m;
+    int rc = md_luxe_load(path, &m);
+    *model = rc ? NULL : m;
+    return rc;
+}
+
+void md_luxe_close(void *model) { md_luxe_free(model); }
+
+static int64_t ev_n_features(const void *m) { return md_luxe_n_features(m); }
+static const char *ev_column(const void *m, int64_t i) { return md_luxe_column(m, i); }
+static const char *ev_unit(const void *m, int64_t i) { return md_luxe_unit(m, i); }
+static double ev_ppbx(const void *m) { return md_luxe_particles_per_bx(m); }
+
+static int ev_sample(void *m, int64_t n, uint64_t seed, ds_events *out)
+{
+    return md_luxe_sample(m, n, seed, out);
+}
+
+static int ev_sample_bx(void *m, int64_t k, uint64_t seed, ds_events *out, int64_t **bx)
+{
+    return md_luxe_sample_bx(m, k, seed, out, bx);
+}
+
+const md_events_ops md_luxe_events = {ev_n_features, ev_column, ev_unit, ev_ppbx, ev_sample,
+                                      ev_sample_bx};

@@ -1,0 +1,247 @@
+/* md_run — the model kinds and the one training driver.
+ *
+ * A model kind ("luxe", "zdc") is one md_kind table entry: its configuration
+ * (fields and defaults), how it reads its training data, the pieces of a
+ * training run (init, step, evaluate, keep-best, save, free) and how it is
+ * opened for sampling. Everything around those pieces is the driver's,
+ * md_train, written once for every kind:
+ *
+ *   resume        last.h5 opened once: its kind checked, its configuration
+ *                 read (it rules over the caller's), the kind restores from it
+ *   train.log     the kind's header lines, then one key=value record per
+ *                 evaluation: [sub=NAME] step=N [sub_step=K] <losses>
+ *                 <the kind's metrics> steps_per_s=.. elapsed_s=..
+ *   progress      a report after every step (losses, score, speed, ETA)
+ *   evaluation    every eval_every steps of a part and at its last step;
+ *                 lower is better; the best is kept (keep_best)
+ *   checkpoints   every ckpt_every steps, at the end of each part and on a
+ *                 stop request: last.h5 (complete state) and model.h5 (for
+ *                 sampling), each written to a temporary and renamed
+ *   stop          a flag (set from a signal handler, md_stop_on_signals):
+ *                 the driver saves and returns
+ *
+ * A run is a sequence of parts trained one after the other, each with its
+ * own step count, evaluation and best: LUXE's sub-models; a ZDC run is one
+ * part. Data-parallel training (several processes on one model) plugs in
+ * through md_parallel: the kinds call md_run_reduce between every backward
+ * pass and its optimizer update, and only the writer rank evaluates, logs
+ * and saves.
+ *
+ * The registry (md_kind_find, md_kind_of_file, md_kinds) is what tools and
+ * the embedding API dispatch on; a new kind is one entry in md_run.c's list.
+ * File formats, the configuration keys and train.log are described in
+ * docs/formats.md. */
+#ifndef MD_RUN_H
+#define MD_RUN_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "core/gs_h5.h"
+#include "datasets/ds.h"
+#include "models/md_config.h"
+#include "nn/nn.h"
+
+#define MD_MAX_PARTS 64
+#define MD_MAX_LOSSES 8
+
+typedef struct md_kind md_kind;
+typedef struct md_run md_run;
+
+/* ---- data-parallel training ------------------------------------------------ */
+/* Hooks for training one model in several processes (one rank each, every
+ * rank with the same configuration and data). All NULL / 0 for one process. */
+typedef struct {
+    int rank, n_ranks;              /* rank 0 is the writer */
+    /* Replaces every p->grad of ps by its mean over the ranks (in place).
+     * Called by every rank, between the backward pass and the optimizer
+     * update of each network, in the same order on every rank. */
+    int (*reduce_grads)(void *ud, nn_params *ps);
+    /* The logical OR of flag over the ranks (a stop request seen by one rank
+     * stops them all at the same step). */
+    int (*any)(void *ud, int flag);
+    void *ud;
+} md_parallel;
+
+/* ---- what a run reports ----------------------------------------------------- */
+typedef struct {
+    int n;
+    double v[MD_MAX_LOSSES];        /* in the order of the kind's loss_names */
+} md_losses;
+
+typedef struct {
+    const md_kind *kind;
+    int64_t step, steps;            /* steps taken / to take, over all parts */
+    int part, n_parts;
+    const char *part_name;          /* "inner.n" (LUXE sub-model), "" for one part */
+    int64_t part_step, part_steps;  /* within the part */
+    md_losses losses;               /* this step's; names: kind->loss_names */
+    double score, best;             /* last evaluation of this part (kind->score_name)
+                                       and its best; NaN until the first */
+    double steps_per_s, eta_s;      /* this session's speed; seconds to the end */
+    int evaluated;                  /* this report follows an evaluation */
+    const char *notes;              /* first report of a new run only: the kind's
+                                       run->notes (warnings for the user); else NULL */
+} md_progress;
+
+typedef void (*md_progress_fn)(void *ud, const md_progress *p);
+
+typedef struct {
+    const char *out_dir;            /* writes model.h5, last.h5, train.log there */
+    int resume;                     /* continue from out_dir/last.h5 (its config rules) */
+    /* Nonzero: save and return; the value comes back in *stopped (a signal
+     * number from md_stop_on_signals, or whatever the caller stored). */
+    const volatile sig_atomic_t *stop;
+    md_progress_fn progress;
+    void *progress_ud;
+    md_parallel par;                /* zero: one process */
+} md_train_opts;
+
+/* Trains a model of kind k from cfg (the kind's config struct) on data (the
+ * kind's data: what kind->data_read returns). GS_OK also when stopped
+ * through opts->stop: then *stopped is the flag's value and last.h5 holds
+ * the state to resume from; else *stopped = 0. */
+int md_train(const md_kind *k, const void *cfg, const void *data, const md_train_opts *opts,
+             int *stopped);
+
+/* Installs SIGINT and SIGTERM handlers that set the returned flag to the
+ * signal's number (for md_train_opts.stop). For tools; a library embedding
+ * gansim keeps its own handlers and passes its own flag. */
+const volatile sig_atomic_t *md_stop_on_signals(void);
+
+/* ---- the run the driver hands to a kind -------------------------------------- */
+typedef struct {
+    char name[64];                  /* "" when the run has one part */
+    int64_t step, steps;            /* taken (the driver counts) / budget (init sets) */
+    double best;                    /* lowest evaluation score, NaN before the first */
+    int64_t best_step;              /* -1 before the first */
+} md_part;
+
+struct md_run {
+    const md_kind *kind;
+    const void *cfg;                /* the kind's configuration (the checkpoint's on resume) */
+    const void *data;
+    void *state;                    /* the kind's training state (init sets it) */
+    int n_parts;                    /* init sets n_parts and each part's name and steps */
+    md_part parts[MD_MAX_PARTS];
+    int current;                    /* the part being trained (== n_parts when done) */
+    int64_t eval_every, ckpt_every; /* init sets them (steps of a part) */
+    const char *notes;              /* init may set it: '\n'-terminated warnings (parts
+                                       not modelled, under-trained parts); the driver
+                                       writes them to train.log as "# " lines and hands
+                                       them to the first progress report */
+    md_parallel par;
+};
+
+/* The data-parallel reduction of one network's gradients (a no-op in one
+ * process): kinds call it after each backward pass, before the update. */
+int md_run_reduce(const md_run *run, nn_params *ps);
+
+/* One evaluation's metrics, " key=value" (%.6g) appended to a line of
+ * train.log (fixed size: appending never allocates; overflow drops keys). */
+typedef struct {
+    char buf[8192];
+    size_t len;
+} md_record;
+
+void md_record_add(md_record *r, const char *key, double v);
+
+/* ---- sampling a trained model --------------------------------------------------- */
+/* What a model draws, by output class (a kind fills one of the two). */
+typedef struct {
+    int64_t (*n_features)(const void *m);
+    const char *(*column)(const void *m, int64_t i);  /* NULL out of range */
+    const char *(*unit)(const void *m, int64_t i);    /* "" when unknown */
+    double (*particles_per_bx)(const void *m);        /* 0 when unknown */
+    /* n particles (rows shuffled), original coordinates, units, species */
+    int (*sample)(void *m, int64_t n, uint64_t seed, ds_events *out);
+    /* k bunch crossings, Poisson(particles_per_bx) each; bx[i] the crossing of row i */
+    int (*sample_bx)(void *m, int64_t k, uint64_t seed, ds_events *out, int64_t **bx);
+} md_events_ops;
+
+typedef struct {
+    int64_t (*n_cond)(const void *m);
+    void (*image_shape)(const void *m, int64_t *h, int64_t *w);
+    /* k images per condition row (cond [n, n_cond], original units): out
+     * holds n·k images, row i·k + j for condition i, and the conditions */
+    int (*sample)(void *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
+                  ds_images *out);
+} md_images_ops;
+
+/* ---- the kind table ---------------------------------------------------------------- */
+struct md_kind {
+    const char *name;               /* gansim-train's first argument: "luxe" */
+    const char *file_kind;          /* the files' gansim_kind attribute: "luxe_wgan" */
+    const char *summary;            /* one line for --help */
+
+    /* configuration: a struct of cfg_size bytes described by cfg_fields */
+    const md_cfg_field *cfg_fields;
+    size_t cfg_size;
+    void (*cfg_default)(void *cfg);
+    /* Defaults under a stored configuration (md_kind_read_config): keys a file
+     * written before them lacks take the values that file was trained with.
+     * NULL = cfg_default. */
+    void (*cfg_stored_default)(void *cfg);
+
+    /* training data */
+    const char *data_help;          /* what --data takes */
+    int (*data_read)(const char *path, const ds_read_opts *o, void **data);
+    void (*data_free)(void *data);
+    /* "4000 events, 6 features" for the tool's first line */
+    void (*data_describe)(const void *data, char *buf, size_t n);
+
+    /* training: the driver calls init once, then step / evaluate / keep_best
+     * / save as it goes, and free at the end (also after a failed init) */
+    const char *const *loss_names;  /* NULL-terminated: train.log keys, in md_losses order */
+    const char *const *loss_labels; /* short labels for a progress line; NULL = not shown */
+    const char *score_name;         /* train.log key of the evaluation score: "kl_mean" */
+    const char *score_label;        /* its progress label: "KL" */
+    int parts_in_log;               /* records say sub=NAME and sub_step= */
+    /* Builds the state for run->cfg on run->data: sets run->state, n_parts,
+     * each part's name and steps, eval_every and ckpt_every. When resume_from
+     * is an open last.h5 (else < 0), restores the training state from it,
+     * with each part's step, best and best_step. */
+    int (*init)(md_run *run, hid_t resume_from);
+    /* One training step of part k (the driver counts it in parts[k].step). */
+    int (*step)(md_run *run, int k, md_losses *out);
+    /* Evaluates part k: *score (lower is better) and the metrics of its
+     * train.log record. */
+    int (*evaluate)(md_run *run, int k, md_record *rec, double *score);
+    /* The model just evaluated is part k's best: snapshot it (sampling uses it). */
+    int (*keep_best)(md_run *run, int k);
+    /* Header lines of a new train.log ("# ..."). */
+    void (*log_header)(const md_run *run, FILE *log);
+    /* Everything but the root attributes gansim_kind, gansim_version, config
+     * and state (the driver writes those): with_train for last.h5. */
+    int (*save)(const md_run *run, hid_t file, int with_train);
+    void (*free)(md_run *run);
+
+    /* sampling: open a model.h5 (or last.h5) for drawing */
+    int (*open)(const char *path, void **model);
+    void (*close)(void *model);
+    const md_events_ops *events;    /* exactly one of the two */
+    const md_images_ops *images;
+};
+
+/* The registry. md_kind_find: by name or file kind ("luxe" or "luxe_wgan");
+ * NULL if none. md_kinds: every kind, NULL-terminated. */
+const md_kind *md_kind_find(const char *name);
+const md_kind *const *md_kinds(void);
+/* The kind of a model or checkpoint file (its gansim_kind attribute);
+ * GS_ERR_FORMAT when the file is no gansim model or of an unknown kind. */
+int md_kind_of_file(const char *path, const md_kind **k);
+/* The configuration stored in an open model or checkpoint file (path for
+ * messages) into cfg (k's config struct, defaults first); GS_ERR_FORMAT when
+ * the file is of another kind. */
+int md_kind_read_config(hid_t f, const char *path, const md_kind *k, void *cfg);
+
+/* A model opened for sampling, whatever its kind. */
+typedef struct md_model md_model;
+
+int md_model_open(const char *path, md_model **m);
+void md_model_close(md_model *m);
+const md_kind *md_model_kind(const md_model *m);
+/* The kind's own handle (md_luxe_model *, md_zdc_model *), for its functions. */
+void *md_model_handle(md_model *m);
+
+#endif
