@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""PyTorch reference models of design.md §5, timed the way gansim-bench times
-gansim (best of `reps` after `warmup` runs). Developer-side only: `make test`
+"""PyTorch mirrors of the models gansim-bench measures, timed the way
+gansim-bench times gansim (best of `reps` after `warmup` runs): the reference
+LUXE WGAN-GP of docs/luxe.md and `gansim-train zdc`'s default model. Developer-side only: `make test`
 never needs PyTorch. One measurement per process; prints one JSON line:
 {"impl": "torch", "what": ..., "batch": ..., "ms": ..., "per_s": ..., "rss_kb": ...}
 
@@ -8,10 +9,13 @@ never needs PyTorch. One measurement per process; prints one JSON line:
                penalty through torch.autograd.grad(create_graph=True), then
                one generator update), Adam(1e-4, betas=(0.5, 0.9))
   luxe-gen   : generator forward on `batch` noise vectors (no grad)
-  zdc-train  : one discriminator + one generator update (BCE, Adam 1e-4)
-  zdc-gen    : zdc generator forward (eval mode, no grad)
+  zdc-train  : one discriminator + one generator update (BCE, Adam 1e-4) and the
+               generator weight average, as `gansim-train zdc` by default
+  zdc-gen    : the zdc generator (eval mode, no grad) and exp(y) - 1 on its output,
+               as `gansim-sample` (which folds batch norm into the layers)
 """
 import argparse
+import copy
 import json
 import time
 
@@ -65,42 +69,59 @@ class LuxeWGAN:
             p.requires_grad_(True)
 
 
+# ZDC: `gansim-train zdc`'s default configuration (models/md_zdc.c, md_zdc_cfg_default),
+# layer by layer as md_zdc_nets.c builds it: noise 10, conditions 9, G widths 128/64/32,
+# D widths 32/64/128 with dropout 0.2 and no batch norm, D dense 128, LeakyReLU 0.2,
+# Adam(1e-4, betas=(0.5, 0.999)) for both, and the generator weight average (0.995, batch
+# norm running statistics included) after every generator update.
 class ZdcG(nn.Module):
-    def __init__(self):
+    def __init__(self, noise=10, n_cond=9, ch=(128, 64, 32), h=56, w=30):
         super().__init__()
-        self.fc = nn.Linear(19, 128 * 14 * 8)
+        self.h0, self.w0, self.h, self.w, self.ch0 = (h + 3) // 4, (w + 3) // 4, h, w, ch[0]
+        self.fc = nn.Linear(noise + n_cond, ch[0] * self.h0 * self.w0)
         self.net = nn.Sequential(
-            nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
-            nn.Upsample(scale_factor=2), nn.Conv2d(128, 64, 3, padding=1),
-            nn.BatchNorm2d(64), nn.LeakyReLU(0.2),
-            nn.Upsample(scale_factor=2), nn.Conv2d(64, 32, 3, padding=1),
-            nn.BatchNorm2d(32), nn.LeakyReLU(0.2),
-            nn.Conv2d(32, 1, 3, padding=1), nn.ReLU())
+            nn.BatchNorm2d(ch[0]), nn.LeakyReLU(0.2),
+            nn.Upsample(scale_factor=2), nn.Conv2d(ch[0], ch[1], 3, padding=1),
+            nn.BatchNorm2d(ch[1]), nn.LeakyReLU(0.2),
+            nn.Upsample(scale_factor=2), nn.Conv2d(ch[1], ch[2], 3, padding=1),
+            nn.BatchNorm2d(ch[2]), nn.LeakyReLU(0.2),
+            nn.Conv2d(ch[2], 1, 3, padding=1), nn.ReLU())
 
     def forward(self, z, c):
-        x = self.fc(torch.cat([z, c], 1)).view(-1, 128, 14, 8)
-        return self.net(x)[:, :, :56, :30]
+        x = self.fc(torch.cat([z, c], 1)).view(-1, self.ch0, self.h0, self.w0)
+        # centre crop of the 4 h0 x 4 w0 plane, as md_zdc_gen_fwd
+        top, left = (4 * self.h0 - self.h) // 2, (4 * self.w0 - self.w) // 2
+        return self.net(x)[:, :, top:top + self.h, left:left + self.w]
+
+
+def conv_s2(n):
+    return (n + 2 - 3) // 2 + 1
 
 
 class ZdcD(nn.Module):
-    def __init__(self):
+    def __init__(self, n_cond=9, ch=(32, 64, 128), hidden=128, h=56, w=30, dropout=0.2):
         super().__init__()
-        self.conv = nn.Sequential(
-            nn.Conv2d(1, 32, 3, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(0.2),
-            nn.Conv2d(32, 64, 3, 2, 1), nn.BatchNorm2d(64), nn.LeakyReLU(0.2), nn.Dropout(0.2),
-            nn.Conv2d(64, 128, 3, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(0.2))
-        self.fc = nn.Sequential(nn.Linear(128 * 7 * 4 + 9, 128), nn.LeakyReLU(0.2),
-                                nn.Linear(128, 1))
+        layers, cin = [], 1
+        for c in ch:
+            layers += [nn.Conv2d(cin, c, 3, 2, 1), nn.LeakyReLU(0.2), nn.Dropout(dropout)]
+            cin, h, w = c, conv_s2(h), conv_s2(w)
+        self.conv = nn.Sequential(*layers)
+        self.fc = nn.Sequential(nn.Linear(cin * h * w + n_cond, hidden), nn.LeakyReLU(0.2),
+                                nn.Linear(hidden, 1))
 
     def forward(self, x, c):
         return self.fc(torch.cat([self.conv(x).flatten(1), c], 1))
 
 
 class Zdc:
-    def __init__(self, batch):
+    def __init__(self, batch, ema=0.995):
         self.G, self.D = ZdcG(), ZdcD()
-        self.oG = torch.optim.Adam(self.G.parameters(), lr=1e-4)
-        self.oD = torch.optim.Adam(self.D.parameters(), lr=1e-4)
+        self.G_ema = copy.deepcopy(self.G)
+        for p in self.G_ema.parameters():
+            p.requires_grad_(False)
+        self.ema = ema
+        self.oG = torch.optim.Adam(self.G.parameters(), lr=1e-4, betas=(0.5, 0.999))
+        self.oD = torch.optim.Adam(self.D.parameters(), lr=1e-4, betas=(0.5, 0.999))
         self.img = torch.rand(batch, 1, 56, 30) * 2 - 1
         self.cond = torch.rand(batch, 9) * 2 - 1
         self.batch = batch
@@ -109,7 +130,7 @@ class Zdc:
 
     def step(self):
         b, c = self.batch, self.cond
-        with torch.no_grad():
+        with torch.no_grad():  # G in training mode: batch statistics, running stats updated
             fake = self.G(torch.randn(b, 10), c)
         ld = self.bce(self.D(self.img, c), self.ones) + self.bce(self.D(fake, c), self.zeros)
         self.oD.zero_grad(set_to_none=True)
@@ -123,6 +144,12 @@ class Zdc:
         self.oG.step()
         for p in self.D.parameters():
             p.requires_grad_(True)
+        with torch.no_grad():  # the weight average, batch norm statistics included
+            for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
+                pe.mul_(self.ema).add_(p, alpha=1 - self.ema)
+            for be, bg in zip(self.G_ema.buffers(), self.G.buffers()):
+                if be.dtype.is_floating_point:
+                    be.mul_(self.ema).add_(bg, alpha=1 - self.ema)
 
 
 def peak_rss_kb():
@@ -162,7 +189,7 @@ def main():
 
         def run():
             with torch.inference_mode():
-                G(torch.randn(a.batch, 10), cond)
+                torch.expm1(G(torch.randn(a.batch, 10), cond))
     for _ in range(a.warmup):
         run()
     best = float("inf")

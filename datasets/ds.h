@@ -1,4 +1,4 @@
-/* ds — gansim's data files and toy simulators (design.md §3, §7).
+/* ds — gansim's data files and toy simulators (layouts: docs/formats.md; toy simulators: docs/datasets.md).
  *
  * Event tables (LUXE) and image sets (ZDC) in HDF5, CSV import of event
  * tables, and seeded toy simulators standing in for Geant4. Works on plain
@@ -28,15 +28,31 @@ typedef struct {
     double particles_per_bx; /* mean particles per bunch crossing; 0 when absent */
 } ds_events;
 
-/* Reader options. drop_nonfinite: drop rows holding NaN/Inf instead of failing. */
+/* Reader options.
+ * drop_nonfinite: drop rows holding NaN/Inf instead of failing (a finite
+ *   value beyond float32 is never dropped: it is refused).
+ * For event tables, metadata a file cannot carry (CSV) or lacks:
+ * columns: "NEW=OLD,..." renames columns as read, e.g. "x=X,t=time"; in a
+ *   CSV header before /pdg and /weights are picked, so "pdg=PID" makes the
+ *   column PID the species. A name not in the file is refused, listing the
+ *   columns found.
+ * units: one unit per feature column in order ("mm,mm,GeV,GeV,GeV,ns"), or
+ *   "NAME=UNIT" pairs covering every feature column.
+ * particles_per_bx: > 0 sets the mean particles per bunch crossing (what
+ *   gansim-sample --bunch-crossings needs); 0 = as in the file.
+ * A file that states units or particles_per_bx other than asked is refused. */
 typedef struct {
     int drop_nonfinite;
+    const char *columns;
+    const char *units;
+    double particles_per_bx;
 } ds_read_opts;
 
 int  ds_events_read(const char *path, const ds_read_opts *opts, ds_events *out);
 int  ds_events_write(const char *path, const ds_events *ev);
 /* CSV with a header row of column names. A column named pdg (or species)
- * becomes /pdg, one named weight(s) becomes /weights, the rest are features. */
+ * becomes /pdg, one named weight(s) becomes /weights, the rest are features
+ * (after opts->columns renames them). */
 int  ds_events_read_csv(const char *path, const ds_read_opts *opts, ds_events *out);
 /* The same readers on an in-memory HDF5 file image or an open CSV stream;
  * `name` stands in for the file name in messages (fuzzing, embedding). */

@@ -1,11 +1,11 @@
-/* HDF5 event tables and image sets (design.md §3): allocation, validated
+/* HDF5 event tables and image sets (docs/formats.md): allocation, validated
  * readers, atomic writers, file-kind detection. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/gs_h5.h"
-#include "datasets/ds.h"
+#include "datasets/ds_internal.h"
 
 static const char *const zdc_cond_names[DS_ZDC_NCOND] = {"E",  "vx", "vy",   "vz",    "px",
                                                          "py", "pz", "mass", "charge"};
@@ -160,9 +160,10 @@ static int read_names(hid_t f, const char *obj, const char *attr, char ***names,
     return rc;
 }
 
-/* Rank-2 float table with at least one row; "what" names the rows. */
+/* Rank-2 float table with at least one row; cols (optional) names the
+ * columns in messages. */
 static int read_table(const char *path, hid_t f, const char *name, int rank, int64_t *dims,
-                      float **x)
+                      float **x, char *const *cols, int64_t ncols)
 {
     int r;
     int64_t d[GS_H5_MAX_RANK];
@@ -176,7 +177,7 @@ static int read_table(const char *path, hid_t f, const char *name, int rank, int
     for (int i = 1; i < r; i++)
         if (d[i] == 0)
             return gs_error(GS_ERR_FORMAT, "%s: /%s has dimension %d = 0", path, name, i);
-    return gs_h5_read(f, name, GS_H5_F32, rank, dims, (void **)x);
+    return gs_h5_read_cols(f, name, GS_H5_F32, rank, dims, (void **)x, cols, ncols);
 }
 
 /* Removes rows whose flag is set, compacting each parallel array in place. */
@@ -254,14 +255,15 @@ static int events_read_h5(hid_t f, const char *path, const ds_read_opts *opts, d
         rc = gs_error(GS_ERR_FORMAT, "%s: missing dataset /events", path);
         goto done;
     }
-    rc = read_table(path, f, "events", 2, dims, &out->x);
+    /* names first, so that a value out of range is reported by column name */
+    rc = read_names(f, "events", "columns", &names, &nn, &found);
+    if (rc)
+        goto done;
+    rc = read_table(path, f, "events", 2, dims, &out->x, names, nn);
     if (rc)
         goto done;
     out->n = dims[0];
     out->f = dims[1];
-    rc = read_names(f, "events", "columns", &names, &nn, &found);
-    if (rc)
-        goto done;
     if (!found) {
         rc = gs_error(GS_ERR_FORMAT, "%s: /events has no attribute columns", path);
         goto done;
@@ -272,6 +274,8 @@ static int events_read_h5(hid_t f, const char *path, const ds_read_opts *opts, d
                       (long long)nn, (long long)out->f);
         goto done;
     }
+    if (opts && (rc = ds_map_columns(names, nn, opts->columns, path)))
+        goto done;
     out->columns = names;
     names = NULL;
     rc = read_names(f, "events", "units", &units, &nu, &found);
@@ -320,6 +324,8 @@ static int events_read_h5(hid_t f, const char *path, const ds_read_opts *opts, d
             goto done;
         }
     }
+    if ((rc = ds_apply_import_opts(out, opts, path)))
+        goto done;
     int drop_ok = opts && opts->drop_nonfinite;
     drop = malloc((size_t)out->n);
     if (!drop) {
@@ -442,7 +448,7 @@ int ds_events_write(const char *path, const ds_events *ev)
 static int read_conditions(const char *path, hid_t f, int64_t expect_n, ds_images *out)
 {
     int64_t d[2];
-    int rc = read_table(path, f, "conditions", 2, d, &out->cond);
+    int rc = read_table(path, f, "conditions", 2, d, &out->cond, NULL, 0);
     if (rc)
         return rc;
     if (expect_n > 0 && d[0] != expect_n)
@@ -477,7 +483,7 @@ static int images_read_h5(hid_t f, const char *path, const ds_read_opts *opts, d
         rc = gs_error(GS_ERR_FORMAT, "%s: missing dataset /images", path);
         goto done;
     }
-    rc = read_table(path, f, "images", 3, d, &out->images);
+    rc = read_table(path, f, "images", 3, d, &out->images, NULL, 0);
     if (rc)
         goto done;
     out->n = d[0];

@@ -1,4 +1,4 @@
-/* Toy simulators standing in for Geant4 (design.md §7). Every constant and
+/* Toy simulators standing in for Geant4 (docs/datasets.md). Every constant and
  * formula here is documented in docs/datasets.md; keep the two in step.
  * Single-threaded and sequential, so (n, seed) fixes the output bit for bit. */
 #include <math.h>

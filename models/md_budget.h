@@ -11,7 +11,8 @@
  *   method (ties to the lower index), so that sum_k steps_k == total exactly.
  * A sub-model then has fewer than floor steps only when total < n * floor;
  * each such one is "under the floor" and must be reported; a sub-model with
- * 0 steps (total < n) is an error, because it would be sampled untrained. */
+ * 0 steps (total < n) would be sampled untrained: md_train refuses that
+ * (unless md_train_opts.allow_untrained). */
 #ifndef MD_BUDGET_H
 #define MD_BUDGET_H
 
@@ -21,8 +22,7 @@
 
 /* rows[n] (> 0), total >= 0, power in [0, 4], min_steps (the floor) >= 0. Writes steps[n].
  * *n_low (may be NULL) = the number of sub-models with steps < min_steps.
- * Errors: GS_ERR_ARG for bad arguments, and when some steps_k would be 0
- * (the message names how many sub-models and the total needed). */
+ * Errors: GS_ERR_ARG for bad arguments. */
 int md_step_budget(const int64_t *rows, int n, int64_t total, double power, int64_t min_steps,
                    int64_t *steps, int *n_low);
 

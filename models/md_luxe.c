@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/md_export_internal.h"
 #include "metrics/mt.h"
 #include "models/md_budget.h"
 #include "nn/nn_ckpt.h"
@@ -22,6 +23,12 @@ const md_cfg_field md_luxe_cfg_fields[] = {
       "never leaves its sub-model's region; cartesian: x,y everywhere (not confined)"),
     F("data.log_features", MD_CFG_STR, log_features, 0, 0, NULL,
       "features trained as log10 (model-space names, comma list; may be empty)"),
+    F("data.columns", MD_CFG_STR, columns, 0, 0, NULL,
+      "rename the data's columns as read, NEW=OLD pairs (x=X,t=time,pdg=PID; CSV headers)"),
+    F("data.units", MD_CFG_STR, units, 0, 0, NULL,
+      "units of the feature columns, in order or NAME=UNIT (for data without them, CSV)"),
+    F("data.particles_per_bx", MD_CFG_FLOAT, particles_per_bx, 0, 1e15, NULL,
+      "mean particles per bunch crossing (for data without it, CSV; 0 = as in the file)"),
     F("split.regions", MD_CFG_ENUM, region_mode, 0, 0, "none,radius,rects", "region split"),
     F("split.radii", MD_CFG_STR, radii, 0, 0, NULL, "ring radii in mm for split.regions=radius"),
     F("split.rects", MD_CFG_STR, rects, 0, 0, NULL,
@@ -149,6 +156,17 @@ md_wgan_cfg md_luxe_wgan_cfg(const md_luxe_cfg *c, int64_t f)
 }
 
 /* ---- training data ------------------------------------------------------------ */
+static void data_opts(const void *cfg, ds_read_opts *o)
+{
+    const md_luxe_cfg *c = cfg;
+    if (c->columns[0])
+        o->columns = c->columns;
+    if (c->units[0])
+        o->units = c->units;
+    if (c->particles_per_bx > 0)
+        o->particles_per_bx = c->particles_per_bx;
+}
+
 static int data_read(const char *path, const ds_read_opts *o, void **out)
 {
     *out = NULL;
@@ -190,6 +208,7 @@ typedef struct {
     float *train, *train_w, *hold, *hold_w;
     int64_t n_train, n_hold;
     md_sampler sampler;
+    double kl_floor;             /* the evaluation's KL, held-out vs as many training rows */
 } sub_state;
 
 /* The run's state: the sub-models (the driver's parts, in the same order). */
@@ -263,6 +282,25 @@ static int sub_prepare(sub_state *s, const md_luxe_cfg *cfg, const ds_events *ev
                 s->hold_w[i] = wv;
             else
                 s->train_w[i - s->n_hold] = wv;
+        }
+    }
+    /* The noise floor of the evaluation's KL: the held-out rows against as
+     * many rows as an evaluation generates, taken from the (shuffled)
+     * training split, in the same model space. A generator at this value is
+     * as close to the held-out data as a second real sample. */
+    {
+        int64_t ng = s->n_hold * 4 < cfg->kl_samples ? s->n_hold * 4 : cfg->kl_samples;
+        if (ng > s->n_train)
+            ng = s->n_train;
+        mt_compare_opts mo = mt_compare_defaults();
+        mt_feature_metrics fm[64];
+        s->kl_floor = NAN;
+        if (ng > 0 && f <= 64 &&
+            !mt_compare_table(s->hold, s->hold_w, NULL, s->n_hold, s->train, s->train_w, NULL,
+                              ng, f, &mo, fm)) {
+            s->kl_floor = 0;
+            for (int64_t j = 0; j < f; j++)
+                s->kl_floor += fm[j].kl / (double)f;
         }
     }
     if (!qt_loaded) {
@@ -493,6 +531,24 @@ static int luxe_init(md_run *run, hid_t from)
         (rc = md_luxe_plan_subs(cfg, ev, &st->fs, &rg, plan, &n_sub, st->notes,
                                 sizeof st->notes)))
         goto out;
+    /* dropped cells go to the user (stderr) as well as to train.log */
+    if (st->notes[0]) {
+        int n_drop = 0;
+        for (const char *q = st->notes; *q;) {
+            const char *nl = strchr(q, '\n');
+            const int len = nl ? (int)(nl - q) : (int)strlen(q);
+            md_run_note(run, "%.*s", len, q);
+            n_drop++;
+            q += len + (nl != NULL);
+        }
+        int64_t kept = 0;
+        for (int k = 0; k < n_sub; k++)
+            kept += plan[k].n_rows;
+        md_run_note(run, "%d sub-model%s dropped: %lld of %lld particles (%.2f %%) are not "
+                    "modelled and will not be sampled", n_drop, n_drop == 1 ? "" : "s",
+                    (long long)(ev->n - kept), (long long)ev->n,
+                    100.0 * (double)(ev->n - kept) / (double)ev->n);
+    }
     const int64_t f = ev->f;
     const md_wgan_cfg wc = md_luxe_wgan_cfg(cfg, f);
     st->n_sub = run->n_parts = n_sub;
@@ -503,22 +559,20 @@ static int luxe_init(md_run *run, hid_t from)
     if ((rc = md_step_budget(rows, n_sub, cfg->iters, cfg->budget_power, cfg->min_steps, budget,
                              &n_low)))
         goto out;
-    for (int k = 0; k < n_sub && n_low; k++) {
-        size_t used = strlen(st->notes);
-        if (budget[k] < cfg->min_steps)
-            snprintf(st->notes + used, sizeof st->notes - used,
-                     "WARNING: sub-model %s gets %lld generator steps, under train.min_steps = "
-                     "%lld (train.iters = %lld for %d sub-models): it will be poorly trained\n",
-                     plan[k].name, (long long)budget[k], (long long)cfg->min_steps,
-                     (long long)cfg->iters, n_sub);
-    }
-    run->notes = st->notes;
+    /* 0 steps is the driver's to refuse (md_train_opts.allow_untrained) */
+    for (int k = 0; k < n_sub && n_low; k++)
+        if (budget[k] > 0 && budget[k] < cfg->min_steps)
+            md_run_note(run, "WARNING: sub-model %s gets %lld generator steps, under "
+                        "train.min_steps = %lld (train.iters = %lld for %d sub-models): it "
+                        "will be poorly trained", plan[k].name, (long long)budget[k],
+                        (long long)cfg->min_steps, (long long)cfg->iters, n_sub);
     for (int k = 0; k < n_sub; k++) {
         sub_state *s = &st->subs[k];
         s->plan = plan[k];
         plan[k].rows = NULL; /* ownership moved */
         snprintf(run->parts[k].name, sizeof run->parts[k].name, "%s", s->plan.name);
         run->parts[k].steps = budget[k];
+        run->parts[k].min_steps = cfg->min_steps;
         if ((rc = md_wgan_init(&s->w, &wc, (uint64_t)cfg->seed * 1000 + (uint64_t)k)))
             goto out;
         s->w.reduce = (md_wgan_reduce){run->par.reduce_grads, run->par.ud};
@@ -572,8 +626,10 @@ static int luxe_evaluate(md_run *run, int k, md_record *rec, double *score)
         snprintf(key, sizeof key, "kl_%s", s->ss.mname[j]);
         md_record_add(rec, key, kl[j]);
     }
-    if (!rc)
+    if (!rc) {
         md_record_add(rec, "kl_mean", *score);
+        md_record_add(rec, "kl_floor", s->kl_floor); /* real vs real, for the curves */
+    }
     return rc;
 }
 
@@ -592,6 +648,7 @@ static void luxe_log_header(const md_run *run, FILE *log)
         fprintf(log, "# sub=%s rows=%lld proportion=%.6f steps=%lld\n", st->subs[k].plan.name,
                 (long long)st->subs[k].plan.n_rows, st->subs[k].plan.proportion,
                 (long long)run->parts[k].steps);
+    /* st->notes reach train.log through md_run_note */
 }
 
 int md_luxe_train(const md_luxe_cfg *cfg, const ds_events *ev, const md_train_opts *opts,
@@ -615,6 +672,7 @@ const md_kind md_kind_luxe = {
     .cfg_stored_default = cfg_stored_default,
     .data_help = "HDF5 event table (or a .csv event table)",
     .data_read = data_read,
+    .data_opts = data_opts,
     .data_free = data_free,
     .data_describe = data_describe,
     .loss_names = loss_names,
@@ -632,4 +690,5 @@ const md_kind md_kind_luxe = {
     .open = md_luxe_open,
     .close = md_luxe_close,
     .events = &md_luxe_events,
+    .export_onnx = md_export_luxe,
 };

@@ -67,9 +67,13 @@ int md_luxe_fspace_init(md_luxe_fspace *s, const md_luxe_cfg *cfg, char *const *
         return gs_error(GS_ERR_ARG, "luxe: data.coords=local needs data.position=region and "
                                     "columns px, py");
     if (s->cylindrical) {
-        if (s->ix < 0 || s->iy < 0 || s->cyl.px < 0 || s->cyl.py < 0 || s->cyl.pz < 0)
-            return gs_error(GS_ERR_ARG,
-                            "luxe: data.coords=cylindrical needs columns x,y,px,py,pz");
+        if (s->ix < 0 || s->iy < 0 || s->cyl.px < 0 || s->cyl.py < 0 || s->cyl.pz < 0) {
+            char *have = gs_h5_join_csv(s->columns, f);
+            gs_error(GS_ERR_ARG, "luxe: data.coords=cylindrical needs columns x,y,px,py,pz; the "
+                     "data has %s (rename them with --columns x=X,...)", have ? have : "?");
+            free(have);
+            return GS_ERR_ARG;
+        }
         const struct { int64_t i; const char *n; } ren[] = {{s->cyl.x, "r"}, {s->cyl.y, "phi"},
             {s->cyl.px, "p"}, {s->cyl.py, "theta"}, {s->cyl.pz, "phi_p"}};
         for (int k = 0; k < 5; k++) {
@@ -93,9 +97,15 @@ int md_luxe_fspace_init(md_luxe_fspace *s, const md_luxe_cfg *cfg, char *const *
             if (frames && s->ix >= 0 && s->iy >= 0)
                 known |= !strcmp(nm, "r") || !strcmp(nm, "phi") ||
                          (cfg->coords == 2 && (!strcmp(nm, "p_r") || !strcmp(nm, "p_phi")));
-            if (!known)
-                return gs_error(GS_ERR_ARG, "luxe: data.log_features names '%s', not a "
-                                            "model-space feature", nm);
+            if (!known) {
+                char *have = gs_h5_join_csv(s->mcolumns, f);
+                gs_error(GS_ERR_ARG, "luxe: data.log_features names '%s', not a model-space "
+                         "feature (they are %s%s; rename the data's columns with --columns, or "
+                         "set data.log_features)", nm, have ? have : "?",
+                         frames ? ", and r, phi in ring regions" : "");
+                free(have);
+                return GS_ERR_ARG;
+            }
         }
     }
     return GS_OK;
@@ -250,8 +260,14 @@ int md_luxe_plan_subs(const md_luxe_cfg *cfg, const ds_events *ev, const md_luxe
     notes[0] = '\0';
     if (n < 1)
         return gs_error(GS_ERR_ARG, "luxe: no events");
-    if (cfg->region_mode != 0 && (fs->ix < 0 || fs->iy < 0))
-        return gs_error(GS_ERR_ARG, "luxe: a region split needs columns x and y");
+    if (cfg->region_mode != 0 && (fs->ix < 0 || fs->iy < 0)) {
+        char *have = gs_h5_join_csv(fs->columns, fs->f);
+        gs_error(GS_ERR_ARG, "luxe: a region split (split.regions) needs columns x and y; the "
+                 "data has %s (rename them with --columns x=X,y=Y, or split.regions=none)",
+                 have ? have : "?");
+        free(have);
+        return GS_ERR_ARG;
+    }
     /* distinct species, sorted, with their counts */
     int32_t codes[MD_LUXE_MAX_CODES];
     int64_t counts[MD_LUXE_MAX_CODES] = {0};

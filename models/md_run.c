@@ -1,6 +1,7 @@
 #include "models/md_run.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,13 +53,95 @@ int md_kind_of_file(const char *path, const md_kind **k)
     return rc;
 }
 
+/* ---- how far training got ---------------------------------------------------------
+ * Written by the driver into model.h5 and last.h5 (root attributes, comma-
+ * separated, one entry per part): part_names, part_steps (taken),
+ * part_budget (to take), part_min_steps (the kind's floor, 0 = none). */
+
+static int read_i64_list(hid_t f, const char *name, int64_t *v, int n, const char *path)
+{
+    char *s = NULL;
+    char **items = NULL;
+    int64_t k = 0;
+    int rc = gs_h5_attr_read_str(f, ".", name, &s);
+    if (!rc)
+        rc = gs_h5_split_csv(s, &items, &k);
+    if (!rc && k != n)
+        rc = gs_error(GS_ERR_FORMAT, "%s: attribute %s has %lld entries for %d parts", path,
+                      name, (long long)k, n);
+    for (int64_t i = 0; !rc && i < k; i++)
+        if (gs_parse_i64(items[i], &v[i]) || v[i] < 0)
+            rc = gs_error(GS_ERR_FORMAT, "%s: attribute %s: '%s' is not a step count", path,
+                          name, items[i]);
+    gs_h5_free_strv(items, k);
+    free(s);
+    return rc;
+}
+
+int md_model_status_read(hid_t f, const char *path, md_model_status *st)
+{
+    memset(st, 0, sizeof *st);
+    if (!gs_h5_attr_exists(f, ".", "part_names"))
+        return GS_OK; /* written before gansim recorded it: finished as far as we know */
+    char *names = NULL;
+    char **nv = NULL;
+    int64_t n = 0;
+    int rc = gs_h5_attr_read_str(f, ".", "part_names", &names);
+    if (!rc)
+        rc = gs_h5_split_csv(names, &nv, &n);
+    free(names);
+    if (!rc && (n < 1 || n > MD_MAX_PARTS))
+        rc = gs_error(GS_ERR_FORMAT, "%s: attribute part_names names %lld parts", path,
+                      (long long)n);
+    int64_t step[MD_MAX_PARTS], budget[MD_MAX_PARTS], floor_[MD_MAX_PARTS];
+    if (!rc)
+        rc = read_i64_list(f, "part_steps", step, (int)n, path);
+    if (!rc)
+        rc = read_i64_list(f, "part_budget", budget, (int)n, path);
+    if (!rc)
+        rc = read_i64_list(f, "part_min_steps", floor_, (int)n, path);
+    if (rc) {
+        gs_h5_free_strv(nv, n);
+        return rc;
+    }
+    st->n_parts = (int)n;
+    size_t used = 0;
+    const size_t room = sizeof st->notes;
+    int n_missing = 0;
+    for (int k = 0; k < n; k++) {
+        st->step += step[k];
+        st->steps += budget[k];
+        n_missing += step[k] < budget[k];
+    }
+    st->partial = n_missing > 0;
+    for (int k = 0; k < n && used < room; k++) {
+        const char *nm = nv[k][0] ? nv[k] : "the model";
+        int w = 0;
+        if (step[k] < budget[k])
+            w = snprintf(st->notes + used, room - used, "%s%s trained %lld of its %lld steps",
+                         used ? "\n" : "", nm, (long long)step[k], (long long)budget[k]);
+        else if (step[k] == 0)
+            w = snprintf(st->notes + used, room - used, "%s%s was never trained (0 steps)",
+                         used ? "\n" : "", nm);
+        else if (step[k] < floor_[k])
+            w = snprintf(st->notes + used, room - used,
+                         "%s%s trained %lld steps, under its floor of %lld", used ? "\n" : "",
+                         nm, (long long)step[k], (long long)floor_[k]);
+        if (w > 0)
+            used += (size_t)w < room - used ? (size_t)w : room - used - 1;
+    }
+    gs_h5_free_strv(nv, n);
+    return GS_OK;
+}
+
 /* ---- sampling ------------------------------------------------------------------ */
 struct md_model {
     const md_kind *kind;
     void *handle;
+    md_model_status status;
 };
 
-int md_model_open(const char *path, md_model **out)
+int md_model_open_ex(const char *path, unsigned flags, md_model **out)
 {
     *out = NULL;
     if (!path)
@@ -71,13 +154,39 @@ int md_model_open(const char *path, md_model **out)
     if (!m)
         return gs_error(GS_ERR_NOMEM, "out of memory");
     m->kind = k;
-    if ((rc = k->open(path, &m->handle))) {
+    hid_t f;
+    if (!(rc = gs_h5_open(path, 0, &f))) {
+        rc = md_model_status_read(f, path, &m->status);
+        gs_h5_close(f);
+    }
+    if (!rc && m->status.partial && !(flags & MD_OPEN_ALLOW_PARTIAL)) {
+        char what[sizeof m->status.notes + 256];
+        size_t w = 0;
+        for (const char *q = m->status.notes; *q && w + 3 < sizeof what; q++) {
+            if (*q == '\n') { /* one line: ", " between the notes */
+                what[w++] = ',';
+                what[w++] = ' ';
+            } else {
+                what[w++] = *q;
+            }
+        }
+        what[w] = '\0';
+        rc = gs_error(GS_ERR_STATE, "%s: a partial model: its training stopped after %lld of "
+                      "%lld steps (%s); finish it with gansim-train --resume, or sample it "
+                      "anyway with --allow-partial", path, (long long)m->status.step,
+                      (long long)m->status.steps, what);
+    }
+    if (rc || (rc = k->open(path, &m->handle))) {
         free(m);
         return rc;
     }
     *out = m;
     return GS_OK;
 }
+
+int md_model_open(const char *path, md_model **out) { return md_model_open_ex(path, 0, out); }
+
+const md_model_status *md_model_status_of(const md_model *m) { return &m->status; }
 
 void md_model_close(md_model *m)
 {
@@ -94,6 +203,41 @@ void *md_model_handle(md_model *m) { return m->handle; }
 int md_run_reduce(const md_run *run, nn_params *ps)
 {
     return run->par.reduce_grads ? run->par.reduce_grads(run->par.ud, ps) : GS_OK;
+}
+
+void md_run_note(md_run *run, const char *fmt, ...)
+{
+    const size_t used = strlen(run->notes), room = sizeof run->notes - used;
+    if (room < 2)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(run->notes + used, room - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        run->notes[used] = '\0';
+    else
+        strcat(run->notes, "\n");
+}
+
+/* Shows the pending notes (opts->note) and logs them as '#' lines. */
+static void flush_notes(md_run *run, const md_train_opts *opts, FILE *log)
+{
+    for (char *q = run->notes; *q;) {
+        char *nl = strchr(q, '\n');
+        if (nl)
+            *nl = '\0';
+        if (*q) {
+            if (opts->note)
+                opts->note(opts->note_ud, q);
+            if (log)
+                fprintf(log, "# %s\n", q);
+        }
+        q = nl ? nl + 1 : q + strlen(q);
+    }
+    run->notes[0] = '\0';
+    if (log)
+        fflush(log);
 }
 
 void md_record_add(md_record *r, const char *key, double v)
@@ -130,7 +274,7 @@ static double now_s(void)
 
 /* One file, written to a temporary and renamed: a crash never leaves a
  * partial file under the final name. */
-static int write_file(const md_run *run, const char *path, int with_train)
+int md_run_write(const md_run *run, const char *path, int with_train)
 {
     char tmp[4096];
     int rc = gs_tmp_path(tmp, sizeof tmp, path);
@@ -149,8 +293,33 @@ static int write_file(const md_run *run, const char *path, int with_train)
         rc = gs_h5_attr_write_str(f, ".", "gansim_version", GANSIM_VERSION);
     if (!rc)
         rc = run->kind->save(run, f, with_train);
+    /* how far each part got: sampling refuses a partial model (md_model_open) */
+    char names[MD_MAX_PARTS * 65 + 1] = "", steps[MD_MAX_PARTS * 21 + 1] = "",
+         budget[MD_MAX_PARTS * 21 + 1] = "", floor_[MD_MAX_PARTS * 21 + 1] = "";
+    int complete = 1;
+    for (int k = 0; k < run->n_parts; k++) {
+        const md_part *p = &run->parts[k];
+        const char *sep = k ? "," : "";
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", sep, p->name);
+        snprintf(steps + strlen(steps), sizeof steps - strlen(steps), "%s%lld", sep,
+                 (long long)p->step);
+        snprintf(budget + strlen(budget), sizeof budget - strlen(budget), "%s%lld", sep,
+                 (long long)p->steps);
+        snprintf(floor_ + strlen(floor_), sizeof floor_ - strlen(floor_), "%s%lld", sep,
+                 (long long)p->min_steps);
+        complete &= p->step >= p->steps;
+    }
     if (!rc)
-        rc = gs_h5_attr_write_str(f, ".", "state", with_train ? "training" : "final");
+        rc = gs_h5_attr_write_str(f, ".", "part_names", names);
+    if (!rc)
+        rc = gs_h5_attr_write_str(f, ".", "part_steps", steps);
+    if (!rc)
+        rc = gs_h5_attr_write_str(f, ".", "part_budget", budget);
+    if (!rc)
+        rc = gs_h5_attr_write_str(f, ".", "part_min_steps", floor_);
+    if (!rc)
+        rc = gs_h5_attr_write_str(f, ".", "state",
+                                  with_train ? "training" : complete ? "final" : "partial");
     int crc = gs_h5_close(f);
     if (!rc)
         rc = crc;
@@ -168,10 +337,10 @@ static int save_all(const md_run *run, const char *dir)
         return GS_OK;
     char path[4096];
     snprintf(path, sizeof path, "%s/last.h5", dir);
-    int rc = write_file(run, path, 1);
+    int rc = md_run_write(run, path, 1);
     if (!rc) {
         snprintf(path, sizeof path, "%s/model.h5", dir);
-        rc = write_file(run, path, 0);
+        rc = md_run_write(run, path, 0);
     }
     return rc;
 }
@@ -211,54 +380,126 @@ static void log_record(FILE *log, const md_run *run, int k, int64_t total,
     fflush(log);
 }
 
-/* ---- the driver ----------------------------------------------------------------------- */
-int md_train(const md_kind *kind, const void *cfg_in, const void *data,
-             const md_train_opts *opts, int *stopped)
+/* ---- a run without the loop --------------------------------------------------------- */
+int md_run_open(const md_kind *kind, const void *cfg, const void *data, const char *resume_from,
+                int64_t resume_iters, const md_parallel *par, md_run **out)
 {
-    *stopped = 0;
-    const int writer = opts->par.rank == 0;
-    char path[4096];
-    void *cfg = malloc(kind->cfg_size);
+    *out = NULL;
     md_run *run = calloc(1, sizeof *run);
-    md_record *rec = malloc(sizeof *rec);
-    if (!cfg || !run || !rec) {
-        free(cfg);
+    void *c = malloc(kind->cfg_size);
+    if (!run || !c) {
         free(run);
-        free(rec);
+        free(c);
         return gs_error(GS_ERR_NOMEM, "out of memory");
     }
-    memcpy(cfg, cfg_in, kind->cfg_size);
+    memcpy(c, cfg, kind->cfg_size);
     for (int k = 0; k < MD_MAX_PARTS; k++) {
         run->parts[k].best = NAN;
         run->parts[k].best_step = -1;
     }
     run->kind = kind;
-    run->cfg = cfg;
+    run->cfg = c;
     run->data = data;
-    run->par = opts->par;
-    FILE *log = NULL;
+    if (par)
+        run->par = *par;
     hid_t from = -1;
     int rc = GS_OK;
-    if (opts->resume) {
-        snprintf(path, sizeof path, "%s/last.h5", opts->out_dir);
-        if ((rc = gs_h5_open(path, 0, &from)) ||
-            (rc = md_kind_read_config(from, path, kind, cfg))) {
-            gs_error_wrap(rc, "--resume");
-            goto out;
-        }
+    if (resume_from && ((rc = gs_h5_open(resume_from, 0, &from)) ||
+                        (rc = md_kind_read_config(from, resume_from, kind, c))))
+        gs_error_wrap(rc, "--resume");
+    if (!rc && resume_from && resume_iters > 0) { /* continue to this many steps in total */
+        char kv[64];
+        snprintf(kv, sizeof kv, "train.iters=%lld", (long long)resume_iters);
+        if ((rc = md_cfg_set_kv(kind->cfg_fields, c, kv)))
+            gs_error_wrap(rc, "--resume --iters");
     }
-    rc = kind->init(run, from);
+    if (!rc)
+        rc = kind->init(run, from);
     if (from >= 0)
         gs_h5_close(from);
+    if (rc) {
+        md_run_close(run);
+        return rc;
+    }
+    for (int k = 0; k < run->n_parts && run->parts[k].step >= run->parts[k].steps; k++)
+        run->current = k + 1;
+    *out = run;
+    return GS_OK;
+}
+
+int md_run_step(md_run *run, int k, md_losses *out)
+{
+    int rc = run->kind->step(run, k, out);
+    if (!rc)
+        run->parts[k].step++;
+    else if (run->kind->parts_in_log)
+        gs_error_wrap(rc, run->parts[k].name);
+    return rc;
+}
+
+void md_run_close(md_run *run)
+{
+    if (!run)
+        return;
+    run->kind->free(run);
+    free((void *)run->cfg);
+    free(run);
+}
+
+/* ---- the driver ----------------------------------------------------------------------- */
+int md_train(const md_kind *kind, const void *cfg, const void *data, const md_train_opts *opts,
+             int *stopped)
+{
+    *stopped = 0;
+    const int writer = opts->par.rank == 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/last.h5", opts->out_dir);
+    md_run *run;
+    int rc = md_run_open(kind, cfg, data, opts->resume ? path : NULL, opts->resume_iters,
+                         &opts->par, &run);
     if (rc)
+        return rc;
+    md_record *rec = malloc(sizeof *rec);
+    FILE *log = NULL;
+    if (!rec) {
+        rc = gs_error(GS_ERR_NOMEM, "out of memory");
         goto out;
-    run->current = 0;
+    }
+    /* validation the kinds share, before anything is written */
+    {
+        int zero = 0;
+        char which[256] = "";
+        for (int k = 0; k < run->n_parts; k++) {
+            const md_part *p = &run->parts[k];
+            if (p->step > p->steps) {
+                rc = gs_error(GS_ERR_ARG, "--resume --iters %lld: %s%salready took %lld steps, "
+                              "more than the %lld it gets now; give a larger --iters",
+                              (long long)opts->resume_iters, p->name, p->name[0] ? " " : "",
+                              (long long)p->step, (long long)p->steps);
+                goto out;
+            }
+            if (p->steps == 0 && zero++ < 4)
+                snprintf(which + strlen(which), sizeof which - strlen(which), "%s%s",
+                         zero > 1 ? ", " : "", p->name);
+        }
+        if (zero && !opts->allow_untrained) {
+            rc = gs_error(GS_ERR_ARG, "%d of %d sub-models would get 0 training steps (%s%s) "
+                          "and be sampled untrained; raise train.iters (--iters), or allow it "
+                          "(gansim-train --allow-untrained)", zero, run->n_parts, which,
+                          zero > 4 ? ", ..." : "");
+            goto out;
+        }
+        for (int k = 0; k < run->n_parts && zero; k++)
+            if (run->parts[k].steps == 0)
+                md_run_note(run, "WARNING: sub-model %s gets 0 training steps "
+                            "(--allow-untrained): sampled untrained", run->parts[k].name);
+    }
+    if (writer && opts->prepare && (rc = opts->prepare(opts->prepare_ud)))
+        goto out;
     int64_t done = 0, total = 0;
     for (int k = 0; k < run->n_parts; k++) {
         done += run->parts[k].step;
         total += run->parts[k].steps;
-        if (run->parts[k].step >= run->parts[k].steps && run->current == k)
-            run->current = k + 1;
     }
     if (writer) {
         snprintf(path, sizeof path, "%s/train.log", opts->out_dir);
@@ -268,20 +509,13 @@ int md_train(const md_kind *kind, const void *cfg_in, const void *data,
         }
         if (!opts->resume) {
             kind->log_header(run, log);
-            for (const char *q = run->notes; q && *q;) { /* one "# " line per note */
-                const char *nl = strchr(q, '\n');
-                int len = nl ? (int)(nl - q) : (int)strlen(q);
-                fprintf(log, "# %.*s\n", len, q);
-                q += len + (nl != NULL);
-            }
             fflush(log);
         }
     }
+    flush_notes(run, opts, log);
     const double t0 = now_s();
     const int64_t done0 = done;
     int saved = 0;
-    const char *notes = writer && !opts->resume && run->notes && run->notes[0] ? run->notes
-                                                                             : NULL;
     for (int k = run->current; k < run->n_parts; k++) {
         md_part *p = &run->parts[k];
         run->current = k;
@@ -290,12 +524,8 @@ int md_train(const md_kind *kind, const void *cfg_in, const void *data,
                           .best = p->best};
         while (p->step < p->steps) {
             md_losses L = {0};
-            if ((rc = kind->step(run, k, &L))) {
-                if (kind->parts_in_log)
-                    gs_error_wrap(rc, p->name);
+            if ((rc = md_run_step(run, k, &L)))
                 goto out; /* last.h5 keeps the last good state */
-            }
-            p->step++;
             done++;
             const double el = now_s() - t0;
             pr.step = done;
@@ -304,8 +534,6 @@ int md_train(const md_kind *kind, const void *cfg_in, const void *data,
             pr.steps_per_s = (double)(done - done0) / (el > 0 ? el : 1e-9);
             pr.eta_s = (double)(total - done) / (pr.steps_per_s > 0 ? pr.steps_per_s : 1);
             pr.evaluated = 0;
-            pr.notes = notes;
-            notes = NULL;
             const int last_step = p->step == p->steps;
             if (writer && (p->step % run->eval_every == 0 || last_step)) {
                 double score = NAN;
@@ -348,9 +576,7 @@ int md_train(const md_kind *kind, const void *cfg_in, const void *data,
 out:
     if (log)
         fclose(log);
-    kind->free(run);
     free(rec);
-    free(run);
-    free(cfg);
+    md_run_close(run);
     return rc;
 }

@@ -47,6 +47,7 @@
 
 typedef struct md_kind md_kind;
 typedef struct md_run md_run;
+typedef struct md_export_ctx md_export_ctx; /* models/md_export_internal.h */
 
 /* ---- data-parallel training ------------------------------------------------ */
 /* Hooks for training one model in several processes (one rank each, every
@@ -80,8 +81,6 @@ typedef struct {
                                        and its best; NaN until the first */
     double steps_per_s, eta_s;      /* this session's speed; seconds to the end */
     int evaluated;                  /* this report follows an evaluation */
-    const char *notes;              /* first report of a new run only: the kind's
-                                       run->notes (warnings for the user); else NULL */
 } md_progress;
 
 typedef void (*md_progress_fn)(void *ud, const md_progress *p);
@@ -89,6 +88,22 @@ typedef void (*md_progress_fn)(void *ud, const md_progress *p);
 typedef struct {
     const char *out_dir;            /* writes model.h5, last.h5, train.log there */
     int resume;                     /* continue from out_dir/last.h5 (its config rules) */
+    /* > 0 with resume: train.iters over the checkpoint's value, so a run
+     * (finished or not) continues to this many steps in total */
+    int64_t resume_iters;
+    /* A part (sub-model) whose step budget is 0 would be sampled untrained:
+     * an error unless this is set. */
+    int allow_untrained;
+    /* Called once, after init accepted the configuration and the data and
+     * before anything is written (writer rank only): creates and locks the
+     * output directory. NULL: out_dir must exist. So a run that fails its
+     * validation leaves nothing behind. */
+    int (*prepare)(void *ud);
+    void *prepare_ud;
+    /* Each line the user must see (dropped or under-trained parts, ...): also
+     * written to train.log as a '#' line. NULL: train.log only. */
+    void (*note)(void *ud, const char *line);
+    void *note_ud;
     /* Nonzero: save and return; the value comes back in *stopped (a signal
      * number from md_stop_on_signals, or whatever the caller stored). */
     const volatile sig_atomic_t *stop;
@@ -113,6 +128,9 @@ const volatile sig_atomic_t *md_stop_on_signals(void);
 typedef struct {
     char name[64];                  /* "" when the run has one part */
     int64_t step, steps;            /* taken (the driver counts) / budget (init sets) */
+    int64_t min_steps;              /* the floor the kind's budget rule aims for (init
+                                       may set it; 0 = none): a part trained fewer steps
+                                       is reported when its model is opened */
     double best;                    /* lowest evaluation score, NaN before the first */
     int64_t best_step;              /* -1 before the first */
 } md_part;
@@ -126,12 +144,29 @@ struct md_run {
     md_part parts[MD_MAX_PARTS];
     int current;                    /* the part being trained (== n_parts when done) */
     int64_t eval_every, ckpt_every; /* init sets them (steps of a part) */
-    const char *notes;              /* init may set it: '\n'-terminated warnings (parts
-                                       not modelled, under-trained parts); the driver
-                                       writes them to train.log as "# " lines and hands
-                                       them to the first progress report */
     md_parallel par;
+    char notes[8192];               /* md_run_note lines not yet shown */
 };
+
+/* A line the user must see (a part dropped or under-trained, ...), from a
+ * kind's init or later: the driver shows it through md_train_opts.note
+ * (gansim-train: stderr) and writes it to train.log as a '#' line. */
+void md_run_note(md_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A run without md_train's loop, for tools and benchmarks that step a model
+ * themselves (gansim-bench times md_run_step: exactly the step gansim-train
+ * takes). md_run_open copies cfg, restores from resume_from (a last.h5, its
+ * configuration ruling; resume_iters > 0 replaces its train.iters, to
+ * continue a run to that many steps in total) when not NULL, and builds the kind's state on data
+ * (which must outlive the run); par may be NULL. md_run_step takes one step
+ * of part k and counts it. md_run_write writes what md_train writes, model.h5
+ * (with_train 0) or last.h5 (1), through a temporary renamed into place.
+ * md_run_close frees (NULL is fine). */
+int md_run_open(const md_kind *k, const void *cfg, const void *data, const char *resume_from,
+                int64_t resume_iters, const md_parallel *par, md_run **run);
+int md_run_step(md_run *run, int k, md_losses *out);
+int md_run_write(const md_run *run, const char *path, int with_train);
+void md_run_close(md_run *run);
 
 /* The data-parallel reduction of one network's gradients (a no-op in one
  * process): kinds call it after each backward pass, before the update. */
@@ -186,6 +221,10 @@ struct md_kind {
     /* training data */
     const char *data_help;          /* what --data takes */
     int (*data_read)(const char *path, const ds_read_opts *o, void **data);
+    /* The configuration's say on reading the data (data.columns, data.units,
+     * ... as ds_read_opts), or NULL: so that --resume reads the data as the
+     * run first did. Fields it leaves alone keep the caller's values. */
+    void (*data_opts)(const void *cfg, ds_read_opts *o);
     void (*data_free)(void *data);
     /* "4000 events, 6 features" for the tool's first line */
     void (*data_describe)(const void *data, char *buf, size_t n);
@@ -221,6 +260,10 @@ struct md_kind {
     void (*close)(void *model);
     const md_events_ops *events;    /* exactly one of the two */
     const md_images_ops *images;
+
+    /* deployment: writes the model's ONNX files through x (md_export);
+     * NULL when the kind has no exporter */
+    int (*export_onnx)(md_export_ctx *x, const char *model_path);
 };
 
 /* The registry. md_kind_find: by name or file kind ("luxe" or "luxe_wgan");
@@ -238,7 +281,28 @@ int md_kind_read_config(hid_t f, const char *path, const md_kind *k, void *cfg);
 /* A model opened for sampling, whatever its kind. */
 typedef struct md_model md_model;
 
+/* How far the training of a model file got, from the attributes the driver
+ * writes (files without them count as finished). partial: some part took
+ * fewer steps than its budget (an interrupted run; model.h5 then has
+ * state="partial"). notes: one line per part below its floor or never
+ * trained, and for a partial model what is missing; "" when none. */
+typedef struct {
+    int partial;
+    int n_parts;
+    int64_t step, steps;            /* over all parts */
+    char notes[4096];
+} md_model_status;
+
+int md_model_status_read(hid_t f, const char *path, md_model_status *st);
+
+/* Opens a model for sampling. A partial model (interrupted training) is
+ * refused (GS_ERR_STATE, naming the file and the missing steps) unless
+ * MD_OPEN_ALLOW_PARTIAL. */
+enum { MD_OPEN_ALLOW_PARTIAL = 1 };
+int md_model_open_ex(const char *path, unsigned flags, md_model **m);
 int md_model_open(const char *path, md_model **m);
+/* What md_model_status_read said of the opened file. */
+const md_model_status *md_model_status_of(const md_model *m);
 void md_model_close(md_model *m);
 const md_kind *md_model_kind(const md_model *m);
 /* The kind's own handle (md_luxe_model *, md_zdc_model *), for its functions. */

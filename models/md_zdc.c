@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/md_export_internal.h"
 #include "models/md_zdc_internal.h"
 
 /* ---- configuration ------------------------------------------------------- */
@@ -67,7 +68,7 @@ void md_zdc_cfg_default(md_zdc_cfg *c)
     c->aux_channels = 16;
     c->slope = 0.2;
     c->dropout = 0.2;
-    /* off by default, unlike design.md: measured on toy data (docs/results/
+    /* off by default, unlike the ALICE design (docs/zdc.md): measured on toy data (docs/results/
      * zdc-ablation.md), batch norm over all-real / all-fake batches hides the
      * overall brightness that separates them and the generator stays near
      * empty images (test W1 75.9 with it, 26.9 without, 3000 steps) */
@@ -86,7 +87,7 @@ void md_zdc_cfg_default(md_zdc_cfg *c)
     c->lr_aux = 1e-4;
     c->beta1 = 0.5;
     c->beta2 = 0.999;
-    /* not in design.md §5: the evaluated / sampled generator is a weight average
+    /* not in the ALICE design (docs/zdc.md): the evaluated / sampled generator is a weight average
      * (docs/zdc.md "Generator weight average"); measured on toy data it removes
      * most of the seed-to-seed spread of the plain GAN (test W1 56.0 -> 32.5 on
      * seed 2, 26.9 -> 24.8 on seed 1, 3000 steps, reduced widths) */
@@ -590,4 +591,5 @@ const md_kind md_kind_zdc = {
     .open = md_zdc_open,
     .close = md_zdc_close,
     .images = &md_zdc_images,
+    .export_onnx = md_export_zdc,
 };

@@ -73,39 +73,25 @@ struct md_zdc_model {
     int64_t h, w, nc;
 };
 
-/* per-channel eval-mode BN as y = sc x + sh */
-static void bn_affine(const nn_batchnorm_layer *bn, int64_t ch, double *sc, double *sh)
-{
-    const double g = bn->gamma->data[ch], b = bn->beta->data[ch];
-    const double m = bn->running_mean->data[ch], v = bn->running_var->data[ch];
-    sc[0] = g / sqrt(v + (double)bn->eps);
-    sh[0] = b - m * sc[0];
-}
-
+/* The eval-mode batch norms folded into the layers before them
+ * (nn_batchnorm_fold); the phase weights are nn_phase_fold3x3 of the
+ * BN-scaled 3x3 weights (the fold training uses, so the two cannot drift
+ * apart), and the folded bias is the same for all four phases of a channel. */
 static int fast_init(zdc_fast *f, const md_zdc_gen *g)
 {
     memset(f, 0, sizeof *f);
     nn_params_init(&f->ps);
-    const int64_t hw0 = g->h0 * g->w0, nin = g->fc.in, nout = g->fc.out;
+    const int64_t nin = g->fc.in, nout = g->fc.out;
     f->fw = nn_param_new(&f->ps, "fast.fc.w", 2, (int64_t[]){nout, nin});
     f->fb = nn_param_new(&f->ps, "fast.fc.b", 1, (int64_t[]){nout});
     if (!f->fw || !f->fb)
         return gs_error(GS_ERR_NOMEM, "zdc: out of memory");
-    for (int64_t j = 0; j < nout; j++) {
-        double sc, sh;
-        bn_affine(&g->bn[0], j / hw0, &sc, &sh);
-        for (int64_t i = 0; i < nin; i++)
-            f->fw->data[j * nin + i] = (float)(sc * g->fc.w->data[j * nin + i]);
-        f->fb->data[j] = (float)(sc * g->fc.b->data[j] + sh);
-    }
-    /* the phase weights are nn_phase_fold3x3 of the BN-scaled 3x3 weights
-     * (the fold training uses, so the two cannot drift apart); the shift of
-     * the folded BN is the same for all four phases of a channel */
-    nn_ctx *c = nn_ctx_new();
-    if (!c)
-        return gs_error(GS_ERR_NOMEM, "zdc: out of memory");
-    nn_set_grad_enabled(c, false);
-    int rc = GS_OK;
+    int rc = nn_batchnorm_fold(&g->bn[0], g->fc.w, g->fc.b, f->fw, f->fb);
+    nn_ctx *c = rc ? NULL : nn_ctx_new();
+    if (!rc && !c)
+        rc = gs_error(GS_ERR_NOMEM, "zdc: out of memory");
+    if (c)
+        nn_set_grad_enabled(c, false);
     for (int s = 0; s < 2 && !rc; s++) {
         const nn_conv2d_layer *cv = &g->conv[s];
         const int64_t co = cv->out, ci = cv->in;
@@ -114,19 +100,15 @@ static int fast_init(zdc_fast *f, const md_zdc_gen *g)
         f->pw[s] = nn_param_new(&f->ps, name, 4, (int64_t[]){4 * co, ci, 2, 2});
         snprintf(name, sizeof name, "fast.p%d.b", s);
         f->pb[s] = nn_param_new(&f->ps, name, 1, (int64_t[]){4 * co});
-        nn_tensor *ws = nn_new(c, 4, cv->w->shape);
-        if (!f->pw[s] || !f->pb[s] || !ws) {
+        nn_tensor *ws = nn_new(c, 4, cv->w->shape), *bs = nn_new(c, 1, (int64_t[]){co});
+        if (!f->pw[s] || !f->pb[s] || !ws || !bs) {
             rc = gs_error(GS_ERR_NOMEM, "zdc: out of memory");
             break;
         }
-        for (int64_t o = 0; o < co; o++) {
-            double sc, sh;
-            bn_affine(&g->bn[s + 1], o, &sc, &sh);
-            for (int ph = 0; ph < 4; ph++)
-                f->pb[s]->data[ph * co + o] = (float)(sc * cv->b->data[o] + sh);
-            for (int64_t k = 0; k < ci * 9; k++)
-                ws->data[o * ci * 9 + k] = (float)(sc * cv->w->data[o * ci * 9 + k]);
-        }
+        if ((rc = nn_batchnorm_fold(&g->bn[s + 1], cv->w, cv->b, ws, bs)))
+            break;
+        for (int ph = 0; ph < 4; ph++)
+            memcpy(f->pb[s]->data + ph * co, bs->data, (size_t)co * sizeof(float));
         nn_tensor *p = nn_phase_fold3x3(c, ws);
         if (!p)
             rc = gs_error_wrap(GS_ERR_NOMEM, "zdc: folding the generator");
@@ -135,36 +117,6 @@ static int fast_init(zdc_fast *f, const md_zdc_gen *g)
     }
     nn_ctx_free(c);
     return rc;
-}
-
-/* [n, 4 co, h + 1, w + 1] phase planes -> LeakyReLU'd [n, co, 2h, 2w]: what
- * nn_phase_interleave does, with the activation in the same pass (training
- * cannot fuse it: batch norm sits in between there). */
-static nn_tensor *phase_shuffle(nn_ctx *c, nn_tensor *y, int64_t co, float slope)
-{
-    if (!y)
-        return NULL;
-    const int64_t n = y->shape[0], h = y->shape[2] - 1, w = y->shape[3] - 1;
-    nn_tensor *x = nn_new(c, 4, (int64_t[]){n, co, 2 * h, 2 * w});
-    if (!x)
-        return NULL;
-    const float *src = y->data;
-    float *dst = x->data;
-#pragma omp parallel for schedule(static)
-    for (int64_t nc = 0; nc < n * co; nc++) {
-        const int64_t in = nc / co, o = nc % co;
-        for (int a = 0; a < 2; a++)
-            for (int b = 0; b < 2; b++) {
-                const float *pl = src + ((in * 4 + a * 2 + b) * co + o) * (h + 1) * (w + 1);
-                float *out = dst + nc * 4 * h * w;
-                for (int64_t i = 0; i < h; i++)
-                    for (int64_t j = 0; j < w; j++) {
-                        const float v = pl[(i + a) * (w + 1) + j + b];
-                        out[(2 * i + a) * 2 * w + 2 * j + b] = v > 0 ? v : slope * v;
-                    }
-            }
-    }
-    return x;
 }
 
 /* The inference generator: [m, 1, 4 h0, 4 w0] before crop, ReLU applied later. */
@@ -176,8 +128,10 @@ static nn_tensor *fast_fwd(nn_ctx *c, const md_zdc_gen *g, const zdc_fast *f, nn
     const int64_t m = z->shape[0];
     nn_tensor *x = nn_leaky_relu(c, nn_linear(c, nn_concat(c, z, cond), f->fw, f->fb), g->slope);
     x = nn_reshape(c, x, 4, (int64_t[]){m, g->ch[0], g->h0, g->w0});
-    x = phase_shuffle(c, nn_conv2d(c, x, f->pw[0], f->pb[0], 1, 1), g->ch[1], g->slope);
-    x = phase_shuffle(c, nn_conv2d(c, x, f->pw[1], f->pb[1], 1, 1), g->ch[2], g->slope);
+    /* the phase interleave takes the LeakyReLU in the same pass (training
+     * cannot fuse it: batch norm sits in between there) */
+    x = nn_phase_interleave_lrelu(c, nn_conv2d(c, x, f->pw[0], f->pb[0], 1, 1), NULL, g->slope);
+    x = nn_phase_interleave_lrelu(c, nn_conv2d(c, x, f->pw[1], f->pb[1], 1, 1), NULL, g->slope);
     return nn_conv2d(c, x, g->conv[2].w, g->conv[2].b, 1, 1);
 }
 
@@ -382,3 +336,54 @@ static int im_sample(void *m, const float *cond, int64_t n, int64_t k, uint64_t 
 }
 
 const md_images_ops md_zdc_images = {im_n_cond, im_shape, im_sample};
+
+/* ---- the inference form, for exporters and parity checks ----------------------- */
+int md_zdc_inference_view(const md_zdc_model *m, md_zdc_inference *v)
+{
+    memset(v, 0, sizeof *v);
+    if (!m)
+        return gs_error(GS_ERR_ARG, "zdc: no model");
+    v->g = &m->g;
+    v->fc_w = m->fast.fw;
+    v->fc_b = m->fast.fb;
+    for (int s = 0; s < 2; s++) {
+        v->phase_w[s] = m->fast.pw[s];
+        v->phase_b[s] = m->fast.pb[s];
+    }
+    v->scaler = &m->scaler;
+    return GS_OK;
+}
+
+int md_zdc_generate_log(md_zdc_model *m, const float *z, const float *cond_std, int64_t n,
+                        float *out)
+{
+    if (!m || !z || !cond_std || !out || n < 1)
+        return gs_error(GS_ERR_ARG, "zdc: generate: bad arguments");
+    nn_ctx *c = m->ctx[0];
+    const md_zdc_gen *g = &m->g;
+    const int64_t h = g->h, w = g->w, nc = g->n_cond, nz = g->noise_dim;
+    const int64_t hh = 4 * g->h0, ww = 4 * g->w0, top = (hh - h) / 2, left = (ww - w) / 2;
+    const bool was_grad = nn_get_grad_enabled(c);
+    nn_set_grad_enabled(c, false);
+    nn_set_training(c, false);
+    int rc = GS_OK;
+    for (int64_t o0 = 0; o0 < n && !rc; o0 += MD_ZDC_GEN_CHUNK) {
+        const int64_t k = n - o0 < MD_ZDC_GEN_CHUNK ? n - o0 : MD_ZDC_GEN_CHUNK;
+        nn_ctx_reset(c);
+        nn_tensor *y = fast_fwd(c, g, &m->fast, nn_input(c, 2, (int64_t[]){k, nz}, z + o0 * nz),
+                                nn_input(c, 2, (int64_t[]){k, nc}, cond_std + o0 * nc));
+        if (!y) {
+            rc = gs_error_wrap(GS_ERR_NOMEM, "zdc: generation");
+            break;
+        }
+        for (int64_t i = 0; i < k; i++)
+            for (int64_t row = 0; row < h; row++)
+                for (int64_t col = 0; col < w; col++) {
+                    const float v = y->data[(i * hh + row + top) * ww + col + left];
+                    out[((o0 + i) * h + row) * w + col] = v > 0 ? v : 0.0f;
+                }
+    }
+    nn_ctx_reset(c);
+    nn_set_grad_enabled(c, was_grad);
+    return rc;
+}

@@ -40,6 +40,28 @@
 typedef struct nn_ctx nn_ctx;
 typedef struct nn_tensor nn_tensor;
 
+/* Op parameters, named per op family; the op says which member is in use. */
+typedef union {
+    struct { float a, b; } affine;         /* AFFINE: a x + b */
+    float slope;                           /* LEAKY_RELU, LEAKY_RELU_BW, LINEAR_LRELU */
+    struct { bool ta, tb; } matmul;        /* MATMUL: transpose A, B */
+    int64_t start;                         /* SLICE, PAD: offset along dim 1 */
+    struct { int64_t o, m, i; } view;      /* REDUCE, EXPAND, CHAN_*: x as [o, m, i],
+                                              the m channels reduced or broadcast */
+    struct {
+        int64_t sh, sw, ph, pw;            /* stride and padding, rows and columns */
+        int64_t slabs, slab_floats;        /* im2col slabs in aux: count, floats each */
+    } conv;                                /* CONV2D, CONV_T2D, CONV_WGRAD */
+    int64_t factor;                        /* UPSAMPLE2D, SUMPOOL2D */
+    struct { int64_t top, left; } window;  /* CROP2D, PAD2D: the window's corner */
+    struct { float slope; bool act; } il;  /* PHASE_IL: LeakyReLU(slope) fused when act */
+    struct {
+        int64_t o, m, i;                   /* x as [o, m, i], m channels */
+        float eps, slope;
+        bool act;                          /* LeakyReLU(slope) fused */
+    } bn;                                  /* BN_TRAIN */
+} nn_op_args;
+
 /* Fields above the line may be read by users; the rest is the engine's. */
 struct nn_tensor {
     float *data;                    /* n floats, 64-byte aligned, row-major */
@@ -53,8 +75,7 @@ struct nn_tensor {
     bool requires_grad;
     bool is_param;
     nn_tensor *src[NN_MAX_SRC];
-    float fp[4];                    /* op parameters (float) */
-    int64_t ip[6];                  /* op parameters (int) */
+    nn_op_args arg;                 /* the op's parameters (its family's member) */
     nn_tensor *prev;                /* tape link: previous node of the context */
     nn_tensor *gacc;                /* gradient being accumulated in a backward pass */
     uint64_t gepoch;                /* pass that gacc belongs to */
@@ -342,6 +363,11 @@ nn_tensor *nn_phase_unfold3x3(nn_ctx *c, nn_tensor *p);
  * plus b[c] (b [C] or NULL); deinterleave: its adjoint (without the bias),
  * zero where no output pixel reads. */
 nn_tensor *nn_phase_interleave(nn_ctx *c, nn_tensor *z, nn_tensor *b);
+/* leaky_relu(nn_phase_interleave(z, b), slope) in one pass and one tensor,
+ * slope >= 0 (the activation's mask is read from the output's sign): the
+ * inference generator's "phase conv, then activate" without a second pass
+ * over the image. Differentiable to any order, like the two ops. */
+nn_tensor *nn_phase_interleave_lrelu(nn_ctx *c, nn_tensor *z, nn_tensor *b, float slope);
 nn_tensor *nn_phase_deinterleave(nn_ctx *c, nn_tensor *y);
 /* [N, ...] -> [N, prod(...)] (a reshape; shares data). */
 nn_tensor *nn_flatten(nn_ctx *c, nn_tensor *x);
@@ -361,11 +387,6 @@ nn_tensor *nn_batchnorm(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *be
 nn_tensor *nn_batchnorm_leaky_relu(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *beta,
                                    float *running_mean, float *running_var, float momentum,
                                    float eps, float slope);
-/* Training-mode batch norm as the composition of ops that nn_batchnorm used
- * before it became one op (no running statistics): the tests' reference. */
-nn_tensor *nn_batchnorm_composed(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *beta,
-                                 float eps);
-
 typedef struct {
     nn_tensor *w, *b;   /* [out, in, k, k], [out] or NULL */
     int64_t in, out, k, stride, pad;
@@ -410,5 +431,16 @@ nn_tensor *nn_batchnorm_layer_fwd(nn_ctx *c, const nn_batchnorm_layer *l, nn_ten
 /* The layer followed by LeakyReLU(slope), fused (nn_batchnorm_leaky_relu). */
 nn_tensor *nn_batchnorm_layer_fwd_lrelu(nn_ctx *c, const nn_batchnorm_layer *l, nn_tensor *x,
                                         float slope);
+/* Inference fold: eval-mode batch norm is y = s x + t per channel, with
+ * s = gamma / sqrt(running_var + eps) and t = beta - running_mean s (computed
+ * in double). Folded into the layer before it, whose weight w [rows, ...]
+ * and bias b [rows] (or NULL: zero) produce the normalised channels, rows
+ * per channel = rows / l->ch consecutive rows (1 for a conv's output
+ * channels; h·w for a linear map reshaped to [C, h, w]): w_out = s w,
+ * b_out = s b + t, shapes of w and [rows]. The layer with the folded
+ * parameters equals layer + eval-mode batch norm up to float rounding.
+ * GS_ERR_ARG when rows is not a multiple of l->ch or a shape differs. */
+int nn_batchnorm_fold(const nn_batchnorm_layer *l, const nn_tensor *w, const nn_tensor *b,
+                      nn_tensor *w_out, nn_tensor *b_out);
 
 #endif

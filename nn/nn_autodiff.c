@@ -155,7 +155,7 @@ static int run_pass(pass *ps, nn_tensor *y, bool create_graph, int n, nn_tensor 
         const nn_tensor *mark = nn_ctx_tape(c);
         ps->node = t;
         uint64_t fails = nn_ctx_failures(c);
-        nn_op_table[t->op].bwd(c, t, t->gacc, g);
+        nn_op_table[t->op]->bwd(c, t, t->gacc, g);
         if (nn_ctx_failures(c) != fails) {
             rc = GS_ERR_NOMEM;  /* a rule's op failed; the message says which */
             goto out;

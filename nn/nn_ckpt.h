@@ -25,10 +25,4 @@ int nn_group_load(hid_t loc, const char *name, nn_params *ps, nn_optim *o);
 int nn_rng_save(hid_t loc, const char *name, const gs_rng *r);
 int nn_rng_load(hid_t loc, const char *name, gs_rng *r);
 
-/* A whole training state in one file, written atomically (temp + rename):
- * /params, /optim, /rng, attr step. Either of optim/rng may be NULL. */
-int nn_ckpt_save(const char *path, const nn_params *ps, const nn_optim *o, const gs_rng *r,
-                 int64_t step);
-int nn_ckpt_load(const char *path, nn_params *ps, nn_optim *o, gs_rng *r, int64_t *step);
-
 #endif

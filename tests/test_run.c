@@ -278,7 +278,7 @@ START_TEST(t_driver_run_stop_resume)
     ck_assert_int_eq(w2.calls, 20);
     snprintf(q, sizeof q, "%s/last.h5", b);
     for (int k = 0; k < 2; k++) {
-        char g[8];
+        char g[16];
         snprintf(g, sizeof g, "p%d", k);
         ck_assert_msg(attr(p, g, "theta") == attr(q, g, "theta"), "part %d differs", k);
         ck_assert(attr(p, g, "best_theta") == attr(q, g, "best_theta"));

@@ -328,6 +328,7 @@ static void probe_cb(void *ud, const md_progress *p)
 
 START_TEST(t_no_malloc_in_step)
 {
+    alloc_count_prove();
     ds_images data;
     ck_assert_int_eq(ds_toy_zdc(200, 8, &data), GS_OK);
     char dir[64];

@@ -10,13 +10,21 @@
  * Timing: wall clock (CLOCK_MONOTONIC), `warmup` untimed runs, then the
  * best of `reps` timed runs — the best, not the mean, because on a shared
  * machine noise only ever adds time. */
+#include "datasets/ds.h"
+#include "models/md_export.h"
+#include "models/md_luxe.h"
+#include "models/md_run.h"
 #include "models/md_wgan.h"
+#include "models/md_zdc.h"
 #include "nn/nn.h"
 #include "tools/tool_common.h"
 
 #include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PROG "gansim-bench"
 #define MAX_ROWS 64
@@ -31,7 +39,6 @@ typedef struct {
     int threads;       /* threads of this row (model phases), 0 = the run's */
     double per_s;      /* model phases: steps, events or images per second */
     char unit[16];
-    double arena_mb;   /* zdc phases: the context arena's high water, else 0 */
 } bench_row;
 
 typedef struct {
@@ -88,7 +95,6 @@ static bench_row *bench_add(bench *b, const char *name, const char *shape, doubl
     r->threads = 0;
     r->per_s = 0;
     r->unit[0] = 0;
-    r->arena_mb = 0;
     return r;
 }
 
@@ -163,7 +169,7 @@ typedef struct {
     int64_t ci, co, h, w, k, s, p;
 } conv_shape;
 
-/* §5 of the design: generator convs after each x2 upsampling (14x8 -> 28x16
+/* The zdc_gan generator (docs/zdc.md): generator convs after each x2 upsampling (14x8 -> 28x16
  * -> 56x32), discriminator convs 3x3 stride 2 on the 56x30 image. */
 static const conv_shape zdc_convs[] = {
     {"G conv 128->64", 128, 64, 28, 16, 3, 1, 1},
@@ -262,8 +268,9 @@ static int bench_conv2d(bench *b)
 }
 
 /* ---- model-level phases ------------------------------------------------------------ *
- * Training and generation of the design §5 reference models, timed as a
- * trainer runs them. FLOPs are counted analytically: only the GEMMs and
+ * Training and generation of the models as gansim-train and gansim-sample
+ * run them (luxe: the reference WGAN of docs/luxe.md through md_wgan; zdc:
+ * the model kind itself). FLOPs are counted analytically: only the GEMMs and
  * convolutions a phase needs (the same work PyTorch does), so "% peak" says
  * how close a phase gets to the sgemm limit of this machine. Each phase runs
  * at 1 thread and at the requested count (scaling), unless --threads or
@@ -283,7 +290,7 @@ static double mlp_flops(const md_mlp_cfg *m)
     return s;
 }
 
-/* The LUXE reference of design §5: noise 50 -> 300 x3 -> 6, critic 6 -> 300 x3 -> 1. */
+/* The LUXE reference WGAN (docs/luxe.md): noise 50 -> 300 x3 -> 6, critic 6 -> 300 x3 -> 1. */
 static md_wgan_cfg luxe_ref_cfg(int64_t batch)
 {
     md_wgan_cfg w = {.n_features = 6, .noise_dim = 50, .loss = MD_LOSS_WGAN_GP,
@@ -445,174 +452,73 @@ static int bench_gen(bench *b)
     return rc;
 }
 
-/* ---- the zdc reference GAN (design §5), built from nn/ layers --------------------- *
- * G: [noise 10 | cond 9] -> Linear -> 128x14x8 (BN, LReLU) -> up x2, conv 3x3 -> 64
- * (BN, LReLU) -> up x2, conv 3x3 -> 32 (BN, LReLU) -> conv 3x3 -> 1, ReLU -> crop
- * 56x30. D: conv 3x3 s2 1 -> 32 (LReLU, dropout) -> 64 (BN, LReLU, dropout) ->
- * 128 (LReLU, dropout), flatten | cond -> 128 (LReLU) -> 1. bench/torch_ref.py
- * defines the same networks. */
+/* ---- zdc: what `gansim-train zdc` and `gansim-sample` run ---------------------------- *
+ * The model kind's own code with its default configuration (md_zdc_cfg_default:
+ * G, D and the weight average; no regulariser, no batch norm in D), only the
+ * batch set: a training step is md_run_step of md_kind_zdc (a discriminator
+ * update on real and fake images, a generator update, the weight average),
+ * on toy images (the values do not change the work). Generation is the
+ * sampler of a model file written as gansim-train writes it and opened as
+ * gansim-sample opens it (md_model_open): the folded sub-pixel generator,
+ * exp(y) - 1, the conditions standardised, the output image set allocated.
+ * bench/torch_ref.py defines the same networks and step in PyTorch. */
 typedef struct {
-    nn_params gp, dp, buf;
-    nn_linear_layer g_in, d_fc, d_out;
-    nn_batchnorm_layer g_bn0, g_bn1, g_bn2, d_bn;
-    nn_conv2d_layer g_c1, g_c2, g_c3, d_c1, d_c2, d_c3;
-    nn_optim og, od;
-    nn_ctx *c;
-    gs_rng rng;
-    int64_t batch;
-    float *img, *cond, *noise;
+    ds_images data;
+    md_run *run;
+    md_model *model;
+    float *cond;     /* generation: conditions [n, 9] */
+    int64_t n;
     bool ok;
-} zdc_ref;
+} zdc_bench;
 
-static int zdc_ref_init(zdc_ref *z, int64_t batch)
+static void zdc_bench_free(zdc_bench *z)
+{
+    md_model_close(z->model);
+    md_run_close(z->run);
+    ds_images_free(&z->data);
+    free(z->cond);
+}
+
+static int zdc_bench_init(zdc_bench *z, int64_t batch, bool gen)
 {
     memset(z, 0, sizeof *z);
-    nn_params_init(&z->gp);
-    nn_params_init(&z->dp);
-    nn_params_init(&z->buf);
-    gs_rng_seed(&z->rng, 7);
-    gs_rng *r = &z->rng;
-    int rc = nn_linear_layer_init(&z->g_in, &z->gp, "g.in", 19, 128 * 14 * 8, true,
-                                  NN_INIT_TORCH, r);
-    rc = rc ? rc : nn_batchnorm_layer_init(&z->g_bn0, &z->gp, &z->buf, "g.bn0", 128, 0.1f, 1e-5f);
-    rc = rc ? rc : nn_conv2d_layer_init(&z->g_c1, &z->gp, "g.c1", 128, 64, 3, 1, 1, true, NN_INIT_TORCH, r);
-    rc = rc ? rc : nn_batchnorm_layer_init(&z->g_bn1, &z->gp, &z->buf, "g.bn1", 64, 0.1f, 1e-5f);
-    rc = rc ? rc : nn_conv2d_layer_init(&z->g_c2, &z->gp, "g.c2", 64, 32, 3, 1, 1, true, NN_INIT_TORCH, r);
-    rc = rc ? rc : nn_batchnorm_layer_init(&z->g_bn2, &z->gp, &z->buf, "g.bn2", 32, 0.1f, 1e-5f);
-    rc = rc ? rc : nn_conv2d_layer_init(&z->g_c3, &z->gp, "g.c3", 32, 1, 3, 1, 1, true, NN_INIT_TORCH, r);
-    rc = rc ? rc : nn_conv2d_layer_init(&z->d_c1, &z->dp, "d.c1", 1, 32, 3, 2, 1, true, NN_INIT_TORCH, r);
-    rc = rc ? rc : nn_conv2d_layer_init(&z->d_c2, &z->dp, "d.c2", 32, 64, 3, 2, 1, true, NN_INIT_TORCH, r);
-    rc = rc ? rc : nn_batchnorm_layer_init(&z->d_bn, &z->dp, &z->buf, "d.bn", 64, 0.1f, 1e-5f);
-    rc = rc ? rc : nn_conv2d_layer_init(&z->d_c3, &z->dp, "d.c3", 64, 128, 3, 2, 1, true, NN_INIT_TORCH, r);
-    rc = rc ? rc : nn_linear_layer_init(&z->d_fc, &z->dp, "d.fc", 128 * 7 * 4 + 9, 128, true, NN_INIT_TORCH, r);
-    rc = rc ? rc : nn_linear_layer_init(&z->d_out, &z->dp, "d.out", 128, 1, true, NN_INIT_TORCH, r);
-    nn_optim_cfg oc = nn_optim_defaults(NN_OPT_ADAM, 1e-4f);
-    rc = rc ? rc : nn_optim_init(&z->og, &z->gp, &oc);
-    rc = rc ? rc : nn_optim_init(&z->od, &z->dp, &oc);
-    z->batch = batch;
-    z->img = rand_floats(batch * 56 * 30, 8);
-    z->cond = rand_floats(batch * 9, 9);
-    z->noise = malloc((size_t)(batch * 10) * sizeof(float));
-    z->c = nn_ctx_new();
-    if (!rc && (!z->img || !z->cond || !z->noise || !z->c))
-        rc = GS_ERR_NOMEM;
+    z->n = batch;
     z->ok = true;
+    md_zdc_cfg cfg;
+    md_zdc_cfg_default(&cfg);
+    cfg.batch = batch;
+    int rc = ds_toy_zdc(512, 7, &z->data);
+    if (!rc)
+        rc = md_run_open(&md_kind_zdc, &cfg, &z->data, NULL, 0, NULL, &z->run);
+    if (rc || !gen)
+        return rc;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/gansim-bench-zdc-%ld.h5", (long)getpid());
+    rc = md_run_write(z->run, path, 0);
+    if (!rc)
+        rc = md_model_open(path, &z->model);
+    unlink(path);
+    if (!rc && !(z->cond = malloc((size_t)(batch * 9) * sizeof(float))))
+        rc = GS_ERR_NOMEM;
+    for (int64_t i = 0; !rc && i < batch; i++) /* cycle through the toy rows */
+        memcpy(z->cond + i * 9, z->data.cond + (i % z->data.n) * 9, 9 * sizeof(float));
     return rc;
 }
 
-static void zdc_ref_free(zdc_ref *z)
-{
-    nn_optim_free(&z->og);
-    nn_optim_free(&z->od);
-    nn_params_free(&z->gp);
-    nn_params_free(&z->dp);
-    nn_params_free(&z->buf);
-    nn_ctx_free(z->c);
-    free(z->img);
-    free(z->cond);
-    free(z->noise);
-}
-
-/* Without gradients (the D step's fake images, generation) a layer's input
- * is dead once the layer's output exists: recycle it (as md_zdc does). */
-static nn_tensor *next_layer(nn_ctx *c, nn_tensor *in, nn_tensor *out)
-{
-    if (in && out && !out->requires_grad && in->data != out->data)
-        nn_release(c, in);
-    return out;
-}
-
-static nn_tensor *zdc_G(zdc_ref *z, nn_tensor *cond)
-{
-    nn_ctx *c = z->c;
-    const int64_t n = cond->shape[0];
-    gs_rng_fill_normal(&z->rng, z->noise, n * 10, 0.0f, 1.0f);
-    nn_tensor *x = nn_concat(c, nn_input(c, 2, (int64_t[]){n, 10}, z->noise), cond);
-    x = nn_reshape(c, nn_linear_layer_fwd(c, &z->g_in, x), 4, (int64_t[]){n, 128, 14, 8});
-    /* as md_zdc_gen_fwd: batch norm + LeakyReLU as one op */
-    x = next_layer(c, x, nn_batchnorm_layer_fwd_lrelu(c, &z->g_bn0, x, 0.2f));
-    /* as md_zdc_gen_fwd: up x2 + conv 3x3 as one phase conv at low resolution */
-    x = next_layer(c, x, nn_upsample2_conv3x3(c, x, z->g_c1.w, z->g_c1.b));
-    x = next_layer(c, x, nn_batchnorm_layer_fwd_lrelu(c, &z->g_bn1, x, 0.2f));
-    x = next_layer(c, x, nn_upsample2_conv3x3(c, x, z->g_c2.w, z->g_c2.b));
-    x = next_layer(c, x, nn_batchnorm_layer_fwd_lrelu(c, &z->g_bn2, x, 0.2f));
-    x = next_layer(c, x, nn_conv2d_layer_fwd(c, &z->g_c3, x));
-    x = next_layer(c, x, nn_relu(c, x));
-    return nn_crop2d(c, x, 0, 0, 56, 30);
-}
-
-static nn_tensor *zdc_D(zdc_ref *z, nn_tensor *img, nn_tensor *cond)
-{
-    nn_ctx *c = z->c;
-    nn_tensor *x = nn_leaky_relu(c, nn_conv2d_layer_fwd(c, &z->d_c1, img), 0.2f);
-    x = nn_dropout(c, x, 0.2f, &z->rng);
-    x = nn_batchnorm_layer_fwd_lrelu(c, &z->d_bn, nn_conv2d_layer_fwd(c, &z->d_c2, x), 0.2f);
-    x = nn_dropout(c, x, 0.2f, &z->rng);
-    x = nn_leaky_relu(c, nn_conv2d_layer_fwd(c, &z->d_c3, x), 0.2f);
-    x = nn_dropout(c, x, 0.2f, &z->rng);
-    x = nn_concat(c, nn_flatten(c, x), cond);
-    x = nn_leaky_relu(c, nn_linear_layer_fwd(c, &z->d_fc, x), 0.2f);
-    return nn_linear_layer_fwd(c, &z->d_out, x);
-}
-
-static nn_tensor *bce_const(nn_ctx *c, nn_tensor *logits, float target)
-{
-    nn_tensor *t = logits ? nn_new(c, logits->ndim, logits->shape) : NULL;
-    if (!t)
-        return NULL;
-    for (int64_t i = 0; i < t->n; i++)
-        t->data[i] = target;
-    return nn_bce_with_logits(c, logits, t);
-}
-
-/* One training step: a discriminator update on real + fake, then a
- * generator update (non-saturating BCE). */
 static void run_zdc_train(void *ud)
 {
-    zdc_ref *z = ud;
-    nn_ctx *c = z->c;
-    const int64_t n = z->batch;
-    nn_set_training(c, true);
-    nn_ctx_reset(c);
-    nn_params_zero_grad(&z->dp);
-    nn_tensor *cond = nn_input(c, 2, (int64_t[]){n, 9}, z->cond);
-    nn_params_set_requires_grad(&z->gp, false);
-    nn_tensor *fake = zdc_G(z, cond);
-    nn_params_set_requires_grad(&z->gp, true);
-    nn_tensor *real = nn_input(c, 4, (int64_t[]){n, 1, 56, 30}, z->img);
-    nn_tensor *ld = nn_add(c, bce_const(c, zdc_D(z, real, cond), 1.0f),
-                           bce_const(c, zdc_D(z, fake, cond), 0.0f));
-    z->ok &= nn_backward(c, ld) == GS_OK;
-    nn_optim_step(&z->od);
-    nn_ctx_reset(c);
-    nn_params_zero_grad(&z->gp);
-    nn_params_set_requires_grad(&z->dp, false);
-    cond = nn_input(c, 2, (int64_t[]){n, 9}, z->cond);
-    z->ok &= nn_backward(c, bce_const(c, zdc_D(z, zdc_G(z, cond), cond), 1.0f)) == GS_OK;
-    nn_params_set_requires_grad(&z->dp, true);
-    nn_optim_step(&z->og);
+    zdc_bench *z = ud;
+    md_losses l;
+    z->ok &= md_run_step(z->run, 0, &l) == GS_OK;
 }
 
-/* Generation in chunks of 128 images, the context reset between chunks:
- * without a tape to keep, a chunk's activations are dead once its images
- * are copied out, so the arena stays at one chunk's size (as
- * md_mlp_generate does for the dense generator). */
 static void run_zdc_gen(void *ud)
 {
-    zdc_ref *z = ud;
-    nn_ctx *c = z->c;
-    const int64_t chunk = 128, px = 56 * 30;
-    nn_set_training(c, false);
-    nn_set_grad_enabled(c, false);
-    for (int64_t i0 = 0; i0 < z->batch; i0 += chunk) {
-        const int64_t m = z->batch - i0 < chunk ? z->batch - i0 : chunk;
-        nn_ctx_reset(c);
-        nn_tensor *img = zdc_G(z, nn_input(c, 2, (int64_t[]){m, 9}, z->cond + i0 * 9));
-        z->ok &= img != NULL;
-        if (img)
-            memcpy(z->img + i0 * px, img->data, (size_t)(m * px) * sizeof(float));
-    }
-    nn_set_grad_enabled(c, true);
+    zdc_bench *z = ud;
+    ds_images out;
+    z->ok &= md_model_kind(z->model)->images->sample(md_model_handle(z->model), z->cond, z->n,
+                                                     1, 5, &out) == GS_OK;
+    ds_images_free(&out);
 }
 
 /* Conv FLOPs per sample: 2 co ho wo ci k k (3x3 unless said). */
@@ -655,9 +561,10 @@ static int bench_zdc_phases(bench *b, bool gen_only)
         }
         for (int ti = 0; ti < nt && !rc; ti++) {
             nn_set_threads(ts[ti]);
-            zdc_ref z;
-            if ((rc = zdc_ref_init(&z, n))) {
-                zdc_ref_free(&z);
+            zdc_bench z;
+            if ((rc = zdc_bench_init(&z, n, gen))) {
+                gs_tool_err(PROG, "zdc: %s", gs_errmsg());
+                zdc_bench_free(&z);
                 break;
             }
             const double sec = bench_time(b, gen ? run_zdc_gen : run_zdc_train, &z);
@@ -667,7 +574,8 @@ static int bench_zdc_phases(bench *b, bool gen_only)
             }
             /* D step: G fwd, D fwd x2, D backward x2 (weights + data, but no
              * data gradient for the image input): fg + 6 fd - 2 fd1. G step:
-             * G fwd, D fwd, D data gradient, G weights + data: 3 fg + 2 fd. */
+             * G fwd, D fwd, D data gradient, G weights + data: 3 fg + 2 fd.
+             * (The weight average and the sampler's exp are not counted.) */
             const double train = 4 * fg + 8 * fd - 2 * fd1;
             const double gflop = 1e-9 * (double)n * (gen ? fg : train);
             char name[48], shape[64];
@@ -678,13 +586,8 @@ static int bench_zdc_phases(bench *b, bool gen_only)
                 row->threads = ts[ti];
                 row->per_s = gen ? (double)n / sec : 1.0 / sec;
                 snprintf(row->unit, sizeof row->unit, gen ? "images/s" : "steps/s");
-                /* the step's activations and gradients live in the arena, so its
-                 * high water is the model's memory cost, free of allocator noise */
-                nn_ctx_stats st;
-                nn_ctx_get_stats(z.c, &st);
-                row->arena_mb = (double)st.high_water / (1024.0 * 1024.0);
             }
-            zdc_ref_free(&z);
+            zdc_bench_free(&z);
         }
     }
     nn_set_threads(b->threads);
@@ -693,6 +596,239 @@ static int bench_zdc_phases(bench *b, bool gen_only)
 
 static int bench_zdc(bench *b) { return bench_zdc_phases(b, false); }
 static int bench_zdc_gen(bench *b) { return bench_zdc_phases(b, true); }
+
+/* ---- gansim vs ONNX Runtime on the same exported model ---------------------------- *
+ * A zdc_gan and a luxe_wgan model at the design's widths (2 training steps on
+ * toy data: the speed does not depend on the weights) are exported with
+ * md_export; the same inputs then run through gansim's sampling generator
+ * (md_zdc_generate_log; md_luxe_sub_generate, generator + inverse transforms)
+ * and through ONNX Runtime (onnxruntime-node, tests/ort/ort_run.js: session
+ * intra-op threads = T, one inter-op thread, all graph optimisations). Both
+ * report the best of --reps runs; neither includes drawing the noise. Needs
+ * node and node_modules/onnxruntime-node (scripts/install-deps); skipped with
+ * a note otherwise. */
+typedef struct {
+    md_zdc_model *zm;
+    md_luxe_model *lm;
+    const float *z, *c;
+    int64_t n;
+    float *out;
+    bool ok;
+} ort_native;
+
+static void run_native_zdc(void *ud)
+{
+    ort_native *r = ud;
+    r->ok &= md_zdc_generate_log(r->zm, r->z, r->c, r->n, r->out) == GS_OK;
+}
+
+static void run_native_luxe(void *ud)
+{
+    ort_native *r = ud;
+    r->ok &= md_luxe_sub_generate(r->lm, 0, r->z, r->n, r->out) == GS_OK;
+}
+
+static int write_raw(const char *path, const float *x, int64_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return gs_error(GS_ERR_IO, "%s: cannot create", path);
+    size_t w = fwrite(x, sizeof *x, (size_t)n, f);
+    return fclose(f) == 0 && w == (size_t)n ? GS_OK : gs_error(GS_ERR_IO, "%s: write failed", path);
+}
+
+/* Runs ort_run.js; returns the best seconds per run, or < 0. */
+static double ort_time(const bench *b, const char *root, const char *model, const char *inputs,
+                       const char *dir, int threads)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "node '%s/tests/ort/ort_run.js' --model '%s' %s --out '%s/y.f32' --threads %d "
+             "--repeat %d 2>&1",
+             root, model, inputs, dir, threads, b->reps + b->warmup);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    char line[4096] = "";
+    double best = -1;
+    while (fgets(line, sizeof line, p)) {
+        const char *k = strstr(line, "\"best_seconds\":");
+        if (k)
+            best = strtod(k + strlen("\"best_seconds\":"), NULL);
+        else
+            gs_tool_err(PROG, "ort: %s", line);
+    }
+    return pclose(p) == 0 ? best : -1;
+}
+
+static void ort_rows(bench *b, const char *what, const char *unit, int threads, int64_t n,
+                     double native_s, double ort_s)
+{
+    const char *who[2] = {"gansim", "ORT"};
+    const double sec[2] = {native_s, ort_s};
+    for (int i = 0; i < 2; i++) {
+        char name[48], shape[64];
+        snprintf(name, sizeof name, "%s %s T=%d", what, who[i], threads);
+        snprintf(shape, sizeof shape, "%lld %s", (long long)n, unit);
+        bench_row *row = bench_add(b, name, shape, 0, sec[i]);
+        if (row) {
+            row->threads = threads;
+            row->per_s = (double)n / sec[i];
+            snprintf(row->unit, sizeof row->unit, "%s/s", unit);
+        }
+    }
+}
+
+static int ort_models(const char *dir, char *zdc_path, char *luxe_path, size_t n)
+{
+    /* zdc: design widths, 2 steps */
+    ds_images im;
+    int rc = ds_toy_zdc(256, 1, &im);
+    md_zdc_cfg zc;
+    md_zdc_cfg_default(&zc);
+    zc.iters = 2;
+    zc.eval_every = zc.ckpt_every = 2;
+    zc.eval_rows = 20;
+    zc.batch = 16;
+    char d[4096];
+    snprintf(d, sizeof d, "%s/zdc", dir);
+    if (!rc && mkdir(d, 0777) != 0)
+        rc = gs_error(GS_ERR_IO, "ort: cannot create %s", d);
+    md_train_opts zo = {.out_dir = d};
+    int stopped = 0;
+    if (!rc)
+        rc = md_zdc_train(&zc, &im, &zo, &stopped);
+    ds_images_free(&im);
+    snprintf(zdc_path, n, "%s/zdc/model.h5", dir);
+    /* luxe: the default configuration's networks, one region, 2 steps */
+    ds_events ev;
+    if (!rc)
+        rc = ds_toy_luxe(20000, 1, &ev);
+    if (rc)
+        return rc;
+    md_luxe_cfg lc;
+    md_luxe_cfg_default(&lc);
+    lc.iters = 2;
+    lc.kl_every = lc.ckpt_every = 2;
+    lc.kl_samples = 200;
+    lc.region_mode = 0;
+    lc.split_species = 0;
+    snprintf(d, sizeof d, "%s/luxe", dir);
+    if (mkdir(d, 0777) != 0) {
+        ds_events_free(&ev);
+        return gs_error(GS_ERR_IO, "ort: cannot create %s", d);
+    }
+    md_train_opts lo = {.out_dir = d};
+    rc = md_luxe_train(&lc, &ev, &lo, &stopped);
+    ds_events_free(&ev);
+    snprintf(luxe_path, n, "%s/luxe/model.h5", dir);
+    return rc;
+}
+
+static int bench_ort(bench *b)
+{
+    const char *root = getenv("GANSIM_ROOT") ? getenv("GANSIM_ROOT") : ".";
+    char probe[4096];
+    snprintf(probe, sizeof probe, "%s/node_modules/onnxruntime-node/package.json", root);
+    if (access(probe, R_OK) != 0 || system("node --version >/dev/null 2>&1") != 0) {
+        fprintf(stderr, PROG ": ort: skipped (needs node and %s/node_modules/onnxruntime-node: "
+                        "scripts/install-deps; GANSIM_ROOT names the source tree)\n", root);
+        return GS_OK;
+    }
+    char dir[] = "/tmp/gansim-bench-XXXXXX";
+    if (!mkdtemp(dir))
+        return gs_error(GS_ERR_IO, "ort: cannot make a temporary directory");
+    char zp[4096], lp[4096], zx[256], lx[256], zin[8192], lin[4096], path[4200];
+    const int64_t nimg = b->pin_batch ? b->batch : 1024, nev = b->pin_batch ? b->batch : 65536;
+    md_zdc_model *zm = NULL;
+    md_luxe_model *lm = NULL;
+    float *z = NULL, *c = NULL, *out = NULL, *lz = NULL, *lout = NULL;
+    int rc = ort_models(dir, zp, lp, sizeof zp);
+    snprintf(zx, sizeof zx, "%s/zdc-onnx", dir);
+    snprintf(lx, sizeof lx, "%s/luxe-onnx", dir);
+    if (!rc)
+        rc = md_export(zp, zx, NULL);
+    if (!rc)
+        rc = md_export(lp, lx, NULL);
+    if (!rc)
+        rc = md_zdc_load(zp, &zm);
+    if (!rc)
+        rc = md_luxe_load(lp, &lm);
+    md_zdc_inference zv;
+    md_luxe_inference lv;
+    if (!rc)
+        rc = md_zdc_inference_view(zm, &zv);
+    if (!rc)
+        rc = md_luxe_inference_view(lm, &lv);
+    if (rc)
+        goto out;
+    const int64_t nz = zv.g->noise_dim, nc = zv.g->n_cond, px = zv.g->h * zv.g->w;
+    const int64_t lnz = lv.noise_dim, f = lv.n_features;
+    z = rand_floats(nimg * nz, 5);
+    c = rand_floats(nimg * nc, 6);
+    out = malloc((size_t)(nimg * px) * sizeof *out);
+    lz = rand_floats(nev * lnz, 7);
+    lout = malloc((size_t)(nev * f) * sizeof *lout);
+    if (!z || !c || !out || !lz || !lout) {
+        rc = gs_error(GS_ERR_NOMEM, "ort: out of memory");
+        goto out;
+    }
+    /* the generator takes noise_dim (10 here, as O2 feeds) */
+    snprintf(path, sizeof path, "%s/z.f32", dir);
+    rc = write_raw(path, z, nimg * nz);
+    snprintf(path, sizeof path, "%s/c.f32", dir);
+    if (!rc)
+        rc = write_raw(path, c, nimg * nc);
+    snprintf(path, sizeof path, "%s/lz.f32", dir);
+    if (!rc)
+        rc = write_raw(path, lz, nev * lnz);
+    if (rc)
+        goto out;
+    snprintf(zin, sizeof zin, "--in 'noise:%s/z.f32:%lldx%lld' --in 'conditions:%s/c.f32:%lldx%lld'",
+             dir, (long long)nimg, (long long)nz, dir, (long long)nimg, (long long)nc);
+    snprintf(lin, sizeof lin, "--in 'noise:%s/lz.f32:%lldx%lld'", dir, (long long)nev,
+             (long long)lnz);
+    snprintf(zp, sizeof zp, "%s/generator.onnx", zx);
+    { /* the first sub-model's file, whatever its name */
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "ls '%s'/sub0_*.onnx 2>/dev/null", lx);
+        FILE *p = popen(cmd, "r");
+        if (!p || !fgets(lp, sizeof lp, p))
+            rc = gs_error(GS_ERR_IO, "ort: no exported luxe sub-model in %s", lx);
+        if (p)
+            pclose(p);
+        lp[strcspn(lp, "\n")] = '\0';
+    }
+    int ts[2], nt = thread_list(b, ts);
+    for (int ti = 0; ti < nt && !rc; ti++) {
+        nn_set_threads(ts[ti]);
+        ort_native zr = {.zm = zm, .z = z, .c = c, .n = nimg, .out = out, .ok = true};
+        const double zs = bench_time(b, run_native_zdc, &zr);
+        const double zo = ort_time(b, root, zp, zin, dir, ts[ti]);
+        ort_native lr = {.lm = lm, .z = lz, .n = nev, .out = lout, .ok = true};
+        const double ls = bench_time(b, run_native_luxe, &lr);
+        const double lo = ort_time(b, root, lp, lin, dir, ts[ti]);
+        if (!zr.ok || !lr.ok || zo <= 0 || lo <= 0) {
+            rc = gs_error(GS_ERR_STATE, "ort: a run failed");
+            break;
+        }
+        ort_rows(b, "zdc gen", "images", ts[ti], nimg, zs, zo);
+        ort_rows(b, "luxe sub0", "events", ts[ti], nev, ls, lo);
+    }
+    nn_set_threads(b->threads);
+out:
+    md_zdc_free(zm);
+    md_luxe_free(lm);
+    free(z);
+    free(c);
+    free(out);
+    free(lz);
+    free(lout);
+    snprintf(path, sizeof path, "rm -rf '%s'", dir);
+    if (system(path) != 0)
+        gs_tool_err(PROG, "ort: could not remove %s", dir);
+    return rc;
+}
 
 /* ---- the section table ------------------------------------------------------------ */
 static const struct {
@@ -704,8 +840,10 @@ static const struct {
     {"conv2d", "conv2d forward + backward at the zdc_gan shapes", bench_conv2d},
     {"wgan", "luxe WGAN-GP generator steps (md_wgan) at batch 256 and 1024", bench_wgan},
     {"gen", "luxe generation (md_mlp_generate), 65536 events", bench_gen},
-    {"zdc", "zdc reference GAN training steps at batch 64 and 256", bench_zdc},
-    {"zdc-gen", "zdc reference generator, 1024 images", bench_zdc_gen},
+    {"zdc", "gansim-train zdc's training step (default config) at batch 64 and 256",
+     bench_zdc},
+    {"zdc-gen", "gansim-sample's zdc sampler (default config), 1024 images", bench_zdc_gen},
+    {"ort", "exported zdc/luxe generators: gansim vs ONNX Runtime, same inputs", bench_ort},
 };
 #define N_SECTIONS (sizeof sections / sizeof sections[0])
 
@@ -737,8 +875,6 @@ static void print_table(const bench *b)
                bw, r->ms, rate, pk);
         if (r->unit[0])
             printf("  %.4g %s", r->per_s, r->unit);
-        if (r->arena_mb > 0)
-            printf("  arena %.1f MiB", r->arena_mb);
         printf("\n");
     }
     for (int i = 0; i < b->nrows; i++)
@@ -772,8 +908,6 @@ static void print_json(const bench *b)
         if (r->unit[0])
             printf(", \"threads\": %d, \"per_s\": %.6g, \"unit\": \"%s\"",
                    r->threads, r->per_s, r->unit);
-        if (r->arena_mb > 0)
-            printf(", \"arena_mib\": %.2f", r->arena_mb);
         printf("}");
     }
     printf("\n]}\n");
@@ -791,7 +925,7 @@ static void usage(FILE *f)
             "  --warmup W       untimed warm-up runs (default 2)\n"
             "  --section NAME   run only this section (and sgemm, for the peak)\n"
             "  --no-sgemm       skip the sgemm peak (one phase alone, e.g. for its peak RSS)\n"
-            "Model phases (wgan, gen, zdc, zdc-gen) run at 1 thread and at T, and at their\n"
+            "Model phases (wgan, gen, zdc, zdc-gen, ort) run at 1 thread and at T, and at their\n"
             "standard batch sizes; --threads or --batch pin a single configuration.\n"
             "Their GFLOP are the GEMM and conv FLOPs executed (zdc: G's upsample + conv\n"
             "blocks as the 2x2 phase convs of nn_upsample2_conv3x3).\n"
@@ -870,7 +1004,7 @@ int main(int argc, char **argv)
         if (!b.json && gs_tool_isatty())
             fprintf(stderr, "running %s...\n", b.cur);
         if (sections[s].fn(&b) != GS_OK) {
-            gs_tool_err(PROG, "section %s failed", b.cur);
+            gs_tool_err(PROG, "section %s failed: %s", b.cur, gs_errmsg());
             return GS_EXIT_FAIL;
         }
     }

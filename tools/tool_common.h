@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <string.h>
+
 #include "core/gs_core.h"
+#include "datasets/ds.h"
 #include "nn/nn.h"
 
 enum { GS_EXIT_OK = 0, GS_EXIT_FAIL = 1, GS_EXIT_USAGE = 2 };
@@ -26,16 +29,13 @@ static inline void gs_tool_err(const char *prog, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-/* Parses an integer option in [lo, hi]; returns 0 on success. Values
- * beyond long long are refused (strtoll would clamp them silently). */
+/* Parses an integer option in [lo, hi]; returns 0 on success. Accepts
+ * scientific notation when the value is an exact integer ("-n 1e6");
+ * values beyond long long are refused (strtoll would clamp them silently). */
 static inline int gs_tool_parse_i64(const char *s, long long lo, long long hi, long long *out)
 {
-    char *end;
-    if (!s || !*s)
-        return -1;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end != '\0' || v < lo || v > hi)
+    int64_t v;
+    if (!s || !*s || gs_parse_i64(s, &v) || v < lo || v > hi)
         return -1;
     *out = v;
     return 0;
@@ -52,6 +52,82 @@ static inline int gs_tool_parse_f64(const char *s, double *out)
     if (errno == ERANGE || *end != '\0' || !isfinite(v))
         return -1;
     *out = v;
+    return 0;
+}
+
+/* ---- event-table import (--columns, --units, --particles-per-bx) -------- */
+
+#define GS_TOOL_IMPORT_HELP                                                                \
+    "  --columns MAP     rename columns as read, NEW=OLD pairs: x=X,t=time,pdg=PID\n"        \
+    "  --units U         units of the feature columns, in order (mm,mm,GeV,GeV,GeV,ns)\n"    \
+    "                    or as NAME=UNIT pairs; for files without them (CSV)\n"               \
+    "  --particles-per-bx N  mean particles per bunch crossing (for --bunch-crossings\n"     \
+    "                    when sampling); for files without it (CSV)\n"
+
+/* When `opt` is one of the import options, stores `val` in *o and returns
+ * 1 (or, for a bad value, prints the message and returns -1); returns 0 for
+ * any other option. The strings are kept by reference. */
+static inline int gs_tool_import_opt(const char *prog, const char *opt, const char *val,
+                                     ds_read_opts *o)
+{
+    if (!strcmp(opt, "--columns")) {
+        o->columns = val;
+    } else if (!strcmp(opt, "--units")) {
+        o->units = val;
+    } else if (!strcmp(opt, "--particles-per-bx")) {
+        double v;
+        if (gs_tool_parse_f64(val, &v) || !(v > 0)) {
+            gs_tool_err(prog, "--particles-per-bx: '%s' is not a number > 0", val);
+            return -1;
+        }
+        o->particles_per_bx = v;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* Reads an event table: CSV by the .csv suffix, HDF5 otherwise. */
+static inline int gs_tool_read_events(const char *path, const ds_read_opts *o, ds_events *ev)
+{
+    size_t l = strlen(path);
+    if (l > 4 && !strcmp(path + l - 4, ".csv"))
+        return ds_events_read_csv(path, o, ev);
+    return ds_events_read(path, o, ev);
+}
+
+/* ---- inputs are never outputs ------------------------------------------ */
+
+/* A file a tool reads or writes, with the option that named it. */
+typedef struct {
+    const char *opt;  /* "--model", "-o", ... */
+    const char *path; /* NULL: option not given */
+} gs_tool_file;
+
+/* Registers the inputs with gs_protect_input (so no atomic write can replace
+ * one, whatever path it takes) and refuses, naming both, when one of the
+ * outputs (which need not exist yet) is already the same file as an input:
+ * `-o m.h5` over `--model m.h5`, through a symlink or a hard link alike.
+ * Returns 0, or GS_EXIT_USAGE after the message. */
+static inline int gs_tool_guard_io(const char *prog, const gs_tool_file *in, int nin,
+                                   const gs_tool_file *out, int nout)
+{
+    for (int i = 0; i < nin; i++)
+        if (in[i].path && gs_protect_input(in[i].path)) {
+            gs_tool_err(prog, "%s", gs_errmsg());
+            return GS_EXIT_USAGE;
+        }
+    for (int o = 0; o < nout; o++) {
+        const char *same = out[o].path ? gs_protected_match(out[o].path) : NULL;
+        if (!same)
+            continue;
+        for (int i = 0; i < nin; i++)
+            if (in[i].path && !strcmp(in[i].path, same)) {
+                gs_tool_err(prog, "%s %s is the same file as %s %s; refusing to write over an "
+                            "input", out[o].opt, out[o].path, in[i].opt, in[i].path);
+                return GS_EXIT_USAGE;
+            }
+    }
     return 0;
 }
 
