@@ -330,6 +330,16 @@ static int read_sub_meta(const char *model, const md_luxe_inference *v, sub_meta
         safe_name(safe, sizeof safe, sm[k].name);
         snprintf(sm[k].file, sizeof sm[k].file, "sub%d_%s.onnx", k, safe);
         region_text(sm[k].region_text, sizeof sm[k].region_text, v, sm[k].region);
+        pp_frame fr;
+        hid_t g;
+        if (!rc && v->region_mode == 2 && !gs_h5_group_open(f, grp, &g)) {
+            /* a rectangle split trains pieces: the sub-model's region is its box */
+            if (!pp_frame_load(&fr, g) && fr.kind == PP_FRAME_BOX)
+                snprintf(sm[k].region_text, sizeof sm[k].region_text,
+                         "%g < x < %g, %g < y < %g (mm)", fr.box.xmin, fr.box.xmax, fr.box.ymin,
+                         fr.box.ymax);
+            H5Gclose(g);
+        }
     }
     if (!rc)
         gs_h5_close(f);
