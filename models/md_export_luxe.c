@@ -188,9 +188,42 @@ static const char *column(ox_graph *g, const char *x, int64_t j)
                    4, NULL, 0);
 }
 
-/* model space -> input space (from_model_space in md_luxe.c): 10^x for the
- * log features, then cylindrical -> cartesian. */
-static const char *from_model_space(ox_graph *g, const char *x, const md_luxe_inference *v)
+/* A polar region frame's inverse (pp_frame_inverse): r into [r_lo, r_hi),
+ * phi + phi0, (r, phi) -> (x, y) and, with local_p, (p_r, p_phi) -> (px, py).
+ * pp_frame_inverse's last-ulp guard on the ring's edges is not repeated: the
+ * graph agrees with gansim to float32 rounding. */
+static const char *polar_inverse(ox_graph *g, const char *x, const md_luxe_inference *v,
+                                 const pp_frame *fr)
+{
+    const int64_t f = v->n_features;
+    const pp_frame_cols *c = &v->fcols;
+    const char **cols = calloc((size_t)f, sizeof *cols);
+    if (!cols)
+        return NULL;
+    const char *r = ox_op2(g, "Max", column(g, x, c->x), ox_scalar_f32(g, "r_lo", (float)fr->r_lo));
+    if (isfinite(fr->r_hi))
+        r = ox_op2(g, "Min", r, ox_scalar_f32(g, "r_hi", (float)(fr->r_hi * (1 - 1e-7))));
+    const char *ph = ox_op2(g, "Add", column(g, x, c->y), ox_scalar_f32(g, "phi0", (float)fr->phi0));
+    const char *cs = ox_op1(g, "Cos", ph), *sn = ox_op1(g, "Sin", ph);
+    cols[c->x] = ox_op2(g, "Mul", r, cs);
+    cols[c->y] = ox_op2(g, "Mul", r, sn);
+    if (fr->local_p && c->px >= 0 && c->py >= 0) {
+        const char *pr = column(g, x, c->px), *pf = column(g, x, c->py);
+        cols[c->px] = ox_op2(g, "Sub", ox_op2(g, "Mul", pr, cs), ox_op2(g, "Mul", pf, sn));
+        cols[c->py] = ox_op2(g, "Add", ox_op2(g, "Mul", pr, sn), ox_op2(g, "Mul", pf, cs));
+    }
+    for (int64_t j = 0; j < f; j++)
+        if (!cols[j])
+            cols[j] = column(g, x, j);
+    const char *y = ox_node(g, "Concat", cols, (int)f, (ox_attr[]){OX_INT("axis", 1)}, 1);
+    free(cols);
+    return y;
+}
+
+/* model space -> input space (md_luxe_from_model_space): 10^x for the
+ * sub-model's log features, cylindrical -> cartesian, then its region frame. */
+static const char *from_model_space(ox_graph *g, const char *x, const md_luxe_inference *v,
+                                    const md_luxe_sub *s)
 {
     const int64_t f = v->n_features;
     int any_log = 0;
@@ -198,8 +231,8 @@ static const char *from_model_space(ox_graph *g, const char *x, const md_luxe_in
     if (!mask)
         return NULL;
     for (int64_t j = 0; j < f; j++) {
-        mask[j] = v->log_col[j] ? 1.0f : 0.0f;
-        any_log |= v->log_col[j];
+        mask[j] = s->log_col[j] ? 1.0f : 0.0f;
+        any_log |= s->log_col[j];
     }
     if (any_log) {
         /* Where, not a blend: 10^x of a non-log column may overflow to inf */
@@ -209,8 +242,9 @@ static const char *from_model_space(ox_graph *g, const char *x, const md_luxe_in
         x = ox_node(g, "Where", (const char *[]){m, p, x}, 3, NULL, 0);
     }
     free(mask);
+    const int polar = s->frame->kind == PP_FRAME_POLAR && v->fcols.x >= 0 && v->fcols.y >= 0;
     if (!v->cylindrical)
-        return x;
+        return polar ? polar_inverse(g, x, v, s->frame) : x;
     const pp_cyl_cols *c = &v->cyl;
     const char **cols = calloc((size_t)f, sizeof *cols);
     if (!cols)
@@ -232,7 +266,7 @@ static const char *from_model_space(ox_graph *g, const char *x, const md_luxe_in
             cols[j] = column(g, x, j);
     const char *y = ox_node(g, "Concat", cols, (int)f, (ox_attr[]){OX_INT("axis", 1)}, 1);
     free(cols);
-    return y;
+    return polar ? polar_inverse(g, y, v, s->frame) : y;
 }
 
 /* "inner_gamma" -> a file-name-safe copy */
@@ -296,6 +330,16 @@ static int read_sub_meta(const char *model, const md_luxe_inference *v, sub_meta
         safe_name(safe, sizeof safe, sm[k].name);
         snprintf(sm[k].file, sizeof sm[k].file, "sub%d_%s.onnx", k, safe);
         region_text(sm[k].region_text, sizeof sm[k].region_text, v, sm[k].region);
+        pp_frame fr;
+        hid_t g;
+        if (!rc && v->region_mode == 2 && !gs_h5_group_open(f, grp, &g)) {
+            /* a rectangle split trains pieces: the sub-model's region is its box */
+            if (!pp_frame_load(&fr, g) && fr.kind == PP_FRAME_BOX)
+                snprintf(sm[k].region_text, sizeof sm[k].region_text,
+                         "%g < x < %g, %g < y < %g (mm)", fr.box.xmin, fr.box.xmax, fr.box.ymin,
+                         fr.box.ymax);
+            H5Gclose(g);
+        }
     }
     if (!rc)
         gs_h5_close(f);
@@ -411,7 +455,7 @@ int md_export_luxe(md_export_ctx *x, const char *model)
                          "[N,F] in the training file's columns and units")))
             break;
         const char *z = ox_input(g, "noise", 2, (int64_t[]){OX_BATCH, v.noise_dim});
-        const char *y = from_model_space(g, inverse_quantile(g, mlp(g, z, s.g), s.qt), &v);
+        const char *y = from_model_space(g, inverse_quantile(g, mlp(g, z, s.g), s.qt), &v, &s);
         rc = y ? ox_output(g, "particles", y, 2, (int64_t[]){OX_BATCH, v.n_features})
                : gs_error(GS_ERR_NOMEM, "export: building sub-model %d", k);
         set_meta(g, m, &v, &s, &sm[k]);

@@ -9,13 +9,18 @@
 
 #include "models/md_export_internal.h"
 #include "metrics/mt.h"
+#include "models/md_budget.h"
 #include "nn/nn_ckpt.h"
 
 /* ---- configuration ------------------------------------------------------- */
 #define F(k, t, m, lo, hi, ch, h) {k, t, offsetof(md_luxe_cfg, m), lo, hi, ch, h}
 const md_cfg_field md_luxe_cfg_fields[] = {
-    F("data.coords", MD_CFG_ENUM, coords, 0, 0, "cartesian,cylindrical",
-      "feature coordinates the GAN sees"),
+    F("data.coords", MD_CFG_ENUM, coords, 0, 0, "cartesian,cylindrical,local",
+      "momentum the GAN sees: px,py,pz; p,theta,phi_p; or local: p_r,p_phi,pz along and "
+      "across the position's azimuth (ring regions)"),
+    F("data.position", MD_CFG_ENUM, position, 0, 0, "region,cartesian",
+      "region: each region's own coordinates (rings r,phi; rectangles x,y), so a particle "
+      "never leaves its sub-model's region; cartesian: x,y everywhere (not confined)"),
     F("data.log_features", MD_CFG_STR, log_features, 0, 0, NULL,
       "features trained as log10 (model-space names, comma list; may be empty)"),
     F("data.columns", MD_CFG_STR, columns, 0, 0, NULL,
@@ -53,7 +58,11 @@ const md_cfg_field md_luxe_cfg_fields[] = {
     F("train.ema", MD_CFG_FLOAT, ema, 0, 0.999999, NULL,
       "EMA decay of generator weights used for sampling (0 = off)"),
     F("train.iters", MD_CFG_INT, iters, 1, 1e12, NULL,
-      "generator steps in total, shared equally by the sub-models"),
+      "generator steps in total over all sub-models (shared by train.budget_power)"),
+    F("train.budget_power", MD_CFG_FLOAT, budget_power, 0, 4, NULL,
+      "sub-model k gets steps in proportion to rows_k^power (0 equal, 1 by rows)"),
+    F("train.min_steps", MD_CFG_INT, min_steps, 0, 1e12, NULL,
+      "steps each sub-model gets first while train.iters allows; fewer is reported"),
     F("train.kl_every", MD_CFG_INT, kl_every, 1, 1e12, NULL, "KL evaluation period (steps)"),
     F("train.kl_samples", MD_CFG_INT, kl_samples, 100, 1e8, NULL,
       "generated rows per KL evaluation (capped by the held-out rows x 4)"),
@@ -62,6 +71,8 @@ const md_cfg_field md_luxe_cfg_fields[] = {
       "fraction of each sub-model's rows held out for KL monitoring"),
     F("train.n_quantiles", MD_CFG_INT, n_quantiles, 10, 100000, NULL,
       "quantile-transform resolution"),
+    F("train.qt_output", MD_CFG_ENUM, qt_output, 0, 0, "normal,uniform",
+      "what the quantile transform maps each feature to: a standard normal or U(0,1)"),
     F("train.seed", MD_CFG_INT, seed, 0, 9.2e18, NULL, "seed of every random stream"),
     F("train.slices", MD_CFG_INT, slices, 0, 65536, NULL,
       "batch slices run in parallel over all threads and MPI ranks (0 = one per thread of "
@@ -74,6 +85,9 @@ void md_luxe_cfg_default(md_luxe_cfg *c)
 {
     memset(c, 0, sizeof *c);
     c->coords = 0;
+    c->position = 0;
+    c->budget_power = 0.5;
+    c->min_steps = 200;
     strcpy(c->log_features, "t");
     c->region_mode = 1;
     strcpy(c->radii, "500");
@@ -102,6 +116,18 @@ void md_luxe_cfg_default(md_luxe_cfg *c)
     c->holdout = 0.1;
     c->n_quantiles = 1000;
     c->seed = 1;
+}
+
+/* Defaults under a stored configuration: keys that files written before them
+ * lack take the behaviour those files were trained with (x, y unconfined,
+ * steps shared equally); a newer file names every key. */
+static void cfg_stored_default(void *cfg)
+{
+    md_luxe_cfg *c = cfg;
+    md_luxe_cfg_default(c);
+    c->position = 1;
+    c->budget_power = 0;
+    c->min_steps = 0;
 }
 
 md_wgan_cfg md_luxe_wgan_cfg(const md_luxe_cfg *c, int64_t f)
@@ -175,6 +201,7 @@ static void data_describe(const void *data, char *buf, size_t n)
 /* ---- training state ------------------------------------------------------- */
 typedef struct {
     md_luxe_plan plan;
+    md_luxe_subspace ss;
     pp_quantile qt;
     md_wgan w;
     nn_params best_ps;
@@ -222,7 +249,10 @@ static int sub_prepare(sub_state *s, const md_luxe_cfg *cfg, const ds_events *ev
         goto out;
     }
     pp_gather_rows(ev->x, f, s->plan.rows, n, all);
-    if ((rc = md_luxe_to_model_space(fs, all, n, s->plan.name)))
+    if (s->plan.frame.kind == PP_FRAME_POLAR && fs->fcols.x >= 0)
+        s->plan.frame.phi0 = pp_frame_fit_phi0(all, n, f, fs->fcols.x, fs->fcols.y);
+    md_luxe_subspace_init(&s->ss, fs, &s->plan.frame);
+    if ((rc = md_luxe_to_model_space(fs, &s->ss, all, n, s->plan.name)))
         goto out;
     gs_rng r;
     gs_rng_seed(&r, (uint64_t)cfg->seed * 0x9E3779B97F4A7C15ULL + 17 * (uint64_t)sub_index + 1);
@@ -278,7 +308,7 @@ static int sub_prepare(sub_state *s, const md_luxe_cfg *cfg, const ds_events *ev
         pp_quantile_opts qo;
         pp_quantile_opts_default(&qo);
         qo.n_quantiles = cfg->n_quantiles;
-        qo.output = PP_NORMAL;
+        qo.output = cfg->qt_output == 1 ? PP_UNIFORM : PP_NORMAL;
         if ((rc = pp_quantile_fit(&s->qt, s->train, s->n_train, f, &qo)))
             goto out;
     }
@@ -374,6 +404,8 @@ static int write_sub(hid_t f, const sub_state *s, const md_part *part, int k, in
         rc = gs_h5_attr_write_i64(g, ".", "best_step", part->best_step);
     if (!rc)
         rc = gs_h5_attr_write_i64(g, ".", "steps_budget", part->steps);
+    if (!rc)
+        rc = pp_frame_save(&s->plan.frame, g);
     if (!rc && !(rc = gs_h5_group_create(g, "qt", &q))) {
         rc = pp_quantile_save(&s->qt, q);
         H5Gclose(q);
@@ -523,12 +555,27 @@ static int luxe_init(md_run *run, hid_t from)
     wc.rank = run->par.rank; /* data-parallel: this rank's slices of each batch */
     wc.n_ranks = run->par.n_ranks;
     st->n_sub = run->n_parts = n_sub;
+    int64_t rows[MD_LUXE_MAX_SUB], budget[MD_LUXE_MAX_SUB];
+    int n_low = 0;
+    for (int k = 0; k < n_sub; k++)
+        rows[k] = plan[k].n_rows;
+    if ((rc = md_step_budget(rows, n_sub, cfg->iters, cfg->budget_power, cfg->min_steps, budget,
+                             &n_low)))
+        goto out;
+    /* 0 steps is the driver's to refuse (md_train_opts.allow_untrained) */
+    for (int k = 0; k < n_sub && n_low; k++)
+        if (budget[k] > 0 && budget[k] < cfg->min_steps)
+            md_run_note(run, "WARNING: sub-model %s gets %lld generator steps, under "
+                        "train.min_steps = %lld (train.iters = %lld for %d sub-models): it "
+                        "will be poorly trained", plan[k].name, (long long)budget[k],
+                        (long long)cfg->min_steps, (long long)cfg->iters, n_sub);
     for (int k = 0; k < n_sub; k++) {
         sub_state *s = &st->subs[k];
         s->plan = plan[k];
         plan[k].rows = NULL; /* ownership moved */
         snprintf(run->parts[k].name, sizeof run->parts[k].name, "%s", s->plan.name);
-        run->parts[k].steps = cfg->iters / n_sub + (k < cfg->iters % n_sub);
+        run->parts[k].steps = budget[k];
+        run->parts[k].min_steps = cfg->min_steps;
         if ((rc = md_wgan_init(&s->w, &wc, (uint64_t)cfg->seed * 1000 + (uint64_t)k)))
             goto out;
         s->w.reduce = (md_wgan_reduce){run->par.reduce_grads, run->par.ud};
@@ -583,7 +630,7 @@ static int luxe_evaluate(md_run *run, int k, md_record *rec, double *score)
     int rc = sub_evaluate(s, cfg, k, st->gen, ng, score, kl, f);
     for (int64_t j = 0; !rc && j < f; j++) {
         char key[96];
-        snprintf(key, sizeof key, "kl_%s", st->fs.mcolumns[j]);
+        snprintf(key, sizeof key, "kl_%s", s->ss.mname[j]);
         md_record_add(rec, key, kl[j]);
     }
     if (!rc) {
@@ -629,6 +676,7 @@ const md_kind md_kind_luxe = {
     .cfg_fields = md_luxe_cfg_fields,
     .cfg_size = sizeof(md_luxe_cfg),
     .cfg_default = cfg_default,
+    .cfg_stored_default = cfg_stored_default,
     .data_help = "HDF5 event table (or a .csv event table)",
     .data_read = data_read,
     .data_opts = data_opts,

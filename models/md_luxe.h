@@ -21,7 +21,8 @@
 
 typedef struct {
     /* data */
-    int coords;                     /* 0 cartesian, 1 cylindrical */
+    int coords;                     /* momentum: 0 cartesian, 1 cylindrical, 2 local */
+    int position;                   /* 0 region frames (confined), 1 cartesian */
     char log_features[MD_STR_MAX];  /* comma list of (model-space) feature names */
     /* import of the training file (ds_read_opts; stored with the run, so
      * --resume reads the data the same way) */
@@ -45,10 +46,13 @@ typedef struct {
     double lambda_gp, clip;
     int64_t n_critic, batch;
     double lr_g, lr_d, beta1, beta2, ema;
-    int64_t iters;                  /* total generator steps, shared equally by sub-models */
+    int64_t iters;                  /* total generator steps over all sub-models */
+    double budget_power;            /* steps ~ rows^power (md_step_budget) */
+    int64_t min_steps;              /* floor per sub-model (md_step_budget) */
     int64_t kl_every, kl_samples, ckpt_every;
     double holdout;
     int64_t n_quantiles;
+    int qt_output;                  /* 0 normal, 1 uniform */
     int64_t seed;
     int64_t slices;                 /* data-parallel batch slices; 0 = one per thread */
 } md_luxe_cfg;
@@ -106,14 +110,18 @@ int md_luxe_sample_bx_chunk(md_luxe_model *m, int64_t k, uint64_t seed, int64_t 
 /* ---- the inference form (for exporters, models/md_export_luxe.c) ---- */
 /* One sub-model's particles from noise: x = G(z) (md_mlp), then the inverse
  * quantile transform of each feature, then back from model space: 10^x for
- * the log features, and (r, phi) -> (x, y), (p, theta, phi_p) -> (px, py,
- * pz) when the model is cylindrical (pp.h). */
+ * the sub-model's log features, (p, theta, phi_p) -> (px, py, pz) when the
+ * model is cylindrical (and (r, phi) -> (x, y) where cyl.x >= 0: models
+ * with data.position=cartesian), then the sub-model's region frame inverse
+ * (pp_frame_inverse on the columns fcols: a polar frame's (r, phi) -> (x, y)
+ * with phi + phi0, r kept in [r_lo, r_hi), and (p_r, p_phi) -> (px, py) with
+ * local_p; a box frame moves values on its edges inside by an ulp). */
 typedef struct {
     int64_t n_features, noise_dim;
     int n_sub;
     int cylindrical;
     pp_cyl_cols cyl;            /* column indices, -1 where absent */
-    const int *log_col;         /* [n_features]: 1 = log10 in model space */
+    pp_frame_cols fcols;        /* x, y, px, py for the frames; x = -1: no frames */
     int region_mode;            /* split.regions: 0 none, 1 radius, 2 rects */
     const char *radii, *rects;  /* split.radii (mm), split.rects as configured */
 } md_luxe_inference;
@@ -125,6 +133,8 @@ typedef struct {
     int ncodes;
     const int32_t *codes;       /* PDG ids of the sub-model's species */
     const double *probs;        /* their shares within the sub-model */
+    const uint8_t *log_col;     /* [n_features]: 1 = log10 in its model space */
+    const pp_frame *frame;      /* its region frame */
 } md_luxe_sub;
 
 int md_luxe_inference_view(const md_luxe_model *m, md_luxe_inference *v);
@@ -132,5 +142,8 @@ int md_luxe_sub_view(const md_luxe_model *m, int k, md_luxe_sub *v);
 /* Sub-model k on given noise z [n, noise_dim] -> out [n, n_features] in the
  * input's columns and units (what md_luxe_sample makes from its own draws). */
 int md_luxe_sub_generate(md_luxe_model *m, int k, const float *z, int64_t n, float *out);
+/* Sub-model k's model space -> input space on t [n, n_features], in place
+ * (what follows the inverse quantile transform). */
+void md_luxe_sub_from_model_space(const md_luxe_model *m, int k, float *t, int64_t n);
 
 #endif

@@ -12,6 +12,7 @@ typedef struct {
     md_mlp g;
     nn_params ps;
     pp_quantile qt;
+    md_luxe_subspace ss;
     double proportion;
     int ncodes;
     int32_t codes[MD_LUXE_MAX_CODES];
@@ -133,6 +134,9 @@ int md_luxe_load(const char *path, md_luxe_model **out)
             rc = pp_quantile_load(&s->qt, q);
             H5Gclose(q);
         }
+        pp_frame fr;
+        if (!rc && !(rc = pp_frame_load(&fr, g)))
+            md_luxe_subspace_init(&s->ss, &m->fs, &fr);
         if (!rc && s->qt.f != ncols)
             rc = gs_error(GS_ERR_FORMAT, "%s: /%s/qt has %lld features, expected %lld", path, gp,
                           (long long)s->qt.f, (long long)ncols);
@@ -193,7 +197,7 @@ static int sample_sub_rows(md_luxe_model *m, int k, int64_t n, gs_rng *r, float 
     for (int64_t i0 = 0; i0 < n; i0 += chunk) {
         int64_t cnt = n - i0 < chunk ? n - i0 : chunk;
         fail |= pp_quantile_inverse(&s->qt, x + i0 * f, x + i0 * f, cnt) != GS_OK;
-        md_luxe_from_model_space(&m->fs, x + i0 * f, cnt);
+        md_luxe_from_model_space(&m->fs, &s->ss, x + i0 * f, cnt);
     }
     if (fail)
         return gs_error(GS_ERR_NUMERIC, "inverse quantile transform failed");
@@ -470,7 +474,7 @@ int md_luxe_inference_view(const md_luxe_model *m, md_luxe_inference *v)
     v->n_sub = m->n_sub;
     v->cylindrical = m->fs.cylindrical;
     v->cyl = m->fs.cyl;
-    v->log_col = m->fs.log_col;
+    v->fcols = m->fs.fcols;
     v->region_mode = m->cfg.region_mode;
     v->radii = m->cfg.radii;
     v->rects = m->cfg.rects;
@@ -489,7 +493,14 @@ int md_luxe_sub_view(const md_luxe_model *m, int k, md_luxe_sub *v)
     v->ncodes = s->ncodes;
     v->codes = s->codes;
     v->probs = s->probs;
+    v->log_col = s->ss.log_col;
+    v->frame = &s->ss.frame;
     return GS_OK;
+}
+
+void md_luxe_sub_from_model_space(const md_luxe_model *m, int k, float *t, int64_t n)
+{
+    md_luxe_from_model_space(&m->fs, &m->subs[k].ss, t, n);
 }
 
 int md_luxe_sub_generate(md_luxe_model *m, int k, const float *z, int64_t n, float *out)
@@ -513,7 +524,7 @@ int md_luxe_sub_generate(md_luxe_model *m, int k, const float *z, int64_t n, flo
         memcpy(out + i0 * f, y->data, (size_t)(cnt * f) * sizeof(float));
         rc = pp_quantile_inverse(&s->qt, out + i0 * f, out + i0 * f, cnt);
         if (!rc)
-            md_luxe_from_model_space(&m->fs, out + i0 * f, cnt);
+            md_luxe_from_model_space(&m->fs, &s->ss, out + i0 * f, cnt);
     }
     nn_ctx_reset(c);
     nn_set_grad_enabled(c, was);

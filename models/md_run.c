@@ -373,7 +373,7 @@ int md_kind_read_config(hid_t f, const char *path, const md_kind *k, void *cfg)
         rc = gs_error(GS_ERR_FORMAT, "a %s model, not a %s model", kind, k->file_kind);
     if (!rc)
         rc = gs_h5_attr_read_str(f, ".", "config", &text);
-    k->cfg_default(cfg);
+    (k->cfg_stored_default ? k->cfg_stored_default : k->cfg_default)(cfg);
     if (!rc)
         rc = md_cfg_parse_dump(k->cfg_fields, cfg, text);
     free(kind);

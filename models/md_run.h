@@ -248,6 +248,10 @@ struct md_kind {
     const md_cfg_field *cfg_fields;
     size_t cfg_size;
     void (*cfg_default)(void *cfg);
+    /* Defaults under a stored configuration (md_kind_read_config): keys a file
+     * written before them lacks take the values that file was trained with.
+     * NULL = cfg_default. */
+    void (*cfg_stored_default)(void *cfg);
 
     /* training data */
     const char *data_help;          /* what --data takes */

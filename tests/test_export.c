@@ -282,11 +282,7 @@ static void luxe_floor(md_luxe_model *m, int k, const float *z, int64_t n, doubl
     float *t[2] = {a, b};
     for (int w = 0; w < 2; w++) { /* md_luxe's from_model_space, by hand */
         ck_assert_int_eq(pp_quantile_inverse(s.qt, t[w], t[w], n), GS_OK);
-        for (int64_t j = 0; j < f; j++)
-            if (v.log_col[j])
-                pp_exp_column(t[w], n, f, j, 0.0);
-        if (v.cylindrical)
-            pp_from_cylindrical(t[w], n, f, &v.cyl);
+        md_luxe_sub_from_model_space(m, k, t[w], n);
     }
     for (int64_t j = 0; j < f; j++) {
         floor[j] = 0;

@@ -2,6 +2,7 @@
  * to end on a small toy set — training, checkpoints, exact resume, sampling
  * in the trained proportions — plus the train/sample tools' error paths. */
 #include "core/gs_h5.h"
+#include "models/md_budget.h"
 #include "models/md_luxe.h"
 #include "alloc_count.h"
 #include "testutil.h"
@@ -279,6 +280,161 @@ START_TEST(t_luxe_bad_config)
 }
 END_TEST
 
+/* ---- step budget -------------------------------------------------------- */
+START_TEST(t_step_budget)
+{
+    /* the demo's 8 sub-models (inner/outer x n, gamma, e-, e+) */
+    const int64_t rows[8] = {10888, 16115, 44850, 136433, 1264, 1911, 9296, 79243};
+    int64_t st[8], sum = 0;
+    int low = -1;
+    ck_assert_int_eq(md_step_budget(rows, 8, 6000, 0.5, 200, st, &low), GS_OK);
+    for (int k = 0; k < 8; k++) {
+        sum += st[k];
+        ck_assert_int_ge(st[k], 200);
+    }
+    ck_assert_int_eq(sum, 6000);
+    ck_assert_int_eq(low, 0);
+    ck_assert_int_eq(st[4], 200); /* the smallest is lifted to the floor */
+    /* above the floor, shares go as sqrt(rows) */
+    ck_assert_double_eq_tol((double)st[3] / (double)st[7], sqrt(136433.0 / 79243.0), 0.01);
+    /* power 0: equal shares, the remainder to the first ones */
+    ck_assert_int_eq(md_step_budget(rows, 8, 6003, 0, 200, st, &low), GS_OK);
+    ck_assert_int_eq(st[0], 751);
+    ck_assert_int_eq(st[2], 751);
+    ck_assert_int_eq(st[3], 750);
+    /* power 1, no floor: in proportion to the rows */
+    ck_assert_int_eq(md_step_budget(rows, 8, 300000, 1, 0, st, &low), GS_OK);
+    ck_assert_int_eq(st[3], 136433);
+    /* under the floor for everyone: equal shares, each reported */
+    ck_assert_int_eq(md_step_budget(rows, 8, 800, 0.5, 200, st, &low), GS_OK);
+    ck_assert_int_eq(st[0], 100);
+    ck_assert_int_eq(st[7], 100);
+    ck_assert_int_eq(low, 8);
+    /* fewer steps than sub-models: zeros (md_train refuses to run them) */
+    ck_assert_int_eq(md_step_budget(rows, 8, 3, 0.5, 200, st, &low), GS_OK);
+    ck_assert_int_eq(st[0] + st[1] + st[2] + st[7], 3);
+    ck_assert_int_eq(st[4], 0);
+    ck_assert_int_eq(low, 8);
+    const int64_t bad[2] = {5, 0};
+    ck_assert_int_eq(md_step_budget(bad, 2, 10, 0.5, 1, st, NULL), GS_ERR_ARG);
+}
+END_TEST
+
+/* ---- region confinement: 1e6 sampled particles in the trained proportions ---- */
+static void check_fractions(const char *dir, const md_luxe_cfg *c, int expect_ok)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/model.h5", dir);
+    /* expected region and species shares from the model's own table */
+    hid_t f;
+    ck_assert_int_eq(gs_h5_open(p, 0, &f), GS_OK);
+    int64_t n_sub = 0;
+    ck_assert_int_eq(gs_h5_attr_read_i64(f, ".", "n_sub", &n_sub), GS_OK);
+    pp_rect rects[4], pieces[64];
+    int32_t piece_of[64];
+    int npieces = 0, nrect = 0;
+    if (c->region_mode == 2) {
+        ck_assert_int_eq(pp_rect_parse(c->rects, &rects[0]), GS_OK);
+        nrect = 1;
+        ck_assert_int_eq(pp_rect_pieces(rects, 1, pieces, piece_of, 64, &npieces), GS_OK);
+    }
+    double preg[8] = {0}, psp[4] = {0};
+    const int32_t codes[4] = {2112, 22, 11, -11};
+    for (int64_t k = 0; k < n_sub; k++) {
+        char g[32], *cs = NULL, *ps = NULL;
+        double prop;
+        int64_t region;
+        snprintf(g, sizeof g, "sub%lld", (long long)k);
+        ck_assert_int_eq(gs_h5_attr_read_f64(f, g, "proportion", &prop), GS_OK);
+        ck_assert_int_eq(gs_h5_attr_read_i64(f, g, "region", &region), GS_OK);
+        ck_assert_int_eq(gs_h5_attr_read_str(f, g, "codes", &cs), GS_OK);
+        ck_assert_int_eq(gs_h5_attr_read_str(f, g, "probs", &ps), GS_OK);
+        preg[c->region_mode == 2 ? piece_of[region] : region] += prop;
+        char *a = cs, *b = ps;
+        while (*a) {
+            int32_t code = (int32_t)strtol(a, &a, 10);
+            double pr = strtod(b, &b);
+            for (int j = 0; j < 4; j++)
+                if (codes[j] == code)
+                    psp[j] += prop * pr;
+            a += *a == ',';
+            b += *b == ',';
+        }
+        free(cs);
+        free(ps);
+    }
+    gs_h5_close(f);
+    md_luxe_model *m;
+    ck_assert_msg(md_luxe_load(p, &m) == GS_OK, "%s", gs_errmsg());
+    ds_events g;
+    const int64_t n = 1000000;
+    ck_assert_int_eq(md_luxe_sample(m, n, 77, &g), GS_OK);
+    int32_t *lab = malloc((size_t)n * sizeof *lab);
+    const double r0 = 500;
+    if (c->region_mode == 2)
+        pp_label_rects(g.x, n, 6, 0, 1, rects, nrect, lab);
+    else
+        pp_label_radius(g.x, n, 6, 0, 1, &r0, 1, lab);
+    int64_t cnt[8] = {0}, csp[4] = {0};
+    for (int64_t i = 0; i < n; i++) {
+        cnt[lab[i]]++;
+        for (int j = 0; j < 4; j++)
+            csp[j] += g.pdg[i] == codes[j];
+    }
+    double worst = 0;
+    for (int r = 0; r < 2; r++) {
+        double mu = n * preg[r], sd = sqrt(n * preg[r] * (1 - preg[r]));
+        worst = fmax(worst, fabs((double)cnt[r] - mu) / sd);
+    }
+    if (expect_ok) {
+        ck_assert_msg(worst < 3, "region fractions off by %.1f sigma (%lld, %lld of %lld; "
+                      "expected %.4f, %.4f)", worst, (long long)cnt[0], (long long)cnt[1],
+                      (long long)n, preg[0], preg[1]);
+        for (int j = 0; j < 4; j++) {
+            double mu = n * psp[j], sd = sqrt(n * psp[j] * (1 - psp[j]));
+            ck_assert_msg(fabs((double)csp[j] - mu) < 3 * sd, "species %d: %lld, expected %.0f",
+                          codes[j], (long long)csp[j], mu);
+        }
+    } else { /* the control: x, y unconfined, an untrained model spills over */
+        ck_assert_msg(worst > 10, "unconfined model within %.1f sigma", worst);
+    }
+    free(lab);
+    ds_events_free(&g);
+    md_luxe_free(m);
+}
+
+START_TEST(t_luxe_regions_confined)
+{
+    ds_events ev;
+    ck_assert_int_eq(ds_toy_luxe(8000, 21, &ev), GS_OK);
+    char dir[64], a[128];
+    gs_test_tmpdir(dir, sizeof dir);
+    md_train_opts o = {0};
+    int stopped;
+    const struct { int mode, position, coords, uniform, ok; } cases[] = {
+        {1, 0, 0, 0, 1},   /* rings, region frames */
+        {1, 0, 2, 1, 1},   /* rings, local momenta, quantiles to U(0, 1) */
+        {2, 0, 0, 0, 1},   /* a rectangle and the rest, in pieces */
+        {1, 1, 0, 0, 0}};  /* control: x, y as they are */
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        md_luxe_cfg c;
+        small_cfg(&c, 40);
+        c.region_mode = cases[k].mode;
+        c.position = cases[k].position;
+        c.coords = cases[k].coords;
+        c.qt_output = cases[k].uniform;
+        c.min_steps = 1;
+        snprintf(a, sizeof a, "%s/r%zu", dir, k);
+        mkdir(a, 0777);
+        o.out_dir = a;
+        ck_assert_msg(md_luxe_train(&c, &ev, &o, &stopped) == GS_OK, "%s", gs_errmsg());
+        check_fractions(a, &c, cases[k].ok);
+    }
+    ds_events_free(&ev);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
 /* ---- tools ------------------------------------------------------------- */
 START_TEST(t_tools_train_sample)
 {
@@ -302,11 +458,19 @@ START_TEST(t_tools_train_sample)
                          "| grep -q train.lambda", b, dir, dir), 0);
     const char *small = "--set model.g_widths=16 --set model.d_widths=16 --set train.batch=32 "
                         "--set train.n_critic=1 --set train.kl_samples=200 --set split.min_rows=20";
+    /* fewer steps than sub-models: an error, no model; a budget under the floor: a warning */
+    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r0 --iters 2 %s "
+                         "2>%s/e0.txt", b, dir, dir, small, dir), 1);
+    ck_assert_int_eq(gs_test_run("grep -q 'untrained' %s/e0.txt && ! test -f %s/r0/model.h5",
+                         dir, dir), 0);
     ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --iters 16 %s "
                          "2>%s/train.err", b, dir, dir, small, dir), 0);
     /* it ends with the quality of each sub-model against its floor */
     ck_assert_int_eq(gs_test_run("grep -q 'quality per sub-model' %s/train.err && "
                                  "grep -q 'best/floor' %s/train.err", dir, dir), 0);
+    ck_assert_int_eq(gs_test_run("grep -q 'WARNING: sub-model .* under train.min_steps' "
+                                 "%s/train.err && grep -q '^# WARNING' %s/r/train.log", dir, dir),
+                     0);
     /* a second run must not overwrite the first */
     ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --iters 16 %s "
                          "2>/dev/null", b, dir, dir, small), 2);
@@ -778,6 +942,8 @@ static Suite *luxe_suite(void)
     tcase_add_test(tc, t_weighted_sampler);
     tcase_add_test(tc, t_luxe_train_resume_sample);
     tcase_add_test(tc, t_luxe_bad_config);
+    tcase_add_test(tc, t_step_budget);
+    tcase_add_test(tc, t_luxe_regions_confined);
     tcase_add_test(tc, t_tools_train_sample);
     tcase_add_test(tc, t_wgan_nan_stops);
     tcase_add_test(tc, t_wgan_shards_match);
