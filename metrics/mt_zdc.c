@@ -15,6 +15,15 @@ int mt_zdc_channel(int64_t h, int64_t w, int64_t row, int64_t col)
     return top ? (left ? 3 : 4) : (left ? 1 : 2);
 }
 
+int mt_zdc_o2_channel(int64_t h, int64_t w, int64_t row, int64_t col)
+{
+    if (row < 0 || col < 0 || row >= h || col >= w)
+        return 0;
+    if ((row + col) % 2 != 0)
+        return 5;
+    return 1 + (row < h / 2 ? 0 : 2) + (col < w / 2 ? 0 : 1);
+}
+
 static int check_image(int64_t h, int64_t w)
 {
     if (h < 1 || w < 1 || h > INT32_MAX || w > INT32_MAX)
@@ -64,6 +73,21 @@ int mt_zdc_channel_sums(const float *img, int64_t h, int64_t w, double out[MT_ZD
     if (!img || !out)
         return gs_error(GS_ERR_ARG, "zdc channel sums: NULL argument");
     image_features(img, h, w, out, NULL, NULL, NULL);
+    return GS_OK;
+}
+
+int mt_zdc_o2_channel_sums(const float *img, int64_t h, int64_t w, double out[MT_ZDC_NCH])
+{
+    int rc = check_image(h, w);
+    if (rc)
+        return rc;
+    if (!img || !out)
+        return gs_error(GS_ERR_ARG, "zdc O2 channel sums: NULL argument");
+    for (int k = 0; k < MT_ZDC_NCH; k++)
+        out[k] = 0;
+    for (int64_t r = 0; r < h; r++)
+        for (int64_t c = 0; c < w; c++)
+            out[mt_zdc_o2_channel(h, w, r, c) - 1] += img[r * w + c];
     return GS_OK;
 }
 

@@ -83,4 +83,34 @@ int md_luxe_sample(md_luxe_model *m, int64_t n, uint64_t seed, ds_events *out);
  * crossing of row i (malloc'd, caller frees). */
 int md_luxe_sample_bx(md_luxe_model *m, int64_t k, uint64_t seed, ds_events *out, int64_t **bx);
 
+/* ---- the inference form (for exporters, models/md_export_luxe.c) ---- */
+/* One sub-model's particles from noise: x = G(z) (md_mlp), then the inverse
+ * quantile transform of each feature, then back from model space: 10^x for
+ * the log features, and (r, phi) -> (x, y), (p, theta, phi_p) -> (px, py,
+ * pz) when the model is cylindrical (pp.h). */
+typedef struct {
+    int64_t n_features, noise_dim;
+    int n_sub;
+    int cylindrical;
+    pp_cyl_cols cyl;            /* column indices, -1 where absent */
+    const int *log_col;         /* [n_features]: 1 = log10 in model space */
+    int region_mode;            /* split.regions: 0 none, 1 radius, 2 rects */
+    const char *radii, *rects;  /* split.radii (mm), split.rects as configured */
+} md_luxe_inference;
+
+typedef struct {
+    const md_mlp *g;
+    const pp_quantile *qt;
+    double proportion;          /* share of all particles */
+    int ncodes;
+    const int32_t *codes;       /* PDG ids of the sub-model's species */
+    const double *probs;        /* their shares within the sub-model */
+} md_luxe_sub;
+
+int md_luxe_inference_view(const md_luxe_model *m, md_luxe_inference *v);
+int md_luxe_sub_view(const md_luxe_model *m, int k, md_luxe_sub *v);
+/* Sub-model k on given noise z [n, noise_dim] -> out [n, n_features] in the
+ * input's columns and units (what md_luxe_sample makes from its own draws). */
+int md_luxe_sub_generate(md_luxe_model *m, int k, const float *z, int64_t n, float *out);
+
 #endif

@@ -325,3 +325,64 @@ static int ev_sample_bx(void *m, int64_t k, uint64_t seed, ds_events *out, int64
 
 const md_events_ops md_luxe_events = {ev_n_features, ev_column, ev_unit, ev_ppbx, ev_sample,
                                       ev_sample_bx};
+
+/* ---- the inference form, for exporters and parity checks ----------------------- */
+int md_luxe_inference_view(const md_luxe_model *m, md_luxe_inference *v)
+{
+    memset(v, 0, sizeof *v);
+    if (!m)
+        return gs_error(GS_ERR_ARG, "luxe: no model");
+    v->n_features = m->fs.f;
+    v->noise_dim = m->cfg.noise_dim;
+    v->n_sub = m->n_sub;
+    v->cylindrical = m->fs.cylindrical;
+    v->cyl = m->fs.cyl;
+    v->log_col = m->fs.log_col;
+    v->region_mode = m->cfg.region_mode;
+    v->radii = m->cfg.radii;
+    v->rects = m->cfg.rects;
+    return GS_OK;
+}
+
+int md_luxe_sub_view(const md_luxe_model *m, int k, md_luxe_sub *v)
+{
+    memset(v, 0, sizeof *v);
+    if (!m || k < 0 || k >= m->n_sub)
+        return gs_error(GS_ERR_ARG, "luxe: no sub-model %d", k);
+    const sample_sub *s = &m->subs[k];
+    v->g = &s->g;
+    v->qt = &s->qt;
+    v->proportion = s->proportion;
+    v->ncodes = s->ncodes;
+    v->codes = s->codes;
+    v->probs = s->probs;
+    return GS_OK;
+}
+
+int md_luxe_sub_generate(md_luxe_model *m, int k, const float *z, int64_t n, float *out)
+{
+    if (!m || k < 0 || k >= m->n_sub || !z || !out || n < 1)
+        return gs_error(GS_ERR_ARG, "luxe: generate: bad arguments");
+    const sample_sub *s = &m->subs[k];
+    const int64_t f = m->fs.f, nz = m->cfg.noise_dim, chunk = 4096;
+    nn_ctx *c = m->ctx[0];
+    const bool was = nn_get_grad_enabled(c);
+    nn_set_grad_enabled(c, false);
+    int rc = GS_OK;
+    for (int64_t i0 = 0; i0 < n && !rc; i0 += chunk) {
+        const int64_t cnt = n - i0 < chunk ? n - i0 : chunk;
+        nn_ctx_reset(c);
+        nn_tensor *y = md_mlp_fwd(c, &s->g, nn_input(c, 2, (int64_t[]){cnt, nz}, z + i0 * nz));
+        if (!y) {
+            rc = gs_error_wrap(GS_ERR_NOMEM, "luxe: generation");
+            break;
+        }
+        memcpy(out + i0 * f, y->data, (size_t)(cnt * f) * sizeof(float));
+        rc = pp_quantile_inverse(&s->qt, out + i0 * f, out + i0 * f, cnt);
+        if (!rc)
+            md_luxe_from_model_space(&m->fs, out + i0 * f, cnt);
+    }
+    nn_ctx_reset(c);
+    nn_set_grad_enabled(c, was);
+    return rc;
+}

@@ -47,6 +47,7 @@
 
 typedef struct md_kind md_kind;
 typedef struct md_run md_run;
+typedef struct md_export_ctx md_export_ctx; /* models/md_export_internal.h */
 
 /* ---- data-parallel training ------------------------------------------------ */
 /* Hooks for training one model in several processes (one rank each, every
@@ -240,6 +241,10 @@ struct md_kind {
     void (*close)(void *model);
     const md_events_ops *events;    /* exactly one of the two */
     const md_images_ops *images;
+
+    /* deployment: writes the model's ONNX files through x (md_export);
+     * NULL when the kind has no exporter */
+    int (*export_onnx)(md_export_ctx *x, const char *model_path);
 };
 
 /* The registry. md_kind_find: by name or file kind ("luxe" or "luxe_wgan");

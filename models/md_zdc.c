@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/md_export_internal.h"
 #include "models/md_zdc_internal.h"
 
 /* ---- configuration ------------------------------------------------------- */
@@ -590,4 +591,5 @@ const md_kind md_kind_zdc = {
     .open = md_zdc_open,
     .close = md_zdc_close,
     .images = &md_zdc_images,
+    .export_onnx = md_export_zdc,
 };

@@ -150,4 +150,26 @@ void md_zdc_set_fast(md_zdc_model *m, int on);
 int md_zdc_sample(md_zdc_model *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
                   ds_images *out);
 
+/* ---- the inference form (for exporters, models/md_export_zdc.c) ---- */
+/* What sampling runs: eval-mode batch norm folded into the layer before it,
+ * each upsample x2 + conv 3x3 as a 2x2 conv with 4 Cout outputs whose phase
+ * planes interleave into the 2x image (nn_upsample2_conv3x3, docs/conv.md).
+ * Generator: x = LeakyReLU(fc_w [z ‖ c] + fc_b) reshaped to [c0, h0, w0];
+ * twice: x = LeakyReLU(interleave(conv2x2_pad1(x, phase_w, phase_b)));
+ * then ReLU(conv3x3_pad1(x, g->conv[2])) centre-cropped to h x w, in
+ * log(1 + photons) space. The pointers live as long as the model. */
+typedef struct {
+    const md_zdc_gen *g;                      /* sizes, slope, last conv */
+    const nn_tensor *fc_w, *fc_b;             /* [c0 h0 w0, nz + nc], [c0 h0 w0] */
+    const nn_tensor *phase_w[2], *phase_b[2]; /* [4 Cout, Cin, 2, 2], [4 Cout] */
+    const pp_scaler *scaler;                  /* condition standardisation */
+} md_zdc_inference;
+
+int md_zdc_inference_view(const md_zdc_model *m, md_zdc_inference *v);
+/* The sampling generator on given inputs: z [n, noise_dim] (N(0, 1) draws),
+ * cond_std [n, n_cond] already standardised with the model's scaler ->
+ * out [n, h, w] in log(1 + x) space (before exp(y) - 1). */
+int md_zdc_generate_log(md_zdc_model *m, const float *z, const float *cond_std, int64_t n,
+                        float *out);
+
 #endif

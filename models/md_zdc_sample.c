@@ -382,3 +382,54 @@ static int im_sample(void *m, const float *cond, int64_t n, int64_t k, uint64_t 
 }
 
 const md_images_ops md_zdc_images = {im_n_cond, im_shape, im_sample};
+
+/* ---- the inference form, for exporters and parity checks ----------------------- */
+int md_zdc_inference_view(const md_zdc_model *m, md_zdc_inference *v)
+{
+    memset(v, 0, sizeof *v);
+    if (!m)
+        return gs_error(GS_ERR_ARG, "zdc: no model");
+    v->g = &m->g;
+    v->fc_w = m->fast.fw;
+    v->fc_b = m->fast.fb;
+    for (int s = 0; s < 2; s++) {
+        v->phase_w[s] = m->fast.pw[s];
+        v->phase_b[s] = m->fast.pb[s];
+    }
+    v->scaler = &m->scaler;
+    return GS_OK;
+}
+
+int md_zdc_generate_log(md_zdc_model *m, const float *z, const float *cond_std, int64_t n,
+                        float *out)
+{
+    if (!m || !z || !cond_std || !out || n < 1)
+        return gs_error(GS_ERR_ARG, "zdc: generate: bad arguments");
+    nn_ctx *c = m->ctx[0];
+    const md_zdc_gen *g = &m->g;
+    const int64_t h = g->h, w = g->w, nc = g->n_cond, nz = g->noise_dim;
+    const int64_t hh = 4 * g->h0, ww = 4 * g->w0, top = (hh - h) / 2, left = (ww - w) / 2;
+    const bool was_grad = nn_get_grad_enabled(c);
+    nn_set_grad_enabled(c, false);
+    nn_set_training(c, false);
+    int rc = GS_OK;
+    for (int64_t o0 = 0; o0 < n && !rc; o0 += MD_ZDC_GEN_CHUNK) {
+        const int64_t k = n - o0 < MD_ZDC_GEN_CHUNK ? n - o0 : MD_ZDC_GEN_CHUNK;
+        nn_ctx_reset(c);
+        nn_tensor *y = fast_fwd(c, g, &m->fast, nn_input(c, 2, (int64_t[]){k, nz}, z + o0 * nz),
+                                nn_input(c, 2, (int64_t[]){k, nc}, cond_std + o0 * nc));
+        if (!y) {
+            rc = gs_error_wrap(GS_ERR_NOMEM, "zdc: generation");
+            break;
+        }
+        for (int64_t i = 0; i < k; i++)
+            for (int64_t row = 0; row < h; row++)
+                for (int64_t col = 0; col < w; col++) {
+                    const float v = y->data[(i * hh + row + top) * ww + col + left];
+                    out[((o0 + i) * h + row) * w + col] = v > 0 ? v : 0.0f;
+                }
+    }
+    nn_ctx_reset(c);
+    nn_set_grad_enabled(c, was_grad);
+    return rc;
+}

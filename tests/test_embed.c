@@ -305,6 +305,21 @@ START_TEST(t_train_slices_thread_independent)
 }
 END_TEST
 
+/* docs/embedding.md's Geant4 sketch, extracted and built by the Makefile
+ * against tests/g4stub/ (run_sketch.cpp checks it; see there). The image
+ * model t_images_api trained, when present, must be refused as the wrong kind. */
+START_TEST(t_g4_sketch)
+{
+    train_model();
+    const char *dir = getenv("GANSIM_EXAMPLES");
+    char zdc[160];
+    snprintf(zdc, sizeof zdc, "%s/zr/model.h5", g_dir);
+    ck_assert_int_eq(gs_test_run("%s/g4_sketch %s %s", dir ? dir : "build/examples", g_model,
+                                 access(zdc, R_OK) == 0 ? zdc : ""),
+                     0);
+}
+END_TEST
+
 static void cleanup(void)
 {
     if (g_dir[0])
@@ -325,6 +340,7 @@ static Suite *embed_suite(void)
     tcase_add_test(tc, t_threads_process_wide);
     tcase_add_test(tc, t_cli_thread_independent);
     tcase_add_test(tc, t_train_slices_thread_independent);
+    tcase_add_test(tc, t_g4_sketch); /* after t_images_api: uses its image model */
     suite_add_tcase(s, tc);
     return s;
 }

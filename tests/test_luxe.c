@@ -205,7 +205,8 @@ START_TEST(t_luxe_train_resume_sample)
     char line[2048];
     int records = 0;
     while (fgets(line, sizeof line, lf))
-        records += strstr(line, "kl_mean=") != NULL && line[0] != '#';
+        records += strstr(line, "kl_mean=") != NULL && strstr(line, "kl_floor=") != NULL &&
+                   line[0] != '#';
     fclose(lf);
     ck_assert_int_ge(records, (int)n_sub);
 
@@ -302,7 +303,10 @@ START_TEST(t_tools_train_sample)
     const char *small = "--set model.g_widths=16 --set model.d_widths=16 --set train.batch=32 "
                         "--set train.n_critic=1 --set train.kl_samples=200 --set split.min_rows=20";
     ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --iters 16 %s "
-                         "2>/dev/null", b, dir, dir, small), 0);
+                         "2>%s/train.err", b, dir, dir, small, dir), 0);
+    /* it ends with the quality of each sub-model against its floor */
+    ck_assert_int_eq(gs_test_run("grep -q 'quality per sub-model' %s/train.err && "
+                                 "grep -q 'best/floor' %s/train.err", dir, dir), 0);
     /* a second run must not overwrite the first */
     ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --iters 16 %s "
                          "2>/dev/null", b, dir, dir, small), 2);

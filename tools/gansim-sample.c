@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "core/gs_h5.h"
+#include "datasets/ds_hepmc3.h"
 #include "models/md_run.h"
 #include "nn/nn.h"
 #include "tool_common.h"
@@ -15,6 +16,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: %s --model run/model.h5 -o gen.h5 (-n N | --bunch-crossings K) [options]\n"
+            "       %s --model run/model.h5 -o bg.hepmc3 --bunch-crossings K --format hepmc3\n"
             "       %s --model run/model.h5 -o gen.h5 --conditions cond.h5 [-k K] [options]\n"
             "\n"
             "Samples from a model trained by gansim-train (the kind is read from the file).\n"
@@ -28,6 +30,10 @@ static void usage(FILE *out)
             "  -n N                    number of particles\n"
             "  --bunch-crossings K     K whole bunch crossings, each a Poisson number of\n"
             "                          particles (mean particles_per_bx); adds /bx\n"
+            "  --format F              h5 (default) or hepmc3: one HepMC3 ASCII event per bunch\n"
+            "                          crossing, for ddsim / Geant4 (frame: docs/deploy.md)\n"
+            "  --plane-z MM            (hepmc3) z of the scoring plane in the output frame\n"
+            "                          (default 0)\n"
             "  --conditions FILE       (zdc) HDF5 file with /conditions [N, 9] (an image set works)\n"
             "  -k K                    (zdc) images per condition row (default 1)\n"
             "  --seed S                random seed (default 1)\n"
@@ -35,7 +41,7 @@ static void usage(FILE *out)
             "  --allow-partial         sample a model whose training was interrupted (refused\n"
             "                          otherwise: some sub-models are under-trained)\n"
             "  -h, --help              this help;  --version  the version\n",
-            prog, prog);
+            prog, prog, prog);
 }
 
 static double wall(void)
@@ -107,8 +113,15 @@ static int sample_images(md_model *mo, const char *conds, long long k, long long
     return GS_EXIT_OK;
 }
 
+static void hepmc3_progress(void *user, int64_t done, int64_t total)
+{
+    (void)user;
+    gs_tool_progress("HepMC3 events", done, total);
+}
+
+/* hepmc3: NULL writes HDF5, else HepMC3 events with these options (seed set here). */
 static int sample_events(md_model *mo, long long n, long long bxs, long long seed,
-                         const char *out)
+                         const char *out, ds_hepmc3_opts *hepmc3)
 {
     const md_events_ops *ops = md_model_kind(mo)->events;
     void *m = md_model_handle(mo);
@@ -122,13 +135,22 @@ static int sample_events(md_model *mo, long long n, long long bxs, long long see
         gs_tool_err(prog, "%s", gs_errmsg());
         return GS_EXIT_FAIL;
     }
-    rc = write_events(out, &ev, bx);
+    ds_hepmc3_stats hst = {0};
+    if (hepmc3) {
+        hepmc3->seed = (uint64_t)seed;
+        rc = ds_hepmc3_write(out, &ev, bx, bxs, hepmc3, &hst);
+    } else {
+        rc = write_events(out, &ev, bx);
+    }
     if (rc) {
         gs_tool_err(prog, "%s", gs_errmsg());
         ds_events_free(&ev);
         free(bx);
         return GS_EXIT_FAIL;
     }
+    if (hepmc3)
+        fprintf(stderr, "%s: %lld HepMC3 events (%lld without particles)\n", prog,
+                (long long)hst.events, (long long)hst.empty);
     fprintf(stderr, "%s: %lld particles%s in %.2f s (%.3g /s) -> %s\n", prog, (long long)ev.n,
             bxs ? " in bunch crossings" : "", dt, (double)ev.n / (dt > 0 ? dt : 1e-9), out);
     ds_events_free(&ev);
@@ -138,17 +160,20 @@ static int sample_events(md_model *mo, long long n, long long bxs, long long see
 
 int main(int argc, char **argv)
 {
-    enum { O_BX = 256, O_SEED, O_THREADS, O_VERSION, O_MODEL, O_COND, O_PARTIAL };
+    enum { O_BX = 256, O_SEED, O_THREADS, O_VERSION, O_MODEL, O_COND, O_FORMAT, O_PLANE_Z,
+           O_PARTIAL };
     static const struct option lo[] = {
         {"model", required_argument, 0, O_MODEL}, {"out", required_argument, 0, 'o'},
         {"bunch-crossings", required_argument, 0, O_BX}, {"seed", required_argument, 0, O_SEED},
         {"threads", required_argument, 0, O_THREADS}, {"conditions", required_argument, 0, O_COND},
+        {"format", required_argument, 0, O_FORMAT}, {"plane-z", required_argument, 0, O_PLANE_Z},
         {"help", no_argument, 0, 'h'}, {"allow-partial", no_argument, 0, O_PARTIAL},
         {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
     unsigned open_flags = 0;
     const char *model = NULL, *out = NULL, *conds = NULL;
     long long n = 0, bxs = 0, seed = 1, threads = 0, k = 0;
-    int c;
+    int c, hepmc3 = 0, has_plane_z = 0;
+    double plane_z = 0;
     while ((c = getopt_long(argc, argv, ":o:n:k:h", lo, NULL)) != -1) {
         switch (c) {
         case O_MODEL: model = optarg; break;
@@ -185,6 +210,20 @@ int main(int argc, char **argv)
                 return GS_EXIT_USAGE;
             }
             break;
+        case O_FORMAT:
+            if (strcmp(optarg, "h5") && strcmp(optarg, "hepmc3")) {
+                gs_tool_err(prog, "--format: '%s' is not h5 or hepmc3", optarg);
+                return GS_EXIT_USAGE;
+            }
+            hepmc3 = !strcmp(optarg, "hepmc3");
+            break;
+        case O_PLANE_Z:
+            if (gs_tool_parse_f64(optarg, &plane_z)) {
+                gs_tool_err(prog, "--plane-z: '%s' is not a finite number (mm)", optarg);
+                return GS_EXIT_USAGE;
+            }
+            has_plane_z = 1;
+            break;
         case 'h': usage(stdout); return GS_EXIT_OK;
         case O_VERSION: printf("%s %s\n", prog, GANSIM_VERSION); return GS_EXIT_OK;
         default: return gs_tool_getopt_fail(prog, c, argv, optind);
@@ -207,6 +246,15 @@ int main(int argc, char **argv)
     } else if ((!n && !bxs) || (n && bxs)) {
         gs_tool_err(prog, "need exactly one of -n / --bunch-crossings, or --conditions "
                           "(see --help)");
+        return GS_EXIT_USAGE;
+    }
+    if (hepmc3 && !bxs) {
+        gs_tool_err(prog, "--format hepmc3 writes one event per bunch crossing: give "
+                          "--bunch-crossings K (LUXE models)");
+        return GS_EXIT_USAGE;
+    }
+    if (has_plane_z && !hepmc3) {
+        gs_tool_err(prog, "--plane-z applies to --format hepmc3 only");
         return GS_EXIT_USAGE;
     }
     if (gs_tool_threads(prog, threads))
@@ -243,8 +291,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: WARNING: %s: %.*s\n", prog, model, len, q);
         q += len + (nl != NULL);
     }
+    ds_hepmc3_opts ho = {.model = model, .model_kind = kind->file_kind, .plane_z_mm = plane_z,
+                         .progress = hepmc3_progress};
     const int ex = kind->images ? sample_images(m, conds, k ? k : 1, seed, out)
-                                : sample_events(m, n, bxs, seed, out);
+                                : sample_events(m, n, bxs, seed, out, hepmc3 ? &ho : NULL);
     md_model_close(m);
     return ex;
 }

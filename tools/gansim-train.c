@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "metrics/mt_plot.h"
 #include "models/md_run.h"
 #include "nn/nn.h"
 #include "tool_common.h"
@@ -480,5 +481,11 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
     }
     fprintf(stderr, "%s: done in %.0f s: model %s/model.h5, log %s/train.log\n", prog,
             wall() - t0, out, out);
+    /* the quality of each sub-model against its real-vs-real floor */
+    char logpath[4200], *table = NULL;
+    snprintf(logpath, sizeof logpath, "%s/train.log", out);
+    if (mt_trainlog_summary(logpath, &table) == GS_OK)
+        fprintf(stderr, "%s: quality per sub-model (from %s):\n%s", prog, logpath, table);
+    free(table);
     return GS_EXIT_OK;
 }
