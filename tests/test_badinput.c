@@ -1034,10 +1034,16 @@ START_TEST(t_install_deps_waits_for_lock)
     fputs("#!/bin/sh\nexec \"$@\"\n", f);
     fclose(f);
     ck_assert_int_eq(gs_test_run("chmod +x %s/apt-get %s/dpkg-query %s/sudo", d, d, d), 0);
+    /* a copy of the script in a tree of its own, whose install-ort (the npm
+     * step that follows) does nothing */
+    ck_assert_int_eq(gs_test_run("mkdir %s/tree %s/tree/scripts && cp scripts/install-deps "
+                                 "%s/tree/scripts/ && printf '#!/bin/sh\\nexit 0\\n' > "
+                                 "%s/tree/scripts/install-ort && chmod +x %s/tree/scripts/*",
+                                 d, d, d, d, d), 0);
     /* locked twice, then free: waits, then installs */
     ck_assert_int_eq(gs_test_run("FAKE_LOCKED=2 GANSIM_APT_POLL=1 PATH=%s:$PATH "
-                                 "scripts/install-deps 2>%s/err.txt",
-                                 d, d),
+                                 "%s/tree/scripts/install-deps 2>%s/err.txt",
+                                 d, d, d),
                      0);
     char err[4096] = "", log[4096] = "";
     snprintf(p, sizeof p, "%s/err.txt", d);
@@ -1054,9 +1060,9 @@ START_TEST(t_install_deps_waits_for_lock)
                   "log: %s", log);
     /* held for longer than GANSIM_APT_WAIT: gives up, naming the holder */
     ck_assert_int_eq(gs_test_run("rm -f %s/count; FAKE_LOCKED=1000 GANSIM_APT_WAIT=2 "
-                                 "GANSIM_APT_POLL=1 PATH=%s:$PATH scripts/install-deps "
+                                 "GANSIM_APT_POLL=1 PATH=%s:$PATH %s/tree/scripts/install-deps "
                                  "2>%s/err.txt",
-                                 d, d, d),
+                                 d, d, d, d),
                      1);
     snprintf(p, sizeof p, "%s/err.txt", d);
     f = fopen(p, "r");
