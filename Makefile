@@ -12,12 +12,15 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 ifeq ($(MULTIARCH),)
   MULTIARCH := $(shell uname -m)-linux-gnu
 endif
-# x86-64-v3 = AVX2 + FMA (every x86 server since 2013/2015); elsewhere the
-# compiler's default target. NATIVE=1 tunes for this very CPU.
+# x86-64-v2 (SSE4.2 + POPCNT, every x86-64 CPU since 2009; the EL9 baseline of
+# grid worker nodes), so the tools run on any of them; the hot kernels are
+# compiled for x86-64-v3 (AVX2 + FMA) and v4 (AVX-512) as well and chosen at
+# run time (core/gs_cpu.h, GS_KERNEL). Elsewhere the compiler's default
+# target. NATIVE=1 builds everything for this very CPU (no longer portable).
 ifeq ($(NATIVE),1)
   ARCH := -march=native
 else ifneq ($(filter x86_64%,$(MULTIARCH)),)
-  ARCH := -march=x86-64-v3
+  ARCH := -march=x86-64-v2
 else
   ARCH :=
 endif

@@ -117,6 +117,13 @@ int md_export(const char *model, const char *dir, md_export_opts *opts)
     if (!k->export_onnx)
         return gs_error(GS_ERR_FORMAT, "%s: a %s model cannot be exported to onnx", model,
                         k->file_kind);
+    /* an interrupted run's model is not passed on as finished */
+    md_model *mm;
+    if ((rc = md_model_open_ex(model, opts->allow_partial ? MD_OPEN_ALLOW_PARTIAL : 0, &mm)))
+        return rc;
+    char notes[sizeof md_model_status_of(mm)->notes];
+    snprintf(notes, sizeof notes, "%s", md_model_status_of(mm)->notes);
+    md_model_close(mm);
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return gs_error(GS_ERR_IO, "%s: cannot create directory (%s)", dir, strerror(errno));
     md_export_ctx *x = calloc(1, sizeof *x);
@@ -124,6 +131,13 @@ int md_export(const char *model, const char *dir, md_export_opts *opts)
         return gs_error(GS_ERR_NOMEM, "export: out of memory");
     x->dir = dir;
     x->opts = opts;
+    for (char *q = notes, *nl; *q; q = nl + 1) {
+        if ((nl = strchr(q, '\n')))
+            *nl = '\0';
+        md_export_warn(x, "%s: %s", model, q);
+        if (!nl)
+            break;
+    }
     rc = k->export_onnx(x, model);
     if (rc) /* nothing half-written: a failed export leaves none of its files */
         for (int i = 0; i < x->n; i++)

@@ -32,6 +32,7 @@ typedef struct {
     const char *format;          /* "onnx" (NULL = onnx) */
     md_export_file_fn on_file;   /* may be NULL */
     void *ud;
+    int allow_partial;           /* export a model whose training was interrupted */
     /* warnings for the caller to show (e.g. a ZDC model O2 cannot feed):
      * '\n'-separated, "" when none; written by md_export */
     char warnings[1024];
@@ -39,9 +40,11 @@ typedef struct {
 
 /* Exports the gansim model file `model` (model.h5 of gansim-train) into
  * `dir` (created when missing; files in it are replaced atomically). On an
- * error no file of this export is left behind. Errors: GS_ERR_ARG (unknown
- * format), GS_ERR_IO, GS_ERR_FORMAT (not a gansim model, or a kind that
- * cannot be exported), GS_ERR_NOMEM. */
+ * error no file of this export is left behind. A partial model (training
+ * interrupted: md_model_status_read) is refused unless opts->allow_partial;
+ * sub-models short of their steps or floor become warnings. Errors:
+ * GS_ERR_ARG (unknown format), GS_ERR_IO, GS_ERR_FORMAT (not a gansim model,
+ * or a kind that cannot be exported), GS_ERR_STATE (partial), GS_ERR_NOMEM. */
 int md_export(const char *model, const char *dir, md_export_opts *opts);
 
 #endif

@@ -172,8 +172,8 @@ int md_model_open_ex(const char *path, unsigned flags, md_model **out)
         }
         what[w] = '\0';
         rc = gs_error(GS_ERR_STATE, "%s: a partial model: its training stopped after %lld of "
-                      "%lld steps (%s); finish it with gansim-train --resume, or sample it "
-                      "anyway with --allow-partial", path, (long long)m->status.step,
+                      "%lld steps (%s); finish it with gansim-train --resume, or use it anyway "
+                      "with --allow-partial", path, (long long)m->status.step,
                       (long long)m->status.steps, what);
     }
     if (rc || (rc = k->open(path, &m->handle))) {

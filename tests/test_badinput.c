@@ -452,6 +452,8 @@ static void make_files(void)
     write_str("keep.txt", "x");
     ck_assert_int_eq(symlink("keep.txt", tpath("klink.h5")), 0);
     ck_assert_int_eq(link(tpath("keep.txt"), tpath("khard.h5")), 0);
+    mkdir(tpath("kdir"), 0755);
+    ck_assert_int_eq(symlink("../keep.txt", tpath("kdir/manifest.json")), 0);
     /* run directories another process is using */
     mkdir(tpath("lrun"), 0755);
     mkdir(tpath("lres"), 0755);
@@ -713,7 +715,12 @@ static const bad_case cases[] = {
     {"sample", "--model mpart.h5 -o out.h5 -n 5", 1, "mpart.h5",
      "a partial model: its training stopped after 0 of 2 steps (inner trained 0 of its 1 "
      "steps, outer trained 0 of its 1 steps); finish it with gansim-train --resume, or "
-     "sample it anyway with --allow-partial", "out.h5", 1},
+     "use it anyway with --allow-partial", "out.h5", 1},
+    {"export", "--model mpart.h5 -o exo", 1, "mpart.h5", "a partial model", "exo", 0},
+    {"export", "--model lres/last.h5 -o exo", 1, "lres", "in use by another process (pid ",
+     "exo", 0},
+    {"export", "--model keep.txt -o kdir", 2, "-o kdir/manifest.json",
+     "is the same file as --model keep.txt", "keep.txt", 1},
 
     /* ---- gansim-train: a run directory another process uses ---- */
     {"train", "luxe --data good.h5 --out lrun", 1, "lrun",
@@ -915,7 +922,7 @@ static const char *check_case(const bad_case *c, const char *env, char *why, siz
     /* reset what the case may have made */
     if (c->out) {
         char rm[1024];
-        snprintf(rm, sizeof rm, "cd '%s' && rm -rf run rep out.h5 *.tmp.*", dir);
+        snprintf(rm, sizeof rm, "cd '%s' && rm -rf run rep exo out.h5 *.tmp.*", dir);
         if (system(rm) != 0)
             return "cleanup failed";
     }
@@ -1027,10 +1034,16 @@ START_TEST(t_install_deps_waits_for_lock)
     fputs("#!/bin/sh\nexec \"$@\"\n", f);
     fclose(f);
     ck_assert_int_eq(gs_test_run("chmod +x %s/apt-get %s/dpkg-query %s/sudo", d, d, d), 0);
+    /* a copy of the script in a tree of its own, whose install-ort (the npm
+     * step that follows) does nothing */
+    ck_assert_int_eq(gs_test_run("mkdir %s/tree %s/tree/scripts && cp scripts/install-deps "
+                                 "%s/tree/scripts/ && printf '#!/bin/sh\\nexit 0\\n' > "
+                                 "%s/tree/scripts/install-ort && chmod +x %s/tree/scripts/*",
+                                 d, d, d, d, d), 0);
     /* locked twice, then free: waits, then installs */
     ck_assert_int_eq(gs_test_run("FAKE_LOCKED=2 GANSIM_APT_POLL=1 PATH=%s:$PATH "
-                                 "scripts/install-deps 2>%s/err.txt",
-                                 d, d),
+                                 "%s/tree/scripts/install-deps 2>%s/err.txt",
+                                 d, d, d),
                      0);
     char err[4096] = "", log[4096] = "";
     snprintf(p, sizeof p, "%s/err.txt", d);
@@ -1047,9 +1060,9 @@ START_TEST(t_install_deps_waits_for_lock)
                   "log: %s", log);
     /* held for longer than GANSIM_APT_WAIT: gives up, naming the holder */
     ck_assert_int_eq(gs_test_run("rm -f %s/count; FAKE_LOCKED=1000 GANSIM_APT_WAIT=2 "
-                                 "GANSIM_APT_POLL=1 PATH=%s:$PATH scripts/install-deps "
+                                 "GANSIM_APT_POLL=1 PATH=%s:$PATH %s/tree/scripts/install-deps "
                                  "2>%s/err.txt",
-                                 d, d, d),
+                                 d, d, d, d),
                      1);
     snprintf(p, sizeof p, "%s/err.txt", d);
     f = fopen(p, "r");

@@ -318,13 +318,14 @@ int main(int argc, char **argv)
     eo.ref2_name = ref2;
 
     {
-        char mj[4200], gp[4200];
+        char mj[4200], ix[4200], gp[4200];
         snprintf(mj, sizeof mj, "%s/metrics.json", out);
+        snprintf(ix, sizeof ix, "%s/index.html", out);
         snprintf(gp, sizeof gp, "%s/plots.gp", out);
         const gs_tool_file ins[] = {{"--real", real}, {"--gen", gen}, {"--ref2", ref2},
                                     {"--log", logp}};
-        const gs_tool_file outs[] = {{"--out", mj}, {"--out", gp}};
-        if (gs_tool_guard_io(PROG, ins, 4, outs, 2))
+        const gs_tool_file outs[] = {{"--out", mj}, {"--out", ix}, {"--out", gp}};
+        if (gs_tool_guard_io(PROG, ins, 4, outs, 3))
             return GS_EXIT_USAGE;
     }
     ds_kind kr, kg, k2 = DS_KIND_UNKNOWN;

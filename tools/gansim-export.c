@@ -29,6 +29,8 @@ static void usage(FILE *out)
             "  -o DIR         output directory\n"
             "  --format F     onnx (the only format today; the default)\n"
             "  -q, --quiet    do not list the files written\n"
+            "  --allow-partial  export a model whose training was interrupted (refused\n"
+            "                 otherwise)\n"
             "  --help, --version\n"
             "exit codes: 0 ok, 1 runtime failure (nothing of the export left behind), 2 usage error\n");
 }
@@ -43,7 +45,9 @@ int main(int argc, char **argv)
 {
     const char *model = NULL, *dir = NULL, *format = "onnx";
     int quiet = 0;
+    int allow_partial = 0;
     static const struct option lo[] = {{"model", required_argument, 0, 'm'},
+                                       {"allow-partial", no_argument, 0, 'P'},
                                        {"format", required_argument, 0, 'f'},
                                        {"quiet", no_argument, 0, 'q'},
                                        {"help", no_argument, 0, 'h'},
@@ -57,6 +61,7 @@ int main(int argc, char **argv)
         case 'o': dir = optarg; break;
         case 'f': format = optarg; break;
         case 'q': quiet = 1; break;
+        case 'P': allow_partial = 1; break;
         case 'h': usage(stdout); return GS_EXIT_OK;
         case 'V': printf("%s %s\n", prog, GANSIM_VERSION); return GS_EXIT_OK;
         default: return gs_tool_getopt_fail(prog, c, argv, optind);
@@ -74,8 +79,23 @@ int main(int argc, char **argv)
         gs_tool_err(prog, "--format: '%s' is not a known format (known: onnx)", format);
         return GS_EXIT_USAGE;
     }
-    md_export_opts o = {.format = format, .on_file = on_file, .ud = &quiet};
+    char manifest[4200];
+    snprintf(manifest, sizeof manifest, "%s/manifest.json", dir);
+    const gs_tool_file ins[] = {{"--model", model}}, outs[] = {{"-o", manifest}};
+    if (gs_tool_guard_io(prog, ins, 1, outs, 1))
+        return GS_EXIT_USAGE;
+    /* the run directory the model comes from is not exported while another
+     * process trains or resumes it (nor trained while this exports) */
+    gs_dir_lock_t lk = {.fd = -1};
+    char run[4096];
+    if (gs_tool_run_dir_of(model, run, sizeof run) && gs_dir_lock(run, "gansim-export", &lk)) {
+        gs_tool_err(prog, "%s", gs_errmsg());
+        return GS_EXIT_FAIL;
+    }
+    md_export_opts o = {.format = format, .on_file = on_file, .ud = &quiet,
+                        .allow_partial = allow_partial};
     int rc = md_export(model, dir, &o);
+    gs_dir_unlock(&lk);
     if (rc) {
         gs_tool_err(prog, "%s", gs_errmsg());
         return GS_EXIT_FAIL;

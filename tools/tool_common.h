@@ -134,6 +134,25 @@ static inline int gs_tool_guard_io(const char *prog, const gs_tool_file *in, int
     return 0;
 }
 
+/* The run directory a model file lives in (its directory, when that holds
+ * a gansim-train run: last.h5 or train.log beside it) into buf; returns 1,
+ * or 0 for a model file elsewhere. */
+static inline int gs_tool_run_dir_of(const char *model, char *buf, size_t n)
+{
+    const char *slash = strrchr(model, '/');
+    int w = !slash ? snprintf(buf, n, ".")
+            : slash == model ? snprintf(buf, n, "/")
+                             : snprintf(buf, n, "%.*s", (int)(slash - model), model);
+    if (w < 0 || (size_t)w >= n)
+        return 0;
+    char p[4200];
+    snprintf(p, sizeof p, "%s/last.h5", buf);
+    if (access(p, F_OK) == 0)
+        return 1;
+    snprintf(p, sizeof p, "%s/train.log", buf);
+    return access(p, F_OK) == 0;
+}
+
 /* Thread count: --threads (opt > 0), else GANSIM_THREADS, else OpenMP's
  * default. Returns an exit code: 0, or GS_EXIT_USAGE after a message. */
 static inline int gs_tool_threads(const char *prog, long long opt)
