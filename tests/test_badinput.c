@@ -591,8 +591,7 @@ static const bad_case cases[] = {
     {"train", "luxe --data hdr.csv --out run --particles-per-bx x", 2, "--particles-per-bx",
      "'x' is not a number > 0", "run", 0},
     {"train", "luxe --data hdr.csv --out run", 1, "data.log_features",
-     "names 't', not a model-space feature (they are X,Y,time,PID; rename the data's columns "
-     "with --columns", "run", 0},
+     "names 't', not a model-space feature (they are X,Y,time,PID", "run", 0},
     {"train", "luxe --data hdr.csv --out run --set data.coords=cylindrical --columns t=time", 1,
      "data.coords=cylindrical", "needs columns x,y,px,py,pz; the data has X,Y,t,PID", "run", 0},
     {"train", "zdc --data zdc.h5 --out run --units mm", 2, "--units",
