@@ -24,7 +24,9 @@ import math
 
 # Parameters (floats) of the default networks, from the checkpoints
 # (h5ls -r run/last.h5): luxe G 50-300-300-300-6, D 6-300-300-300-1; zdc G
-# and D of the default zdc config.
+# and D of the default zdc config. A rank is one 2-core machine like the one
+# the step times come from; a node k times faster needs k times the rows per
+# rank for the same efficiency.
 MODELS = {
     # per generator step: n_critic critic all-reduces + 1 generator all-reduce,
     # each carrying the losses (3 and 1 floats); plus the stop flag (8 bytes)
@@ -32,7 +34,9 @@ MODELS = {
              # steps/s on one rank = one 2-core machine (docs/performance.md,
              # idle machine, T=2): b256 29.52, b1024 7.98
              "fit": [(256, 1 / 29.52), (1024, 1 / 7.98)]},
-    "zdc": {"allreduces": [552833, 379713], "flags": 1,
+    # D and G with their loss terms (1 and 4 floats), then the generator's
+    # batch-norm running statistics (448 floats, averaged over the ranks)
+    "zdc": {"allreduces": [552833 + 1, 379713 + 4, 448], "flags": 1,
             # b64 5.282, b256 1.27 steps/s (T=2)
             "fit": [(64, 1 / 5.282), (256, 1 / 1.27)]},
 }
