@@ -12,24 +12,38 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 ifeq ($(MULTIARCH),)
   MULTIARCH := $(shell uname -m)-linux-gnu
 endif
-# x86-64-v3 = AVX2 + FMA (every x86 server since 2013/2015); elsewhere the
-# compiler's default target. NATIVE=1 tunes for this very CPU.
+# x86-64-v2 (SSE4.2 + POPCNT, every x86-64 CPU since 2009; the EL9 baseline of
+# grid worker nodes), so the tools run on any of them; the hot kernels are
+# compiled for x86-64-v3 (AVX2 + FMA) and v4 (AVX-512) as well and chosen at
+# run time (core/gs_cpu.h, GS_KERNEL). Elsewhere the compiler's default
+# target. NATIVE=1 builds everything for this very CPU (no longer portable).
 ifeq ($(NATIVE),1)
   ARCH := -march=native
 else ifneq ($(filter x86_64%,$(MULTIARCH)),)
-  ARCH := -march=x86-64-v3
+  ARCH := -march=x86-64-v2
 else
   ARCH :=
 endif
 
 OPENBLAS_PC := /usr/lib/$(MULTIARCH)/openblas-openmp/pkgconfig
-PKGS        := hdf5 inih
+PKGS        := hdf5 inih libprotobuf-c
 BLAS_CFLAGS := $(shell PKG_CONFIG_PATH=$(OPENBLAS_PC) pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBDIR := $(shell PKG_CONFIG_PATH=$(OPENBLAS_PC) pkg-config --variable=libdir openblas 2>/dev/null)
 DEP_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(BLAS_CFLAGS)
+# HepMC3 (Debian's libhepmc3-dev ships neither a .pc file nor HepMC3-config;
+# it sits on the default paths) and the C++ runtime for datasets/ds_hepmc3.cpp.
+HEPMC3_LIBS := -lHepMC3 -lstdc++
 DEP_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
-               -L$(BLAS_LIBDIR) -Wl,-rpath,$(BLAS_LIBDIR) -lopenblas -lm
+               -L$(BLAS_LIBDIR) -Wl,-rpath,$(BLAS_LIBDIR) -lopenblas $(HEPMC3_LIBS) -lm
 CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
+# where Debian's HDF5 filter plugins live (LZF, LZ4, BZip2, Blosc, Bitshuffle):
+# kept on HDF5's search path even when a user's HDF5_PLUGIN_PATH replaces it
+H5_PLUGIN_DIR := $(shell pkg-config --variable=PluginDir hdf5 2>/dev/null)
+# MPI (Debian's OpenMPI) is for the tools only: comm/ implements core/gs_comm.h
+# over MPI and goes into its own archive, so libgansim (and every program
+# embedding it) never links or loads an MPI library.
+MPI_CFLAGS  := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS    := $(shell pkg-config --libs ompi-c 2>/dev/null)
 
 OPT      ?= -O3 $(ARCH)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
@@ -41,14 +55,20 @@ endif
 # -fno-math-errno -fno-trapping-math: gansim never reads errno or FP traps;
 # both keep sqrtf, compares and selects from vectorising.
 CFLAGS   += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fopenmp -fno-math-errno -fno-trapping-math -fPIC \
-            -I. $(DEP_CFLAGS) -DGANSIM_VERSION=\"$(VERSION)\"
+            -I. -I$(BUILD)/gen $(DEP_CFLAGS) -DGANSIM_VERSION=\"$(VERSION)\" -DGS_H5_PLUGIN_DIR=\"$(H5_PLUGIN_DIR)\"
 LDFLAGS  += -fopenmp
 LDLIBS   := $(DEP_LIBS)
 
 BUILD   ?= build
-MODULES := core nn preprocess metrics datasets models api
+MODULES := core nn preprocess metrics datasets onnx models api
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# ONNX's message definitions: C code generated at build time by protoc-c from
+# the onnx.proto that Debian's libonnx-dev ships (onnx/ serialises with it).
+ONNX_PROTO := /usr/include/onnx/onnx.proto
+ONNX_GEN   := $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h
+# C++ units (only where a C++ library is wrapped: datasets/ds_hepmc3.cpp)
+LIB_CXX_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.cpp))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_CXX_SRC:%.cpp=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o
 TOOL_SRC := $(wildcard tools/gansim-*.c)
 # Tools go to $(BIN); the sanitized build keeps its own copies so end-to-end
 # tests run sanitized tools and never clobber the normal ones.
@@ -56,13 +76,17 @@ BIN     ?= bin
 TOOLS   := $(TOOL_SRC:tools/%.c=$(BIN)/%)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-HEADERS := $(foreach m,$(MODULES),$(wildcard $(m)/*.h))
-PUBLIC_HEADERS := $(filter-out %_internal.h,$(HEADERS))
+COMM_SRC := $(wildcard comm/*.c)
+COMM_OBJ := $(COMM_SRC:%.c=$(BUILD)/%.o)
+COMM_LIB := $(BUILD)/libgansim_comm.a
+PUBLIC_HEADERS := $(filter-out %_internal.h,$(foreach m,$(MODULES),$(wildcard $(m)/*.h)))
+HEADERS := $(foreach m,$(MODULES) comm,$(wildcard $(m)/*.h))
 CXX     ?= g++
-EXAMPLES := $(BUILD)/examples/sample_events $(BUILD)/examples/sample_threads
+EXAMPLES := $(BUILD)/examples/sample_events $(BUILD)/examples/sample_threads \
+            $(BUILD)/examples/g4_sketch
 
-.PHONY: all deps test sanitize valgrind bench bench-compare demo demo-zdc ablation install clean examples fuzz fuzz-build
-all: $(BUILD)/libgansim.a $(BUILD)/libgansim.so $(TOOLS)
+.PHONY: all deps test sanitize valgrind bench bench-compare bench-allreduce demo demo-zdc ablation install clean examples fuzz fuzz-build
+all: $(BUILD)/libgansim.a $(BUILD)/libgansim.so $(COMM_LIB) $(TOOLS)
 
 deps:
 	@scripts/install-deps
@@ -71,6 +95,25 @@ $(BUILD)/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# protoc-c writes onnx.pb-c.{c,h} named after the .proto's own file name.
+$(ONNX_GEN) &: $(ONNX_PROTO)
+	@test -r $(ONNX_PROTO) || { echo "missing $(ONNX_PROTO): run scripts/install-deps (libonnx-dev)"; exit 1; }
+	@mkdir -p $(BUILD)/gen
+	cp $(ONNX_PROTO) $(BUILD)/gen/onnx.proto
+	cd $(BUILD)/gen && protoc-c --c_out=. onnx.proto
+
+$(BUILD)/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(filter $(BUILD)/onnx/%,$(LIB_OBJ)): $(BUILD)/gen/onnx.pb-c.h
+
+# C++ units go through the C compiler's driver (-x c++), so gcc and clang
+# builds, the sanitizers and the fuzzing flags all apply to them unchanged.
+LIB_CXXFLAGS = -x c++ -std=c++17 $(filter-out -std=%,$(CFLAGS))
+$(BUILD)/%.o: %.cpp $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CXXFLAGS) -c $< -o $@
+
 $(BUILD)/libgansim.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -78,13 +121,29 @@ $(BUILD)/libgansim.a: $(LIB_OBJ)
 $(BUILD)/libgansim.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/%: tools/%.c tools/tool_common.h $(BUILD)/libgansim.a
-	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libgansim.a $(LDLIBS)
+$(COMM_OBJ): CFLAGS += $(MPI_CFLAGS)
+$(COMM_LIB): $(COMM_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
-$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libgansim.a
+$(BIN)/%: tools/%.c tools/tool_common.h $(BUILD)/libgansim.a $(COMM_LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(COMM_LIB) $(BUILD)/libgansim.a $(LDLIBS) $(MPI_LIBS)
+
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libgansim.a $(COMM_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_LDFLAGS) $< -o $@ $(BUILD)/libgansim.a $(LDLIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_LDFLAGS) $< -o $@ $(COMM_LIB) $(BUILD)/libgansim.a $(LDLIBS) $(MPI_LIBS) $(CHECK_LIBS)
+
+# The HepMC3 test reads files back with HepMC3's own reader (a C++ helper).
+$(BUILD)/tests/hepmc3_read.o: tests/hepmc3_read.cpp tests/hepmc3_read.h Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CXXFLAGS) -c $< -o $@
+
+$(BUILD)/tests/test_hepmc3: tests/test_hepmc3.c tests/testutil.h tests/hepmc3_read.h \
+                            $(BUILD)/tests/hepmc3_read.o $(BUILD)/libgansim.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/tests/hepmc3_read.o -o $@ $(BUILD)/libgansim.a \
+	    $(LDLIBS) $(CHECK_LIBS)
 
 # The embedding examples, built against the library exactly as a user would
 # (gansim.h on the include path, libgansim.a and its dependencies).
@@ -96,6 +155,20 @@ $(BUILD)/examples/sample_threads: examples/sample_threads.cpp api/gansim.h $(BUI
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 -O2 -Wall -Wextra -Werror -Iapi $< -o $@ $(BUILD)/libgansim.a $(LDFLAGS) $(LDLIBS) -pthread
 
+# docs/embedding.md's Geant4 sketch: the cpp block after the "make test
+# compiles" marker is extracted at build time (so the document and the test
+# cannot drift), compiled against the stand-in Geant4 classes in
+# tests/g4stub/ and run by tests/test_embed.c through run_sketch.cpp.
+$(BUILD)/examples/g4_sketch.cpp: docs/embedding.md
+	@mkdir -p $(dir $@)
+	awk '/<!-- make test compiles/ {f = 1; next} f && /^```cpp/ {c = 1; next} c && /^```/ {exit} c' $< > $@
+	@test -s $@ || { echo "$<: no cpp block after the 'make test compiles' marker" >&2; rm -f $@; exit 1; }
+
+$(BUILD)/examples/g4_sketch: tests/g4stub/run_sketch.cpp $(BUILD)/examples/g4_sketch.cpp \
+                             $(wildcard tests/g4stub/*.hh) api/gansim.h $(BUILD)/libgansim.a
+	$(CXX) -std=c++17 -O2 -Wall -Wextra -Werror -Iapi -Itests/g4stub -I$(BUILD)/examples $< -o $@ \
+	    $(BUILD)/libgansim.a $(LDFLAGS) $(LDLIBS) -pthread
+
 # `make examples` runs them on the model `make demo` trained.
 examples: all $(EXAMPLES)
 	@test -f demo-out/run/model.h5 || { echo "examples: run 'make demo' first (needs demo-out/run/model.h5)"; exit 1; }
@@ -105,7 +178,7 @@ examples: all $(EXAMPLES)
 # Tests find the tools in bin/ and the examples in build/examples/.
 test: deps
 	@$(MAKE) --no-print-directory all $(TESTS) $(EXAMPLES)
-	@GANSIM_BIN=$(CURDIR)/$(BIN) GANSIM_EXAMPLES=$(CURDIR)/$(BUILD)/examples GANSIM_FIXTURES=$(CURDIR)/tests/fixtures scripts/run-tests $(TESTS)
+	@GANSIM_ROOT=$(CURDIR) GANSIM_BIN=$(CURDIR)/$(BIN) GANSIM_EXAMPLES=$(CURDIR)/$(BUILD)/examples GANSIM_FIXTURES=$(CURDIR)/tests/fixtures scripts/run-tests $(TESTS)
 
 # Everything (library, tools, tests) in build-san/, tools in build-san/bin.
 # allocator_may_return_null: the bad-input tests ask for absurd sizes and
@@ -123,6 +196,17 @@ valgrind: deps
 
 bench: deps all
 	bin/gansim-bench
+
+# The sum-all-reduce of a flat float buffer, 4 B .. 64 MiB, over 2 ranks on
+# this machine (docs/scaling.md; on a cluster run build/bench/allreduce under
+# mpirun / srun across nodes).
+$(BUILD)/bench/allreduce: bench/allreduce.c $(BUILD)/libgansim.a $(COMM_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(COMM_LIB) $(BUILD)/libgansim.a $(LDLIBS) $(MPI_LIBS)
+
+bench-allreduce: deps $(BUILD)/bench/allreduce
+	OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+	    mpirun --oversubscribe --bind-to none -np $(or $(NP),2) $(BUILD)/bench/allreduce
 
 # gansim and PyTorch back to back (developer-side: needs Debian's python3-torch).
 bench-compare: deps all
@@ -197,4 +281,4 @@ clean:
 # (its own variable: `make sanitize` sets LDFLAGS on the command line, which
 # would override a target-specific LDFLAGS +=).
 MALLOC_WRAP := -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc -Wl,--wrap=aligned_alloc
-$(BUILD)/tests/test_nn_train $(BUILD)/tests/test_zdc $(BUILD)/tests/test_luxe: TEST_LDFLAGS = $(MALLOC_WRAP)
+$(BUILD)/tests/test_nn_train $(BUILD)/tests/test_zdc $(BUILD)/tests/test_luxe $(BUILD)/tests/test_dist: TEST_LDFLAGS = $(MALLOC_WRAP)

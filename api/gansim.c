@@ -24,7 +24,9 @@ const char *gansim_version(void) { return GANSIM_VERSION; }
 void gansim_set_threads(int n) { nn_set_threads(n); }
 int gansim_get_threads(void) { return nn_get_threads(); }
 
-int gansim_open(const char *path, gansim_model **model)
+int gansim_open(const char *path, gansim_model **model) { return gansim_open_ex(path, 0, model); }
+
+int gansim_open_ex(const char *path, unsigned flags, gansim_model **model)
 {
     *model = NULL;
     if (!path)
@@ -32,7 +34,8 @@ int gansim_open(const char *path, gansim_model **model)
     gansim_model *m = calloc(1, sizeof *m);
     if (!m)
         return gs_error(GS_ERR_NOMEM, "gansim_open: out of memory");
-    int rc = md_model_open(path, &m->m);
+    int rc = md_model_open_ex(path, flags & GANSIM_OPEN_ALLOW_PARTIAL ? MD_OPEN_ALLOW_PARTIAL : 0,
+                              &m->m);
     if (rc) {
         free(m);
         return rc;
@@ -42,6 +45,11 @@ int gansim_open(const char *path, gansim_model **model)
     m->h = md_model_handle(m->m);
     *model = m;
     return GS_OK;
+}
+
+const char *gansim_model_warnings(const gansim_model *m)
+{
+    return m ? md_model_status_of(m->m)->notes : "";
 }
 
 void gansim_close(gansim_model *m)

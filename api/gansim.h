@@ -47,7 +47,18 @@ typedef enum {
     GANSIM_IMAGES = 2    /* conditional images (ZDC): gansim_sample_images */
 } gansim_kind;
 
+/* Opens a model.h5 (or last.h5) written by gansim-train. A model whose
+ * training was interrupted (state "partial": some sub-models trained fewer
+ * steps than planned) is refused, with a message naming the file and the
+ * missing steps; gansim_open_ex with GANSIM_OPEN_ALLOW_PARTIAL opens it
+ * anyway. */
 int gansim_open(const char *path, gansim_model **model);
+enum { GANSIM_OPEN_ALLOW_PARTIAL = 1 };
+int gansim_open_ex(const char *path, unsigned flags, gansim_model **model);
+/* Warnings about an opened model, one per line ("" when none): sub-models
+ * trained fewer steps than their floor, never trained, or (partial models)
+ * short of their planned steps. The library never prints: show them. */
+const char *gansim_model_warnings(const gansim_model *m);
 void gansim_close(gansim_model *model);
 /* Message of the calling thread's last failure. */
 const char *gansim_errmsg(void);

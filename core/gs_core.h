@@ -31,6 +31,12 @@ const char *gs_errmsg(void);
 void gs_clear_error(void);
 const char *gs_status_name(int code);
 
+/* Parses a whole string as an integer: decimal digits, or decimal /
+ * scientific notation whose value is exactly an integer ("1e6", "2.5e3",
+ * "100.0"); surrounding blanks allowed. Returns 0, or -1 for anything else
+ * (fractions, values beyond int64, hex, nan/inf, trailing text). */
+int gs_parse_i64(const char *s, int64_t *out);
+
 /* Overflow-checked size arithmetic: return 0 on success, nonzero on overflow. */
 static inline int gs_mul_overflow(size_t a, size_t b, size_t *out)
 {
@@ -44,6 +50,32 @@ static inline int gs_mul_overflow(size_t a, size_t b, size_t *out)
 int gs_tmp_path(char *buf, size_t bufsize, const char *final_path);
 int gs_commit(const char *tmp_path, const char *final_path);
 void gs_discard(const char *tmp_path);
+
+/* ---- never write over an input ---------------------------------------------
+ * A tool registers the files it reads; gs_commit then refuses (GS_ERR_ARG,
+ * naming both) to move a new file over any of them — the same file by device
+ * and inode, so also through symlinks, hard links and other spellings. Tools
+ * check their known outputs up front as well; this is the net under every
+ * atomic write. Process-wide; register before starting threads. A path that
+ * does not exist is not registered. */
+int gs_protect_input(const char *path);
+void gs_protect_clear(void);
+/* The registered input that `path` is (by inode), or NULL. */
+const char *gs_protected_match(const char *path);
+
+/* ---- run-directory lock ------------------------------------------------------
+ * An advisory lock (flock) on DIR/.gansim-lock, so that two processes never
+ * train, resume or export the same run directory at once. The lock dies
+ * with the process (a crash leaves no stale lock; the file may stay and is
+ * reused); gs_dir_unlock removes the file. A second process gets
+ * GS_ERR_STATE: "DIR: in use by another process (pid 1234, gansim-train
+ * luxe); ...". `who` labels the holder in that message. */
+typedef struct {
+    int fd;
+    char path[4096];
+} gs_dir_lock_t;
+int gs_dir_lock(const char *dir, const char *who, gs_dir_lock_t *lk);
+void gs_dir_unlock(gs_dir_lock_t *lk);
 
 /* ---- RNG -----------------------------------------------------------------
  * xoshiro256** (Blackman & Vigna), seeded through splitmix64. The whole state

@@ -1,9 +1,11 @@
 #include "core/gs_h5.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/stat.h>
 
 size_t gs_h5_type_size(gs_h5_type t)
@@ -46,24 +48,201 @@ static hid_t file_type(gs_h5_type t)
     return H5I_INVALID_HID;
 }
 
-void gs_h5_quiet(void)
+/* ---- plugins and error causes -------------------------------------------- */
+
+#ifndef GS_H5_PLUGIN_DIR
+#define GS_H5_PLUGIN_DIR "" /* the Makefile passes pkg-config's PluginDir */
+#endif
+
+/* HDF5 searches HDF5_PLUGIN_PATH *instead of* its built-in plugin directory
+ * when the variable is set (conda and pip setups set it), so the filter
+ * plugins that scripts/install-deps puts in the distribution's directory
+ * would vanish. Append that directory to the search list (after the user's,
+ * which keep precedence) unless it is already there. HDF5 1.10 also abandons
+ * the whole search at the first listed directory it cannot open, so those
+ * are dropped from the list (they cannot hold a plugin anyway).
+ * HDF5_PLUGIN_PRELOAD=:: means "no plugins at all": respected. */
+static void plugin_path_init(void)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    const char *dir = GS_H5_PLUGIN_DIR;
+    const char *pre = getenv("HDF5_PLUGIN_PRELOAD");
+    if (pre && !strcmp(pre, "::"))
+        return;
+    unsigned n = 0;
+    if (H5PLsize(&n) < 0)
+        return;
+    int have = 0;
+    for (unsigned i = n; i-- > 0;) {
+        char b[4096];
+        ssize_t l = H5PLget(i, b, sizeof b);
+        if (l <= 0 || (size_t)l >= sizeof b)
+            continue;
+        struct stat st;
+        if (stat(b, &st) != 0 || !S_ISDIR(st.st_mode))
+            H5PLremove(i);
+        else if (dir[0] && !strcmp(b, dir))
+            have = 1;
+    }
+    if (dir[0] && !have)
+        H5PLappend(dir);
 }
 
-/* The innermost HDF5 error description (most specific cause), if any. */
-static herr_t first_err(unsigned n, const H5E_error2_t *e, void *data)
+void gs_h5_quiet(void)
 {
-    if (n == 0 && e->desc)
-        snprintf((char *)data, 256, "%s", e->desc);
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    pthread_once(&once, plugin_path_init);
+}
+
+/* What HDF5's error stack says went wrong, sorted into the causes a user can
+ * act on. Only H5E_TRUNCATED and HDF5's own words for damage (bad
+ * checksum/signature/version, a filter that failed to decode) count as
+ * "corrupt": a missing filter plugin or a file another program holds is
+ * not a damaged file. */
+typedef enum {
+    H5W_OTHER = 0,
+    H5W_CORRUPT,  /* truncated, bad checksum/signature, undecodable data */
+    H5W_FILTER,   /* a filter of the dataset is not available (no plugin) */
+    H5W_LOCKED,   /* another process holds an HDF5 file lock on it */
+    H5W_WRITING   /* superblock says "open for write" (live or crashed writer, SWMR) */
+} h5_why_kind;
+
+typedef struct {
+    h5_why_kind kind;
+    char desc[256];   /* innermost description */
+} h5_why;
+
+static int has(const char *s, const char *sub) { return s && strstr(s, sub) != NULL; }
+
+static herr_t why_walk(unsigned n, const H5E_error2_t *e, void *data)
+{
+    h5_why *w = data;
+    const char *d = e->desc ? e->desc : "";
+    if (n == 0)
+        snprintf(w->desc, sizeof w->desc, "%s", d);
+    h5_why_kind k = H5W_OTHER;
+    if (has(d, "already open for write"))
+        k = H5W_WRITING;
+    else if (e->min_num == H5E_CANTLOCKFILE || has(d, "unable to lock"))
+        k = H5W_LOCKED;
+    else if (e->maj_num == H5E_PLUGIN || e->min_num == H5E_CANTLOAD || has(d, "not registered")) {
+        /* (a plugin HDF5 could not dlopen is reported here too, but HDF5
+         * tries every library in the directory for any filter, so that
+         * report need not concern the missing filter: not repeated) */
+        k = H5W_FILTER;
+    } else if (e->min_num == H5E_TRUNCATED || e->maj_num == H5E_PLINE || has(d, "truncated") ||
+               has(d, "checksum") || has(d, "signature") || has(d, "corrupt") ||
+               has(d, "bad version") || has(d, "wrong version") || has(d, "bad object header"))
+        k = H5W_CORRUPT;
+    /* the most specific cause wins: a missing plugin also makes the
+     * pipeline fail, and a lock failure also fails the open */
+    if (k != H5W_OTHER && (w->kind == H5W_OTHER || (w->kind == H5W_CORRUPT && k != H5W_CORRUPT)))
+        w->kind = k;
     return 0;
 }
 
+/* Reads the default error stack; call right after the failing HDF5 call. */
+static void h5_why_get(h5_why *w)
+{
+    memset(w, 0, sizeof *w);
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, why_walk, w);
+    if (!w->desc[0])
+        snprintf(w->desc, sizeof w->desc, "unknown HDF5 error");
+}
+
+/* The innermost HDF5 error description (most specific cause). */
 static const char *h5_cause(char *buf)
 {
-    buf[0] = '\0';
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_err, buf);
-    return buf[0] ? buf : "unknown HDF5 error";
+    h5_why w;
+    h5_why_get(&w);
+    snprintf(buf, 256, "%s", w.desc);
+    return buf;
+}
+
+/* Why a file would not open, as one message; `name` names the file. */
+static int open_error(const char *name, const h5_why *w)
+{
+    switch (w->kind) {
+    case H5W_CORRUPT:
+        return gs_error(GS_ERR_FORMAT, "%s: cannot open as HDF5, truncated or corrupt? (%s)", name,
+                        w->desc);
+    case H5W_WRITING:
+        return gs_error(GS_ERR_IO, "%s: HDF5 marks it as still open for writing by another "
+                        "program (a writer still running, SWMR or not, or one that died); wait "
+                        "for the writer, or once none runs clear the mark with 'h5clear -s %s' "
+                        "(HDF5: %s)", name, name, w->desc);
+    case H5W_LOCKED:
+        return gs_error(GS_ERR_IO, "%s: another program holds HDF5's lock on it (a writer "
+                        "still running); wait for it to finish (HDF5: %s)", name, w->desc);
+    default:
+        return gs_error(GS_ERR_FORMAT, "%s: HDF5 cannot open it (%s)", name, w->desc);
+    }
+}
+
+/* HDF5 filters by registered id (the HDF Group's list of registered filter
+ * plugins) and the Debian package providing each plugin. Debian 12's
+ * hdf5-plugin-lzf does not load on its own (its liblzf_filter.so lacks a
+ * dependency on liblzf); bitshuffle ships a working LZF plugin. */
+static const struct {
+    unsigned id;
+    const char *name;
+    const char *pkg;
+} known_filters[] = {
+    {1, "deflate", NULL},         {2, "shuffle", NULL},
+    {3, "fletcher32", NULL},      {4, "szip", NULL},
+    {5, "nbit", NULL},            {6, "scaleoffset", NULL},
+    {305, "LZO", NULL},           {307, "BZip2", "hdf5-filter-plugin"},
+    {32000, "LZF", "hdf5-plugin-lzf and bitshuffle"},
+    {32001, "Blosc", "hdf5-filter-plugin-blosc-serial"},
+    {32002, "MAFISC", NULL},      {32003, "Snappy", NULL},
+    {32004, "LZ4", "hdf5-filter-plugin"},
+    {32008, "Bitshuffle", "bitshuffle"},
+    {32013, "ZFP", "hdf5-filter-plugin-zfp-serial"},
+    {32014, "fpzip", NULL},       {32015, "Zstandard", NULL},
+    {32017, "SZ", NULL},          {32024, "SZ3", NULL},
+    {32026, "Blosc2", NULL},
+};
+
+/* After a failed read of dataset d: names the first filter of its pipeline
+ * that HDF5 cannot load, with the package that provides it. Returns 0 when
+ * every filter is available (the failure was something else). */
+static int filter_error(hid_t d, const char *w)
+{
+    hid_t dcpl = H5Dget_create_plist(d);
+    int nf = dcpl >= 0 ? H5Pget_nfilters(dcpl) : -1;
+    int rc = 0;
+    for (int i = 0; i < nf && !rc; i++) {
+        unsigned flags, cd[16], cfg;
+        size_t ncd = 16;
+        char fname[128] = "";
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, sizeof fname, fname,
+                                         &cfg);
+        if (id < 0 || H5Zfilter_avail(id) > 0)
+            continue;
+        const char *name = NULL, *pkg = NULL;
+        for (size_t k = 0; k < sizeof known_filters / sizeof known_filters[0]; k++)
+            if (known_filters[k].id == (unsigned)id) {
+                name = known_filters[k].name;
+                pkg = known_filters[k].pkg;
+            }
+        const char *pre = getenv("HDF5_PLUGIN_PRELOAD");
+        char hint[512];
+        if (pre && !strcmp(pre, "::"))
+            snprintf(hint, sizeof hint, "HDF5 plugins are switched off (HDF5_PLUGIN_PRELOAD=::)");
+        else if (pkg)
+            snprintf(hint, sizeof hint, "install Debian's %s (scripts/install-deps does) or "
+                     "point HDF5_PLUGIN_PATH at a directory holding the plugin", pkg);
+        else
+            snprintf(hint, sizeof hint, "no Debian package provides it: build its HDF5 plugin and "
+                     "point HDF5_PLUGIN_PATH at the directory holding it");
+        rc = gs_error(GS_ERR_IO, "%s: compressed with HDF5 filter %d (%s%s%s%s), which is not "
+                      "available here; %s", w, (int)id, name ? name : "unknown filter",
+                      fname[0] ? ", \"" : "", fname[0] ? fname : "", fname[0] ? "\" in the file" : "",
+                      hint);
+    }
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    return rc;
 }
 
 void gs_h5_where(hid_t loc, const char *name, char *buf, size_t n)
@@ -114,15 +293,15 @@ int gs_h5_open(const char *path, int writable, hid_t *file)
     htri_t is = H5Fis_hdf5(path);
     if (is == 0)
         return gs_error(GS_ERR_FORMAT, "%s: not an HDF5 file", path);
+    h5_why why;
     if (is < 0) {
-        char c[256];
-        return gs_error(GS_ERR_IO, "%s: cannot read (%s)", path, h5_cause(c));
+        h5_why_get(&why);
+        return open_error(path, &why);
     }
     hid_t f = H5Fopen(path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
-        char c[256];
-        return gs_error(GS_ERR_FORMAT, "%s: cannot open as HDF5, truncated or corrupt? (%s)", path,
-                        h5_cause(c));
+        h5_why_get(&why);
+        return open_error(path, &why);
     }
     *file = f;
     return GS_OK;
@@ -147,13 +326,12 @@ int gs_h5_open_image(const void *buf, size_t len, const char *name, hid_t *file)
     if (e >= 0)
         e = H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
     hid_t f = e < 0 ? H5I_INVALID_HID : H5Fopen(name, H5F_ACC_RDONLY, fapl);
-    char c[256];
+    h5_why why;
     if (f < 0)
-        h5_cause(c);
+        h5_why_get(&why);
     H5Pclose(fapl);
     if (f < 0)
-        return gs_error(GS_ERR_FORMAT, "%s: cannot open as HDF5, truncated or corrupt? (%s)", name,
-                        c);
+        return open_error(name, &why);
     *file = f;
     return GS_OK;
 }
@@ -410,18 +588,252 @@ static int plausible_size(hid_t d, size_t bytes)
     return bytes <= cap;
 }
 
-static int read_body(hid_t d, gs_h5_type t, void *buf, const char *w)
+/* ---- range-checked reads -------------------------------------------------
+ * HDF5 converts out-of-range values silently: an int64 PDG code 3000000022
+ * read as int32 becomes 2147483647 (saturation) and a float64 1e39 read as
+ * float32 becomes +Inf. So a stored type that can hold values the memory
+ * type cannot is read through a wide type, block by block, and every value is
+ * checked before it is narrowed; the first one out of range is refused by
+ * position and value. Types that always fit (float32 -> float32, int16 ->
+ * int32, any integer -> float) are read directly. */
+
+typedef enum { WIDE_NONE = 0, WIDE_I64, WIDE_U64, WIDE_F64, WIDE_LD } wide_kind;
+
+static wide_kind wide_for(hid_t ftype, gs_h5_type t)
 {
-    herr_t e = H5Dread(d, mem_type(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-    if (e < 0) {
-        char c[256];
-        return gs_error(GS_ERR_IO, "%s: read failed, file truncated or corrupt? (%s)", w,
-                        h5_cause(c));
+    H5T_class_t cls = H5Tget_class(ftype);
+    size_t sz = H5Tget_size(ftype);
+    int is_signed = cls == H5T_INTEGER && H5Tget_sign(ftype) != H5T_SGN_NONE;
+    if (cls == H5T_FLOAT) {
+        if (t == GS_H5_F32)
+            return sz <= 4 ? WIDE_NONE : sz <= 8 ? WIDE_F64 : WIDE_LD;
+        if (t == GS_H5_F64)
+            return sz <= 8 ? WIDE_NONE : WIDE_LD;
+        return WIDE_NONE; /* float -> integer is refused before this */
     }
-    return GS_OK;
+    if (cls != H5T_INTEGER)
+        return WIDE_NONE;
+    /* largest stored integer type each memory type holds exactly */
+    size_t max_signed = 0, max_unsigned = 0;
+    switch (t) {
+    case GS_H5_F32: /* 128-bit integers reach 3.4e38, the edge of float32 */
+    case GS_H5_F64: max_signed = max_unsigned = 8; break;
+    case GS_H5_I32: max_signed = 4; max_unsigned = 2; break;
+    case GS_H5_I64: max_signed = 8; max_unsigned = 4; break;
+    case GS_H5_U64: max_unsigned = 8; break;
+    case GS_H5_U8: max_unsigned = 1; break;
+    }
+    if (t == GS_H5_F64)
+        return WIDE_NONE; /* even 2^128 is far inside double */
+    if ((is_signed && sz <= max_signed) || (!is_signed && sz <= max_unsigned))
+        return WIDE_NONE;
+    if (sz > 8)
+        return WIDE_LD;
+    return is_signed ? WIDE_I64 : WIDE_U64;
+}
+
+static hid_t wide_mem_type(wide_kind k)
+{
+    switch (k) {
+    case WIDE_I64: return H5T_NATIVE_INT64;
+    case WIDE_U64: return H5T_NATIVE_UINT64;
+    case WIDE_F64: return H5T_NATIVE_DOUBLE;
+    case WIDE_LD: return H5T_NATIVE_LDOUBLE;
+    default: return H5I_INVALID_HID;
+    }
+}
+
+static size_t wide_size(wide_kind k)
+{
+    return k == WIDE_LD ? sizeof(long double) : 8;
+}
+
+static const char *type_range(gs_h5_type t)
+{
+    switch (t) {
+    case GS_H5_F32: return "the float32 range (|x| <= 3.4028235e+38)";
+    case GS_H5_F64: return "the float64 range (|x| <= 1.7976931e+308)";
+    case GS_H5_I32: return "the int32 range (-2147483648..2147483647)";
+    case GS_H5_I64: return "the int64 range";
+    case GS_H5_U64: return "the uint64 range (0..18446744073709551615)";
+    case GS_H5_U8: return "the uint8 range (0..255)";
+    }
+    return "?";
+}
+
+/* Narrows wide element i of `src` into element i of `dst` (memory type t);
+ * returns 0 when the value is out of t's range (dst untouched) and then
+ * prints the value into val. NaN and infinities pass (the caller's
+ * finiteness check names them as such). */
+static int narrow_one(wide_kind k, const void *src, size_t i, gs_h5_type t, void *dst, char *val,
+                      size_t vn)
+{
+    long double v;
+    switch (k) {
+    case WIDE_I64: v = (long double)((const int64_t *)src)[i]; break;
+    case WIDE_U64: v = (long double)((const uint64_t *)src)[i]; break;
+    case WIDE_F64: v = (long double)((const double *)src)[i]; break;
+    default: v = ((const long double *)src)[i]; break;
+    }
+    int ok = 1;
+    switch (t) {
+    case GS_H5_F32: {
+        float f = (float)v;
+        ok = !(isfinite(v) && isinf(f));
+        if (ok)
+            ((float *)dst)[i] = f;
+        break;
+    }
+    case GS_H5_F64: {
+        double f = (double)v;
+        ok = !(isfinite(v) && isinf(f));
+        if (ok)
+            ((double *)dst)[i] = f;
+        break;
+    }
+    case GS_H5_I32:
+        ok = v >= -2147483648.0L && v <= 2147483647.0L;
+        if (ok)
+            ((int32_t *)dst)[i] = (int32_t)v;
+        break;
+    case GS_H5_I64:
+        ok = v >= -9223372036854775808.0L && v < 9223372036854775808.0L;
+        if (ok)
+            ((int64_t *)dst)[i] = k == WIDE_U64 ? (int64_t)((const uint64_t *)src)[i] : (int64_t)v;
+        break;
+    case GS_H5_U64:
+        ok = v >= 0 && v < 18446744073709551616.0L;
+        if (ok)
+            ((uint64_t *)dst)[i] = k == WIDE_I64 ? (uint64_t)((const int64_t *)src)[i] : (uint64_t)v;
+        break;
+    case GS_H5_U8:
+        ok = v >= 0 && v <= 255;
+        if (ok)
+            ((uint8_t *)dst)[i] = (uint8_t)v;
+        break;
+    }
+    if (!ok) {
+        if (k == WIDE_I64)
+            snprintf(val, vn, "%lld", (long long)((const int64_t *)src)[i]);
+        else if (k == WIDE_U64)
+            snprintf(val, vn, "%llu", (unsigned long long)((const uint64_t *)src)[i]);
+        else
+            snprintf(val, vn, "%.9Lg", v);
+    }
+    return ok;
+}
+
+/* "row 3", "row 3, column 2 (px)" or "element [1, 4, 7]" for flat index i. */
+static void elem_pos(char *buf, size_t n, int rank, const int64_t *dims, int64_t i,
+                     char *const *cols, int64_t ncols)
+{
+    int64_t idx[GS_H5_MAX_RANK];
+    for (int k = rank - 1; k >= 0; k--) {
+        idx[k] = i % dims[k];
+        i /= dims[k];
+    }
+    if (rank == 1) {
+        snprintf(buf, n, "row %lld", (long long)idx[0]);
+    } else if (rank == 2) {
+        int named = cols && ncols == dims[1] && cols[idx[1]];
+        snprintf(buf, n, "row %lld, column %lld%s%s%s", (long long)idx[0], (long long)idx[1],
+                 named ? " (" : "", named ? cols[idx[1]] : "", named ? ")" : "");
+    } else {
+        int l = snprintf(buf, n, "element [");
+        for (int k = 0; k < rank && l > 0 && (size_t)l < n; k++)
+            l += snprintf(buf + l, n - (size_t)l, "%s%lld", k ? ", " : "", (long long)idx[k]);
+        if (l > 0 && (size_t)l < n)
+            snprintf(buf + l, n - (size_t)l, "]");
+    }
+}
+
+/* Why H5Dread failed on dataset d, as one message. */
+static int read_error(hid_t d, const char *w)
+{
+    h5_why why;
+    h5_why_get(&why); /* first: the calls below reset the error stack */
+    if (why.kind == H5W_FILTER) {
+        int rc = filter_error(d, w);
+        if (rc)
+            return rc;
+    }
+    if (why.kind == H5W_CORRUPT || why.kind == H5W_FILTER)
+        return gs_error(GS_ERR_IO, "%s: read failed, file truncated or corrupt? (%s)", w, why.desc);
+    return gs_error(GS_ERR_IO, "%s: read failed (%s)", w, why.desc);
+}
+
+#define GS_H5_BLOCK_ELEMS ((int64_t)1 << 20)
+
+/* Reads the whole dataset d (shape dims, rank r) into buf as memory type t,
+ * range-checked; w names it, cols (optional) names the columns of a rank-2
+ * table in messages. */
+static int read_body(hid_t d, gs_h5_type t, void *buf, const char *w, int r, const int64_t *dims,
+                     char *const *cols, int64_t ncols)
+{
+    hid_t ft = H5Dget_type(d);
+    wide_kind k = ft >= 0 ? wide_for(ft, t) : WIDE_NONE;
+    if (ft >= 0)
+        H5Tclose(ft);
+    if (k == WIDE_NONE) {
+        if (H5Dread(d, mem_type(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+            return read_error(d, w);
+        return GS_OK;
+    }
+    int64_t row = 1;
+    for (int i = 1; i < r; i++)
+        row *= dims[i];
+    int64_t rows_blk = GS_H5_BLOCK_ELEMS / row > 0 ? GS_H5_BLOCK_ELEMS / row : 1;
+    if (rows_blk > dims[0])
+        rows_blk = dims[0];
+    size_t ws = wide_size(k), ts = gs_h5_type_size(t), wbytes;
+    if (gs_mul_overflow((size_t)(rows_blk * row), ws, &wbytes))
+        return gs_error(GS_ERR_NOMEM, "%s: size overflows", w);
+    void *wbuf = malloc(wbytes);
+    if (!wbuf)
+        return gs_error(GS_ERR_NOMEM, "%s: cannot allocate %zu bytes", w, wbytes);
+    hid_t fsp = H5Dget_space(d);
+    int rc = fsp < 0 ? gs_error(GS_ERR_IO, "%s: cannot get its dataspace", w) : GS_OK;
+    for (int64_t r0 = 0; !rc && r0 < dims[0]; r0 += rows_blk) {
+        int64_t nr = dims[0] - r0 < rows_blk ? dims[0] - r0 : rows_blk;
+        hsize_t start[GS_H5_MAX_RANK] = {0}, count[GS_H5_MAX_RANK];
+        start[0] = (hsize_t)r0;
+        count[0] = (hsize_t)nr;
+        for (int i = 1; i < r; i++)
+            count[i] = (hsize_t)dims[i];
+        hsize_t mn = (hsize_t)(nr * row);
+        hid_t msp = H5Screate_simple(1, &mn, NULL);
+        if (msp < 0 || H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+            H5Dread(d, wide_mem_type(k), msp, fsp, H5P_DEFAULT, wbuf) < 0) {
+            rc = read_error(d, w);
+        } else {
+            char *dst = (char *)buf + (size_t)(r0 * row) * ts;
+            for (int64_t i = 0; i < nr * row; i++) {
+                char val[64];
+                if (!narrow_one(k, wbuf, (size_t)i, t, dst, val, sizeof val)) {
+                    char pos[160];
+                    elem_pos(pos, sizeof pos, r, dims, r0 * row + i, cols, ncols);
+                    rc = gs_error(GS_ERR_FORMAT, "%s %s: value %s is outside %s", w, pos, val,
+                                  type_range(t));
+                    break;
+                }
+            }
+        }
+        if (msp >= 0)
+            H5Sclose(msp);
+    }
+    if (fsp >= 0)
+        H5Sclose(fsp);
+    free(wbuf);
+    return rc;
 }
 
 int gs_h5_read(hid_t loc, const char *name, gs_h5_type t, int rank, int64_t *dims, void **data)
+{
+    return gs_h5_read_cols(loc, name, t, rank, dims, data, NULL, 0);
+}
+
+int gs_h5_read_cols(hid_t loc, const char *name, gs_h5_type t, int rank, int64_t *dims,
+                    void **data, char *const *cols, int64_t ncols)
 {
     *data = NULL;
     char w[600];
@@ -457,7 +869,7 @@ int gs_h5_read(hid_t loc, const char *name, gs_h5_type t, int rank, int64_t *dim
         H5Dclose(d);
         return gs_error(GS_ERR_NOMEM, "%s: cannot allocate %zu bytes", w, bytes);
     }
-    rc = read_body(d, t, buf, w);
+    rc = read_body(d, t, buf, w, r, hd, cols, ncols);
     H5Dclose(d);
     if (rc) {
         free(buf);
@@ -488,7 +900,7 @@ int gs_h5_read_into(hid_t loc, const char *name, gs_h5_type t, int rank, const i
                             (long long)hd[i], (long long)dims[i]);
         }
     }
-    rc = read_body(d, t, data, w);
+    rc = read_body(d, t, data, w, r, hd, NULL, 0);
     H5Dclose(d);
     return rc;
 }
@@ -730,4 +1142,133 @@ char *gs_h5_join_csv(char *const *v, int64_t n)
         *p = '\0';
     }
     return s;
+}
+
+/* ---- appendable datasets -------------------------------------------------- */
+
+int gs_h5_append_create(hid_t loc, const char *name, gs_h5_type t, int rank, const int64_t *dims,
+                        int64_t chunk_rows, int deflate, gs_h5_appender *a)
+{
+    memset(a, 0, sizeof *a);
+    a->d = H5I_INVALID_HID;
+    char w[600];
+    gs_h5_where(loc, name, w, sizeof w);
+    if (rank < 1 || rank > GS_H5_MAX_RANK || chunk_rows < 1 || deflate < 0 || deflate > 9)
+        return gs_error(GS_ERR_ARG, "%s: bad appendable dataset (rank %d, chunk %lld, deflate %d)",
+                        w, rank, (long long)chunk_rows, deflate);
+    hsize_t cur[GS_H5_MAX_RANK], max[GS_H5_MAX_RANK], chunk[GS_H5_MAX_RANK];
+    int64_t row = 1;
+    const int64_t fixed = dims && dims[0] > 0 ? dims[0] : 0;
+    cur[0] = (hsize_t)fixed;
+    max[0] = fixed ? (hsize_t)fixed : H5S_UNLIMITED;
+    if (fixed && chunk_rows > fixed)
+        chunk_rows = fixed;
+    chunk[0] = (hsize_t)chunk_rows;
+    for (int i = 1; i < rank; i++) {
+        if (dims[i] < 1)
+            return gs_error(GS_ERR_ARG, "%s: dimension %d is %lld", w, i, (long long)dims[i]);
+        cur[i] = max[i] = chunk[i] = (hsize_t)dims[i];
+        row *= dims[i];
+    }
+    /* HDF5 caps a chunk at 4 GiB */
+    if ((double)chunk_rows * (double)row * (double)gs_h5_type_size(t) >= 4294967296.0)
+        return gs_error(GS_ERR_ARG, "%s: chunk of %lld rows is over 4 GiB", w,
+                        (long long)chunk_rows);
+    if (deflate > 0 && H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0)
+        return gs_error(GS_ERR_STATE, "%s: this HDF5 library has no gzip (deflate) filter", w);
+    const size_t chunk_bytes = (size_t)chunk_rows * (size_t)row * gs_h5_type_size(t);
+    if (gs_h5_exists(loc, name) && H5Ldelete(loc, name, H5P_DEFAULT) < 0)
+        return gs_error(GS_ERR_IO, "%s: cannot replace existing object", w);
+    hid_t sp = H5Screate_simple(rank, cur, max);
+    /* no modification times: the same rows give the same bytes */
+    hid_t dcpl = ocpl_untimed(H5P_DATASET_CREATE), dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    hid_t l = lcpl_parents();
+    herr_t e = sp < 0 || dcpl < 0 || dapl < 0 || l < 0 ? -1 : H5Pset_chunk(dcpl, rank, chunk);
+    if (e >= 0 && deflate > 0) {
+        e = H5Pset_shuffle(dcpl);
+        if (e >= 0)
+            e = H5Pset_deflate(dcpl, (unsigned)deflate);
+    }
+    /* two chunks: the one being filled and the one being written out;
+     * w0 = 1 evicts fully written chunks first */
+    if (e >= 0)
+        e = H5Pset_chunk_cache(dapl, 521, 2 * chunk_bytes + (1 << 20), 1.0);
+    hid_t d = e < 0 ? H5I_INVALID_HID : H5Dcreate2(loc, name, file_type(t), sp, l, dcpl, dapl);
+    char c[256];
+    if (d < 0)
+        h5_cause(c);
+    H5Sclose(sp);
+    H5Pclose(dcpl);
+    H5Pclose(dapl);
+    H5Pclose(l);
+    if (d < 0)
+        return gs_error(GS_ERR_IO, "%s: cannot create dataset (%s)", w, c);
+    a->d = d;
+    a->t = t;
+    a->rank = rank;
+    a->dims[0] = 0;
+    a->fixed_rows = fixed;
+    for (int i = 1; i < rank; i++)
+        a->dims[i] = dims[i];
+    a->row_elems = row;
+    return GS_OK;
+}
+
+int gs_h5_append(gs_h5_appender *a, int64_t rows, const void *data)
+{
+    if (rows == 0)
+        return GS_OK;
+    char w[600];
+    gs_h5_where(a->d, NULL, w, sizeof w);
+    if (a->d < 0 || rows < 0 || !data)
+        return gs_error(GS_ERR_ARG, "%s: bad append of %lld rows", w, (long long)rows);
+    hsize_t ext[GS_H5_MAX_RANK], start[GS_H5_MAX_RANK] = {0}, cnt[GS_H5_MAX_RANK];
+    for (int i = 0; i < a->rank; i++)
+        ext[i] = cnt[i] = (hsize_t)a->dims[i];
+    ext[0] = (hsize_t)(a->dims[0] + rows);
+    start[0] = (hsize_t)a->dims[0];
+    cnt[0] = (hsize_t)rows;
+    char c[256];
+    if (a->fixed_rows && a->dims[0] + rows > a->fixed_rows)
+        return gs_error(GS_ERR_ARG, "%s: %lld rows appended to a dataset of %lld", w,
+                        (long long)(a->dims[0] + rows), (long long)a->fixed_rows);
+    if (!a->fixed_rows && H5Dset_extent(a->d, ext) < 0)
+        return gs_error(GS_ERR_IO, "%s: cannot grow to %lld rows (%s)", w,
+                        (long long)(a->dims[0] + rows), h5_cause(c));
+    hid_t fs = H5Dget_space(a->d), ms = H5Screate_simple(a->rank, cnt, NULL);
+    herr_t e = fs < 0 || ms < 0 ? -1 : H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt,
+                                                          NULL);
+    if (e >= 0)
+        e = H5Dwrite(a->d, mem_type(a->t), ms, fs, H5P_DEFAULT, data);
+    if (e < 0)
+        h5_cause(c);
+    if (fs >= 0)
+        H5Sclose(fs);
+    if (ms >= 0)
+        H5Sclose(ms);
+    if (e < 0)
+        return gs_error(GS_ERR_IO, "%s: write of rows %lld..%lld failed (%s)", w,
+                        (long long)a->dims[0], (long long)(a->dims[0] + rows - 1), c);
+    a->dims[0] += rows;
+    return GS_OK;
+}
+
+int gs_h5_append_close(gs_h5_appender *a)
+{
+    if (!a || a->d <= 0)
+        return GS_OK;
+    int short_rows = a->fixed_rows && a->dims[0] != a->fixed_rows;
+    char w[600];
+    if (short_rows)
+        gs_h5_where(a->d, NULL, w, sizeof w);
+    herr_t e = H5Dclose(a->d);
+    a->d = H5I_INVALID_HID;
+    if (e < 0) {
+        char c[256];
+        return gs_error(GS_ERR_IO, "closing an appended dataset failed (%s)", h5_cause(c));
+    }
+    if (short_rows)
+        return gs_error(GS_ERR_STATE, "%s: %lld of its %lld rows written", w,
+                        (long long)a->dims[0], (long long)a->fixed_rows);
+    return GS_OK;
 }

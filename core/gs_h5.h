@@ -13,7 +13,16 @@
  *    width and byte order, converted on read to the requested memory type),
  *    with every dimension > 0 and at most GS_H5_MAX_ELEMS elements in total;
  *    sizes are computed overflow-checked. Float sources are refused for
- *    integer memory types (no silent truncation).
+ *    integer memory types (no silent truncation), and every value a stored
+ *    type can hold but the memory type cannot (an int64 PDG code beyond
+ *    int32, a finite float64 beyond float32) is refused with its position
+ *    and value instead of HDF5's silent saturation to INT32_MAX or Inf.
+ *  - Failures say what HDF5 says: "truncated or corrupt?" only when its
+ *    error stack reports damage; a filter without a plugin is named (id,
+ *    name, Debian package); a file held open by a writer (HDF5 file lock,
+ *    "open for write" mark, SWMR) is reported as such. The distribution's
+ *    filter-plugin directory is kept on HDF5's search path even when
+ *    HDF5_PLUGIN_PATH is set.
  *  - String attributes are read whether h5py wrote them as variable-length
  *    (UTF-8 or ASCII) or fixed-length, scalar or 1-D (1-D arrays are joined
  *    with ','); they are written as scalar variable-length UTF-8, as h5py does.
@@ -85,6 +94,10 @@ int gs_h5_shape(hid_t loc, const char *name, int *rank, int64_t dims[GS_H5_MAX_R
  * type t, into a fresh malloc'd buffer (*data, caller frees); dims receives
  * the shape. Empty datasets (a zero dimension) are refused. */
 int gs_h5_read(hid_t loc, const char *name, gs_h5_type t, int rank, int64_t *dims, void **data);
+/* The same, naming the columns of a rank-2 table in messages (cols may be
+ * NULL; used when ncols equals dims[1]). */
+int gs_h5_read_cols(hid_t loc, const char *name, gs_h5_type t, int rank, int64_t *dims,
+                    void **data, char *const *cols, int64_t ncols);
 /* Reads into a caller buffer; the dataset's shape must equal dims exactly
  * (for checkpoints: parameters into existing tensors). */
 int gs_h5_read_into(hid_t loc, const char *name, gs_h5_type t, int rank, const int64_t *dims,
@@ -98,6 +111,33 @@ int gs_h5_attr_write_f64(hid_t loc, const char *obj, const char *name, double v)
 int gs_h5_attr_read_f64(hid_t loc, const char *obj, const char *name, double *v);
 int gs_h5_attr_write_i64(hid_t loc, const char *obj, const char *name, int64_t v);
 int gs_h5_attr_read_i64(hid_t loc, const char *obj, const char *name, int64_t *v);
+
+/* ---- appendable datasets (streaming writers) --------------------------------
+ * A chunked dataset whose first dimension starts at 0 and grows with every
+ * append, so a producer can write rows as it makes them and hold only one
+ * chunk in memory. Rows are chunked chunk_rows at a time; deflate 1..9 adds
+ * the shuffle and gzip filters (0: none). The chunk cache holds two chunks,
+ * so appends of any size fill a chunk in memory before it is written once.
+ * Readers (h5py, gs_h5_read) see an ordinary dataset. */
+typedef struct {
+    hid_t d;
+    gs_h5_type t;
+    int rank;
+    int64_t dims[GS_H5_MAX_RANK];   /* current shape; dims[0] = rows so far */
+    int64_t row_elems;              /* elements per row: dims[1] * ... */
+    int64_t fixed_rows;             /* the fixed row count, 0 when growing */
+} gs_h5_appender;
+
+/* dims[1..rank-1] give the row shape. dims[0] > 0: the rows the dataset will
+ * hold, known up front (its shape is then fixed, as a one-shot write's;
+ * appends fill it in order and gs_h5_append_close checks it is full);
+ * dims[0] = 0: unknown, the dataset grows (maximum shape unlimited). */
+int gs_h5_append_create(hid_t loc, const char *name, gs_h5_type t, int rank, const int64_t *dims,
+                        int64_t chunk_rows, int deflate, gs_h5_appender *a);
+/* Appends rows (rows x row shape, memory type a->t); rows = 0 is a no-op. */
+int gs_h5_append(gs_h5_appender *a, int64_t rows, const void *data);
+/* Closes the dataset (the file stays open); safe on a zeroed or closed one. */
+int gs_h5_append_close(gs_h5_appender *a);
 
 /* Splits "a,b,c" into a NULL-free array of n malloc'd strings (fields are
  * trimmed of surrounding blanks). Free with gs_h5_free_strv. */

@@ -28,15 +28,31 @@ typedef struct {
     double particles_per_bx; /* mean particles per bunch crossing; 0 when absent */
 } ds_events;
 
-/* Reader options. drop_nonfinite: drop rows holding NaN/Inf instead of failing. */
+/* Reader options.
+ * drop_nonfinite: drop rows holding NaN/Inf instead of failing (a finite
+ *   value beyond float32 is never dropped: it is refused).
+ * For event tables, metadata a file cannot carry (CSV) or lacks:
+ * columns: "NEW=OLD,..." renames columns as read, e.g. "x=X,t=time"; in a
+ *   CSV header before /pdg and /weights are picked, so "pdg=PID" makes the
+ *   column PID the species. A name not in the file is refused, listing the
+ *   columns found.
+ * units: one unit per feature column in order ("mm,mm,GeV,GeV,GeV,ns"), or
+ *   "NAME=UNIT" pairs covering every feature column.
+ * particles_per_bx: > 0 sets the mean particles per bunch crossing (what
+ *   gansim-sample --bunch-crossings needs); 0 = as in the file.
+ * A file that states units or particles_per_bx other than asked is refused. */
 typedef struct {
     int drop_nonfinite;
+    const char *columns;
+    const char *units;
+    double particles_per_bx;
 } ds_read_opts;
 
 int  ds_events_read(const char *path, const ds_read_opts *opts, ds_events *out);
 int  ds_events_write(const char *path, const ds_events *ev);
 /* CSV with a header row of column names. A column named pdg (or species)
- * becomes /pdg, one named weight(s) becomes /weights, the rest are features. */
+ * becomes /pdg, one named weight(s) becomes /weights, the rest are features
+ * (after opts->columns renames them). */
 int  ds_events_read_csv(const char *path, const ds_read_opts *opts, ds_events *out);
 /* The same readers on an in-memory HDF5 file image or an open CSV stream;
  * `name` stands in for the file name in messages (fuzzing, embedding). */
@@ -56,6 +72,9 @@ int  ds_events_alloc(ds_events *ev, int64_t n, int64_t f, const char *const *col
 #define DS_ZDC_H 56
 #define DS_ZDC_W 30
 #define DS_ZDC_NCOND 9
+/* the neutron ZDC (ZN): 44 x 44 fibres, same 9 conditions */
+#define DS_ZN_H 44
+#define DS_ZN_W 44
 typedef struct {
     int64_t n, h, w;
     float *images;          /* [n * h * w] */
@@ -72,6 +91,48 @@ int  ds_images_write(const char *path, const ds_images *im);
 int  ds_conditions_read(const char *path, ds_images *out /* images = NULL, h = w = 0 */);
 void ds_images_free(ds_images *im);
 int  ds_images_alloc(ds_images *im, int64_t n, int64_t h, int64_t w, int64_t c);
+
+/* ---- streaming writers: the same layouts, written chunk by chunk ----------
+ * For productions larger than memory: rows are appended as they are made,
+ * into chunked datasets that grow (memory: about two HDF5 chunks, whatever
+ * N). The file is built under a temporary name beside path ("path.tmp.PID")
+ * and renamed into place by _close, so nothing exists under path before the
+ * last row is written; _discard (or a crash) leaves no file that looks
+ * complete. Values equal ds_events_write's / ds_images_write's for the same
+ * rows; only the storage differs (chunked, optionally gzip-compressed). */
+typedef struct {
+    int64_t chunk_rows;     /* rows per HDF5 chunk; 0: 65536 events, 64 images */
+    int deflate;            /* 0 none; 1..9 gzip level, with the shuffle filter */
+    /* rows the file will hold when known up front: the datasets then have
+     * that fixed shape (as the one-shot writers' do) and closing with fewer
+     * rows fails; 0: unknown, the datasets grow (maximum shape unlimited) */
+    int64_t rows;
+} ds_write_opts;
+
+typedef struct ds_events_writer ds_events_writer;
+/* like: the table's columns, units, particles_per_bx and which of pdg /
+ * weights it has (like->n and the arrays are not read). with_bx adds /bx
+ * (int64 bunch-crossing index per row). opts may be NULL. */
+int  ds_events_writer_open(const char *path, const ds_events *like, int with_bx,
+                           const ds_write_opts *opts, ds_events_writer **w);
+/* Appends rows->n rows (same columns as `like`; pdg/weights when declared);
+ * bx: rows->n indices when with_bx, else NULL. */
+int  ds_events_writer_append(ds_events_writer *w, const ds_events *rows, const int64_t *bx);
+int64_t ds_events_writer_rows(const ds_events_writer *w);
+/* Finishes the file and renames it into place; frees w (also on failure,
+ * when the temporary is removed). An empty table is refused. */
+int  ds_events_writer_close(ds_events_writer *w);
+/* Removes the temporary file and frees w (NULL: nothing). */
+void ds_events_writer_discard(ds_events_writer *w);
+
+typedef struct ds_images_writer ds_images_writer;
+/* like: h, w (0: conditions only), c and cond_columns (n and arrays not read). */
+int  ds_images_writer_open(const char *path, const ds_images *like, const ds_write_opts *opts,
+                           ds_images_writer **w);
+int  ds_images_writer_append(ds_images_writer *w, const ds_images *rows);
+int64_t ds_images_writer_rows(const ds_images_writer *w);
+int  ds_images_writer_close(ds_images_writer *w);
+void ds_images_writer_discard(ds_images_writer *w);
 
 /* What kind of file is this? */
 typedef enum { DS_KIND_UNKNOWN = 0, DS_KIND_EVENTS, DS_KIND_IMAGES } ds_kind;
@@ -102,5 +163,13 @@ void ds_toy_zdc_condition(gs_rng *rng, float cond[DS_ZDC_NCOND]);
 /* ZDC: renders one DS_ZDC_H x DS_ZDC_W photon-count image for a condition;
  * repeated calls with the same condition give different images. */
 void ds_toy_zdc_render(gs_rng *rng, const float cond[DS_ZDC_NCOND], float *img);
+/* Neutron ZDC toy (gansim-datagen zdc-neutron): a neutral particle (n, γ, K0L,
+ * n̄, Λ) on a straight line to a DS_ZN_H x DS_ZN_W photon-count image (no
+ * magnetic bending, wider hadronic showers); formulas in docs/datasets.md §3b.
+ * Same 9 condition columns (charge 0). Errors: n < 1 (GS_ERR_ARG), memory. */
+int ds_toy_zn_ex(int64_t n, uint64_t seed, const ds_toy_opts *opts, ds_images *out);
+void ds_toy_zn_condition(gs_rng *rng, float cond[DS_ZDC_NCOND]);
+/* Renders one DS_ZN_H x DS_ZN_W image; the species is the one nearest in mass. */
+void ds_toy_zn_render(gs_rng *rng, const float cond[DS_ZDC_NCOND], float *img);
 
 #endif

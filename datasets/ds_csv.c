@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "core/gs_h5.h"
-#include "datasets/ds.h"
+#include "datasets/ds_internal.h"
 
 static int is_blank_or_comment(const char *s)
 {
@@ -100,6 +100,8 @@ int ds_events_read_csv_stream(FILE *fp, const char *path, const ds_read_opts *op
     rc = gs_h5_split_csv(line, &names, &ncol);
     if (rc)
         goto done;
+    if (opts && (rc = ds_map_columns(names, ncol, opts->columns, path)))
+        goto done;
     feat = calloc((size_t)ncol, sizeof *feat);
     vals = calloc((size_t)ncol, sizeof *vals);
     if (!feat || !vals) {
@@ -126,8 +128,10 @@ int ds_events_read_csv_stream(FILE *fp, const char *path, const ds_read_opts *op
             feat[nfeat++] = names[j];
     }
     if (nfeat == 0) {
-        rc = gs_error(GS_ERR_FORMAT, "%s: line %lld: header names no feature columns", path,
-                      lineno);
+        char found[1024];
+        rc = gs_error(GS_ERR_FORMAT, "%s: line %lld: header names no feature columns (found: %s; "
+                      "pdg/species and weight(s) are not features)", path, lineno,
+                      ds_names_list(names, ncol, found, sizeof found));
         goto done;
     }
 
@@ -161,16 +165,30 @@ int ds_events_read_csv_stream(FILE *fp, const char *path, const ds_read_opts *op
                               path, lineno, names[j], len > 40 ? 40 : len, p);
                 goto done;
             }
-            if (!isfinite(v) || !isfinite((float)v))
+            if (!isfinite(v))
                 finite = 0;
-            if (!finite && !drop_ok) {
+            if (!isfinite(v) && !drop_ok) {
                 rc = gs_error(GS_ERR_NUMERIC, "%s: line %lld, column '%s': value is %s", path,
-                              lineno, names[j], isnan(v) ? "NaN" : "infinite (or beyond float32)");
+                              lineno, names[j], isnan(v) ? "NaN" : "infinite");
                 goto done;
             }
-            if (j == ipdg && finite && (v != floor(v) || fabs(v) > 2147483647.0)) {
-                rc = gs_error(GS_ERR_FORMAT, "%s: line %lld, column '%s': not an integer PDG code",
-                              path, lineno, names[j]);
+            /* a finite number float32 cannot hold is not "infinite" and is
+             * no reason to drop a row silently: refused always */
+            if (isfinite(v) && isinf((float)v) && j != ipdg) {
+                rc = gs_error(GS_ERR_FORMAT, "%s: line %lld, column '%s': value %.9g is outside "
+                              "the float32 range (|x| <= 3.4028235e+38)", path, lineno, names[j],
+                              v);
+                goto done;
+            }
+            if (j == ipdg && isfinite(v) && v != floor(v)) {
+                rc = gs_error(GS_ERR_FORMAT, "%s: line %lld, column '%s': not an integer PDG code: "
+                              "%.9g", path, lineno, names[j], v);
+                goto done;
+            }
+            if (j == ipdg && isfinite(v) && fabs(v) > 2147483647.0) {
+                rc = gs_error(GS_ERR_FORMAT, "%s: line %lld, column '%s': PDG code %.0f is outside "
+                              "the int32 range (-2147483648..2147483647)", path, lineno, names[j],
+                              v);
                 goto done;
             }
             vals[j] = v;
@@ -216,6 +234,7 @@ int ds_events_read_csv_stream(FILE *fp, const char *path, const ds_read_opts *op
         out->weights = b.wt;
         b.wt = NULL;
     }
+    rc = ds_apply_import_opts(out, opts, path);
 done:
     free(line);
     free(vals);

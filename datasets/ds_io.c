@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/gs_h5.h"
-#include "datasets/ds.h"
+#include "datasets/ds_internal.h"
 
 static const char *const zdc_cond_names[DS_ZDC_NCOND] = {"E",  "vx", "vy",   "vz",    "px",
                                                          "py", "pz", "mass", "charge"};
@@ -160,9 +160,10 @@ static int read_names(hid_t f, const char *obj, const char *attr, char ***names,
     return rc;
 }
 
-/* Rank-2 float table with at least one row; "what" names the rows. */
+/* Rank-2 float table with at least one row; cols (optional) names the
+ * columns in messages. */
 static int read_table(const char *path, hid_t f, const char *name, int rank, int64_t *dims,
-                      float **x)
+                      float **x, char *const *cols, int64_t ncols)
 {
     int r;
     int64_t d[GS_H5_MAX_RANK];
@@ -176,7 +177,7 @@ static int read_table(const char *path, hid_t f, const char *name, int rank, int
     for (int i = 1; i < r; i++)
         if (d[i] == 0)
             return gs_error(GS_ERR_FORMAT, "%s: /%s has dimension %d = 0", path, name, i);
-    return gs_h5_read(f, name, GS_H5_F32, rank, dims, (void **)x);
+    return gs_h5_read_cols(f, name, GS_H5_F32, rank, dims, (void **)x, cols, ncols);
 }
 
 /* Removes rows whose flag is set, compacting each parallel array in place. */
@@ -254,14 +255,15 @@ static int events_read_h5(hid_t f, const char *path, const ds_read_opts *opts, d
         rc = gs_error(GS_ERR_FORMAT, "%s: missing dataset /events", path);
         goto done;
     }
-    rc = read_table(path, f, "events", 2, dims, &out->x);
+    /* names first, so that a value out of range is reported by column name */
+    rc = read_names(f, "events", "columns", &names, &nn, &found);
+    if (rc)
+        goto done;
+    rc = read_table(path, f, "events", 2, dims, &out->x, names, nn);
     if (rc)
         goto done;
     out->n = dims[0];
     out->f = dims[1];
-    rc = read_names(f, "events", "columns", &names, &nn, &found);
-    if (rc)
-        goto done;
     if (!found) {
         rc = gs_error(GS_ERR_FORMAT, "%s: /events has no attribute columns", path);
         goto done;
@@ -272,6 +274,8 @@ static int events_read_h5(hid_t f, const char *path, const ds_read_opts *opts, d
                       (long long)nn, (long long)out->f);
         goto done;
     }
+    if (opts && (rc = ds_map_columns(names, nn, opts->columns, path)))
+        goto done;
     out->columns = names;
     names = NULL;
     rc = read_names(f, "events", "units", &units, &nu, &found);
@@ -320,6 +324,8 @@ static int events_read_h5(hid_t f, const char *path, const ds_read_opts *opts, d
             goto done;
         }
     }
+    if ((rc = ds_apply_import_opts(out, opts, path)))
+        goto done;
     int drop_ok = opts && opts->drop_nonfinite;
     drop = malloc((size_t)out->n);
     if (!drop) {
@@ -442,7 +448,7 @@ int ds_events_write(const char *path, const ds_events *ev)
 static int read_conditions(const char *path, hid_t f, int64_t expect_n, ds_images *out)
 {
     int64_t d[2];
-    int rc = read_table(path, f, "conditions", 2, d, &out->cond);
+    int rc = read_table(path, f, "conditions", 2, d, &out->cond, NULL, 0);
     if (rc)
         return rc;
     if (expect_n > 0 && d[0] != expect_n)
@@ -477,7 +483,7 @@ static int images_read_h5(hid_t f, const char *path, const ds_read_opts *opts, d
         rc = gs_error(GS_ERR_FORMAT, "%s: missing dataset /images", path);
         goto done;
     }
-    rc = read_table(path, f, "images", 3, d, &out->images);
+    rc = read_table(path, f, "images", 3, d, &out->images, NULL, 0);
     if (rc)
         goto done;
     out->n = d[0];
@@ -636,4 +642,241 @@ int ds_file_kind(const char *path, ds_kind *kind)
     else if (gs_h5_exists(f, "images"))
         *kind = DS_KIND_IMAGES;
     return gs_h5_close(f);
+}
+
+/* ---- streaming writers ---------------------------------------------------- */
+
+struct ds_events_writer {
+    char path[4096], tmp[4096];
+    hid_t f;
+    int64_t f_cols, rows;
+    int has_pdg, has_w, has_bx;
+    gs_h5_appender x, pdg, w, bx;
+};
+
+static void events_writer_free(ds_events_writer *w, int remove_tmp)
+{
+    gs_h5_append_close(&w->x);
+    gs_h5_append_close(&w->pdg);
+    gs_h5_append_close(&w->w);
+    gs_h5_append_close(&w->bx);
+    if (w->f >= 0)
+        gs_h5_close(w->f);
+    if (remove_tmp)
+        gs_discard(w->tmp);
+    free(w);
+}
+
+int ds_events_writer_open(const char *path, const ds_events *like, int with_bx,
+                          const ds_write_opts *opts, ds_events_writer **out)
+{
+    *out = NULL;
+    if (!like || like->f < 1 || !like->columns)
+        return gs_error(GS_ERR_ARG, "%s: an event writer needs the columns", path);
+    int rc = check_names("column", like->columns, like->f);
+    if (!rc && like->units)
+        rc = check_names("unit", like->units, like->f);
+    if (rc)
+        return gs_error_wrap(rc, path);
+    const int64_t chunk = opts && opts->chunk_rows > 0 ? opts->chunk_rows : 65536;
+    const int deflate = opts ? opts->deflate : 0;
+    const int64_t nr = opts && opts->rows > 0 ? opts->rows : 0;
+    ds_events_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return gs_error(GS_ERR_NOMEM, "out of memory");
+    w->f = H5I_INVALID_HID;
+    snprintf(w->path, sizeof w->path, "%s", path);
+    w->f_cols = like->f;
+    w->has_pdg = like->pdg != NULL;
+    w->has_w = like->weights != NULL;
+    w->has_bx = with_bx;
+    if ((rc = gs_tmp_path(w->tmp, sizeof w->tmp, path))) {
+        free(w);
+        return rc;
+    }
+    if ((rc = gs_h5_create(w->tmp, &w->f))) {
+        free(w);
+        return rc;
+    }
+    char *cols = gs_h5_join_csv(like->columns, like->f);
+    char *units = like->units ? gs_h5_join_csv(like->units, like->f) : NULL;
+    if (!cols || (like->units && !units))
+        rc = gs_error(GS_ERR_NOMEM, "%s: out of memory", path);
+    if (!rc)
+        rc = gs_h5_append_create(w->f, "events", GS_H5_F32, 2, (int64_t[]){nr, like->f}, chunk,
+                                 deflate, &w->x);
+    if (!rc)
+        rc = gs_h5_attr_write_str(w->f, "events", "columns", cols);
+    if (!rc && units)
+        rc = gs_h5_attr_write_str(w->f, "events", "units", units);
+    if (!rc && w->has_pdg)
+        rc = gs_h5_append_create(w->f, "pdg", GS_H5_I32, 1, &nr, chunk, deflate, &w->pdg);
+    if (!rc && w->has_w)
+        rc = gs_h5_append_create(w->f, "weights", GS_H5_F32, 1, &nr, chunk, deflate, &w->w);
+    if (!rc && with_bx)
+        rc = gs_h5_append_create(w->f, "bx", GS_H5_I64, 1, &nr, chunk, deflate, &w->bx);
+    if (!rc && like->particles_per_bx > 0)
+        rc = gs_h5_attr_write_f64(w->f, "/", "particles_per_bx", like->particles_per_bx);
+    free(cols);
+    free(units);
+    if (rc) {
+        events_writer_free(w, 1);
+        return rc;
+    }
+    *out = w;
+    return GS_OK;
+}
+
+int ds_events_writer_append(ds_events_writer *w, const ds_events *rows, const int64_t *bx)
+{
+    if (!rows || rows->n < 0 || rows->f != w->f_cols || (rows->n > 0 && !rows->x) ||
+        (w->has_pdg && rows->n > 0 && !rows->pdg) || (w->has_w && rows->n > 0 && !rows->weights) ||
+        (w->has_bx && rows->n > 0 && !bx))
+        return gs_error(GS_ERR_ARG, "%s: appended rows do not match the table's layout", w->path);
+    int rc = gs_h5_append(&w->x, rows->n, rows->x);
+    if (!rc && w->has_pdg)
+        rc = gs_h5_append(&w->pdg, rows->n, rows->pdg);
+    if (!rc && w->has_w)
+        rc = gs_h5_append(&w->w, rows->n, rows->weights);
+    if (!rc && w->has_bx)
+        rc = gs_h5_append(&w->bx, rows->n, bx);
+    if (!rc)
+        w->rows += rows->n;
+    return rc;
+}
+
+int64_t ds_events_writer_rows(const ds_events_writer *w) { return w ? w->rows : 0; }
+
+int ds_events_writer_close(ds_events_writer *w)
+{
+    if (!w)
+        return gs_error(GS_ERR_ARG, "no event writer");
+    if (w->rows < 1) {
+        int rc = gs_error(GS_ERR_ARG, "%s: refusing to write an empty event table", w->path);
+        events_writer_free(w, 1);
+        return rc;
+    }
+    int rc = gs_h5_append_close(&w->x);
+    int r2 = gs_h5_append_close(&w->pdg);
+    int r3 = gs_h5_append_close(&w->w);
+    int r4 = gs_h5_append_close(&w->bx);
+    int r5 = gs_h5_close(w->f);
+    w->f = H5I_INVALID_HID;
+    rc = rc ? rc : r2 ? r2 : r3 ? r3 : r4 ? r4 : r5;
+    if (!rc)
+        rc = gs_commit(w->tmp, w->path);
+    events_writer_free(w, rc != GS_OK);
+    return rc;
+}
+
+void ds_events_writer_discard(ds_events_writer *w)
+{
+    if (w)
+        events_writer_free(w, 1);
+}
+
+struct ds_images_writer {
+    char path[4096], tmp[4096];
+    hid_t f;
+    int64_t h, w, c, rows;
+    gs_h5_appender img, cond;
+};
+
+static void images_writer_free(ds_images_writer *w, int remove_tmp)
+{
+    gs_h5_append_close(&w->img);
+    gs_h5_append_close(&w->cond);
+    if (w->f >= 0)
+        gs_h5_close(w->f);
+    if (remove_tmp)
+        gs_discard(w->tmp);
+    free(w);
+}
+
+int ds_images_writer_open(const char *path, const ds_images *like, const ds_write_opts *opts,
+                          ds_images_writer **out)
+{
+    *out = NULL;
+    if (!like || like->h < 0 || like->w < 0 || like->c < 0 || (like->h * like->w == 0 && !like->c))
+        return gs_error(GS_ERR_ARG, "%s: an image writer needs an image shape or conditions", path);
+    int rc = like->cond_columns ? check_names("condition", like->cond_columns, like->c) : GS_OK;
+    if (rc)
+        return gs_error_wrap(rc, path);
+    const int64_t chunk = opts && opts->chunk_rows > 0 ? opts->chunk_rows : 64;
+    const int deflate = opts ? opts->deflate : 0;
+    const int64_t nr = opts && opts->rows > 0 ? opts->rows : 0;
+    ds_images_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return gs_error(GS_ERR_NOMEM, "out of memory");
+    w->f = H5I_INVALID_HID;
+    snprintf(w->path, sizeof w->path, "%s", path);
+    w->h = like->h;
+    w->w = like->w;
+    w->c = like->c;
+    if ((rc = gs_tmp_path(w->tmp, sizeof w->tmp, path)) || (rc = gs_h5_create(w->tmp, &w->f))) {
+        free(w);
+        return rc;
+    }
+    if (w->h * w->w > 0)
+        rc = gs_h5_append_create(w->f, "images", GS_H5_F32, 3, (int64_t[]){nr, w->h, w->w}, chunk,
+                                 deflate, &w->img);
+    if (!rc && w->c > 0) {
+        rc = gs_h5_append_create(w->f, "conditions", GS_H5_F32, 2, (int64_t[]){nr, w->c}, chunk,
+                                 deflate, &w->cond);
+        char *cols = NULL;
+        if (!rc && like->cond_columns)
+            cols = gs_h5_join_csv(like->cond_columns, w->c);
+        else if (!rc && w->c == DS_ZDC_NCOND)
+            cols = gs_h5_join_csv((char *const *)zdc_cond_names, w->c);
+        if (!rc && cols)
+            rc = gs_h5_attr_write_str(w->f, "conditions", "columns", cols);
+        free(cols);
+    }
+    if (rc) {
+        images_writer_free(w, 1);
+        return rc;
+    }
+    *out = w;
+    return GS_OK;
+}
+
+int ds_images_writer_append(ds_images_writer *w, const ds_images *rows)
+{
+    if (!rows || rows->n < 0 || rows->h != w->h || rows->w != w->w || rows->c != w->c ||
+        (rows->n > 0 && w->h * w->w > 0 && !rows->images) || (rows->n > 0 && w->c && !rows->cond))
+        return gs_error(GS_ERR_ARG, "%s: appended images do not match the set's layout", w->path);
+    int rc = w->h * w->w > 0 ? gs_h5_append(&w->img, rows->n, rows->images) : GS_OK;
+    if (!rc && w->c)
+        rc = gs_h5_append(&w->cond, rows->n, rows->cond);
+    if (!rc)
+        w->rows += rows->n;
+    return rc;
+}
+
+int64_t ds_images_writer_rows(const ds_images_writer *w) { return w ? w->rows : 0; }
+
+int ds_images_writer_close(ds_images_writer *w)
+{
+    if (!w)
+        return gs_error(GS_ERR_ARG, "no image writer");
+    if (w->rows < 1) {
+        int rc = gs_error(GS_ERR_ARG, "%s: refusing to write an empty image set", w->path);
+        images_writer_free(w, 1);
+        return rc;
+    }
+    int rc = gs_h5_append_close(&w->img);
+    int r2 = gs_h5_append_close(&w->cond);
+    int r3 = gs_h5_close(w->f);
+    w->f = H5I_INVALID_HID;
+    rc = rc ? rc : r2 ? r2 : r3;
+    if (!rc)
+        rc = gs_commit(w->tmp, w->path);
+    images_writer_free(w, rc != GS_OK);
+    return rc;
+}
+
+void ds_images_writer_discard(ds_images_writer *w)
+{
+    if (w)
+        images_writer_free(w, 1);
 }

@@ -288,19 +288,22 @@ void ds_toy_zdc_condition(gs_rng *r, float cond[DS_ZDC_NCOND])
 }
 
 /* Adds amp * (pixel integrals of a 2-D Gaussian at (mr, mc) with widths
- * (sr, sc), in pixel units) to lam. Separable: 1-D integrals via erf. */
-static void add_gauss(double *lam, double amp, double mr, double mc, double sr, double sc)
+ * (sr, sc), in pixel units) to lam [h, w]. Separable: 1-D integrals via erf.
+ * h, w <= ZDC_MAX_SIDE. */
+#define ZDC_MAX_SIDE 64
+static void add_gauss(double *lam, int h, int w, double amp, double mr, double mc, double sr,
+                      double sc)
 {
-    double gr[DS_ZDC_H], gc[DS_ZDC_W];
+    double gr[ZDC_MAX_SIDE], gc[ZDC_MAX_SIDE];
     double kr = 1.0 / (sqrt(2.0) * sr), kc = 1.0 / (sqrt(2.0) * sc);
-    int r0 = (int)floor(mr - 6 * sr), r1 = (int)ceil(mr + 6 * sr);
-    int c0 = (int)floor(mc - 6 * sc), c1 = (int)ceil(mc + 6 * sc);
-    if (r1 < 0 || c1 < 0 || r0 >= DS_ZDC_H || c0 >= DS_ZDC_W)
+    /* far-away centres (a particle that misses the grid by metres) must not
+     * overflow the int conversion: clamp before, the test below drops them */
+    double fr0 = floor(mr - 6 * sr), fr1 = ceil(mr + 6 * sr);
+    double fc0 = floor(mc - 6 * sc), fc1 = ceil(mc + 6 * sc);
+    if (fr1 < 0 || fc1 < 0 || fr0 >= h || fc0 >= w)
         return; /* entirely off the grid: light lost */
-    r0 = r0 < 0 ? 0 : r0;
-    c0 = c0 < 0 ? 0 : c0;
-    r1 = r1 > DS_ZDC_H - 1 ? DS_ZDC_H - 1 : r1;
-    c1 = c1 > DS_ZDC_W - 1 ? DS_ZDC_W - 1 : c1;
+    int r0 = fr0 < 0 ? 0 : (int)fr0, c0 = fc0 < 0 ? 0 : (int)fc0;
+    int r1 = fr1 > h - 1 ? h - 1 : (int)fr1, c1 = fc1 > w - 1 ? w - 1 : (int)fc1;
     for (int i = r0; i <= r1; i++)
         gr[i] = 0.5 * (erf((i + 1 - mr) * kr) - erf((i - mr) * kr));
     for (int j = c0; j <= c1; j++)
@@ -308,7 +311,7 @@ static void add_gauss(double *lam, double amp, double mr, double mc, double sr, 
     for (int i = r0; i <= r1; i++) {
         double a = amp * gr[i];
         for (int j = c0; j <= c1; j++)
-            lam[i * DS_ZDC_W + j] += a * gc[j];
+            lam[i * w + j] += a * gc[j];
     }
 }
 
@@ -344,10 +347,10 @@ void ds_toy_zdc_render(gs_rng *r, const float cond[DS_ZDC_NCOND], float *img)
     double f_core = 0.3 + 0.3 * gs_rng_uniform(r), f_halo = 0.25;
     double f_sub = 1.0 - f_core - f_halo;
     int nsub = (int)gs_rng_poisson(r, 2.0);
-    add_gauss(lam, ntot * f_core, sr0, sc0, 1.0, 0.9);
-    add_gauss(lam, ntot * f_halo, sr0, sc0, 3.6, 2.6);
+    add_gauss(lam, DS_ZDC_H, DS_ZDC_W, ntot * f_core, sr0, sc0, 1.0, 0.9);
+    add_gauss(lam, DS_ZDC_H, DS_ZDC_W, ntot * f_halo, sr0, sc0, 3.6, 2.6);
     if (nsub == 0) {
-        add_gauss(lam, ntot * f_sub, sr0, sc0, 1.6, 1.4);
+        add_gauss(lam, DS_ZDC_H, DS_ZDC_W, ntot * f_sub, sr0, sc0, 1.6, 1.4);
     } else {
         double share[16], tot = 0;
         if (nsub > 16)
@@ -356,7 +359,7 @@ void ds_toy_zdc_render(gs_rng *r, const float cond[DS_ZDC_NCOND], float *img)
             tot += share[k] = gs_rng_gamma(r, 1.0);
         for (int k = 0; k < nsub; k++) {
             double sr = 0.6 + 0.9 * gs_rng_uniform(r);
-            add_gauss(lam, ntot * f_sub * share[k] / tot, sr0 + 4.0 * gs_rng_normal(r),
+            add_gauss(lam, DS_ZDC_H, DS_ZDC_W, ntot * f_sub * share[k] / tot, sr0 + 4.0 * gs_rng_normal(r),
                       sc0 + 3.0 * gs_rng_normal(r), sr, sr * 0.9);
         }
     }
@@ -397,4 +400,155 @@ int ds_toy_zdc_ex(int64_t n, uint64_t seed, const ds_toy_opts *opts, ds_images *
 int ds_toy_zdc(int64_t n, uint64_t seed, ds_images *out)
 {
     return ds_toy_zdc_ex(n, seed, NULL, out);
+}
+
+/* ---- neutron ZDC (ZN) ------------------------------------------------------ */
+/* A neutral hadron (or photon) from the interaction point reaches the neutron
+ * calorimeter on a straight line: no magnetic bending. The 44 × 44 grid of
+ * quartz fibres at 0.16 cm pitch (7.04 × 7.04 cm, the ALICE ZN face) sits on
+ * the beam axis at the same distance as the proton toy's. Hadronic showers
+ * are wider than in the proton toy relative to the pixel (the pitch is 2.5x
+ * finer) and round (no dipole dispersion); photons give compact EM showers. */
+#define ZN_PITCH 0.16       /* cm per pixel (44 x 44 -> 7.04 x 7.04 cm) */
+#define ZN_Z0 11250.0       /* cm from the nominal vertex to the ZN face */
+#define ZN_THETA_SIGMA 1.5e-4 /* rad, tx and ty: ~10 px at the face, tails off the grid */
+#define ZN_PHOTONS_PER_GEV 0.5
+#define ZN_DUD_PROB 0.05    /* hadrons: late start / leakage, almost no light */
+#define ZN_LN_SIGMA_HAD 0.6 /* log-normal light-yield fluctuation, hadrons */
+#define ZN_LN_SIGMA_EM 0.15 /* and photons */
+#define ZN_TOWER_EFF 0.9    /* (row + col) odd fibres get less light, as the proton toy */
+
+typedef struct {
+    double mass, prob, yield;
+    int em; /* photon: electromagnetic shower */
+} zn_species;
+
+static const zn_species zn_sp[] = {
+    {0.93956542, 0.80, 1.0, 0}, /* n */
+    {0.0, 0.10, 1.2, 1},        /* γ */
+    {0.497611, 0.05, 0.9, 0},   /* K0L */
+    {0.93956542, 0.03, 1.0, 0}, /* n̄ (same mass as n: same light and shape) */
+    {1.115683, 0.02, 1.0, 0},   /* Λ */
+};
+#define ZN_NSP ((int)(sizeof zn_sp / sizeof zn_sp[0]))
+
+void ds_toy_zn_condition(gs_rng *r, float cond[DS_ZDC_NCOND])
+{
+    double u = gs_rng_uniform(r), acc = 0;
+    int s = ZN_NSP - 1;
+    for (int i = 0; i < ZN_NSP; i++) {
+        acc += zn_sp[i].prob;
+        if (u < acc) {
+            s = i;
+            break;
+        }
+    }
+    double e = log_uniform(r, 250.0, 2600.0), m = zn_sp[s].mass;
+    double p = sqrt(e * e - m * m);
+    double tx = ZN_THETA_SIGMA * gs_rng_normal(r), ty = ZN_THETA_SIGMA * gs_rng_normal(r);
+    double pz = p / sqrt(1.0 + tx * tx + ty * ty);
+    cond[0] = (float)e;
+    cond[1] = (float)(0.5 * gs_rng_normal(r)); /* vx, cm */
+    cond[2] = (float)(0.5 * gs_rng_normal(r)); /* vy, cm */
+    cond[3] = (float)(5.0 * gs_rng_normal(r)); /* vz, cm */
+    cond[4] = (float)(tx * pz);
+    cond[5] = (float)(ty * pz);
+    cond[6] = (float)pz;
+    cond[7] = (float)m;
+    cond[8] = 0.0f;
+}
+
+void ds_toy_zn_render(gs_rng *r, const float cond[DS_ZDC_NCOND], float *img)
+{
+    double e = cond[0], vx = cond[1], vy = cond[2], vz = cond[3];
+    double px = cond[4], py = cond[5], pz = cond[6], m = cond[7];
+    /* the species by mass (the charge column is ignored: the ZN sees neutrals) */
+    int s = 0;
+    double best = INFINITY;
+    for (int i = 0; i < ZN_NSP; i++)
+        if (fabs(zn_sp[i].mass - m) < best) {
+            best = fabs(zn_sp[i].mass - m);
+            s = i;
+        }
+    const int em = zn_sp[s].em;
+    double x = 1e9, y = 0; /* going the wrong way: never reaches the detector */
+    if (pz > 0) {
+        double zz = ZN_Z0 - vz;
+        x = vx + px / pz * zz;
+        y = vy + py / pz * zz;
+    }
+    double mc = (x + 0.5 * DS_ZN_W * ZN_PITCH) / ZN_PITCH; /* col 0 at -x */
+    double mr = (0.5 * DS_ZN_H * ZN_PITCH - y) / ZN_PITCH; /* row 0 on top (+y) */
+    double mult;
+    if (em)
+        mult = exp(ZN_LN_SIGMA_EM * gs_rng_normal(r) - 0.5 * ZN_LN_SIGMA_EM * ZN_LN_SIGMA_EM);
+    else
+        mult = gs_rng_uniform(r) < ZN_DUD_PROB
+                   ? 0.03 * gs_rng_uniform(r)
+                   : exp(ZN_LN_SIGMA_HAD * gs_rng_normal(r) -
+                         0.5 * ZN_LN_SIGMA_HAD * ZN_LN_SIGMA_HAD);
+    double ntot = ZN_PHOTONS_PER_GEV * e * zn_sp[s].yield * mult;
+    double lam[DS_ZN_H * DS_ZN_W];
+    memset(lam, 0, sizeof lam);
+    double sr0 = mr + gs_rng_normal(r), sc0 = mc + gs_rng_normal(r);
+    if (em) {
+        /* EM shower: compact core and a narrow halo */
+        add_gauss(lam, DS_ZN_H, DS_ZN_W, 0.7 * ntot, sr0, sc0, 1.2, 1.2);
+        add_gauss(lam, DS_ZN_H, DS_ZN_W, 0.3 * ntot, sr0, sc0, 3.5, 3.5);
+    } else {
+        /* hadronic shower: a round core, a wide halo and 0..several displaced
+         * EM sub-clusters (π0s) with random shares */
+        double f_core = 0.25 + 0.25 * gs_rng_uniform(r), f_halo = 0.35;
+        double f_sub = 1.0 - f_core - f_halo;
+        int nsub = (int)gs_rng_poisson(r, 3.0);
+        add_gauss(lam, DS_ZN_H, DS_ZN_W, ntot * f_core, sr0, sc0, 2.0, 2.0);
+        add_gauss(lam, DS_ZN_H, DS_ZN_W, ntot * f_halo, sr0, sc0, 7.0, 7.0);
+        if (nsub == 0) {
+            add_gauss(lam, DS_ZN_H, DS_ZN_W, ntot * f_sub, sr0, sc0, 3.0, 3.0);
+        } else {
+            double share[16], tot = 0;
+            if (nsub > 16)
+                nsub = 16;
+            for (int k = 0; k < nsub; k++)
+                tot += share[k] = gs_rng_gamma(r, 1.0);
+            for (int k = 0; k < nsub; k++) {
+                double sw = 1.0 + 1.5 * gs_rng_uniform(r);
+                add_gauss(lam, DS_ZN_H, DS_ZN_W, ntot * f_sub * share[k] / tot,
+                          sr0 + 5.0 * gs_rng_normal(r), sc0 + 5.0 * gs_rng_normal(r), sw, sw);
+            }
+        }
+    }
+    for (int i = 0; i < DS_ZN_H; i++)
+        for (int j = 0; j < DS_ZN_W; j++) {
+            double l = lam[i * DS_ZN_W + j] * (((i + j) & 1) ? ZN_TOWER_EFF : 1.0);
+            img[i * DS_ZN_W + j] = l > 1e-7 ? (float)gs_rng_poisson(r, l) : 0.0f;
+        }
+}
+
+int ds_toy_zn_ex(int64_t n, uint64_t seed, const ds_toy_opts *opts, ds_images *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n < 1)
+        return gs_error(GS_ERR_ARG, "zdc-neutron toy: n = %lld, need at least 1",
+                        (long long)n);
+    int rc = ds_images_alloc(out, n, DS_ZN_H, DS_ZN_W, DS_ZDC_NCOND);
+    if (rc)
+        return rc;
+    gs_rng r;
+    gs_rng_seed(&r, seed);
+    const int64_t px = DS_ZN_H * DS_ZN_W;
+    int64_t i = 0;
+    while (i < n) {
+        float c[DS_ZDC_NCOND];
+        ds_toy_zn_condition(&r, c);
+        /* 1..4 images per condition, as the proton toy */
+        int64_t rep = 1 + (int64_t)gs_rng_below(&r, 4);
+        for (int64_t k = 0; k < rep && i < n; k++, i++) {
+            memcpy(out->cond + i * DS_ZDC_NCOND, c, sizeof c);
+            ds_toy_zn_render(&r, c, out->images + i * px);
+            if (opts && opts->progress && ((i + 1) % 4096 == 0 || i + 1 == n))
+                opts->progress(opts->user, i + 1, n);
+        }
+    }
+    return GS_OK;
 }

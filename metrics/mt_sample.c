@@ -85,23 +85,15 @@ int mt__sort_d(double *x, double *pay, int64_t n)
     return GS_OK;
 }
 
-/* One prepared sample: sorted values, weights carried along (NULL = all 1),
- * and the total weight. Built from float or double input. */
-typedef struct {
-    double *x, *w;
-    int64_t n;
-    double sum;
-} sample;
-
-static void sample_free(sample *s)
+void mt__sample_free(mt__sample *s)
 {
     free(s->x);
     free(s->w);
     s->x = s->w = NULL;
 }
 
-static int sample_make(sample *s, const char *name, const float *xf, const double *xd,
-                       const float *wf, const double *wd, int64_t n)
+int mt__sample_make(mt__sample *s, const char *name, const float *xf, const double *xd,
+                    const float *wf, const double *wd, int64_t n)
 {
     memset(s, 0, sizeof *s);
     if (n < 1 || (!xf && !xd))
@@ -111,15 +103,15 @@ static int sample_make(sample *s, const char *name, const float *xf, const doubl
     s->x = malloc((size_t)n * sizeof *s->x);
     s->w = weighted ? malloc((size_t)n * sizeof *s->w) : NULL;
     if (!s->x || (weighted && !s->w)) {
-        sample_free(s);
+        mt__sample_free(s);
         return gs_error(GS_ERR_NOMEM, "%s: out of memory for %lld values", name, (long long)n);
     }
     s->n = n;
-    double sum = 0;
+    double sum = 0, sum2 = 0;
     for (int64_t i = 0; i < n; i++) {
         double v = xf ? (double)xf[i] : xd[i];
         if (!isfinite(v)) {
-            sample_free(s);
+            mt__sample_free(s);
             return gs_error(GS_ERR_NUMERIC, "%s: value %lld is %g (need finite)", name,
                             (long long)i, v);
         }
@@ -127,29 +119,31 @@ static int sample_make(sample *s, const char *name, const float *xf, const doubl
         if (weighted) {
             double wt = wf ? (double)wf[i] : wd[i];
             if (!isfinite(wt) || wt < 0) {
-                sample_free(s);
+                mt__sample_free(s);
                 return gs_error(GS_ERR_NUMERIC, "%s: weight %lld is %g (need finite, >= 0)",
                                 name, (long long)i, wt);
             }
             s->w[i] = wt;
             sum += wt;
+            sum2 += wt * wt;
         }
     }
     s->sum = weighted ? sum : (double)n;
+    s->sum2 = weighted ? sum2 : (double)n;
     if (!(s->sum > 0)) {
-        sample_free(s);
+        mt__sample_free(s);
         return gs_error(GS_ERR_NUMERIC, "%s: weights sum to 0", name);
     }
     int rc = mt__sort_d(s->x, s->w, n);
     if (rc)
-        sample_free(s);
+        mt__sample_free(s);
     return rc;
 }
 
 /* Walks the distinct values of u ∪ v in order. After each value x, cu/cv are
  * the CDFs at x (all values <= x counted, so ties are handled as scipy's
  * searchsorted 'right'); the CDF difference holds on [x, next value). */
-static void merge(const sample *u, const sample *v, double *w1, double *ks)
+void mt__sample_merge(const mt__sample *u, const mt__sample *v, double *w1, double *ks)
 {
     int64_t i = 0, j = 0;
     double cu = 0, cv = 0, acc = 0, comp = 0, dmax = 0;
@@ -180,18 +174,18 @@ static int w1_ks_any(const float *uf, const double *ud, const float *uwf, const 
                      int64_t nu, const float *vf, const double *vd, const float *vwf,
                      const double *vwd, int64_t nv, double *w1, double *ks)
 {
-    sample u, v;
-    int rc = sample_make(&u, "W1/KS: first sample", uf, ud, uwf, uwd, nu);
+    mt__sample u, v;
+    int rc = mt__sample_make(&u, "W1/KS: first sample", uf, ud, uwf, uwd, nu);
     if (rc)
         return rc;
-    rc = sample_make(&v, "W1/KS: second sample", vf, vd, vwf, vwd, nv);
+    rc = mt__sample_make(&v, "W1/KS: second sample", vf, vd, vwf, vwd, nv);
     if (rc) {
-        sample_free(&u);
+        mt__sample_free(&u);
         return rc;
     }
-    merge(&u, &v, w1, ks);
-    sample_free(&u);
-    sample_free(&v);
+    mt__sample_merge(&u, &v, w1, ks);
+    mt__sample_free(&u);
+    mt__sample_free(&v);
     return GS_OK;
 }
 

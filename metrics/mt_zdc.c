@@ -1,18 +1,55 @@
-/* mt_zdc — ZDC image observables: the five channel sums (ALICE definition,
- * see mt.h), the brightest pixel and the total intensity. */
+/* mt_zdc — ZDC image observables: the five channel sums (two channel maps,
+ * see mt.h and docs/metrics.md), the brightest pixel and the total intensity. */
 #include "metrics/mt.h"
 
 #include <math.h>
+#include <string.h>
 
-int mt_zdc_channel(int64_t h, int64_t w, int64_t row, int64_t col)
+int mt_zdc_channel_map(mt_zdc_map map, int64_t h, int64_t w, int64_t row, int64_t col)
 {
     if (row < 0 || col < 0 || row >= h || col >= w)
         return 0;
+    int top = row < h / 2, left = col < w / 2;
+    if (map == MT_ZDC_MAP_O2) {
+        /* O2 (Detectors/ZDC/fastsimulation, processors::calculateChannels):
+         * (row + col) even = the four quadrant channels, odd = channel 5 */
+        if ((row + col) % 2 != 0)
+            return 5;
+        return top ? (left ? 1 : 2) : (left ? 3 : 4);
+    }
     if ((row + col) % 2 == 0)
         return 5;
-    int top = row < h / 2, left = col < w / 2;
-    /* row 0 is the top: bottom-left 1, bottom-right 2, top-left 3, top-right 4 */
+    /* research code, row 0 is the top: bottom-left 1, bottom-right 2, top-left 3, top-right 4 */
     return top ? (left ? 3 : 4) : (left ? 1 : 2);
+}
+
+int mt_zdc_channel(int64_t h, int64_t w, int64_t row, int64_t col)
+{
+    return mt_zdc_channel_map(MT_ZDC_MAP_RESEARCH, h, w, row, col);
+}
+
+int mt_zdc_map_parse(const char *name, mt_zdc_map *out)
+{
+    if (name && !strcmp(name, "research")) {
+        *out = MT_ZDC_MAP_RESEARCH;
+        return GS_OK;
+    }
+    if (name && !strcmp(name, "o2")) {
+        *out = MT_ZDC_MAP_O2;
+        return GS_OK;
+    }
+    return gs_error(GS_ERR_ARG, "zdc channel map '%s': expected research or o2",
+                    name ? name : "(null)");
+}
+
+const char *mt_zdc_map_name(mt_zdc_map map)
+{
+    return map == MT_ZDC_MAP_O2 ? "o2" : "research";
+}
+
+int mt_zdc_o2_channel(int64_t h, int64_t w, int64_t row, int64_t col)
+{
+    return mt_zdc_channel_map(MT_ZDC_MAP_O2, h, w, row, col);
 }
 
 static int check_image(int64_t h, int64_t w)
@@ -24,7 +61,8 @@ static int check_image(int64_t h, int64_t w)
 }
 
 /* All four observables of one image in one pass. */
-static void image_features(const float *img, int64_t h, int64_t w, double ch[MT_ZDC_NCH],
+static void image_features(mt_zdc_map map, const float *img, int64_t h, int64_t w,
+                           double ch[MT_ZDC_NCH],
                            double *total, int64_t *mrow, int64_t *mcol)
 {
     double c[MT_ZDC_NCH] = {0};
@@ -35,7 +73,7 @@ static void image_features(const float *img, int64_t h, int64_t w, double ch[MT_
         const float *p = img + r * w;
         for (int64_t col = 0; col < w; col++) {
             double v = p[col];
-            c[mt_zdc_channel(h, w, r, col) - 1] += v;
+            c[mt_zdc_channel_map(map, h, w, r, col) - 1] += v;
             /* strict > keeps the first maximum, as numpy.argmax; NaN never wins */
             if (v > best || (!found && v == best)) {
                 best = v;
@@ -63,7 +101,22 @@ int mt_zdc_channel_sums(const float *img, int64_t h, int64_t w, double out[MT_ZD
         return rc;
     if (!img || !out)
         return gs_error(GS_ERR_ARG, "zdc channel sums: NULL argument");
-    image_features(img, h, w, out, NULL, NULL, NULL);
+    image_features(MT_ZDC_MAP_RESEARCH, img, h, w, out, NULL, NULL, NULL);
+    return GS_OK;
+}
+
+int mt_zdc_o2_channel_sums(const float *img, int64_t h, int64_t w, double out[MT_ZDC_NCH])
+{
+    int rc = check_image(h, w);
+    if (rc)
+        return rc;
+    if (!img || !out)
+        return gs_error(GS_ERR_ARG, "zdc O2 channel sums: NULL argument");
+    for (int k = 0; k < MT_ZDC_NCH; k++)
+        out[k] = 0;
+    for (int64_t r = 0; r < h; r++)
+        for (int64_t c = 0; c < w; c++)
+            out[mt_zdc_o2_channel(h, w, r, c) - 1] += img[r * w + c];
     return GS_OK;
 }
 
@@ -74,7 +127,7 @@ int mt_max_pixel(const float *img, int64_t h, int64_t w, int64_t *row, int64_t *
         return rc;
     if (!img || !row || !col)
         return gs_error(GS_ERR_ARG, "max pixel: NULL argument");
-    image_features(img, h, w, NULL, NULL, row, col);
+    image_features(MT_ZDC_MAP_RESEARCH, img, h, w, NULL, NULL, row, col);
     return GS_OK;
 }
 
@@ -91,6 +144,14 @@ double mt_total_intensity(const float *img, int64_t h, int64_t w)
 int mt_zdc_features(const float *imgs, int64_t n, int64_t h, int64_t w, double *ch,
                     double *total, double *max_row, double *max_col)
 {
+    return mt_zdc_features_map(MT_ZDC_MAP_RESEARCH, imgs, n, h, w, ch, total, max_row, max_col);
+}
+
+int mt_zdc_features_map(mt_zdc_map map, const float *imgs, int64_t n, int64_t h, int64_t w,
+                        double *ch, double *total, double *max_row, double *max_col)
+{
+    if (map != MT_ZDC_MAP_RESEARCH && map != MT_ZDC_MAP_O2)
+        return gs_error(GS_ERR_ARG, "zdc features: unknown channel map %d", (int)map);
     int rc = check_image(h, w);
     if (rc)
         return rc;
@@ -104,7 +165,7 @@ int mt_zdc_features(const float *imgs, int64_t n, int64_t h, int64_t w, double *
     for (int64_t i = 0; i < n; i++) {
         double c[MT_ZDC_NCH], t;
         int64_t r, col;
-        image_features(imgs + (size_t)i * px, h, w, c, &t, &r, &col);
+        image_features(map, imgs + (size_t)i * px, h, w, c, &t, &r, &col);
         if (ch)
             for (int k = 0; k < MT_ZDC_NCH; k++)
                 ch[i * MT_ZDC_NCH + k] = c[k];

@@ -19,20 +19,8 @@ static const md_cfg_field *find(const md_cfg_field *tab, const char *key)
     return NULL;
 }
 
-static int parse_int(const char *s, int64_t *v)
-{
-    char *end;
-    errno = 0;
-    long long x = strtoll(s, &end, 10);
-    if (end == s || errno)
-        return -1;
-    while (isspace((unsigned char)*end))
-        end++;
-    if (*end)
-        return -1;
-    *v = x;
-    return 0;
-}
+/* integers, also as exact scientific notation (train.iters=1e5) */
+static int parse_int(const char *s, int64_t *v) { return gs_parse_i64(s, v); }
 
 static int choice_index(const char *choices, const char *s)
 {

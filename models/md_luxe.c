@@ -7,16 +7,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/md_export_internal.h"
 #include "metrics/mt.h"
+#include "models/md_budget.h"
 #include "nn/nn_ckpt.h"
 
 /* ---- configuration ------------------------------------------------------- */
 #define F(k, t, m, lo, hi, ch, h) {k, t, offsetof(md_luxe_cfg, m), lo, hi, ch, h}
 const md_cfg_field md_luxe_cfg_fields[] = {
-    F("data.coords", MD_CFG_ENUM, coords, 0, 0, "cartesian,cylindrical",
-      "feature coordinates the GAN sees"),
+    F("data.coords", MD_CFG_ENUM, coords, 0, 0, "cartesian,cylindrical,local",
+      "momentum the GAN sees: px,py,pz; p,theta,phi_p; or local: p_r,p_phi,pz along and "
+      "across the position's azimuth (ring regions)"),
+    F("data.position", MD_CFG_ENUM, position, 0, 0, "region,cartesian",
+      "region: each region's own coordinates (rings r,phi; rectangles x,y), so a particle "
+      "never leaves its sub-model's region; cartesian: x,y everywhere (not confined)"),
     F("data.log_features", MD_CFG_STR, log_features, 0, 0, NULL,
       "features trained as log10 (model-space names, comma list; may be empty)"),
+    F("data.columns", MD_CFG_STR, columns, 0, 0, NULL,
+      "rename the data's columns as read, NEW=OLD pairs (x=X,t=time,pdg=PID; CSV headers)"),
+    F("data.units", MD_CFG_STR, units, 0, 0, NULL,
+      "units of the feature columns, in order or NAME=UNIT (for data without them, CSV)"),
+    F("data.particles_per_bx", MD_CFG_FLOAT, particles_per_bx, 0, 1e15, NULL,
+      "mean particles per bunch crossing (for data without it, CSV; 0 = as in the file)"),
     F("split.regions", MD_CFG_ENUM, region_mode, 0, 0, "none,radius,rects", "region split"),
     F("split.radii", MD_CFG_STR, radii, 0, 0, NULL, "ring radii in mm for split.regions=radius"),
     F("split.rects", MD_CFG_STR, rects, 0, 0, NULL,
@@ -46,7 +58,11 @@ const md_cfg_field md_luxe_cfg_fields[] = {
     F("train.ema", MD_CFG_FLOAT, ema, 0, 0.999999, NULL,
       "EMA decay of generator weights used for sampling (0 = off)"),
     F("train.iters", MD_CFG_INT, iters, 1, 1e12, NULL,
-      "generator steps in total, shared equally by the sub-models"),
+      "generator steps in total over all sub-models (shared by train.budget_power)"),
+    F("train.budget_power", MD_CFG_FLOAT, budget_power, 0, 4, NULL,
+      "sub-model k gets steps in proportion to rows_k^power (0 equal, 1 by rows)"),
+    F("train.min_steps", MD_CFG_INT, min_steps, 0, 1e12, NULL,
+      "steps each sub-model gets first while train.iters allows; fewer is reported"),
     F("train.kl_every", MD_CFG_INT, kl_every, 1, 1e12, NULL, "KL evaluation period (steps)"),
     F("train.kl_samples", MD_CFG_INT, kl_samples, 100, 1e8, NULL,
       "generated rows per KL evaluation (capped by the held-out rows x 4)"),
@@ -55,10 +71,13 @@ const md_cfg_field md_luxe_cfg_fields[] = {
       "fraction of each sub-model's rows held out for KL monitoring"),
     F("train.n_quantiles", MD_CFG_INT, n_quantiles, 10, 100000, NULL,
       "quantile-transform resolution"),
+    F("train.qt_output", MD_CFG_ENUM, qt_output, 0, 0, "normal,uniform",
+      "what the quantile transform maps each feature to: a standard normal or U(0,1)"),
     F("train.seed", MD_CFG_INT, seed, 0, 9.2e18, NULL, "seed of every random stream"),
-    F("train.slices", MD_CFG_INT, slices, 0, 8, NULL,
-      "batch slices run in parallel (0 = one per thread); fixed, the run is the same for "
-      "any thread count"),
+    F("train.slices", MD_CFG_INT, slices, 0, 65536, NULL,
+      "batch slices run in parallel over all threads and MPI ranks (0 = one per thread of "
+      "each rank); fixed, the run is the same for any thread and rank count (at most 8 "
+      "slices per rank)"),
     {NULL, 0, 0, 0, 0, NULL, NULL}};
 #undef F
 
@@ -66,6 +85,9 @@ void md_luxe_cfg_default(md_luxe_cfg *c)
 {
     memset(c, 0, sizeof *c);
     c->coords = 0;
+    c->position = 0;
+    c->budget_power = 0.5;
+    c->min_steps = 200;
     strcpy(c->log_features, "t");
     c->region_mode = 1;
     strcpy(c->radii, "500");
@@ -96,6 +118,18 @@ void md_luxe_cfg_default(md_luxe_cfg *c)
     c->seed = 1;
 }
 
+/* Defaults under a stored configuration: keys that files written before them
+ * lack take the behaviour those files were trained with (x, y unconfined,
+ * steps shared equally); a newer file names every key. */
+static void cfg_stored_default(void *cfg)
+{
+    md_luxe_cfg *c = cfg;
+    md_luxe_cfg_default(c);
+    c->position = 1;
+    c->budget_power = 0;
+    c->min_steps = 0;
+}
+
 md_wgan_cfg md_luxe_wgan_cfg(const md_luxe_cfg *c, int64_t f)
 {
     md_wgan_cfg w = {0};
@@ -123,6 +157,17 @@ md_wgan_cfg md_luxe_wgan_cfg(const md_luxe_cfg *c, int64_t f)
 }
 
 /* ---- training data ------------------------------------------------------------ */
+static void data_opts(const void *cfg, ds_read_opts *o)
+{
+    const md_luxe_cfg *c = cfg;
+    if (c->columns[0])
+        o->columns = c->columns;
+    if (c->units[0])
+        o->units = c->units;
+    if (c->particles_per_bx > 0)
+        o->particles_per_bx = c->particles_per_bx;
+}
+
 static int data_read(const char *path, const ds_read_opts *o, void **out)
 {
     *out = NULL;
@@ -156,6 +201,7 @@ static void data_describe(const void *data, char *buf, size_t n)
 /* ---- training state ------------------------------------------------------- */
 typedef struct {
     md_luxe_plan plan;
+    md_luxe_subspace ss;
     pp_quantile qt;
     md_wgan w;
     nn_params best_ps;
@@ -163,6 +209,7 @@ typedef struct {
     float *train, *train_w, *hold, *hold_w;
     int64_t n_train, n_hold;
     md_sampler sampler;
+    double kl_floor;             /* the evaluation's KL, held-out vs as many training rows */
 } sub_state;
 
 /* The run's state: the sub-models (the driver's parts, in the same order). */
@@ -202,7 +249,10 @@ static int sub_prepare(sub_state *s, const md_luxe_cfg *cfg, const ds_events *ev
         goto out;
     }
     pp_gather_rows(ev->x, f, s->plan.rows, n, all);
-    if ((rc = md_luxe_to_model_space(fs, all, n, s->plan.name)))
+    if (s->plan.frame.kind == PP_FRAME_POLAR && fs->fcols.x >= 0)
+        s->plan.frame.phi0 = pp_frame_fit_phi0(all, n, f, fs->fcols.x, fs->fcols.y);
+    md_luxe_subspace_init(&s->ss, fs, &s->plan.frame);
+    if ((rc = md_luxe_to_model_space(fs, &s->ss, all, n, s->plan.name)))
         goto out;
     gs_rng r;
     gs_rng_seed(&r, (uint64_t)cfg->seed * 0x9E3779B97F4A7C15ULL + 17 * (uint64_t)sub_index + 1);
@@ -235,11 +285,30 @@ static int sub_prepare(sub_state *s, const md_luxe_cfg *cfg, const ds_events *ev
                 s->train_w[i - s->n_hold] = wv;
         }
     }
+    /* The noise floor of the evaluation's KL: the held-out rows against as
+     * many rows as an evaluation generates, taken from the (shuffled)
+     * training split, in the same model space. A generator at this value is
+     * as close to the held-out data as a second real sample. */
+    {
+        int64_t ng = s->n_hold * 4 < cfg->kl_samples ? s->n_hold * 4 : cfg->kl_samples;
+        if (ng > s->n_train)
+            ng = s->n_train;
+        mt_compare_opts mo = mt_compare_defaults();
+        mt_feature_metrics fm[64];
+        s->kl_floor = NAN;
+        if (ng > 0 && f <= 64 &&
+            !mt_compare_table(s->hold, s->hold_w, NULL, s->n_hold, s->train, s->train_w, NULL,
+                              ng, f, &mo, fm)) {
+            s->kl_floor = 0;
+            for (int64_t j = 0; j < f; j++)
+                s->kl_floor += fm[j].kl / (double)f;
+        }
+    }
     if (!qt_loaded) {
         pp_quantile_opts qo;
         pp_quantile_opts_default(&qo);
         qo.n_quantiles = cfg->n_quantiles;
-        qo.output = PP_NORMAL;
+        qo.output = cfg->qt_output == 1 ? PP_UNIFORM : PP_NORMAL;
         if ((rc = pp_quantile_fit(&s->qt, s->train, s->n_train, f, &qo)))
             goto out;
     }
@@ -335,6 +404,8 @@ static int write_sub(hid_t f, const sub_state *s, const md_part *part, int k, in
         rc = gs_h5_attr_write_i64(g, ".", "best_step", part->best_step);
     if (!rc)
         rc = gs_h5_attr_write_i64(g, ".", "steps_budget", part->steps);
+    if (!rc)
+        rc = pp_frame_save(&s->plan.frame, g);
     if (!rc && !(rc = gs_h5_group_create(g, "qt", &q))) {
         rc = pp_quantile_save(&s->qt, q);
         H5Gclose(q);
@@ -461,15 +532,50 @@ static int luxe_init(md_run *run, hid_t from)
         (rc = md_luxe_plan_subs(cfg, ev, &st->fs, &rg, plan, &n_sub, st->notes,
                                 sizeof st->notes)))
         goto out;
+    /* dropped cells go to the user (stderr) as well as to train.log */
+    if (st->notes[0]) {
+        int n_drop = 0;
+        for (const char *q = st->notes; *q;) {
+            const char *nl = strchr(q, '\n');
+            const int len = nl ? (int)(nl - q) : (int)strlen(q);
+            md_run_note(run, "%.*s", len, q);
+            n_drop++;
+            q += len + (nl != NULL);
+        }
+        int64_t kept = 0;
+        for (int k = 0; k < n_sub; k++)
+            kept += plan[k].n_rows;
+        md_run_note(run, "%d sub-model%s dropped: %lld of %lld particles (%.2f %%) are not "
+                    "modelled and will not be sampled", n_drop, n_drop == 1 ? "" : "s",
+                    (long long)(ev->n - kept), (long long)ev->n,
+                    100.0 * (double)(ev->n - kept) / (double)ev->n);
+    }
     const int64_t f = ev->f;
-    const md_wgan_cfg wc = md_luxe_wgan_cfg(cfg, f);
+    md_wgan_cfg wc = md_luxe_wgan_cfg(cfg, f);
+    wc.rank = run->par.rank; /* data-parallel: this rank's slices of each batch */
+    wc.n_ranks = run->par.n_ranks;
     st->n_sub = run->n_parts = n_sub;
+    int64_t rows[MD_LUXE_MAX_SUB], budget[MD_LUXE_MAX_SUB];
+    int n_low = 0;
+    for (int k = 0; k < n_sub; k++)
+        rows[k] = plan[k].n_rows;
+    if ((rc = md_step_budget(rows, n_sub, cfg->iters, cfg->budget_power, cfg->min_steps, budget,
+                             &n_low)))
+        goto out;
+    /* 0 steps is the driver's to refuse (md_train_opts.allow_untrained) */
+    for (int k = 0; k < n_sub && n_low; k++)
+        if (budget[k] > 0 && budget[k] < cfg->min_steps)
+            md_run_note(run, "WARNING: sub-model %s gets %lld generator steps, under "
+                        "train.min_steps = %lld (train.iters = %lld for %d sub-models): it "
+                        "will be poorly trained", plan[k].name, (long long)budget[k],
+                        (long long)cfg->min_steps, (long long)cfg->iters, n_sub);
     for (int k = 0; k < n_sub; k++) {
         sub_state *s = &st->subs[k];
         s->plan = plan[k];
         plan[k].rows = NULL; /* ownership moved */
         snprintf(run->parts[k].name, sizeof run->parts[k].name, "%s", s->plan.name);
-        run->parts[k].steps = cfg->iters / n_sub + (k < cfg->iters % n_sub);
+        run->parts[k].steps = budget[k];
+        run->parts[k].min_steps = cfg->min_steps;
         if ((rc = md_wgan_init(&s->w, &wc, (uint64_t)cfg->seed * 1000 + (uint64_t)k)))
             goto out;
         s->w.reduce = (md_wgan_reduce){run->par.reduce_grads, run->par.ud};
@@ -506,6 +612,10 @@ static int luxe_step(md_run *run, int k, md_losses *out)
     md_wgan_losses L;
     int rc = md_wgan_step(&s->w, s->train, &s->sampler, &L);
     *out = (md_losses){4, {L.loss_d, L.loss_g, L.gp, L.wdist}};
+    if (!rc) /* data-parallel: the ranks' copies must be equal at checkpoints */
+        rc = md_run_check_same(run, k, &s->w.gp);
+    if (!rc)
+        rc = md_run_check_same(run, k, &s->w.dp);
     return rc;
 }
 
@@ -520,11 +630,13 @@ static int luxe_evaluate(md_run *run, int k, md_record *rec, double *score)
     int rc = sub_evaluate(s, cfg, k, st->gen, ng, score, kl, f);
     for (int64_t j = 0; !rc && j < f; j++) {
         char key[96];
-        snprintf(key, sizeof key, "kl_%s", st->fs.mcolumns[j]);
+        snprintf(key, sizeof key, "kl_%s", s->ss.mname[j]);
         md_record_add(rec, key, kl[j]);
     }
-    if (!rc)
+    if (!rc) {
         md_record_add(rec, "kl_mean", *score);
+        md_record_add(rec, "kl_floor", s->kl_floor); /* real vs real, for the curves */
+    }
     return rc;
 }
 
@@ -543,8 +655,7 @@ static void luxe_log_header(const md_run *run, FILE *log)
         fprintf(log, "# sub=%s rows=%lld proportion=%.6f steps=%lld\n", st->subs[k].plan.name,
                 (long long)st->subs[k].plan.n_rows, st->subs[k].plan.proportion,
                 (long long)run->parts[k].steps);
-    if (st->notes[0])
-        fprintf(log, "# %s", st->notes);
+    /* st->notes reach train.log through md_run_note */
 }
 
 int md_luxe_train(const md_luxe_cfg *cfg, const ds_events *ev, const md_train_opts *opts,
@@ -565,8 +676,10 @@ const md_kind md_kind_luxe = {
     .cfg_fields = md_luxe_cfg_fields,
     .cfg_size = sizeof(md_luxe_cfg),
     .cfg_default = cfg_default,
+    .cfg_stored_default = cfg_stored_default,
     .data_help = "HDF5 event table (or a .csv event table)",
     .data_read = data_read,
+    .data_opts = data_opts,
     .data_free = data_free,
     .data_describe = data_describe,
     .loss_names = loss_names,
@@ -584,4 +697,5 @@ const md_kind md_kind_luxe = {
     .open = md_luxe_open,
     .close = md_luxe_close,
     .events = &md_luxe_events,
+    .export_onnx = md_export_luxe,
 };

@@ -13,26 +13,44 @@
 #define MD_LUXE_MAX_CODES 64
 
 /* ---- feature space ------------------------------------------------------- *
- * The model space is the input table after the coordinate change (r, phi,
- * p, theta, phi_p take the places of x, y, px, py, pz) and log10 of the
- * configured columns. */
+ * A sub-model's model space is the input table after, in order: its region's
+ * frame (pp_frame: rings as r, phi — and with data.coords=local px, py as
+ * p_r, p_phi — rectangles as x, y; data.position=cartesian leaves x, y as they
+ * are for every region), the momentum triple as p, theta, phi_p
+ * (data.coords=cylindrical; with data.position=cartesian also x, y as r, phi,
+ * as before region frames), and log10 of the configured columns. */
 typedef struct {
     int64_t f;
     char **columns;          /* input column names */
-    char **mcolumns;         /* model-space names */
-    pp_cyl_cols cyl;         /* -1 where absent */
+    char **mcolumns;         /* model-space names outside a polar frame */
+    pp_cyl_cols cyl;         /* -1 where absent (x, y too when frames own them) */
     int cylindrical;
     int64_t ix, iy;          /* x, y columns for region labels (-1 if absent) */
-    int log_col[64];         /* 1 = log10 in model space */
+    pp_frame_cols fcols;     /* x, y, px, py for the region frames */
+    char **log_names;        /* data.log_features */
+    int64_t n_log;
 } md_luxe_fspace;
 
-/* Columns from the input's names and the configuration (coords, log_features). */
+/* What one sub-model trains on: its frame and, per column, the model-space
+ * name and whether it is trained as log10. */
+typedef struct {
+    pp_frame frame;
+    const char *mname[64];   /* point into the fspace or static strings */
+    uint8_t log_col[64];
+} md_luxe_subspace;
+
+/* Columns from the input's names and the configuration (position, coords,
+ * log_features: every name must be a model-space feature of some frame). */
 int md_luxe_fspace_init(md_luxe_fspace *s, const md_luxe_cfg *cfg, char *const *columns,
                         int64_t f);
 void md_luxe_fspace_free(md_luxe_fspace *s);
+/* The model space of a sub-model trained in frame fr (phi0 already set). */
+void md_luxe_subspace_init(md_luxe_subspace *ss, const md_luxe_fspace *fs, const pp_frame *fr);
 /* input space -> model space, in place; fails on non-positive log features */
-int md_luxe_to_model_space(const md_luxe_fspace *s, float *t, int64_t n, const char *what);
-void md_luxe_from_model_space(const md_luxe_fspace *s, float *t, int64_t n);
+int md_luxe_to_model_space(const md_luxe_fspace *s, const md_luxe_subspace *ss, float *t,
+                           int64_t n, const char *what);
+void md_luxe_from_model_space(const md_luxe_fspace *s, const md_luxe_subspace *ss, float *t,
+                              int64_t n);
 
 /* ---- sub-model planning ---------------------------------------------------- */
 typedef struct {
@@ -44,6 +62,7 @@ typedef struct {
     int64_t n_rows;
     double weight;
     double proportion;
+    pp_frame frame;              /* its region's coordinates (phi0 fitted on its rows) */
     int64_t *rows;               /* indices into the event table (planning only) */
 } md_luxe_plan;
 
@@ -54,6 +73,10 @@ typedef struct {
     int nradii;
     pp_rect rects[MD_LUXE_MAX_SUB];
     int nrect;
+    /* rects: the plane in disjoint rectangles (pp_rect_pieces); each is a region */
+    pp_rect pieces[MD_LUXE_MAX_SUB];
+    int32_t piece_of[MD_LUXE_MAX_SUB]; /* the rectangle (nrect = the rest) a piece lies in */
+    pp_frame frame[MD_LUXE_MAX_SUB];   /* each region's frame */
 } md_luxe_regions;
 
 int md_luxe_regions_init(md_luxe_regions *r, const md_luxe_cfg *cfg);

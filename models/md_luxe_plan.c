@@ -1,4 +1,5 @@
 /* LUXE feature space and sub-model planning (md_luxe_internal.h). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,24 @@ void md_luxe_fspace_free(md_luxe_fspace *s)
 {
     gs_h5_free_strv(s->columns, s->f);
     gs_h5_free_strv(s->mcolumns, s->f);
+    gs_h5_free_strv(s->log_names, s->n_log);
     memset(s, 0, sizeof *s);
+}
+
+void md_luxe_subspace_init(md_luxe_subspace *ss, const md_luxe_fspace *fs, const pp_frame *fr)
+{
+    memset(ss, 0, sizeof *ss);
+    ss->frame = *fr;
+    const int64_t at[4] = {fs->fcols.x, fs->fcols.y, fs->fcols.px, fs->fcols.py};
+    for (int64_t i = 0; i < fs->f; i++)
+        ss->mname[i] = fs->mcolumns[i];
+    for (int k = 0; k < 4; k++)
+        if (at[k] >= 0 && pp_frame_name(fr, k))
+            ss->mname[at[k]] = pp_frame_name(fr, k);
+    for (int64_t i = 0; i < fs->f; i++)
+        for (int64_t k = 0; k < fs->n_log; k++)
+            if (!strcmp(ss->mname[i], fs->log_names[k]))
+                ss->log_col[i] = 1;
 }
 
 int md_luxe_fspace_init(md_luxe_fspace *s, const md_luxe_cfg *cfg, char *const *columns,
@@ -39,66 +57,90 @@ int md_luxe_fspace_init(md_luxe_fspace *s, const md_luxe_cfg *cfg, char *const *
     }
     s->ix = col_index(s->columns, f, "x");
     s->iy = col_index(s->columns, f, "y");
-    s->cyl = (pp_cyl_cols){s->ix, s->iy, col_index(s->columns, f, "px"),
-                           col_index(s->columns, f, "py"), col_index(s->columns, f, "pz")};
+    const int frames = cfg->position == 0; /* region frames own x and y */
+    s->cyl = (pp_cyl_cols){frames ? -1 : s->ix, frames ? -1 : s->iy,
+                           col_index(s->columns, f, "px"), col_index(s->columns, f, "py"),
+                           col_index(s->columns, f, "pz")};
+    s->fcols = (pp_frame_cols){s->ix, s->iy, s->cyl.px, s->cyl.py};
     s->cylindrical = cfg->coords == 1;
+    if (cfg->coords == 2 && (!frames || s->cyl.px < 0 || s->cyl.py < 0))
+        return gs_error(GS_ERR_ARG, "luxe: data.coords=local needs data.position=region and "
+                                    "columns px, py");
     if (s->cylindrical) {
-        if (s->ix < 0 || s->iy < 0 || s->cyl.px < 0 || s->cyl.py < 0 || s->cyl.pz < 0)
-            return gs_error(GS_ERR_ARG,
-                            "luxe: data.coords=cylindrical needs columns x,y,px,py,pz");
-        const struct { int64_t i; const char *n; } ren[] = {{s->ix, "r"}, {s->iy, "phi"},
+        if (s->ix < 0 || s->iy < 0 || s->cyl.px < 0 || s->cyl.py < 0 || s->cyl.pz < 0) {
+            char *have = gs_h5_join_csv(s->columns, f);
+            gs_error(GS_ERR_ARG, "luxe: data.coords=cylindrical needs columns x,y,px,py,pz; the "
+                     "data has %s (rename them with --columns x=X,...)", have ? have : "?");
+            free(have);
+            return GS_ERR_ARG;
+        }
+        const struct { int64_t i; const char *n; } ren[] = {{s->cyl.x, "r"}, {s->cyl.y, "phi"},
             {s->cyl.px, "p"}, {s->cyl.py, "theta"}, {s->cyl.pz, "phi_p"}};
         for (int k = 0; k < 5; k++) {
+            if (ren[k].i < 0)
+                continue;
             free(s->mcolumns[ren[k].i]);
             if (!(s->mcolumns[ren[k].i] = strdup(ren[k].n)))
                 return gs_error(GS_ERR_NOMEM, "luxe: out of memory");
         }
     }
+    if (s->ix < 0 || s->iy < 0)
+        s->fcols.x = s->fcols.y = -1;
     if (cfg->log_features[0]) {
-        char **names;
-        int64_t nn_;
-        int rc = gs_h5_split_csv(cfg->log_features, &names, &nn_);
+        int rc = gs_h5_split_csv(cfg->log_features, &s->log_names, &s->n_log);
         if (rc)
             return rc;
-        for (int64_t k = 0; k < nn_; k++) {
-            int64_t i = col_index(s->mcolumns, f, names[k]);
-            if (i < 0) {
+        /* every name must be a model-space feature of some frame */
+        for (int64_t k = 0; k < s->n_log; k++) {
+            const char *nm = s->log_names[k];
+            int known = col_index(s->mcolumns, f, nm) >= 0;
+            if (frames && s->ix >= 0 && s->iy >= 0)
+                known |= !strcmp(nm, "r") || !strcmp(nm, "phi") ||
+                         (cfg->coords == 2 && (!strcmp(nm, "p_r") || !strcmp(nm, "p_phi")));
+            if (!known) {
+                char *have = gs_h5_join_csv(s->mcolumns, f);
                 gs_error(GS_ERR_ARG, "luxe: data.log_features names '%s', not a model-space "
-                                     "feature", names[k]);
-                gs_h5_free_strv(names, nn_);
+                         "feature (they are %s%s; rename the data's columns with --columns, or "
+                         "set data.log_features)", nm, have ? have : "?",
+                         frames ? ", and r, phi in ring regions" : "");
+                free(have);
                 return GS_ERR_ARG;
             }
-            s->log_col[i] = 1;
         }
-        gs_h5_free_strv(names, nn_);
     }
     return GS_OK;
 }
 
-int md_luxe_to_model_space(const md_luxe_fspace *s, float *t, int64_t n, const char *what)
+int md_luxe_to_model_space(const md_luxe_fspace *s, const md_luxe_subspace *ss, float *t,
+                           int64_t n, const char *what)
 {
+    if (s->fcols.x >= 0)
+        pp_frame_forward(&ss->frame, &s->fcols, t, n, s->f);
     if (s->cylindrical)
         pp_to_cylindrical(t, n, s->f, &s->cyl);
     for (int64_t i = 0; i < s->f; i++) {
-        if (!s->log_col[i])
+        if (!ss->log_col[i])
             continue;
         int64_t bad = pp_log_column(t, n, s->f, i, 0.0);
         if (bad)
             return gs_error(GS_ERR_ARG,
                             "luxe: %s: feature '%s' has %lld values <= 0 and cannot be "
                             "log-transformed (remove it from data.log_features)",
-                            what, s->mcolumns[i], (long long)bad);
+                            what, ss->mname[i], (long long)bad);
     }
     return GS_OK;
 }
 
-void md_luxe_from_model_space(const md_luxe_fspace *s, float *t, int64_t n)
+void md_luxe_from_model_space(const md_luxe_fspace *s, const md_luxe_subspace *ss, float *t,
+                              int64_t n)
 {
     for (int64_t i = 0; i < s->f; i++)
-        if (s->log_col[i])
+        if (ss->log_col[i])
             pp_exp_column(t, n, s->f, i, 0.0);
     if (s->cylindrical)
         pp_from_cylindrical(t, n, s->f, &s->cyl);
+    if (s->fcols.x >= 0)
+        pp_frame_inverse(&ss->frame, &s->fcols, t, n, s->f);
 }
 
 int md_luxe_regions_init(md_luxe_regions *r, const md_luxe_cfg *cfg)
@@ -107,6 +149,7 @@ int md_luxe_regions_init(md_luxe_regions *r, const md_luxe_cfg *cfg)
     if (cfg->region_mode == 0) {
         r->n_regions = 1;
         strcpy(r->region_names[0], "all");
+        r->frame[0] = (pp_frame){.kind = PP_FRAME_POLAR, .r_lo = 0, .r_hi = INFINITY};
         return GS_OK;
     }
     char **items;
@@ -150,13 +193,42 @@ int md_luxe_regions_init(md_luxe_regions *r, const md_luxe_cfg *cfg)
     gs_h5_free_strv(items, n);
     if (rc)
         return rc;
-    r->n_regions = (int)n + 1;
-    for (int i = 0; i < r->n_regions; i++) {
-        if (cfg->region_mode == 1 && r->n_regions == 2)
-            strcpy(r->region_names[i], i == 0 ? "inner" : "outer");
-        else
-            snprintf(r->region_names[i], sizeof r->region_names[i], "%s%d",
-                     cfg->region_mode == 1 ? "ring" : "rect", i);
+    if (cfg->region_mode == 1) {
+        r->n_regions = (int)n + 1;
+        for (int i = 0; i < r->n_regions; i++) {
+            if (r->n_regions == 2)
+                strcpy(r->region_names[i], i == 0 ? "inner" : "outer");
+            else
+                snprintf(r->region_names[i], sizeof r->region_names[i], "ring%d", i);
+            r->frame[i] = (pp_frame){.kind = PP_FRAME_POLAR, .r_lo = i ? r->radii[i - 1] : 0,
+                                     .r_hi = i < r->nradii ? r->radii[i] : INFINITY};
+        }
+    } else {
+        /* a region that is not one rectangle (the rest, or a rectangle that an
+         * earlier one overlaps) is trained in rectangular pieces, so that
+         * every sub-model's region is a box in x, y */
+        int np = 0;
+        int prc = pp_rect_pieces(r->rects, r->nrect, r->pieces, r->piece_of, MD_LUXE_MAX_SUB / 2, &np);
+        if (prc)
+            return gs_error_wrap(prc, "split.rects");
+        r->n_regions = np;
+        for (int i = 0; i < np; i++) {
+            int same = 0, idx = 0;
+            for (int j = 0; j < np; j++) {
+                same += r->piece_of[j] == r->piece_of[i];
+                idx += j < i && r->piece_of[j] == r->piece_of[i];
+            }
+            char base[16];
+            if (r->piece_of[i] < r->nrect)
+                snprintf(base, sizeof base, "rect%d", (int)r->piece_of[i]);
+            else
+                snprintf(base, sizeof base, "rest");
+            if (same > 1)
+                snprintf(r->region_names[i], sizeof r->region_names[i], "%s_%d", base, idx);
+            else
+                snprintf(r->region_names[i], sizeof r->region_names[i], "%s", base);
+            r->frame[i] = (pp_frame){.kind = PP_FRAME_BOX, .box = r->pieces[i]};
+        }
     }
     return GS_OK;
 }
@@ -188,8 +260,14 @@ int md_luxe_plan_subs(const md_luxe_cfg *cfg, const ds_events *ev, const md_luxe
     notes[0] = '\0';
     if (n < 1)
         return gs_error(GS_ERR_ARG, "luxe: no events");
-    if (cfg->region_mode != 0 && (fs->ix < 0 || fs->iy < 0))
-        return gs_error(GS_ERR_ARG, "luxe: a region split needs columns x and y");
+    if (cfg->region_mode != 0 && (fs->ix < 0 || fs->iy < 0)) {
+        char *have = gs_h5_join_csv(fs->columns, fs->f);
+        gs_error(GS_ERR_ARG, "luxe: a region split (split.regions) needs columns x and y; the "
+                 "data has %s (rename them with --columns x=X,y=Y, or split.regions=none)",
+                 have ? have : "?");
+        free(have);
+        return GS_ERR_ARG;
+    }
     /* distinct species, sorted, with their counts */
     int32_t codes[MD_LUXE_MAX_CODES];
     int64_t counts[MD_LUXE_MAX_CODES] = {0};
@@ -251,7 +329,8 @@ int md_luxe_plan_subs(const md_luxe_cfg *cfg, const ds_events *ev, const md_luxe
     if (cfg->region_mode == 1)
         pp_label_radius(ev->x, n, ev->f, fs->ix, fs->iy, rg->radii, rg->nradii, cell);
     else if (cfg->region_mode == 2)
-        pp_label_rects(ev->x, n, ev->f, fs->ix, fs->iy, rg->rects, rg->nrect, cell);
+        pp_label_pieces(ev->x, n, ev->f, fs->ix, fs->iy, rg->rects, rg->nrect, rg->pieces,
+                        rg->piece_of, rg->n_regions, cell);
     else
         memset(cell, 0, (size_t)n * sizeof *cell);
     for (int64_t i = 0; i < n; i++) {
@@ -285,6 +364,10 @@ int md_luxe_plan_subs(const md_luxe_cfg *cfg, const ds_events *ev, const md_luxe
         memset(p, 0, sizeof *p);
         snprintf(p->name, sizeof p->name, "%s", name);
         p->region = r;
+        p->frame = rg->frame[r];
+        if (cfg->position == 1)
+            p->frame = (pp_frame){.kind = PP_FRAME_NONE};
+        p->frame.local_p = cfg->coords == 2;
         for (int k = 0; k < ncodes; k++)
             if (group_of[k] == g)
                 p->codes[p->ncodes++] = codes[k];

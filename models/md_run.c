@@ -1,6 +1,7 @@
 #include "models/md_run.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,13 +53,95 @@ int md_kind_of_file(const char *path, const md_kind **k)
     return rc;
 }
 
+/* ---- how far training got ---------------------------------------------------------
+ * Written by the driver into model.h5 and last.h5 (root attributes, comma-
+ * separated, one entry per part): part_names, part_steps (taken),
+ * part_budget (to take), part_min_steps (the kind's floor, 0 = none). */
+
+static int read_i64_list(hid_t f, const char *name, int64_t *v, int n, const char *path)
+{
+    char *s = NULL;
+    char **items = NULL;
+    int64_t k = 0;
+    int rc = gs_h5_attr_read_str(f, ".", name, &s);
+    if (!rc)
+        rc = gs_h5_split_csv(s, &items, &k);
+    if (!rc && k != n)
+        rc = gs_error(GS_ERR_FORMAT, "%s: attribute %s has %lld entries for %d parts", path,
+                      name, (long long)k, n);
+    for (int64_t i = 0; !rc && i < k; i++)
+        if (gs_parse_i64(items[i], &v[i]) || v[i] < 0)
+            rc = gs_error(GS_ERR_FORMAT, "%s: attribute %s: '%s' is not a step count", path,
+                          name, items[i]);
+    gs_h5_free_strv(items, k);
+    free(s);
+    return rc;
+}
+
+int md_model_status_read(hid_t f, const char *path, md_model_status *st)
+{
+    memset(st, 0, sizeof *st);
+    if (!gs_h5_attr_exists(f, ".", "part_names"))
+        return GS_OK; /* written before gansim recorded it: finished as far as we know */
+    char *names = NULL;
+    char **nv = NULL;
+    int64_t n = 0;
+    int rc = gs_h5_attr_read_str(f, ".", "part_names", &names);
+    if (!rc)
+        rc = gs_h5_split_csv(names, &nv, &n);
+    free(names);
+    if (!rc && (n < 1 || n > MD_MAX_PARTS))
+        rc = gs_error(GS_ERR_FORMAT, "%s: attribute part_names names %lld parts", path,
+                      (long long)n);
+    int64_t step[MD_MAX_PARTS], budget[MD_MAX_PARTS], floor_[MD_MAX_PARTS];
+    if (!rc)
+        rc = read_i64_list(f, "part_steps", step, (int)n, path);
+    if (!rc)
+        rc = read_i64_list(f, "part_budget", budget, (int)n, path);
+    if (!rc)
+        rc = read_i64_list(f, "part_min_steps", floor_, (int)n, path);
+    if (rc) {
+        gs_h5_free_strv(nv, n);
+        return rc;
+    }
+    st->n_parts = (int)n;
+    size_t used = 0;
+    const size_t room = sizeof st->notes;
+    int n_missing = 0;
+    for (int k = 0; k < n; k++) {
+        st->step += step[k];
+        st->steps += budget[k];
+        n_missing += step[k] < budget[k];
+    }
+    st->partial = n_missing > 0;
+    for (int k = 0; k < n && used < room; k++) {
+        const char *nm = nv[k][0] ? nv[k] : "the model";
+        int w = 0;
+        if (step[k] < budget[k])
+            w = snprintf(st->notes + used, room - used, "%s%s trained %lld of its %lld steps",
+                         used ? "\n" : "", nm, (long long)step[k], (long long)budget[k]);
+        else if (step[k] == 0)
+            w = snprintf(st->notes + used, room - used, "%s%s was never trained (0 steps)",
+                         used ? "\n" : "", nm);
+        else if (step[k] < floor_[k])
+            w = snprintf(st->notes + used, room - used,
+                         "%s%s trained %lld steps, under its floor of %lld", used ? "\n" : "",
+                         nm, (long long)step[k], (long long)floor_[k]);
+        if (w > 0)
+            used += (size_t)w < room - used ? (size_t)w : room - used - 1;
+    }
+    gs_h5_free_strv(nv, n);
+    return GS_OK;
+}
+
 /* ---- sampling ------------------------------------------------------------------ */
 struct md_model {
     const md_kind *kind;
     void *handle;
+    md_model_status status;
 };
 
-int md_model_open(const char *path, md_model **out)
+int md_model_open_ex(const char *path, unsigned flags, md_model **out)
 {
     *out = NULL;
     if (!path)
@@ -71,13 +154,39 @@ int md_model_open(const char *path, md_model **out)
     if (!m)
         return gs_error(GS_ERR_NOMEM, "out of memory");
     m->kind = k;
-    if ((rc = k->open(path, &m->handle))) {
+    hid_t f;
+    if (!(rc = gs_h5_open(path, 0, &f))) {
+        rc = md_model_status_read(f, path, &m->status);
+        gs_h5_close(f);
+    }
+    if (!rc && m->status.partial && !(flags & MD_OPEN_ALLOW_PARTIAL)) {
+        char what[sizeof m->status.notes + 256];
+        size_t w = 0;
+        for (const char *q = m->status.notes; *q && w + 3 < sizeof what; q++) {
+            if (*q == '\n') { /* one line: ", " between the notes */
+                what[w++] = ',';
+                what[w++] = ' ';
+            } else {
+                what[w++] = *q;
+            }
+        }
+        what[w] = '\0';
+        rc = gs_error(GS_ERR_STATE, "%s: a partial model: its training stopped after %lld of "
+                      "%lld steps (%s); finish it with gansim-train --resume, or use it anyway "
+                      "with --allow-partial", path, (long long)m->status.step,
+                      (long long)m->status.steps, what);
+    }
+    if (rc || (rc = k->open(path, &m->handle))) {
         free(m);
         return rc;
     }
     *out = m;
     return GS_OK;
 }
+
+int md_model_open(const char *path, md_model **out) { return md_model_open_ex(path, 0, out); }
+
+const md_model_status *md_model_status_of(const md_model *m) { return &m->status; }
 
 void md_model_close(md_model *m)
 {
@@ -91,9 +200,58 @@ const md_kind *md_model_kind(const md_model *m) { return m->kind; }
 void *md_model_handle(md_model *m) { return m->handle; }
 
 /* ---- pieces of the driver ----------------------------------------------------------- */
-int md_run_reduce(const md_run *run, nn_params *ps)
+int md_run_reduce(const md_run *run, nn_params *ps, float *extra, int n_extra)
 {
-    return run->par.reduce_grads ? run->par.reduce_grads(run->par.ud, ps) : GS_OK;
+    return run->par.reduce_grads ? run->par.reduce_grads(run->par.ud, ps, extra, n_extra)
+                                 : GS_OK;
+}
+
+int md_run_mean_data(const md_run *run, nn_params *ps)
+{
+    return run->par.mean_data ? run->par.mean_data(run->par.ud, ps) : GS_OK;
+}
+
+int md_run_check_same(const md_run *run, int k, nn_params *ps)
+{
+    if (!run->par.check_same || run->ckpt_every <= 0 ||
+        (run->parts[k].step + 1) % run->ckpt_every != 0)
+        return GS_OK;
+    return run->par.check_same(run->par.ud, ps);
+}
+
+void md_run_note(md_run *run, const char *fmt, ...)
+{
+    const size_t used = strlen(run->notes), room = sizeof run->notes - used;
+    if (room < 2)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(run->notes + used, room - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        run->notes[used] = '\0';
+    else
+        strcat(run->notes, "\n");
+}
+
+/* Shows the pending notes (opts->note) and logs them as '#' lines. */
+static void flush_notes(md_run *run, const md_train_opts *opts, FILE *log)
+{
+    for (char *q = run->notes; *q;) {
+        char *nl = strchr(q, '\n');
+        if (nl)
+            *nl = '\0';
+        if (*q) {
+            if (opts->note)
+                opts->note(opts->note_ud, q);
+            if (log)
+                fprintf(log, "# %s\n", q);
+        }
+        q = nl ? nl + 1 : q + strlen(q);
+    }
+    run->notes[0] = '\0';
+    if (log)
+        fflush(log);
 }
 
 void md_record_add(md_record *r, const char *key, double v)
@@ -147,10 +305,39 @@ int md_run_write(const md_run *run, const char *path, int with_train)
         rc = gs_h5_attr_write_str(f, ".", "gansim_kind", run->kind->file_kind);
     if (!rc)
         rc = gs_h5_attr_write_str(f, ".", "gansim_version", GANSIM_VERSION);
+    /* how an MPI run was (last) trained: "2 ranks x 1 thread". Not for one
+     * process: its files stay the same for any thread count. */
+    if (!rc && run->par.layout && run->par.n_ranks > 1)
+        rc = gs_h5_attr_write_str(f, ".", "layout", run->par.layout);
     if (!rc)
         rc = run->kind->save(run, f, with_train);
+    /* how far each part got: sampling refuses a partial model (md_model_open) */
+    char names[MD_MAX_PARTS * 65 + 1] = "", steps[MD_MAX_PARTS * 21 + 1] = "",
+         budget[MD_MAX_PARTS * 21 + 1] = "", floor_[MD_MAX_PARTS * 21 + 1] = "";
+    int complete = 1;
+    for (int k = 0; k < run->n_parts; k++) {
+        const md_part *p = &run->parts[k];
+        const char *sep = k ? "," : "";
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", sep, p->name);
+        snprintf(steps + strlen(steps), sizeof steps - strlen(steps), "%s%lld", sep,
+                 (long long)p->step);
+        snprintf(budget + strlen(budget), sizeof budget - strlen(budget), "%s%lld", sep,
+                 (long long)p->steps);
+        snprintf(floor_ + strlen(floor_), sizeof floor_ - strlen(floor_), "%s%lld", sep,
+                 (long long)p->min_steps);
+        complete &= p->step >= p->steps;
+    }
     if (!rc)
-        rc = gs_h5_attr_write_str(f, ".", "state", with_train ? "training" : "final");
+        rc = gs_h5_attr_write_str(f, ".", "part_names", names);
+    if (!rc)
+        rc = gs_h5_attr_write_str(f, ".", "part_steps", steps);
+    if (!rc)
+        rc = gs_h5_attr_write_str(f, ".", "part_budget", budget);
+    if (!rc)
+        rc = gs_h5_attr_write_str(f, ".", "part_min_steps", floor_);
+    if (!rc)
+        rc = gs_h5_attr_write_str(f, ".", "state",
+                                  with_train ? "training" : complete ? "final" : "partial");
     int crc = gs_h5_close(f);
     if (!rc)
         rc = crc;
@@ -186,7 +373,7 @@ int md_kind_read_config(hid_t f, const char *path, const md_kind *k, void *cfg)
         rc = gs_error(GS_ERR_FORMAT, "a %s model, not a %s model", kind, k->file_kind);
     if (!rc)
         rc = gs_h5_attr_read_str(f, ".", "config", &text);
-    k->cfg_default(cfg);
+    (k->cfg_stored_default ? k->cfg_stored_default : k->cfg_default)(cfg);
     if (!rc)
         rc = md_cfg_parse_dump(k->cfg_fields, cfg, text);
     free(kind);
@@ -213,7 +400,7 @@ static void log_record(FILE *log, const md_run *run, int k, int64_t total,
 
 /* ---- a run without the loop --------------------------------------------------------- */
 int md_run_open(const md_kind *kind, const void *cfg, const void *data, const char *resume_from,
-                const md_parallel *par, md_run **out)
+                int64_t resume_iters, const md_parallel *par, md_run **out)
 {
     *out = NULL;
     md_run *run = calloc(1, sizeof *run);
@@ -238,6 +425,12 @@ int md_run_open(const md_kind *kind, const void *cfg, const void *data, const ch
     if (resume_from && ((rc = gs_h5_open(resume_from, 0, &from)) ||
                         (rc = md_kind_read_config(from, resume_from, kind, c))))
         gs_error_wrap(rc, "--resume");
+    if (!rc && resume_from && resume_iters > 0) { /* continue to this many steps in total */
+        char kv[64];
+        snprintf(kv, sizeof kv, "train.iters=%lld", (long long)resume_iters);
+        if ((rc = md_cfg_set_kv(kind->cfg_fields, c, kv)))
+            gs_error_wrap(rc, "--resume --iters");
+    }
     if (!rc)
         rc = kind->init(run, from);
     if (from >= 0)
@@ -280,7 +473,8 @@ int md_train(const md_kind *kind, const void *cfg, const void *data, const md_tr
     char path[4096];
     snprintf(path, sizeof path, "%s/last.h5", opts->out_dir);
     md_run *run;
-    int rc = md_run_open(kind, cfg, data, opts->resume ? path : NULL, &opts->par, &run);
+    int rc = md_run_open(kind, cfg, data, opts->resume ? path : NULL, opts->resume_iters,
+                         &opts->par, &run);
     if (rc)
         return rc;
     md_record *rec = malloc(sizeof *rec);
@@ -289,6 +483,37 @@ int md_train(const md_kind *kind, const void *cfg, const void *data, const md_tr
         rc = gs_error(GS_ERR_NOMEM, "out of memory");
         goto out;
     }
+    /* validation the kinds share, before anything is written */
+    {
+        int zero = 0;
+        char which[256] = "";
+        for (int k = 0; k < run->n_parts; k++) {
+            const md_part *p = &run->parts[k];
+            if (p->step > p->steps) {
+                rc = gs_error(GS_ERR_ARG, "--resume --iters %lld: %s%salready took %lld steps, "
+                              "more than the %lld it gets now; give a larger --iters",
+                              (long long)opts->resume_iters, p->name, p->name[0] ? " " : "",
+                              (long long)p->step, (long long)p->steps);
+                goto out;
+            }
+            if (p->steps == 0 && zero++ < 4)
+                snprintf(which + strlen(which), sizeof which - strlen(which), "%s%s",
+                         zero > 1 ? ", " : "", p->name);
+        }
+        if (zero && !opts->allow_untrained) {
+            rc = gs_error(GS_ERR_ARG, "%d of %d sub-models would get 0 training steps (%s%s) "
+                          "and be sampled untrained; raise train.iters (--iters), or allow it "
+                          "(gansim-train --allow-untrained)", zero, run->n_parts, which,
+                          zero > 4 ? ", ..." : "");
+            goto out;
+        }
+        for (int k = 0; k < run->n_parts && zero; k++)
+            if (run->parts[k].steps == 0)
+                md_run_note(run, "WARNING: sub-model %s gets 0 training steps "
+                            "(--allow-untrained): sampled untrained", run->parts[k].name);
+    }
+    if (writer && opts->prepare && (rc = opts->prepare(opts->prepare_ud)))
+        goto out;
     int64_t done = 0, total = 0;
     for (int k = 0; k < run->n_parts; k++) {
         done += run->parts[k].step;
@@ -300,11 +525,13 @@ int md_train(const md_kind *kind, const void *cfg, const void *data, const md_tr
             rc = gs_error(GS_ERR_IO, "%s: cannot write the training log", path);
             goto out;
         }
-        if (!opts->resume) {
+        if (!opts->resume)
             kind->log_header(run, log);
-            fflush(log);
-        }
+        if (run->par.layout) /* no key=value: log readers take those for records */
+            fprintf(log, "# %s: %s\n", opts->resume ? "resumed as" : "layout", run->par.layout);
+        fflush(log);
     }
+    flush_notes(run, opts, log);
     const double t0 = now_s();
     const int64_t done0 = done;
     int saved = 0;
@@ -347,8 +574,8 @@ int md_train(const md_kind *kind, const void *cfg, const void *data, const md_tr
             if (opts->progress)
                 opts->progress(opts->progress_ud, &pr);
             int stop = opts->stop ? (int)*opts->stop : 0;
-            if (run->par.any && run->par.any(run->par.ud, stop != 0) && !stop)
-                stop = 1; /* another rank was asked to stop */
+            if (run->par.any) /* another rank may have been asked to stop */
+                stop = run->par.any(run->par.ud, stop);
             if (stop || p->step % run->ckpt_every == 0 || last_step) {
                 if (last_step)
                     run->current = k + 1;

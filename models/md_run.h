@@ -47,18 +47,35 @@
 
 typedef struct md_kind md_kind;
 typedef struct md_run md_run;
+typedef struct md_export_ctx md_export_ctx; /* models/md_export_internal.h */
 
 /* ---- data-parallel training ------------------------------------------------ */
 /* Hooks for training one model in several processes (one rank each, every
- * rank with the same configuration and data). All NULL / 0 for one process. */
+ * rank with the same configuration, data and seed). All NULL / 0 for one
+ * process. models/md_dist.h builds them from a gs_comm. */
 typedef struct {
     int rank, n_ranks;              /* rank 0 is the writer */
-    /* Replaces every p->grad of ps by its mean over the ranks (in place).
-     * Called by every rank, between the backward pass and the optimizer
-     * update of each network, in the same order on every rank. */
-    int (*reduce_grads)(void *ud, nn_params *ps);
-    /* The logical OR of flag over the ranks (a stop request seen by one rank
-     * stops them all at the same step). */
+    /* "2 ranks x 1 thread": stated in train.log's header and, for runs of
+     * several ranks, as model.h5's and last.h5's root attribute "layout"
+     * (NULL: not stated). */
+    const char *layout;
+    /* Sums every p->grad of ps over the ranks, in place, and n_extra floats
+     * with them (a step's loss terms, so that every rank and the log see the
+     * whole batch's); every rank ends with the same sums. Each rank's
+     * gradients are its slices' share of the global batch mean (md_wgan), so
+     * the sum is the full-batch gradient. Called by every rank between the
+     * backward pass and the optimizer update of each network, in the same
+     * order on every rank. */
+    int (*reduce_grads)(void *ud, nn_params *ps, float *extra, int n_extra);
+    /* Replaces every tensor's data in ps by its mean over the ranks (batch-norm
+     * running statistics, which each rank updates from its own rows). */
+    int (*mean_data)(void *ud, nn_params *ps);
+    /* GS_OK when ps holds the same bytes on every rank (a hash compared over
+     * the ranks), else an error naming the step's divergence. Kinds call it
+     * at each checkpoint: the ranks' copies of the model must never drift. */
+    int (*check_same)(void *ud, nn_params *ps);
+    /* The largest flag over the ranks: a stop request (a signal number) seen
+     * by one rank stops them all at the same step, with the same number. */
     int (*any)(void *ud, int flag);
     void *ud;
 } md_parallel;
@@ -87,6 +104,22 @@ typedef void (*md_progress_fn)(void *ud, const md_progress *p);
 typedef struct {
     const char *out_dir;            /* writes model.h5, last.h5, train.log there */
     int resume;                     /* continue from out_dir/last.h5 (its config rules) */
+    /* > 0 with resume: train.iters over the checkpoint's value, so a run
+     * (finished or not) continues to this many steps in total */
+    int64_t resume_iters;
+    /* A part (sub-model) whose step budget is 0 would be sampled untrained:
+     * an error unless this is set. */
+    int allow_untrained;
+    /* Called once, after init accepted the configuration and the data and
+     * before anything is written (writer rank only): creates and locks the
+     * output directory. NULL: out_dir must exist. So a run that fails its
+     * validation leaves nothing behind. */
+    int (*prepare)(void *ud);
+    void *prepare_ud;
+    /* Each line the user must see (dropped or under-trained parts, ...): also
+     * written to train.log as a '#' line. NULL: train.log only. */
+    void (*note)(void *ud, const char *line);
+    void *note_ud;
     /* Nonzero: save and return; the value comes back in *stopped (a signal
      * number from md_stop_on_signals, or whatever the caller stored). */
     const volatile sig_atomic_t *stop;
@@ -111,6 +144,9 @@ const volatile sig_atomic_t *md_stop_on_signals(void);
 typedef struct {
     char name[64];                  /* "" when the run has one part */
     int64_t step, steps;            /* taken (the driver counts) / budget (init sets) */
+    int64_t min_steps;              /* the floor the kind's budget rule aims for (init
+                                       may set it; 0 = none): a part trained fewer steps
+                                       is reported when its model is opened */
     double best;                    /* lowest evaluation score, NaN before the first */
     int64_t best_step;              /* -1 before the first */
 } md_part;
@@ -125,25 +161,38 @@ struct md_run {
     int current;                    /* the part being trained (== n_parts when done) */
     int64_t eval_every, ckpt_every; /* init sets them (steps of a part) */
     md_parallel par;
+    char notes[8192];               /* md_run_note lines not yet shown */
 };
+
+/* A line the user must see (a part dropped or under-trained, ...), from a
+ * kind's init or later: the driver shows it through md_train_opts.note
+ * (gansim-train: stderr) and writes it to train.log as a '#' line. */
+void md_run_note(md_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A run without md_train's loop, for tools and benchmarks that step a model
  * themselves (gansim-bench times md_run_step: exactly the step gansim-train
  * takes). md_run_open copies cfg, restores from resume_from (a last.h5, its
- * configuration ruling) when not NULL, and builds the kind's state on data
+ * configuration ruling; resume_iters > 0 replaces its train.iters, to
+ * continue a run to that many steps in total) when not NULL, and builds the kind's state on data
  * (which must outlive the run); par may be NULL. md_run_step takes one step
  * of part k and counts it. md_run_write writes what md_train writes, model.h5
  * (with_train 0) or last.h5 (1), through a temporary renamed into place.
  * md_run_close frees (NULL is fine). */
 int md_run_open(const md_kind *k, const void *cfg, const void *data, const char *resume_from,
-                const md_parallel *par, md_run **run);
+                int64_t resume_iters, const md_parallel *par, md_run **run);
 int md_run_step(md_run *run, int k, md_losses *out);
 int md_run_write(const md_run *run, const char *path, int with_train);
 void md_run_close(md_run *run);
 
-/* The data-parallel reduction of one network's gradients (a no-op in one
- * process): kinds call it after each backward pass, before the update. */
-int md_run_reduce(const md_run *run, nn_params *ps);
+/* The data-parallel reduction of one network's gradients and n_extra loss
+ * terms (md_parallel.reduce_grads; a no-op in one process): kinds call it
+ * after each backward pass, before the update. */
+int md_run_reduce(const md_run *run, nn_params *ps, float *extra, int n_extra);
+/* md_parallel.mean_data (a no-op in one process). */
+int md_run_mean_data(const md_run *run, nn_params *ps);
+/* md_parallel.check_same when part k's step (counted after this one) is a
+ * checkpoint step; a no-op in one process. */
+int md_run_check_same(const md_run *run, int k, nn_params *ps);
 
 /* One evaluation's metrics, " key=value" (%.6g) appended to a line of
  * train.log (fixed size: appending never allocates; overflow drops keys). */
@@ -165,6 +214,13 @@ typedef struct {
     int (*sample)(void *m, int64_t n, uint64_t seed, ds_events *out);
     /* k bunch crossings, Poisson(particles_per_bx) each; bx[i] the crossing of row i */
     int (*sample_bx)(void *m, int64_t k, uint64_t seed, ds_events *out, int64_t **bx);
+    /* The same productions in chunks (models/md_produce.h): n particles, or
+     * k_bx bunch crossings when k_bx > 0 (n is then ignored). Chunk c is a
+     * function of (model, seed, c) alone; sample / sample_bx are the chunks
+     * in order. *bx: per-row crossings (malloc'd) when k_bx > 0, else NULL. */
+    int64_t (*n_chunks)(const void *m, int64_t n, int64_t k_bx);
+    int (*sample_chunk)(void *m, int64_t n, int64_t k_bx, uint64_t seed, int64_t c,
+                        ds_events *out, int64_t **bx);
 } md_events_ops;
 
 typedef struct {
@@ -174,6 +230,12 @@ typedef struct {
      * holds n·k images, row i·k + j for condition i, and the conditions */
     int (*sample)(void *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
                   ds_images *out);
+    /* The same production in chunks of whole images (models/md_produce.h):
+     * chunk c of the n·k images is a function of (model, cond, seed, c)
+     * alone; cheapest when a handle is asked for increasing c. */
+    int64_t (*n_chunks)(const void *m, int64_t n, int64_t k);
+    int (*sample_chunk)(void *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
+                        int64_t c, ds_images *out);
 } md_images_ops;
 
 /* ---- the kind table ---------------------------------------------------------------- */
@@ -186,10 +248,18 @@ struct md_kind {
     const md_cfg_field *cfg_fields;
     size_t cfg_size;
     void (*cfg_default)(void *cfg);
+    /* Defaults under a stored configuration (md_kind_read_config): keys a file
+     * written before them lacks take the values that file was trained with.
+     * NULL = cfg_default. */
+    void (*cfg_stored_default)(void *cfg);
 
     /* training data */
     const char *data_help;          /* what --data takes */
     int (*data_read)(const char *path, const ds_read_opts *o, void **data);
+    /* The configuration's say on reading the data (data.columns, data.units,
+     * ... as ds_read_opts), or NULL: so that --resume reads the data as the
+     * run first did. Fields it leaves alone keep the caller's values. */
+    void (*data_opts)(const void *cfg, ds_read_opts *o);
     void (*data_free)(void *data);
     /* "4000 events, 6 features" for the tool's first line */
     void (*data_describe)(const void *data, char *buf, size_t n);
@@ -225,6 +295,10 @@ struct md_kind {
     void (*close)(void *model);
     const md_events_ops *events;    /* exactly one of the two */
     const md_images_ops *images;
+
+    /* deployment: writes the model's ONNX files through x (md_export);
+     * NULL when the kind has no exporter */
+    int (*export_onnx)(md_export_ctx *x, const char *model_path);
 };
 
 /* The registry. md_kind_find: by name or file kind ("luxe" or "luxe_wgan");
@@ -242,7 +316,28 @@ int md_kind_read_config(hid_t f, const char *path, const md_kind *k, void *cfg);
 /* A model opened for sampling, whatever its kind. */
 typedef struct md_model md_model;
 
+/* How far the training of a model file got, from the attributes the driver
+ * writes (files without them count as finished). partial: some part took
+ * fewer steps than its budget (an interrupted run; model.h5 then has
+ * state="partial"). notes: one line per part below its floor or never
+ * trained, and for a partial model what is missing; "" when none. */
+typedef struct {
+    int partial;
+    int n_parts;
+    int64_t step, steps;            /* over all parts */
+    char notes[4096];
+} md_model_status;
+
+int md_model_status_read(hid_t f, const char *path, md_model_status *st);
+
+/* Opens a model for sampling. A partial model (interrupted training) is
+ * refused (GS_ERR_STATE, naming the file and the missing steps) unless
+ * MD_OPEN_ALLOW_PARTIAL. */
+enum { MD_OPEN_ALLOW_PARTIAL = 1 };
+int md_model_open_ex(const char *path, unsigned flags, md_model **m);
 int md_model_open(const char *path, md_model **m);
+/* What md_model_status_read said of the opened file. */
+const md_model_status *md_model_status_of(const md_model *m);
 void md_model_close(md_model *m);
 const md_kind *md_model_kind(const md_model *m);
 /* The kind's own handle (md_luxe_model *, md_zdc_model *), for its functions. */

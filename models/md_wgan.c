@@ -172,23 +172,45 @@ static void mlp_rebind(md_mlp *dst, const md_mlp *src, const nn_params *from,
 static int shards_init(md_wgan *w)
 {
     const int64_t b = w->cfg.batch;
-    int64_t n = w->cfg.shards;
-    if (n <= 0) {
+    const int64_t np = w->cfg.n_ranks > 1 ? w->cfg.n_ranks : 1, rank = np > 1 ? w->cfg.rank : 0;
+    if (b < np)
+        return gs_error(GS_ERR_ARG, "batch %lld is smaller than the %lld ranks sharing it",
+                        (long long)b, (long long)np);
+    if (rank < 0 || rank >= np)
+        return gs_error(GS_ERR_ARG, "rank %lld of %lld", (long long)rank, (long long)np);
+    /* cfg.shards > 0 fixes the slices of the whole batch (over all ranks):
+     * the same run for any thread and rank count. 0: one slice per thread
+     * of every rank, each with at least 64 rows. */
+    int64_t total, first, n;
+    if (w->cfg.shards > 0) {
+        total = w->cfg.shards;
+        if (total < np)
+            return gs_error(GS_ERR_ARG, "%lld batch slices for %lld ranks: each rank needs one "
+                            "(train.slices)", (long long)total, (long long)np);
+        first = total * rank / np;
+        n = total * (rank + 1) / np - first;
+        if (n > MD_MAX_SHARDS)
+            return gs_error(GS_ERR_ARG, "%lld batch slices on one rank, at most %d "
+                            "(train.slices / ranks)", (long long)n, MD_MAX_SHARDS);
+    } else {
         n = nn_get_threads();
-        if (n > b / 64)
-            n = b / 64;
+        if (n > b / np / 64)
+            n = b / np / 64;
+        if (n > MD_MAX_SHARDS)
+            n = MD_MAX_SHARDS;
+        if (n < 1)
+            n = 1;
+        total = n * np;
+        first = rank * n;
     }
-    if (n > MD_MAX_SHARDS)
-        n = MD_MAX_SHARDS;
-    if (n > b)
-        n = b;
-    if (n < 1)
-        n = 1;
+    if (total > b)
+        return gs_error(GS_ERR_ARG, "%lld batch slices for a batch of %lld", (long long)total,
+                        (long long)b);
     w->n_shards = (int)n;
     for (int i = 0; i < w->n_shards; i++) {
         md_wgan_shard *s = &w->sh[i];
-        s->r0 = b * i / n;
-        s->rows = b * (i + 1) / n - s->r0;
+        s->r0 = b * (first + i) / total;
+        s->rows = b * (first + i + 1) / total - s->r0;
         if (i == 0) {
             s->ctx = w->ctx;
             s->gps = &w->gp;
@@ -287,6 +309,13 @@ void md_wgan_free(md_wgan *w)
     memset(w, 0, sizeof *w);
 }
 
+/* This rank's rows of the batch: [own_lo, own_hi). */
+static int64_t own_lo(const md_wgan *w) { return w->sh[0].r0; }
+static int64_t own_hi(const md_wgan *w)
+{
+    return w->sh[w->n_shards - 1].r0 + w->sh[w->n_shards - 1].rows;
+}
+
 /* The batch's noise, in blocks of NOISE_BLOCK rows, each from its own
  * stream split off the model's RNG in block order: filled in parallel,
  * and the same numbers whatever the thread and slice counts. */
@@ -296,8 +325,10 @@ static void draw_noise(md_wgan *w)
     const int64_t nb = (b + NOISE_BLOCK - 1) / NOISE_BLOCK;
     for (int64_t k = 0; k < nb; k++)
         w->streams[k] = gs_rng_split(&w->rng);
-#pragma omp parallel for schedule(static) if (nb > 1 && b * nd > 4096)
-    for (int64_t k = 0; k < nb; k++) {
+    /* blocks holding this rank's rows (all of them in one process) */
+    const int64_t k0 = own_lo(w) / NOISE_BLOCK, k1 = (own_hi(w) + NOISE_BLOCK - 1) / NOISE_BLOCK;
+#pragma omp parallel for schedule(static) if (k1 - k0 > 1 && b * nd > 4096)
+    for (int64_t k = k0; k < k1; k++) {
         const int64_t rows = b - k * NOISE_BLOCK < NOISE_BLOCK ? b - k * NOISE_BLOCK : NOISE_BLOCK;
         gs_rng_fill_normal(&w->streams[k], w->noise + k * NOISE_BLOCK * nd, rows * nd, 0.0f,
                            1.0f);
@@ -411,10 +442,14 @@ static int critic_shard(md_wgan *w, md_wgan_shard *s)
 
 static int critic_step(md_wgan *w, const float *data, const md_sampler *smp, md_wgan_losses *out)
 {
-    const int64_t b = w->cfg.batch, f = w->cfg.n_features;
-    /* every random number is drawn here, in one order, whatever the shards */
-    for (int64_t i = 0; i < b; i++)
-        memcpy(w->real + i * f, data + md_sampler_draw(smp, &w->rng) * f, (size_t)f * sizeof(float));
+    const int64_t b = w->cfg.batch, f = w->cfg.n_features, lo = own_lo(w), hi = own_hi(w);
+    /* every random number is drawn here, in one order, whatever the shards
+     * and ranks; each rank copies only its own rows */
+    for (int64_t i = 0; i < b; i++) {
+        const int64_t row = md_sampler_draw(smp, &w->rng);
+        if (i >= lo && i < hi)
+            memcpy(w->real + i * f, data + row * f, (size_t)f * sizeof(float));
+    }
     draw_noise(w);
     if (w->cfg.loss == MD_LOSS_WGAN_GP)
         gs_rng_fill_uniform(&w->rng, w->eps, b, 0.0f, 1.0f);
@@ -423,19 +458,24 @@ static int critic_step(md_wgan *w, const float *data, const md_sampler *smp, md_
     restore_requires_grad(w);
     if (!rc)
         rc = reduce_grads(w, true);
-    if (!rc && w->reduce.fn)
-        rc = w->reduce.fn(w->reduce.ud, &w->dp);
-    if (rc)
-        return rc;
-    nn_optim_step(&w->od);
-    if (w->cfg.loss == MD_LOSS_WGAN_CLIP)
-        nn_params_clip(&w->dp, w->cfg.clip);
     out->loss_d = out->wdist = out->gp = 0.0;
     for (int i = 0; i < w->n_shards; i++) {
         out->loss_d += w->sh[i].loss;
         out->wdist += w->sh[i].wdist;
         out->gp += w->sh[i].gp;
     }
+    if (!rc && w->reduce.fn) { /* the losses travel with the gradients (one message) */
+        float e[3] = {(float)out->loss_d, (float)out->wdist, (float)out->gp};
+        rc = w->reduce.fn(w->reduce.ud, &w->dp, e, 3);
+        out->loss_d = e[0];
+        out->wdist = e[1];
+        out->gp = e[2];
+    }
+    if (rc)
+        return rc;
+    nn_optim_step(&w->od);
+    if (w->cfg.loss == MD_LOSS_WGAN_CLIP)
+        nn_params_clip(&w->dp, w->cfg.clip);
     if (!isfinite(out->loss_d))
         return gs_error(GS_ERR_NUMERIC, "critic loss is %g at step %lld", out->loss_d,
                         (long long)w->step);
@@ -471,17 +511,20 @@ int md_wgan_step(md_wgan *w, const float *data, const md_sampler *s, md_wgan_los
     restore_requires_grad(w);
     if (!rc)
         rc = reduce_grads(w, false);
-    if (!rc && w->reduce.fn)
-        rc = w->reduce.fn(w->reduce.ud, &w->gp);
+    out->loss_g = 0.0;
+    for (int i = 0; i < w->n_shards; i++)
+        out->loss_g += w->sh[i].loss;
+    if (!rc && w->reduce.fn) {
+        float e = (float)out->loss_g;
+        rc = w->reduce.fn(w->reduce.ud, &w->gp, &e, 1);
+        out->loss_g = e;
+    }
     if (rc)
         return rc;
     nn_optim_step(&w->og);
     if (w->cfg.ema > 0)
         nn_params_ema(&w->ep, &w->gp, w->cfg.ema);
     w->step++;
-    out->loss_g = 0.0;
-    for (int i = 0; i < w->n_shards; i++)
-        out->loss_g += w->sh[i].loss;
     if (!isfinite(out->loss_g))
         return gs_error(GS_ERR_NUMERIC, "generator loss is %g at step %lld", out->loss_g,
                         (long long)w->step);

@@ -44,7 +44,12 @@ typedef struct {
     int64_t batch;
     float lr_g, lr_d, beta1, beta2;
     float ema;                  /* generator EMA decay; 0 = off */
-    int shards;                 /* data-parallel batch slices, see md_wgan; 0 = auto */
+    int shards;                 /* data-parallel batch slices of this process, see md_wgan;
+                                   0 = auto */
+    /* Data-parallel over processes: this process is `rank` of `n_ranks`
+     * (0 or 1: alone). The slices are numbered across all ranks, n_ranks x
+     * shards of them, and each rank runs its own; see md_wgan. */
+    int rank, n_ranks;
 } md_wgan_cfg;
 
 /* Row sampler for minibatches: uniform, or proportional to weights (Walker's
@@ -80,10 +85,11 @@ typedef struct {
 
 /* Data-parallel training over processes (md_run.h, md_parallel): fn is
  * called with each network's parameter set after its gradients are summed
- * over the slices and before its optimizer update, and must leave there the
- * mean over the processes. fn NULL: one process. */
+ * over this rank's slices and before its optimizer update, with the step's
+ * loss terms in extra, and must leave there the sums over the ranks.
+ * fn NULL: one process. */
 typedef struct {
-    int (*fn)(void *ud, nn_params *ps);
+    int (*fn)(void *ud, nn_params *ps, float *extra, int n_extra);
     void *ud;
 } md_wgan_reduce;
 
@@ -96,7 +102,16 @@ typedef struct {
  * picks one slice per thread with at least 64 rows each (so the rounding
  * follows the thread count); cfg.shards = K fixes K slices, each always
  * single-threaded, up to min(K, threads) at once: the same run, bit for
- * bit, for any thread count. */
+ * bit, for any thread count.
+ *
+ * Over processes (cfg.n_ranks > 1) the same cut goes one level up: the
+ * batch has n_ranks x n_shards slices, rank r runs slices r·n_shards ..
+ * (r+1)·n_shards - 1, and reduce.fn sums the gradients over the ranks.
+ * Every rank draws every random number of the step (the batch's rows, the
+ * interpolation weights, the noise streams) in the same order, so the ranks'
+ * RNGs, parameters and optimizer states stay identical; it fills only its
+ * own rows. 2 ranks x 1 slice is then the same computation as 1 process x
+ * 2 slices. */
 typedef struct {
     md_wgan_cfg cfg;
     nn_params gp, dp, ep;    /* generator, critic, generator EMA */

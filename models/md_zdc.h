@@ -31,6 +31,7 @@ typedef struct {
     int64_t aux_channels;          /* regressor R: conv s2 a -> conv s2 2a -> dense 2 */
     double slope, dropout;
     int d_bn;                      /* batch norm after D's first conv (the ALICE design) */
+    int d_norm;                    /* 0 none, 1 spectral normalisation of every D weight */
     /* regularisers */
     int sdi;                       /* SDI diversity term on/off */
     double sdi_lambda;
@@ -48,6 +49,7 @@ typedef struct {
     int64_t iters, eval_every, eval_rows, eval_repeats, ckpt_every;
     double holdout;
     int64_t seed;
+    int channel_map;               /* mt_zdc_map of the held-out evaluation (0 research, 1 o2) */
 } md_zdc_cfg;
 
 extern const md_cfg_field md_zdc_cfg_fields[];
@@ -69,9 +71,11 @@ typedef struct {
     int64_t ch[3];
     float slope, dropout;
     int use_bn;
+    int sn;                        /* spectral normalisation (model.d_norm = spectral) */
     nn_conv2d_layer conv[3];
     nn_batchnorm_layer bn;
     nn_linear_layer fc1, fc2;
+    nn_tensor *sn_u[5];            /* power-iteration vectors of conv0..2, fc1, fc2 (in buf) */
     nn_params ps, buf;
 } md_zdc_disc;
 
@@ -149,5 +153,39 @@ void md_zdc_image_shape(const md_zdc_model *m, int64_t *h, int64_t *w);
 void md_zdc_set_fast(md_zdc_model *m, int on);
 int md_zdc_sample(md_zdc_model *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
                   ds_images *out);
+
+/* The same production in chunks of MD_ZDC_CHUNK images (the last one
+ * shorter), for productions larger than memory (models/md_produce.h). The
+ * images of chunk c equal images [c·MD_ZDC_CHUNK, ...) of md_zdc_sample
+ * (the folded generator; md_zdc_set_fast does not apply): the noise of
+ * image i is the i-th draw of the seed's stream, which the handle keeps
+ * between calls, so asking for increasing c costs nothing extra and any
+ * other order only redraws the skipped noise. */
+#define MD_ZDC_CHUNK 2048
+int64_t md_zdc_n_chunks(const md_zdc_model *m, int64_t n, int64_t k);
+int md_zdc_sample_chunk(md_zdc_model *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
+                        int64_t c, ds_images *out);
+
+/* ---- the inference form (for exporters, models/md_export_zdc.c) ---- */
+/* What sampling runs: eval-mode batch norm folded into the layer before it,
+ * each upsample x2 + conv 3x3 as a 2x2 conv with 4 Cout outputs whose phase
+ * planes interleave into the 2x image (nn_upsample2_conv3x3, docs/conv.md).
+ * Generator: x = LeakyReLU(fc_w [z ‖ c] + fc_b) reshaped to [c0, h0, w0];
+ * twice: x = LeakyReLU(interleave(conv2x2_pad1(x, phase_w, phase_b)));
+ * then ReLU(conv3x3_pad1(x, g->conv[2])) centre-cropped to h x w, in
+ * log(1 + photons) space. The pointers live as long as the model. */
+typedef struct {
+    const md_zdc_gen *g;                      /* sizes, slope, last conv */
+    const nn_tensor *fc_w, *fc_b;             /* [c0 h0 w0, nz + nc], [c0 h0 w0] */
+    const nn_tensor *phase_w[2], *phase_b[2]; /* [4 Cout, Cin, 2, 2], [4 Cout] */
+    const pp_scaler *scaler;                  /* condition standardisation */
+} md_zdc_inference;
+
+int md_zdc_inference_view(const md_zdc_model *m, md_zdc_inference *v);
+/* The sampling generator on given inputs: z [n, noise_dim] (N(0, 1) draws),
+ * cond_std [n, n_cond] already standardised with the model's scaler ->
+ * out [n, h, w] in log(1 + x) space (before exp(y) - 1). */
+int md_zdc_generate_log(md_zdc_model *m, const float *z, const float *cond_std, int64_t n,
+                        float *out);
 
 #endif

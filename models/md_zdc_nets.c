@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "models/md_zdc_internal.h"
+#include "nn/nn_specnorm.h"
 
 #define BN_MOMENTUM 0.1f
 #define BN_EPS 1e-5f
@@ -121,6 +122,19 @@ int md_zdc_disc_init(md_zdc_disc *d, const md_zdc_cfg *cfg, int64_t n_cond, int6
                                   true, NN_INIT_TORCH, r);
     if (!rc)
         rc = nn_linear_layer_init(&d->fc2, &d->ps, "D.fc2", d->feat, 1, true, NN_INIT_TORCH, r);
+    /* spectral normalisation: one power-iteration vector per weight, drawn
+     * after every weight so the weights are those of the plain D */
+    d->sn = cfg->d_norm == 1;
+    const int64_t sn_out[5] = {d->ch[0], d->ch[1], d->ch[2], d->feat, 1};
+    for (int i = 0; i < 5 && !rc && d->sn; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "D.sn_u%d", i);
+        d->sn_u[i] = nn_param_new(&d->buf, name, 1, (int64_t[]){sn_out[i]});
+        if (!d->sn_u[i])
+            rc = gs_error_wrap(GS_ERR_NOMEM, "zdc: discriminator");
+        else
+            nn_spectral_norm_init_u(d->sn_u[i], r);
+    }
     if (rc)
         md_zdc_disc_free(d);
     return rc;
@@ -132,11 +146,19 @@ void md_zdc_disc_free(md_zdc_disc *d)
     nn_params_free(&d->buf);
 }
 
+/* W, or W / σ(W) with spectral normalisation (one power iteration per
+ * training-mode call, as torch.nn.utils.spectral_norm) */
+static nn_tensor *d_weight(nn_ctx *c, const md_zdc_disc *d, nn_tensor *w, int i)
+{
+    return d->sn ? nn_spectral_norm(c, w, d->sn_u[i], 1, 1e-12f) : w;
+}
+
 nn_tensor *md_zdc_disc_fwd(nn_ctx *c, const md_zdc_disc *d, nn_tensor *x, nn_tensor *cond,
                            gs_rng *rng, nn_tensor **feat)
 {
     for (int i = 0; i < 3; i++) {
-        x = nn_conv2d_layer_fwd(c, &d->conv[i], x);
+        x = nn_conv2d(c, x, d_weight(c, d, d->conv[i].w, i), d->conv[i].b, d->conv[i].stride,
+                      d->conv[i].pad);
         /* batch norm and its activation as one op: one stored tensor, not two */
         if (i == 0 && d->use_bn)
             x = nn_batchnorm_layer_fwd_lrelu(c, &d->bn, x, d->slope);
@@ -145,12 +167,12 @@ nn_tensor *md_zdc_disc_fwd(nn_ctx *c, const md_zdc_disc *d, nn_tensor *x, nn_ten
         if (d->dropout > 0)
             x = nn_dropout(c, x, d->dropout, rng);
     }
-    nn_tensor *f = nn_leaky_relu(c, nn_linear_layer_fwd(c, &d->fc1,
-                                                        nn_concat(c, nn_flatten(c, x), cond)),
+    nn_tensor *f = nn_leaky_relu(c, nn_linear(c, nn_concat(c, nn_flatten(c, x), cond),
+                                              d_weight(c, d, d->fc1.w, 3), d->fc1.b),
                                  d->slope);
     if (feat)
         *feat = f;
-    return nn_linear_layer_fwd(c, &d->fc2, f);
+    return nn_linear(c, f, d_weight(c, d, d->fc2.w, 4), d->fc2.b);
 }
 
 int md_zdc_aux_init(md_zdc_aux *a, const md_zdc_cfg *cfg, int64_t h, int64_t w, gs_rng *r)

@@ -71,6 +71,13 @@ struct md_zdc_model {
     pp_scaler scaler;
     nn_ctx *ctx[ZDC_MAX_SLOTS]; /* one per concurrent chunk (ctx[0] at load, others on first use) */
     int64_t h, w, nc;
+    /* md_zdc_sample_chunk: where the noise stream of seed `cur_seed` stands
+     * (before image cur_img), and scratch for the chunk's scaled conditions */
+    gs_rng cur_rng;
+    uint64_t cur_seed;
+    int64_t cur_img;            /* -1: no stream yet */
+    float *cs;
+    int64_t cs_cap;
 };
 
 /* The eval-mode batch norms folded into the layers before them
@@ -139,8 +146,9 @@ static nn_tensor *fast_fwd(nn_ctx *c, const md_zdc_gen *g, const zdc_fast *f, nn
  * [MD_ZDC_GEN_CHUNK, nz] each. */
 typedef struct {
     md_zdc_model *mo;
-    const float *cond, *noise;
-    int64_t k, total, o0; /* o0: the round's first image */
+    const float *cond, *noise; /* cond: scaled, row 0 = condition cond0 */
+    int64_t k, total, o0;      /* o0: the round's first image (of all n·k) */
+    int64_t img0, cond0;       /* out[0] is image img0 */
     float *out;
 } fast_round;
 
@@ -163,12 +171,13 @@ static int fast_job(void *arg, int i, int slot)
     nn_tensor *ct = nn_new(c, 2, (int64_t[]){m, nc});
     if (ct)
         for (int64_t j = 0; j < m; j++)
-            memcpy(ct->data + j * nc, a->cond + ((o0 + j) / k) * nc, (size_t)nc * sizeof(float));
+            memcpy(ct->data + j * nc, a->cond + ((o0 + j) / k - a->cond0) * nc,
+                   (size_t)nc * sizeof(float));
     nn_tensor *y = fast_fwd(c, g, &mo->fast, z, ct);
     if (!y)
         return gs_error_wrap(GS_ERR_NOMEM, "zdc: generation");
     const float *src = y->data;
-    float *dst = a->out + o0 * h * w;
+    float *dst = a->out + (o0 - a->img0) * h * w;
     for (int64_t j = 0; j < m; j++)
         for (int64_t row = 0; row < h; row++)
             for (int64_t col = 0; col < w; col++) {
@@ -179,15 +188,18 @@ static int fast_job(void *arg, int i, int slot)
     return GS_OK;
 }
 
-/* Chunks of MD_ZDC_GEN_CHUNK images, up to min(threads, ZDC_MAX_SLOTS) at
- * once, each single-threaded (nn_run_jobs: OpenBLAS rounds differently with
- * its thread count); the noise is drawn from r chunk by chunk in image
- * order before a round runs. The images are the same for any thread count. */
-static int generate_fast(md_zdc_model *mo, const float *cond, int64_t n, int64_t k, gs_rng *r,
-                         float *out)
+/* Images [img0, img1) of the n·k, in chunks of MD_ZDC_GEN_CHUNK counted from
+ * image 0, up to min(threads, ZDC_MAX_SLOTS) at once, each single-threaded
+ * (nn_run_jobs: OpenBLAS rounds differently with its thread count); the
+ * noise is drawn from r (standing at image img0) chunk by chunk in image
+ * order before a round runs. cond: scaled conditions from row cond0 on.
+ * The images are the same for any thread count and any range split at
+ * multiples of MD_ZDC_GEN_CHUNK. */
+static int generate_fast(md_zdc_model *mo, const float *cond, int64_t cond0, int64_t k,
+                         int64_t img0, int64_t img1, gs_rng *r, float *out)
 {
-    const int64_t total = n * k, nz = mo->g.noise_dim;
-    const int64_t n_chunks = (total + MD_ZDC_GEN_CHUNK - 1) / MD_ZDC_GEN_CHUNK;
+    const int64_t nz = mo->g.noise_dim;
+    const int64_t n_chunks = (img1 - img0 + MD_ZDC_GEN_CHUNK - 1) / MD_ZDC_GEN_CHUNK;
     int width = nn_get_threads();
     if (width > ZDC_MAX_SLOTS)
         width = ZDC_MAX_SLOTS;
@@ -201,14 +213,14 @@ static int generate_fast(md_zdc_model *mo, const float *cond, int64_t n, int64_t
     float *noise = malloc((size_t)(width * MD_ZDC_GEN_CHUNK * nz) * sizeof(float));
     if (!noise)
         return gs_error(GS_ERR_NOMEM, "zdc: out of memory");
-    fast_round a = {mo, cond, noise, k, total, 0, out};
+    fast_round a = {mo, cond, noise, k, img1, 0, img0, cond0, out};
     int rc = GS_OK;
     for (int64_t c0 = 0; c0 < n_chunks && !rc; c0 += width) {
         const int round = n_chunks - c0 < width ? (int)(n_chunks - c0) : width;
-        a.o0 = c0 * MD_ZDC_GEN_CHUNK;
+        a.o0 = img0 + c0 * MD_ZDC_GEN_CHUNK;
         for (int t = 0; t < round; t++) {
             const int64_t o0 = a.o0 + t * MD_ZDC_GEN_CHUNK;
-            const int64_t m = total - o0 < MD_ZDC_GEN_CHUNK ? total - o0 : MD_ZDC_GEN_CHUNK;
+            const int64_t m = img1 - o0 < MD_ZDC_GEN_CHUNK ? img1 - o0 : MD_ZDC_GEN_CHUNK;
             gs_rng_fill_normal(r, noise + t * MD_ZDC_GEN_CHUNK * nz, m * nz, 0.0f, 1.0f);
         }
         rc = nn_run_jobs(round, width, fast_job, &a);
@@ -228,6 +240,7 @@ void md_zdc_free(md_zdc_model *m)
     pp_scaler_free(&m->scaler);
     for (int t = 0; t < ZDC_MAX_SLOTS; t++)
         nn_ctx_free(m->ctx[t]);
+    free(m->cs);
     free(m);
 }
 
@@ -267,6 +280,7 @@ int md_zdc_load(const char *path, md_zdc_model **out)
     if (!rc)
         rc = fast_init(&m->fast, &m->g);
     m->use_fast = 1;
+    m->cur_img = -1;
     if (!rc && !(m->ctx[0] = nn_ctx_new()))
         rc = gs_error(GS_ERR_NOMEM, "out of memory");
     if (f >= 0)
@@ -305,7 +319,7 @@ int md_zdc_sample(md_zdc_model *m, const float *cond, int64_t n, int64_t k, uint
     pp_scaler_transform(&m->scaler, cond, cs, n);
     gs_rng r;
     gs_rng_seed(&r, seed);
-    rc = m->use_fast ? generate_fast(m, cs, n, k, &r, out->images)
+    rc = m->use_fast ? generate_fast(m, cs, 0, k, 0, n * k, &r, out->images)
                      : md_zdc_generate(m->ctx[0], &m->g, cs, n, k, &r, out->images);
     free(cs);
     for (int64_t i = 0; !rc && i < n * k; i++)
@@ -313,6 +327,75 @@ int md_zdc_sample(md_zdc_model *m, const float *cond, int64_t n, int64_t k, uint
     if (rc)
         ds_images_free(out);
     return rc;
+}
+
+_Static_assert(MD_ZDC_CHUNK % MD_ZDC_GEN_CHUNK == 0, "chunks are whole generation chunks");
+
+int64_t md_zdc_n_chunks(const md_zdc_model *m, int64_t n, int64_t k)
+{
+    (void)m;
+    return n > 0 && k > 0 ? (n * k + MD_ZDC_CHUNK - 1) / MD_ZDC_CHUNK : 0;
+}
+
+/* Puts the handle's noise stream at image img (a multiple of
+ * MD_ZDC_GEN_CHUNK) of seed's production: from where it stands when that is
+ * not past img, else from the seed. Skipping draws the normals, one
+ * generation chunk at a time as generate_fast draws them (Box-Muller pairs:
+ * the same calls give the same stream), and drops them: ~10 ns a number
+ * against ~1 ms an image. */
+static int seek_noise(md_zdc_model *m, uint64_t seed, int64_t img)
+{
+    if (m->cur_img < 0 || m->cur_seed != seed || m->cur_img > img) {
+        gs_rng_seed(&m->cur_rng, seed);
+        m->cur_seed = seed;
+        m->cur_img = 0;
+    }
+    if (m->cur_img == img)
+        return GS_OK;
+    const int64_t nz = m->g.noise_dim;
+    float *junk = malloc((size_t)(MD_ZDC_GEN_CHUNK * nz) * sizeof(float));
+    if (!junk)
+        return gs_error(GS_ERR_NOMEM, "sample: out of memory");
+    for (; m->cur_img < img; m->cur_img += MD_ZDC_GEN_CHUNK)
+        gs_rng_fill_normal(&m->cur_rng, junk, MD_ZDC_GEN_CHUNK * nz, 0.0f, 1.0f);
+    free(junk);
+    return GS_OK;
+}
+
+int md_zdc_sample_chunk(md_zdc_model *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
+                        int64_t c, ds_images *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n < 1 || k < 1 || c < 0 || c >= md_zdc_n_chunks(m, n, k))
+        return gs_error(GS_ERR_ARG, "sample: chunk %lld of %lld x %lld images", (long long)c,
+                        (long long)n, (long long)k);
+    const int64_t img0 = c * MD_ZDC_CHUNK, img1 = n * k - img0 < MD_ZDC_CHUNK ? n * k
+                                                                               : img0 + MD_ZDC_CHUNK;
+    const int64_t r0 = img0 / k, r1 = (img1 - 1) / k + 1; /* condition rows of the chunk */
+    if (r1 - r0 > m->cs_cap) {
+        float *p = realloc(m->cs, (size_t)((r1 - r0) * m->nc) * sizeof(float));
+        if (!p)
+            return gs_error(GS_ERR_NOMEM, "sample: out of memory");
+        m->cs = p;
+        m->cs_cap = r1 - r0;
+    }
+    int rc = ds_images_alloc(out, img1 - img0, m->h, m->w, m->nc);
+    if (rc)
+        return rc;
+    pp_scaler_transform(&m->scaler, cond + r0 * m->nc, m->cs, r1 - r0);
+    rc = seek_noise(m, seed, img0);
+    if (!rc)
+        rc = generate_fast(m, m->cs, r0, k, img0, img1, &m->cur_rng, out->images);
+    if (rc) {
+        m->cur_img = -1; /* the stream stands somewhere inside the chunk */
+        ds_images_free(out);
+        return rc;
+    }
+    m->cur_img = img1;
+    for (int64_t i = img0; i < img1; i++)
+        memcpy(out->cond + (i - img0) * m->nc, cond + (i / k) * m->nc,
+               (size_t)m->nc * sizeof(float));
+    return GS_OK;
 }
 
 /* ---- the kind's sampling entries (md_run.h) ---------------------------------- */
@@ -335,4 +418,67 @@ static int im_sample(void *m, const float *cond, int64_t n, int64_t k, uint64_t 
     return md_zdc_sample(m, cond, n, k, seed, out);
 }
 
-const md_images_ops md_zdc_images = {im_n_cond, im_shape, im_sample};
+static int64_t im_n_chunks(const void *m, int64_t n, int64_t k)
+{
+    return md_zdc_n_chunks(m, n, k);
+}
+
+static int im_sample_chunk(void *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
+                           int64_t c, ds_images *out)
+{
+    return md_zdc_sample_chunk(m, cond, n, k, seed, c, out);
+}
+
+const md_images_ops md_zdc_images = {im_n_cond, im_shape, im_sample, im_n_chunks,
+                                     im_sample_chunk};
+
+/* ---- the inference form, for exporters and parity checks ----------------------- */
+int md_zdc_inference_view(const md_zdc_model *m, md_zdc_inference *v)
+{
+    memset(v, 0, sizeof *v);
+    if (!m)
+        return gs_error(GS_ERR_ARG, "zdc: no model");
+    v->g = &m->g;
+    v->fc_w = m->fast.fw;
+    v->fc_b = m->fast.fb;
+    for (int s = 0; s < 2; s++) {
+        v->phase_w[s] = m->fast.pw[s];
+        v->phase_b[s] = m->fast.pb[s];
+    }
+    v->scaler = &m->scaler;
+    return GS_OK;
+}
+
+int md_zdc_generate_log(md_zdc_model *m, const float *z, const float *cond_std, int64_t n,
+                        float *out)
+{
+    if (!m || !z || !cond_std || !out || n < 1)
+        return gs_error(GS_ERR_ARG, "zdc: generate: bad arguments");
+    nn_ctx *c = m->ctx[0];
+    const md_zdc_gen *g = &m->g;
+    const int64_t h = g->h, w = g->w, nc = g->n_cond, nz = g->noise_dim;
+    const int64_t hh = 4 * g->h0, ww = 4 * g->w0, top = (hh - h) / 2, left = (ww - w) / 2;
+    const bool was_grad = nn_get_grad_enabled(c);
+    nn_set_grad_enabled(c, false);
+    nn_set_training(c, false);
+    int rc = GS_OK;
+    for (int64_t o0 = 0; o0 < n && !rc; o0 += MD_ZDC_GEN_CHUNK) {
+        const int64_t k = n - o0 < MD_ZDC_GEN_CHUNK ? n - o0 : MD_ZDC_GEN_CHUNK;
+        nn_ctx_reset(c);
+        nn_tensor *y = fast_fwd(c, g, &m->fast, nn_input(c, 2, (int64_t[]){k, nz}, z + o0 * nz),
+                                nn_input(c, 2, (int64_t[]){k, nc}, cond_std + o0 * nc));
+        if (!y) {
+            rc = gs_error_wrap(GS_ERR_NOMEM, "zdc: generation");
+            break;
+        }
+        for (int64_t i = 0; i < k; i++)
+            for (int64_t row = 0; row < h; row++)
+                for (int64_t col = 0; col < w; col++) {
+                    const float v = y->data[(i * hh + row + top) * ww + col + left];
+                    out[((o0 + i) * h + row) * w + col] = v > 0 ? v : 0.0f;
+                }
+    }
+    nn_ctx_reset(c);
+    nn_set_grad_enabled(c, was_grad);
+    return rc;
+}

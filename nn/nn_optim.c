@@ -1,8 +1,10 @@
 /* Optimizers with PyTorch's update rules (so runs can be compared with a
  * PyTorch reference): SGD with momentum, Adam with L2 weight decay, RMSprop. */
 #include "nn/nn_internal.h"
+#include "core/gs_cpu.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +17,43 @@ nn_optim_cfg nn_optim_defaults(nn_optim_kind kind, float lr)
     case NN_OPT_RMSPROP: c.alpha = 0.99f; c.eps = 1e-8f; break;
     }
     return c;
+}
+
+/* The update loops, compiled for x86-64-v2/v3/v4 and chosen at run time
+ * (core/gs_cpu.h); element-wise, so the result does not depend on how the
+ * range is cut into chunks. */
+GS_KERNEL(adam_update,
+          (float *w, float *m, float *v, const float *g, int64_t n, float b1, float b2, float wd,
+           float step, float sbc2, float eps),
+          (w, m, v, g, n, b1, b2, wd, step, sbc2, eps))
+{
+#pragma omp simd
+    for (int64_t k = 0; k < n; k++) {
+        float gk = g[k] + wd * w[k];
+        m[k] = b1 * m[k] + (1.0f - b1) * gk;
+        v[k] = b2 * v[k] + (1.0f - b2) * gk * gk;
+        w[k] -= step * m[k] / (sqrtf(v[k]) / sbc2 + eps);
+    }
+}
+
+GS_KERNEL(rmsprop_update,
+          (float *w, float *v, const float *g, int64_t n, float alpha, float wd, float lr,
+           float eps),
+          (w, v, g, n, alpha, wd, lr, eps))
+{
+#pragma omp simd
+    for (int64_t k = 0; k < n; k++) {
+        float gk = g[k] + wd * w[k];
+        v[k] = alpha * v[k] + (1.0f - alpha) * gk * gk;
+        w[k] -= lr * gk / (sqrtf(v[k]) + eps);
+    }
+}
+
+/* [lo, hi) of thread t of nt over n elements */
+static void chunk(int64_t n, int t, int nt, int64_t *lo, int64_t *hi)
+{
+    *lo = n * t / nt;
+    *hi = n * (t + 1) / nt;
 }
 
 static float *zeros(int64_t n)
@@ -89,21 +128,21 @@ void nn_optim_step(nn_optim *o)
             const float step = c->lr / bc1, sbc2 = sqrtf(bc2);
             /* threaded for the large weight matrices: with the data-parallel
              * slices the optimizer step is otherwise a serial part of it */
-#pragma omp parallel for simd schedule(static) if (n > NN_PAR_MIN)
-            for (int64_t k = 0; k < n; k++) {
-                float gk = g[k] + wd * w[k];
-                m[k] = c->beta1 * m[k] + (1.0f - c->beta1) * gk;
-                v[k] = c->beta2 * v[k] + (1.0f - c->beta2) * gk * gk;
-                w[k] -= step * m[k] / (sqrtf(v[k]) / sbc2 + c->eps);
+#pragma omp parallel if (n > NN_PAR_MIN)
+            {
+                int64_t lo, hi;
+                chunk(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+                adam_update(w + lo, m + lo, v + lo, g + lo, hi - lo, c->beta1, c->beta2, wd,
+                            step, sbc2, c->eps);
             }
             break;
         }
         case NN_OPT_RMSPROP:
-#pragma omp parallel for simd schedule(static) if (n > NN_PAR_MIN)
-            for (int64_t k = 0; k < n; k++) {
-                float gk = g[k] + wd * w[k];
-                v[k] = c->alpha * v[k] + (1.0f - c->alpha) * gk * gk;
-                w[k] -= c->lr * gk / (sqrtf(v[k]) + c->eps);
+#pragma omp parallel if (n > NN_PAR_MIN)
+            {
+                int64_t lo, hi;
+                chunk(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+                rmsprop_update(w + lo, v + lo, g + lo, hi - lo, c->alpha, wd, c->lr, c->eps);
             }
             break;
         }

@@ -136,4 +136,64 @@ int64_t pp_mask_to_index(const uint8_t *mask, int64_t n, int64_t *idx);
 /* out[k, :] = t[idx[k], :] */
 void pp_gather_rows(const float *t, int64_t f, const int64_t *idx, int64_t m, float *out);
 
+/* ---- region frames ----
+ * The coordinates a region's sub-model is trained in. A model-space value
+ * that the quantile transform inverts always lies in the training rows'
+ * range (pp_quantile_inverse interpolates between fitted quantiles), so a
+ * region that is a box in its frame's coordinates confines every generated
+ * particle to it — no rejection, no clamping of shapes:
+ *  - PP_FRAME_POLAR, for rings r_lo <= r < r_hi about (0, 0) (mm): (x, y) ->
+ *    (r, phi - phi0) with the azimuth wrapped to (-pi, pi]; phi0 points away
+ *    from the emptiest sector (pp_frame_fit_phi0), so the 2 pi seam of the
+ *    azimuth lies where the fewest particles are. With local_p, (px, py) ->
+ *    (p_r, p_phi) = the momentum along and across the position's azimuth
+ *    (same units), which makes a radial halo's direction a function of r only.
+ *  - PP_FRAME_BOX, for an open rectangle: (x, y) as they are.
+ *  - PP_FRAME_NONE: x, y as they are, no confinement (files from before).
+ * The inverse moves a value that float rounding leaves on or outside the
+ * region's edge back in by at most a few ulp, with the arithmetic of
+ * pp_label_radius / pp_label_rects, so relabelling a generated particle
+ * gives its sub-model's region exactly. */
+typedef enum { PP_FRAME_NONE = 0, PP_FRAME_POLAR = 1, PP_FRAME_BOX = 2 } pp_frame_kind;
+typedef struct {
+    int64_t x, y, px, py;   /* columns; px, py may be -1 (then local_p is ignored) */
+} pp_frame_cols;
+typedef struct {
+    pp_frame_kind kind;
+    double r_lo, r_hi;      /* polar: the ring (mm); r_hi = INFINITY for the outermost */
+    double phi0;            /* polar: azimuth origin (rad) */
+    int local_p;            /* polar: (px, py) as (p_r, p_phi) */
+    pp_rect box;            /* box: the open rectangle (mm), +-INFINITY for open sides */
+} pp_frame;
+/* phi0 for rows t[n, f]: opposite the emptiest 25-degree sector of atan2(y, x). */
+double pp_frame_fit_phi0(const float *t, int64_t n, int64_t f, int64_t ix, int64_t iy);
+/* In place on a row-major table [n, f]. */
+void pp_frame_forward(const pp_frame *fr, const pp_frame_cols *c, float *t, int64_t n,
+                      int64_t f);
+void pp_frame_inverse(const pp_frame *fr, const pp_frame_cols *c, float *t, int64_t n,
+                      int64_t f);
+/* Model-space name of x (0), y (1), px (2), py (3) in this frame; NULL = unchanged. */
+const char *pp_frame_name(const pp_frame *fr, int which);
+/* attrs frame ("none"|"polar"|"box"), frame_r_lo, frame_r_hi, frame_phi0, frame_xmin,
+ * frame_xmax, frame_ymin, frame_ymax, frame_local_p on a group; a group without
+ * them loads as PP_FRAME_NONE. */
+int pp_frame_save(const pp_frame *fr, hid_t group);
+int pp_frame_load(pp_frame *fr, hid_t group);
+
+/* Splits the plane as pp_label_rects does (region l = first rectangle holding
+ * the point, nrect = the rest) into disjoint open rectangles: pieces[k] lies
+ * wholly in region[k], and the pieces with their shared edges cover each
+ * region. Greedy merge of the grid that the rectangles' edges draw; a single
+ * rectangle with the rest gives at most 5 pieces. *n_pieces >= 1 on
+ * success; GS_ERR_ARG for more than PP_MAX_RECTS rectangles or max_pieces pieces. */
+#define PP_MAX_RECTS 31
+int pp_rect_pieces(const pp_rect *rects, int nrect, pp_rect *pieces, int32_t *region,
+                   int max_pieces, int *n_pieces);
+/* label = the piece holding the point: its region by pp_label_rects, then the
+ * first piece of that region whose closed rectangle holds it. NaN positions
+ * get the region's first piece. */
+void pp_label_pieces(const float *t, int64_t n, int64_t f, int64_t ix, int64_t iy,
+                     const pp_rect *rects, int nrect, const pp_rect *pieces,
+                     const int32_t *region, int npieces, int32_t *label);
+
 #endif

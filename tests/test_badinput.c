@@ -106,6 +106,124 @@ static void events_file(const char *name, hsize_t n, hsize_t nf, const char *col
     H5Fclose(f);
 }
 
+/* events_file with /events stored as float64 (value `bad` at element
+ * `bad_at`) and /pdg stored as `ptype` with `pbad` at row 1. */
+static void wide_file(const char *name, double bad, int64_t bad_at, hid_t ptype, int64_t pbad)
+{
+    hid_t f = mkfile(name);
+    double v[10 * 6];
+    for (int i = 0; i < 60; i++)
+        v[i] = i * 0.5;
+    if (bad_at >= 0)
+        v[bad_at] = bad;
+    hsize_t d[2] = {10, 6}, n = 10;
+    hid_t sp = H5Screate_simple(2, d, NULL);
+    hid_t ds = H5Dcreate2(f, "events", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_int_ge(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), 0);
+    H5Dclose(ds);
+    H5Sclose(sp);
+    put_cols(f, "events", "x,y,px,py,pz,t");
+    int64_t p[10] = {22, 22, 11, -11, 2112, 22, 22, 22, 22, 22};
+    p[1] = pbad;
+    sp = H5Screate_simple(1, &n, NULL);
+    ds = H5Dcreate2(f, "pdg", ptype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_int_ge(H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, p), 0);
+    H5Dclose(ds);
+    H5Sclose(sp);
+    H5Fclose(f);
+}
+
+/* A stand-in filter (identity) under a registered id, so that a file
+ * "compressed" with a filter this machine has no plugin for can be made
+ * without that plugin. */
+static size_t identity_filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[],
+                              size_t nbytes, size_t *buf_size, void **buf)
+{
+    return nbytes;
+}
+
+static void filtered_file(const char *name, H5Z_filter_t id, const char *fname)
+{
+    H5Z_class2_t cls = {H5Z_CLASS_T_VERS, id, 1, 1, fname, NULL, NULL, identity_filter};
+    ck_assert_int_ge(H5Zregister(&cls), 0);
+    hid_t f = mkfile(name), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hsize_t d[2] = {10, 6};
+    H5Pset_chunk(dcpl, 2, d);
+    ck_assert_int_ge(H5Pset_filter(dcpl, id, H5Z_FLAG_MANDATORY, 0, NULL), 0);
+    float v[60] = {0};
+    hid_t sp = H5Screate_simple(2, d, NULL);
+    hid_t ds = H5Dcreate2(f, "events", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ck_assert_int_ge(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), 0);
+    ck_assert_int_ge(H5Dclose(ds), 0);
+    H5Sclose(sp);
+    H5Pclose(dcpl);
+    put_cols(f, "events", "x,y,px,py,pz,t");
+    H5Fclose(f);
+    ck_assert_int_ge(H5Zunregister(id), 0);
+}
+
+/* A valid event table compressed with LZF (filter 32000, as h5py's
+ * compression="lzf" writes it), through the plugin install-deps installs. */
+static void lzf_file(const char *name)
+{
+    ck_assert_msg(H5Zfilter_avail(32000) > 0, "no LZF plugin: run scripts/install-deps");
+    hid_t f = mkfile(name), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hsize_t d[2] = {300, 6};
+    H5Pset_chunk(dcpl, 2, d);
+    ck_assert_int_ge(H5Pset_filter(dcpl, 32000, H5Z_FLAG_OPTIONAL, 0, NULL), 0);
+    float v[300 * 6];
+    for (int i = 0; i < 300 * 6; i++)
+        v[i] = (float)(i % 17) * 0.25f; /* compressible, so the chunk is really filtered */
+    hid_t sp = H5Screate_simple(2, d, NULL);
+    hid_t ds = H5Dcreate2(f, "events", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ck_assert_int_ge(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), 0);
+    ck_assert_int_ge(H5Dclose(ds), 0);
+    H5Sclose(sp);
+    H5Pclose(dcpl);
+    put_cols(f, "events", "x,y,px,py,pz,t");
+    H5Fclose(f);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb");
+    ck_assert_ptr_nonnull(in);
+    FILE *out = fopen(to, "wb");
+    ck_assert_ptr_nonnull(out);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    ck_assert_int_eq(fclose(out), 0);
+}
+
+/* held open (and so locked by HDF5) by this process while the matrix runs */
+static hid_t locked_file = H5I_INVALID_HID;
+/* run directories this process holds the gansim lock on meanwhile */
+static gs_dir_lock_t lock_run, lock_res;
+
+/* Files another program holds: one whose superblock still carries HDF5's
+ * "open for write" mark (a copy taken while a writer had it open, as a
+ * crashed or still-running SWMR writer leaves it), and one this process
+ * keeps open for writing, so HDF5's file lock refuses other readers. */
+static void held_files(void)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST); /* status flags need v3 */
+    hid_t f = H5Fcreate(tpath("writing.h5"), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    ck_assert_int_ge(f, 0);
+    put_f32(f, "events", 2, (hsize_t[]){2, 6}, (float[12]){0});
+    put_cols(f, "events", "x,y,px,py,pz,t");
+    ck_assert_int_ge(H5Fflush(f, H5F_SCOPE_GLOBAL), 0);
+    copy_file(tpath("writing.h5"), tpath("openw.h5"));
+    H5Fclose(f);
+    H5Pclose(fapl);
+    copy_file(tpath("good.h5"), tpath("locked.h5"));
+    locked_file = H5Fopen(tpath("locked.h5"), H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert_int_ge(locked_file, 0);
+}
+
 /* A copy of a trained model, opened for damage. */
 static hid_t model_copy(const char *name)
 {
@@ -160,6 +278,17 @@ static void make_models(void)
     ck_assert_int_ge(H5Adelete(f, "n_sub"), 0);
     ck_assert_int_eq(gs_h5_attr_write_i64(f, ".", "n_sub", 1000), GS_OK);
     H5Fclose(f);
+    /* an interrupted run's model: fewer steps taken than planned */
+    f = model_copy("mpart.h5");
+    char *budget = NULL;
+    ck_assert_int_eq(gs_h5_attr_read_str(f, ".", "part_budget", &budget), GS_OK);
+    for (char *q = budget; *q; q++)
+        if (*q != ',')
+            *q = '0';
+    ck_assert_int_ge(H5Adelete(f, "part_steps"), 0);
+    ck_assert_int_eq(gs_h5_attr_write_str(f, ".", "part_steps", budget), GS_OK);
+    free(budget);
+    H5Fclose(f);
     f = model_copy("mprop.h5");
     ck_assert_int_ge(H5Adelete_by_name(f, "sub0", "proportion", H5P_DEFAULT), 0);
     ck_assert_int_eq(gs_h5_attr_write_f64(f, "sub0", "proportion", 5.0), GS_OK);
@@ -186,6 +315,11 @@ static void make_files(void)
     ds_images im;
     ck_assert_int_eq(ds_toy_zdc(3, 7, &im), GS_OK);
     ck_assert_int_eq(ds_images_write(tpath("zdc.h5"), &im), GS_OK);
+    ds_images_free(&im);
+    ck_assert_int_eq(ds_toy_zdc(6, 7, &im), GS_OK);
+    for (int i = 1; i < 6; i++) /* one condition, six times: nothing to condition on */
+        memcpy(im.cond + i * DS_ZDC_NCOND, im.cond, DS_ZDC_NCOND * sizeof(float));
+    ck_assert_int_eq(ds_images_write(tpath("zdc1.h5"), &im), GS_OK);
     ds_images_free(&im);
     events_file("ab.h5", 10, 2, "a,b", -1, -1, 0); /* valid, other columns */
 
@@ -295,7 +429,37 @@ static void make_files(void)
         H5Fclose(f);
     }
     write_str("nolog.txt", "no records here\njust words\n");
+    /* values the in-memory types cannot hold (HDF5 alone would saturate
+     * them to INT32_MAX or turn them into Inf) */
+    wide_file("pdg64.h5", 0, -1, H5T_STD_I64LE, 3000000022LL);
+    wide_file("pdgneg.h5", 0, -1, H5T_STD_I64LE, -3000000022LL);
+    wide_file("pdgu32.h5", 0, -1, H5T_STD_U32BE, 4294967285LL);
+    wide_file("f64big.h5", 1e39, 8, H5T_STD_I32LE, 22);
+    wide_file("f64inf.h5", INFINITY, 8, H5T_STD_I32LE, 22);
+    write_str("big.csv", "x,y,pdg\n1,2,22\n1,1e39,22\n");
+    write_str("pdgbig.csv", "x,y,pdg\n1,2,3000000022\n");
+    write_str("hdr.csv", "X,Y,time,PID\n1,2,3,22\n4,5,6,11\n"); /* valid, other names */
+    /* filters without a plugin here: ZFP (a Debian package exists, not
+     * installed by install-deps) and an id nobody registered */
+    ck_assert_msg(H5Zfilter_avail(32013) <= 0, "this test needs the ZFP plugin to be absent");
+    filtered_file("zfp.h5", 32013, "H5Z-ZFP-1.0.1 (ZFP-0.5.5)");
+    filtered_file("unkfilt.h5", 40123, "mystery codec");
+    lzf_file("lzf.h5");
+    held_files();
     make_models();
+    /* the same file under other names: a symlink and a hard link to keep.txt
+     * (the file the cases below pre-create with known content) */
+    write_str("keep.txt", "x");
+    ck_assert_int_eq(symlink("keep.txt", tpath("klink.h5")), 0);
+    ck_assert_int_eq(link(tpath("keep.txt"), tpath("khard.h5")), 0);
+    mkdir(tpath("kdir"), 0755);
+    ck_assert_int_eq(symlink("../keep.txt", tpath("kdir/manifest.json")), 0);
+    /* run directories another process is using */
+    mkdir(tpath("lrun"), 0755);
+    mkdir(tpath("lres"), 0755);
+    copy_file(tpath("mdl/last.h5"), tpath("lres/last.h5"));
+    ck_assert_int_eq(gs_dir_lock(tpath("lrun"), "the test", &lock_run), GS_OK);
+    ck_assert_int_eq(gs_dir_lock(tpath("lres"), "the test", &lock_res), GS_OK);
 }
 
 /* ---- the matrix ----------------------------------------------------------- */
@@ -328,7 +492,22 @@ typedef struct {
     {tool, pre "inf.h5" post, 1, "inf.h5", "infinite", out, keep},                            \
     {tool, pre "pdgmis.h5" post, 1, "pdgmis.h5", "/pdg has 7 entries, expected 10", out, keep}, \
     {tool, pre "nocols.h5" post, 1, "nocols.h5", "no attribute columns", out, keep},          \
-    {tool, pre "colmis.h5" post, 1, "colmis.h5", "names 2 columns", out, keep}
+    {tool, pre "colmis.h5" post, 1, "colmis.h5", "names 2 columns", out, keep},               \
+    {tool, pre "pdg64.h5" post, 1, "pdg64.h5",                                                 \
+     "/pdg row 1: value 3000000022 is outside the int32 range", out, keep},                    \
+    {tool, pre "pdgneg.h5" post, 1, "pdgneg.h5", "value -3000000022 is outside", out, keep},  \
+    {tool, pre "pdgu32.h5" post, 1, "pdgu32.h5",                                               \
+     "/pdg row 1: value 4294967285 is outside the int32 range", out, keep},                    \
+    {tool, pre "f64big.h5" post, 1, "f64big.h5",                                               \
+     "/events row 1, column 2 (px): value 1e+39 is outside the float32 range", out, keep},     \
+    {tool, pre "f64inf.h5" post, 1, "f64inf.h5", "row 1 column 2 (px) is infinite", out, keep}, \
+    {tool, pre "zfp.h5" post, 1, "zfp.h5",                                                     \
+     "HDF5 filter 32013 (ZFP, \"H5Z-ZFP-1.0.1 (ZFP-0.5.5)\" in the file), which is not "      \
+     "available here; install Debian's hdf5-filter-plugin-zfp-serial", out, keep},             \
+    {tool, pre "unkfilt.h5" post, 1, "unkfilt.h5",                                             \
+     "filter 40123 (unknown filter, \"mystery codec\" in the file)", out, keep},               \
+    {tool, pre "openw.h5" post, 1, "openw.h5", "still open for writing", out, keep},          \
+    {tool, pre "locked.h5" post, 1, "locked.h5", "holds HDF5's lock", out, keep}
 
 #define CSV_FILES(tool, pre, post, out, keep)                                                  \
     {tool, pre "missing.csv" post, 1, "missing.csv", "No such file", out, keep},              \
@@ -339,7 +518,11 @@ typedef struct {
     {tool, pre "hdronly.csv" post, 1, "hdronly.csv", "N = 0", out, keep},                     \
     {tool, pre "nan.csv" post, 1, "nan.csv", "NaN", out, keep},                               \
     {tool, pre "dup.csv" post, 1, "dup.csv", "appears twice", out, keep},                     \
-    {tool, pre "pdgfrac.csv" post, 1, "pdgfrac.csv", "not an integer PDG", out, keep}
+    {tool, pre "pdgfrac.csv" post, 1, "pdgfrac.csv", "not an integer PDG", out, keep},        \
+    {tool, pre "big.csv" post, 1, "big.csv",                                                   \
+     "line 3, column 'y': value 1e+39 is outside the float32 range", out, keep},               \
+    {tool, pre "pdgbig.csv" post, 1, "pdgbig.csv",                                             \
+     "PDG code 3000000022 is outside the int32 range", out, keep}
 
 static const bad_case cases[] = {
     /* ---- gansim-datagen: options ---- */
@@ -371,7 +554,9 @@ static const bad_case cases[] = {
     {"prep", "fit -o out.h5", 2, "--in", "needs", "out.h5", 0},
     {"prep", "transform --in good.h5 -o out.h5", 2, "--qt", "needs", "out.h5", 0},
     {"prep", "fit --in good.h5 -o out.h5 --n-quantiles 0", 2, "--n-quantiles", "'0'", "out.h5", 1},
-    {"prep", "fit --in good.h5 -o out.h5 --n-quantiles 1e3", 2, "--n-quantiles", "'1e3'",
+    {"prep", "fit --in good.h5 -o out.h5 --n-quantiles 2.5e0", 2, "--n-quantiles", "'2.5e0'",
+     "out.h5", 0},
+    {"prep", "fit --in good.h5 -o out.h5 --n-quantiles 1e-3", 2, "--n-quantiles", "'1e-3'",
      "out.h5", 0},
     {"prep", "fit --in good.h5 -o out.h5 --n-quantiles 999999999999", 2, "--n-quantiles",
      "not an integer", "out.h5", 0},
@@ -381,6 +566,38 @@ static const bad_case cases[] = {
     {"prep", "fit --in good.h5 -o out.h5 --seed -3", 2, "--seed", "'-3'", "out.h5", 0},
     {"prep", "fit --in good.h5 -o nodir/out.h5", 1, "nodir/out.h5", "cannot create",
      "nodir/out.h5", 0},
+    /* ---- gansim-prep: import options (CSV names, units, particles per BX) ---- */
+    {"prep", "fit --in hdr.csv -o out.h5 --columns x=X,t=Time", 1, "hdr.csv",
+     "column mapping t=Time: the file has no column 'Time' (its columns: X,Y,time,PID)",
+     "out.h5", 0},
+    {"prep", "fit --in hdr.csv -o out.h5 --columns x", 1, "'x'", "expected NAME=VALUE pairs",
+     "out.h5", 0},
+    {"prep", "fit --in hdr.csv -o out.h5 --columns Y=X", 1, "hdr.csv",
+     "two columns are named 'Y'", "out.h5", 0},
+    {"prep", "fit --in hdr.csv -o out.h5 --columns pdg=PID --units mm,mm", 1, "hdr.csv",
+     "units: 2 given for 3 feature columns (X,Y,time)", "out.h5", 0},
+    {"prep", "fit --in hdr.csv -o out.h5 --columns pdg=PID --units X=mm", 1, "hdr.csv",
+     "units: no unit for Y,time", "out.h5", 0},
+    {"prep", "fit --in hdr.csv -o out.h5 --particles-per-bx -1", 2, "--particles-per-bx",
+     "'-1' is not a number > 0", "out.h5", 0},
+    {"prep", "fit --in hdr.csv -o out.h5 --particles-per-bx 1e999", 2, "--particles-per-bx",
+     "'1e999'", "out.h5", 0},
+    {"prep", "fit --in good.h5 -o out.h5 --particles-per-bx 5", 1, "good.h5",
+     "the file states particles_per_bx = 12000, not 5 as asked", "out.h5", 0},
+    {"prep", "fit --in good.h5 -o out.h5 --units cm,mm,GeV,GeV,GeV,ns", 1, "good.h5",
+     "the file gives column 'x' the unit 'mm', not 'cm' as asked", "out.h5", 0},
+    {"train", "luxe --data hdr.csv --out run --columns t=Time", 1, "hdr.csv",
+     "no column 'Time' (its columns: X,Y,time,PID)", "run", 0},
+    {"train", "luxe --data hdr.csv --out run --particles-per-bx x", 2, "--particles-per-bx",
+     "'x' is not a number > 0", "run", 0},
+    {"train", "luxe --data hdr.csv --out run", 1, "data.log_features",
+     "names 't', not a model-space feature (they are X,Y,time,PID", "run", 0},
+    {"train", "luxe --data hdr.csv --out run --set data.coords=cylindrical --columns t=time", 1,
+     "data.coords=cylindrical", "needs columns x,y,px,py,pz; the data has X,Y,t,PID", "run", 0},
+    {"train", "zdc --data zdc.h5 --out run --units mm", 2, "--units",
+     "zdc training data are not an event table", "run", 0},
+    {"train", "luxe --data hdr.csv --out run --set data.units=mm", 1, "hdr.csv",
+     "units: 1 given for 4 feature columns (X,Y,time,PID)", "run", 0},
     /* ---- gansim-prep: input files ---- */
     EV_FILES("prep", "fit --in ", " -o out.h5", "out.h5", 1),
     {"prep", "fit --in nodata.h5 -o out.h5", 1, "nodata.h5", "missing dataset /events", "out.h5", 1},
@@ -483,6 +700,52 @@ static const bad_case cases[] = {
     {"train", "luxe --out run --data zdc.h5", 1, "zdc.h5", "missing dataset /events", "run", 0},
     CSV_FILES("train", "luxe --out run --data ", "", "run", 0),
 
+    /* ---- gansim-train: runs refused by the driver's validation leave nothing ---- */
+    {"train", "luxe --data good.h5 --out run --iters 1 --set split.min_rows=10", 1, "outer",
+     "1 of 2 sub-models would get 0 training steps (outer) and be sampled untrained; raise "
+     "train.iters (--iters), or allow it (gansim-train --allow-untrained)", "run", 0},
+    {"train", "zdc --data zdc1.h5 --out run --iters 2", 1, "zdc",
+     "need at least 2 distinct conditions", "run", 0},
+    {"train", "luxe --data good.h5 --out mdl --resume --iters 1", 1, "--resume --iters 1",
+     "already took 1 steps, more than the 0 it gets now", "mdl/nothing", 0},
+    {"train", "luxe --data good.h5 --out mdl --resume --iters 0", 2, "train.iters", "outside",
+     "mdl/nothing", 0},
+    /* ---- gansim-sample: an interrupted run's model ---- */
+    {"sample", "--model mpart.h5 -o out.h5 -n 5", 1, "mpart.h5",
+     "a partial model: its training stopped after 0 of 2 steps (inner trained 0 of its 1 "
+     "steps, outer trained 0 of its 1 steps); finish it with gansim-train --resume, or "
+     "use it anyway with --allow-partial", "out.h5", 1},
+    {"export", "--model mpart.h5 -o exo", 1, "mpart.h5", "a partial model", "exo", 0},
+    {"export", "--model lres/last.h5 -o exo", 1, "lres", "in use by another process (pid ",
+     "exo", 0},
+    {"export", "--model keep.txt -o kdir", 2, "-o kdir/manifest.json",
+     "is the same file as --model keep.txt", "keep.txt", 1},
+
+    /* ---- gansim-train: a run directory another process uses ---- */
+    {"train", "luxe --data good.h5 --out lrun", 1, "lrun",
+     "in use by another process (pid ", "lrun/model.h5", 0},
+    {"train", "luxe --data good.h5 --out lres --resume", 1, "lres",
+     "in use by another process (pid ", "lres/model.h5", 0},
+
+    /* ---- never write over an input (the same file by any name) ---- */
+    {"sample", "--model keep.txt -o keep.txt -n 5", 2, "-o keep.txt",
+     "is the same file as --model keep.txt; refusing to write over an input", "keep.txt", 1},
+    {"sample", "--model keep.txt -o klink.h5 -n 5", 2, "-o klink.h5",
+     "is the same file as --model keep.txt", "keep.txt", 1},
+    {"sample", "--model khard.h5 -o ./keep.txt -n 5", 2, "-o ./keep.txt",
+     "is the same file as --model khard.h5", "keep.txt", 1},
+    {"sample", "--model mdl/model.h5 --conditions keep.txt -o klink.h5", 2, "-o klink.h5",
+     "is the same file as --conditions keep.txt", "keep.txt", 1},
+    {"prep", "fit --in keep.txt -o khard.h5", 2, "-o khard.h5",
+     "is the same file as --in keep.txt", "keep.txt", 1},
+    {"prep", "transform --qt klink.h5 --in good.h5 -o keep.txt", 2, "-o keep.txt",
+     "is the same file as --qt klink.h5", "keep.txt", 1},
+    {"eval", "--real good.h5 --gen good.h5 --out rep --log rep/metrics.json", 2,
+     "--out rep/metrics.json", "is the same file as --log rep/metrics.json", "rep/metrics.json",
+     1},
+    {"train", "luxe --data run/last.h5 --out run --resume", 2, "--out run/last.h5",
+     "is the same file as --data run/last.h5", "run/last.h5", 1},
+
     /* ---- gansim-sample (luxe models) ---- */
     {"sample", "", 2, "--model", "need", NULL, 0},
     {"sample", "--model m.h5 -o out.h5 -n 5 --bogus", 2, "--bogus", "unknown option", "out.h5", 0},
@@ -496,6 +759,17 @@ static const bad_case cases[] = {
     {"sample", "--model m.h5 -o out.h5 -n 5 --bunch-crossings 2", 2, "-n", "exactly one",
      "out.h5", 0},
     {"sample", "--model m.h5 -o out.h5 -n 5 --seed -1", 2, "--seed", "'-1'", "out.h5", 0},
+    {"sample", "--model m.h5 -o out.h5 -n 5 --format root", 2, "--format", "'root'", "out.h5", 0},
+    {"sample", "--model m.h5 -o bg.hepmc3 -n 5 --format hepmc3", 2, "--format hepmc3",
+     "give --bunch-crossings", "bg.hepmc3", 0},
+    {"sample", "--model m.h5 -o bg.hepmc3 --conditions c.h5 --format hepmc3", 2,
+     "--format hepmc3", "give --bunch-crossings", "bg.hepmc3", 0},
+    {"sample", "--model m.h5 -o out.h5 -n 5 --plane-z 3", 2, "--plane-z", "hepmc3 only",
+     "out.h5", 0},
+    {"sample", "--model m.h5 -o bg.hepmc3 --bunch-crossings 1 --format hepmc3 --plane-z 1e999",
+     2, "--plane-z", "'1e999'", "bg.hepmc3", 0},
+    {"sample", "--model missing.h5 -o bg.hepmc3 --bunch-crossings 1 --format hepmc3", 1,
+     "missing.h5", "No such file", "bg.hepmc3", 1},
     {"sample", "--model m.h5 -o out.h5 -n 5 --threads 0", 2, "--threads", "'0'", "out.h5", 0},
     {"sample", "--model m.h5 -o out.h5 -n 5 extra", 2, "extra", "unexpected", "out.h5", 0},
     {"sample", "--model missing.h5 -o out.h5 -n 5", 1, "missing.h5", "No such file", "out.h5", 1},
@@ -514,6 +788,18 @@ static const bad_case cases[] = {
     {"sample", "--model mprop.h5 -o out.h5 -n 5", 1, "mprop.h5", "proportions", "out.h5", 1},
     {"sample", "--model mnan.h5 -o out.h5 --bunch-crossings 1", 1, "mnan.h5", "not finite",
      "out.h5", 0},
+};
+
+/* Cases that need an environment variable set for the tool. */
+static const struct {
+    const char *env;
+    bad_case c;
+} env_cases[] = {
+    /* plugins switched off by the user: the filter is named all the same */
+    {"HDF5_PLUGIN_PRELOAD=::",
+     {"prep", "fit --in lzf.h5 -o out.h5", 1, "lzf.h5",
+      "HDF5 filter 32000 (LZF, \"lzf\" in the file), which is not available here; HDF5 plugins "
+      "are switched off (HDF5_PLUGIN_PRELOAD=::)", "out.h5", 0}},
 };
 
 static int file_is(const char *p, const char *content)
@@ -571,7 +857,7 @@ static int count_entries(const char *path)
 }
 
 /* Runs one case; returns NULL when it passes, else what went wrong. */
-static const char *check_case(const bad_case *c, char *why, size_t n)
+static const char *check_case(const bad_case *c, const char *env, char *why, size_t n)
 {
     const char *keep_text = "KEEP this content\n";
     if (c->out && c->keep) {
@@ -589,8 +875,8 @@ static const char *check_case(const bad_case *c, char *why, size_t n)
     if (!realpath(gs_test_bin(), bin)) /* the command runs from the scratch dir */
         return "tool directory not found (set GANSIM_BIN)";
     int cn = snprintf(cmd, sizeof cmd,
-                      "cd '%s' && timeout -k 5 20 '%s/gansim-%s' %s >/dev/null 2>stderr.txt",
-                      dir, bin, c->tool, c->args);
+                      "cd '%s' && %s timeout -k 5 20 '%s/gansim-%s' %s >/dev/null 2>stderr.txt",
+                      dir, env ? env : "", bin, c->tool, c->args);
     if (cn < 0 || (size_t)cn >= sizeof cmd)
         return "command line too long";
     int st = system(cmd);
@@ -635,7 +921,7 @@ static const char *check_case(const bad_case *c, char *why, size_t n)
     /* reset what the case may have made */
     if (c->out) {
         char rm[1024];
-        snprintf(rm, sizeof rm, "cd '%s' && rm -rf run rep out.h5 *.tmp.*", dir);
+        snprintf(rm, sizeof rm, "cd '%s' && rm -rf run rep exo out.h5 *.tmp.*", dir);
         if (system(rm) != 0)
             return "cleanup failed";
     }
@@ -659,19 +945,131 @@ START_TEST(t_bad_input_matrix)
         if (access(supp + strlen("suppressions="), R_OK) == 0)
             setenv("LSAN_OPTIONS", supp, 1);
     }
-    int ncases = (int)(sizeof cases / sizeof cases[0]), nfail = 0;
+    int nplain = (int)(sizeof cases / sizeof cases[0]);
+    int nenv = (int)(sizeof env_cases / sizeof env_cases[0]);
+    int ncases = nplain + nenv, nfail = 0;
     for (int i = 0; i < ncases; i++) {
         char why[1024];
-        const char *r = check_case(&cases[i], why, sizeof why);
+        const bad_case *c = i < nplain ? &cases[i] : &env_cases[i - nplain].c;
+        const char *env = i < nplain ? NULL : env_cases[i - nplain].env;
+        const char *r = check_case(c, env, why, sizeof why);
         if (r) {
             nfail++;
-            fprintf(stderr, "FAIL gansim-%s %s: %s\n", cases[i].tool, cases[i].args, r);
+            fprintf(stderr, "FAIL %sgansim-%s %s: %s\n", env ? env : "", c->tool, c->args, r);
         }
     }
+    H5Fclose(locked_file);
+    gs_dir_unlock(&lock_run);
+    gs_dir_unlock(&lock_res);
     printf("bad-input matrix: %d cases, %d failed\n", ncases, nfail);
     fflush(stdout);
     ck_assert_msg(nfail == 0, "%d of %d bad-input cases failed (listed on stderr)", nfail, ncases);
     gs_test_rmdir(dir);
+}
+END_TEST
+
+/* A file compressed with LZF reads although the user's HDF5_PLUGIN_PATH
+ * points elsewhere (HDF5 then no longer searches its own plugin directory
+ * unless gansim adds it back), and values come back exactly. */
+START_TEST(t_plugin_dir_kept)
+{
+    gs_test_tmpdir(dir, sizeof dir);
+    lzf_file("lzf.h5");
+    ck_assert_int_eq(gs_test_run("HDF5_PLUGIN_PATH=%s/none '%s/gansim-prep' fit --in %s -o %s "
+                                 "--n-quantiles 10 2>%s",
+                                 dir, gs_test_bin(), tpath("lzf.h5"), tpath("q.h5"),
+                                 tpath("err.txt")),
+                     0);
+    ck_assert_int_eq(access(tpath("q.h5"), F_OK), 0);
+    /* an existing directory without plugins, before a missing one */
+    ck_assert_int_eq(gs_test_run("mkdir %s/empty && HDF5_PLUGIN_PATH=%s/empty:%s/none "
+                                 "'%s/gansim-prep' fit --in %s -o %s --n-quantiles 10 2>%s",
+                                 dir, dir, dir, gs_test_bin(), tpath("lzf.h5"), tpath("q2.h5"),
+                                 tpath("err.txt")),
+                     0);
+    pp_quantile q1, q2;
+    ck_assert_int_eq(pp_quantile_load_file(&q1, tpath("q.h5")), GS_OK);
+    ck_assert_int_eq(pp_quantile_load_file(&q2, tpath("q2.h5")), GS_OK);
+    ck_assert_int_eq(q1.f, 6);
+    ck_assert_int_eq(q2.nq, q1.nq);
+    ck_assert_mem_eq(q1.quantiles, q2.quantiles, (size_t)(q1.nq * q1.f) * sizeof(double));
+    ck_assert_double_eq(q1.quantiles[(q1.nq - 1) * 6], 4.0); /* max of (i % 17) * 0.25 */
+    pp_quantile_free(&q1);
+    pp_quantile_free(&q2);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+/* scripts/install-deps waits (bounded, saying so) while another package
+ * manager holds the dpkg lock, instead of failing at once. apt-get and
+ * dpkg-query are stand-ins here that report every package missing and the
+ * lock held for the first two calls. */
+START_TEST(t_install_deps_waits_for_lock)
+{
+    char d[64];
+    gs_test_tmpdir(d, sizeof d);
+    char p[256];
+    snprintf(p, sizeof p, "%s/apt-get", d);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "#!/bin/sh\n"
+               "n=$(cat \"%s/count\" 2>/dev/null || echo 0); n=$((n+1)); echo $n >\"%s/count\"\n"
+               "echo \"apt-get $*\" >>\"%s/log\"\n"
+               "if [ $n -le ${FAKE_LOCKED:-0} ]; then\n"
+               "  echo 'E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process "
+               "4242 (apt-get)' >&2\n"
+               "  echo 'E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), "
+               "is another process using it?' >&2\n"
+               "  exit 100\n"
+               "fi\n",
+            d, d, d);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/dpkg-query", d);
+    f = fopen(p, "w");
+    fputs("#!/bin/sh\nexit 1\n", f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/sudo", d);
+    f = fopen(p, "w");
+    fputs("#!/bin/sh\nexec \"$@\"\n", f);
+    fclose(f);
+    ck_assert_int_eq(gs_test_run("chmod +x %s/apt-get %s/dpkg-query %s/sudo", d, d, d), 0);
+    /* a copy of the script in a tree of its own, whose install-ort (the npm
+     * step that follows) does nothing */
+    ck_assert_int_eq(gs_test_run("mkdir %s/tree %s/tree/scripts && cp scripts/install-deps "
+                                 "%s/tree/scripts/ && printf '#!/bin/sh\\nexit 0\\n' > "
+                                 "%s/tree/scripts/install-ort && chmod +x %s/tree/scripts/*",
+                                 d, d, d, d, d), 0);
+    /* locked twice, then free: waits, then installs */
+    ck_assert_int_eq(gs_test_run("FAKE_LOCKED=2 GANSIM_APT_POLL=1 PATH=%s:$PATH "
+                                 "%s/tree/scripts/install-deps 2>%s/err.txt",
+                                 d, d, d),
+                     0);
+    char err[4096] = "", log[4096] = "";
+    snprintf(p, sizeof p, "%s/err.txt", d);
+    f = fopen(p, "r");
+    err[fread(err, 1, sizeof err - 1, f)] = '\0';
+    fclose(f);
+    ck_assert_msg(strstr(err, "holds the lock (process 4242); waiting up to"), "stderr: %s", err);
+    snprintf(p, sizeof p, "%s/log", d);
+    f = fopen(p, "r");
+    log[fread(log, 1, sizeof log - 1, f)] = '\0';
+    fclose(f);
+    ck_assert_msg(strstr(log, "apt-get install") && strstr(log, "hdf5-plugin-lzf") &&
+                  strstr(log, "bitshuffle") && strstr(log, "hdf5-filter-plugin-blosc-serial"),
+                  "log: %s", log);
+    /* held for longer than GANSIM_APT_WAIT: gives up, naming the holder */
+    ck_assert_int_eq(gs_test_run("rm -f %s/count; FAKE_LOCKED=1000 GANSIM_APT_WAIT=2 "
+                                 "GANSIM_APT_POLL=1 PATH=%s:$PATH %s/tree/scripts/install-deps "
+                                 "2>%s/err.txt",
+                                 d, d, d, d),
+                     1);
+    snprintf(p, sizeof p, "%s/err.txt", d);
+    f = fopen(p, "r");
+    err[fread(err, 1, sizeof err - 1, f)] = '\0';
+    fclose(f);
+    ck_assert_msg(strstr(err, "still locked after 2 s") && strstr(err, "process 4242"),
+                  "stderr: %s", err);
+    gs_test_rmdir(d);
 }
 END_TEST
 
@@ -736,6 +1134,8 @@ static Suite *badinput_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, t_bad_input_matrix);
     tcase_add_test(tc, t_memory_entry_points);
+    tcase_add_test(tc, t_plugin_dir_kept);
+    tcase_add_test(tc, t_install_deps_waits_for_lock);
     suite_add_tcase(s, tc);
     return s;
 }

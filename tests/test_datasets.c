@@ -1,3 +1,4 @@
+#include <dlfcn.h>
 #include <sys/stat.h>
 
 #include "core/gs_h5.h"
@@ -294,6 +295,166 @@ START_TEST(test_events_bad_inputs)
 }
 END_TEST
 
+/* A [n, 6] event table stored as `ftype` (values v[i]) with a /pdg stored
+ * as `ptype` (values p[i], NULL for none). */
+static void write_typed(const char *path, hid_t ftype, const double *v, hsize_t n, hid_t ptype,
+                        const int64_t *p, hid_t dcpl)
+{
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    hsize_t d[2] = {n, 6};
+    hid_t sp = H5Screate_simple(2, d, NULL);
+    hid_t ds = H5Dcreate2(f, "events", ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ck_assert_int_ge(ds, 0);
+    ck_assert_int_ge(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), 0);
+    ck_assert_int_ge(H5Dclose(ds), 0); /* a filter failing to encode fails here */
+    H5Sclose(sp);
+    ck_assert_int_eq(gs_h5_attr_write_str(f, "events", "columns", "x,y,px,py,pz,t"), GS_OK);
+    if (p) {
+        sp = H5Screate_simple(1, &n, NULL);
+        ds = H5Dcreate2(f, "pdg", ptype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        ck_assert_int_ge(H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, p), 0);
+        H5Dclose(ds);
+        H5Sclose(sp);
+    }
+    H5Fclose(f);
+}
+
+/* Every stored numeric type is range-checked against the in-memory type:
+ * HDF5 alone saturates int64 3000000022 to INT32_MAX and turns a finite
+ * float64 1e39 into +Inf. In-range values of wide types read exactly. */
+START_TEST(test_events_range_checked)
+{
+    const char *path = tpath("w.h5");
+    double v[4 * 6];
+    for (int i = 0; i < 24; i++)
+        v[i] = i * 0.25 - 2;
+    int64_t pdg[4] = {22, -11, 1000822080, 2112}; /* a nucleus code (Pb-208) fits int32 */
+    ds_events ev;
+    /* wide but in range: big-endian float64 and int64 read exactly */
+    write_typed(path, H5T_IEEE_F64BE, v, 4, H5T_STD_I64BE, pdg, H5P_DEFAULT);
+    ck_assert_int_eq(ds_events_read(path, NULL, &ev), GS_OK);
+    for (int i = 0; i < 24; i++)
+        ck_assert_float_eq(ev.x[i], (float)v[i]);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(ev.pdg[i], pdg[i]);
+    ds_events_free(&ev);
+    /* int64 beyond int32, both signs: refused by row and value */
+    pdg[1] = 3000000022LL;
+    write_typed(path, H5T_IEEE_F32LE, v, 4, H5T_STD_I64LE, pdg, H5P_DEFAULT);
+    ck_assert_int_eq(ds_events_read(path, NULL, &ev), GS_ERR_FORMAT);
+    ck_msg_has("w.h5: /pdg row 1: value 3000000022 is outside the int32 range");
+    ck_assert_ptr_null(ev.x);
+    pdg[1] = -11;
+    pdg[3] = -3000000022LL;
+    write_typed(path, H5T_IEEE_F32LE, v, 4, H5T_STD_I64LE, pdg, H5P_DEFAULT);
+    ck_assert_int_eq(ds_events_read(path, NULL, &ev), GS_ERR_FORMAT);
+    ck_msg_has("/pdg row 3: value -3000000022 is outside");
+    /* uint32 4294967285 (= -11 wrapped) */
+    pdg[3] = 4294967285LL;
+    write_typed(path, H5T_IEEE_F32LE, v, 4, H5T_STD_U32BE, pdg, H5P_DEFAULT);
+    ck_assert_int_eq(ds_events_read(path, NULL, &ev), GS_ERR_FORMAT);
+    ck_msg_has("/pdg row 3: value 4294967285 is outside the int32 range");
+    /* uint16 always fits: read directly */
+    pdg[3] = 65535;
+    write_typed(path, H5T_IEEE_F32LE, v, 4, H5T_STD_U16LE, pdg, H5P_DEFAULT);
+    ck_assert_int_eq(ds_events_read(path, NULL, &ev), GS_OK);
+    ck_assert_int_eq(ev.pdg[3], 65535);
+    ds_events_free(&ev);
+    /* finite float64 beyond float32: "outside the float32 range", never
+     * "infinite", and not dropped as a non-finite row either */
+    v[1 * 6 + 4] = 1e39;
+    write_typed(path, H5T_IEEE_F64LE, v, 4, 0, NULL, H5P_DEFAULT);
+    ck_assert_int_eq(ds_events_read(path, NULL, &ev), GS_ERR_FORMAT);
+    ck_msg_has("/events row 1, column 4 (pz): value 1e+39 is outside the float32 range");
+    ck_assert_ptr_null(strstr(gs_errmsg(), "infinite"));
+    ds_read_opts drop = {.drop_nonfinite = 1};
+    ck_assert_int_eq(ds_events_read(path, &drop, &ev), GS_ERR_FORMAT);
+    v[1 * 6 + 4] = -3.5e38; /* just beyond -FLT_MAX */
+    write_typed(path, H5T_IEEE_F64LE, v, 4, 0, NULL, H5P_DEFAULT);
+    ck_assert_int_eq(ds_events_read(path, NULL, &ev), GS_ERR_FORMAT);
+    ck_msg_has("value -3.5e+38 is outside");
+    /* a real float64 infinity is still called infinite */
+    v[1 * 6 + 4] = INFINITY;
+    write_typed(path, H5T_IEEE_F64LE, v, 4, 0, NULL, H5P_DEFAULT);
+    ck_assert_int_eq(ds_events_read(path, NULL, &ev), GS_ERR_NUMERIC);
+    ck_msg_has("/events row 1 column 4 (pz) is infinite");
+    /* tables larger than one conversion block keep their order */
+    enum { NB = 200000 };
+    double *big = malloc(sizeof(double) * NB * 6);
+    for (int64_t i = 0; i < (int64_t)NB * 6; i++)
+        big[i] = (double)(i % 1000003) * 1e-3;
+    big[(int64_t)(NB - 1) * 6 + 5] = 4e38;
+    write_typed(path, H5T_IEEE_F64LE, big, NB, 0, NULL, H5P_DEFAULT);
+    ck_assert_int_eq(ds_events_read(path, NULL, &ev), GS_ERR_FORMAT);
+    ck_msg_has("row 199999, column 5 (t): value 4e+38");
+    big[(int64_t)(NB - 1) * 6 + 5] = 7;
+    write_typed(path, H5T_IEEE_F64LE, big, NB, 0, NULL, H5P_DEFAULT);
+    ck_assert_int_eq(ds_events_read(path, NULL, &ev), GS_OK);
+    for (int64_t i = 0; i < (int64_t)NB * 6; i += 9973)
+        ck_assert_float_eq(ev.x[i], (float)big[i]);
+    ck_assert_float_eq(ev.x[(int64_t)NB * 6 - 1], 7.0f);
+    ds_events_free(&ev);
+    free(big);
+}
+END_TEST
+
+/* Blosc's HDF5 plugin never frees the global context blosc_init allocates;
+ * LeakSanitizer would report it in sanitized runs. The plugin is kept
+ * loaded (RTLD_NODELETE) so that the report names libblosc, and this
+ * suppression then applies (only ASan builds call it). */
+__attribute__((used, visibility("default"))) const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) { return "leak:libblosc.so\n"; }
+
+static void pin_blosc_plugins(void)
+{
+    static const char *const names[] = {"libH5Zblosc.so", "libblosc_filter.so"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", GS_H5_PLUGIN_DIR, names[i]);
+        dlopen(p, RTLD_NOW | RTLD_NODELETE); /* absent: nothing to pin */
+    }
+}
+
+/* Files compressed by h5py / hdf5plugin read right: the filter plugins
+ * scripts/install-deps installs (LZF, BZip2, LZ4, Blosc, Bitshuffle) are
+ * found, and the values come back exactly. The files are written here with
+ * the same plugins through the HDF5 C API, so no Python is needed. */
+START_TEST(test_events_filter_plugins)
+{
+    static const struct {
+        unsigned id;
+        const char *name;
+    } filt[] = {{32000, "LZF"}, {307, "BZip2"}, {32004, "LZ4"}, {32001, "Blosc"},
+                {32008, "Bitshuffle"}};
+    pin_blosc_plugins();
+    enum { N = 4096 };
+    double *v = malloc(sizeof(double) * N * 6);
+    for (int i = 0; i < N * 6; i++)
+        v[i] = (double)(i % 97) * 0.5; /* compressible: every filter must encode */
+    for (size_t k = 0; k < sizeof filt / sizeof filt[0]; k++) {
+        ck_assert_msg(H5Zfilter_avail((H5Z_filter_t)filt[k].id) > 0,
+                      "HDF5 filter %u (%s) has no plugin here: run scripts/install-deps",
+                      filt[k].id, filt[k].name);
+        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        hsize_t ch[2] = {1024, 6};
+        H5Pset_chunk(dcpl, 2, ch);
+        ck_assert_int_ge(H5Pset_filter(dcpl, (H5Z_filter_t)filt[k].id, H5Z_FLAG_MANDATORY, 0, NULL),
+                         0);
+        const char *path = tpath("c.h5");
+        write_typed(path, H5T_IEEE_F32LE, v, N, 0, NULL, dcpl);
+        H5Pclose(dcpl);
+        ds_events ev;
+        ck_assert_msg(ds_events_read(path, NULL, &ev) == GS_OK, "%s: %s", filt[k].name,
+                      gs_errmsg());
+        for (int i = 0; i < N * 6; i++)
+            ck_assert_float_eq(ev.x[i], (float)v[i]);
+        ds_events_free(&ev);
+    }
+    free(v);
+}
+END_TEST
+
 START_TEST(test_images_bad_inputs)
 {
     ds_images im, back;
@@ -366,6 +527,8 @@ START_TEST(test_csv)
         {"", "no header row"},
         {"x,pdg\n1,22.5\n", "line 2, column 'pdg': not an integer PDG code"},
         {"x,x\n1,2\n", "column 'x' appears twice"},
+        {"x,y\n1,1e39\n", "line 2, column 'y': value 1e+39 is outside the float32 range"},
+        {"x,pdg\n1,3000000022\n", "column 'pdg': PDG code 3000000022 is outside the int32"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_text(p, bad[i].text);
@@ -378,6 +541,61 @@ START_TEST(test_csv)
     ck_assert_int_eq(ev.n, 2);
     ck_assert_float_eq(ev.x[3], 4.0f);
     ds_events_free(&ev);
+    /* import options: a header in other names, units, particles per BX */
+    write_text(p, "X,Y,time,PID,w\n1,2,3,22,0.5\n4,5,6,11,1\n");
+    ds_read_opts im = {.columns = "x=X, y=Y,t=time,pdg=PID,weight=w",
+                       .units = "mm,mm,ns", .particles_per_bx = 1.5e4};
+    ck_assert_int_eq(ds_events_read_csv(p, &im, &ev), GS_OK);
+    ck_assert_int_eq(ev.f, 3);
+    ck_assert_str_eq(ev.columns[0], "x");
+    ck_assert_str_eq(ev.columns[2], "t");
+    ck_assert_str_eq(ev.units[2], "ns");
+    ck_assert_int_eq(ev.pdg[1], 11);
+    ck_assert_float_eq(ev.weights[0], 0.5f);
+    ck_assert_double_eq(ev.particles_per_bx, 1.5e4);
+    ck_assert_float_eq(ev.x[5], 6.0f);
+    /* units as pairs; mapping applies to HDF5 tables too, and swaps work */
+    ck_assert_int_eq(ds_events_write(tpath("m.h5"), &ev), GS_OK);
+    ds_events_free(&ev);
+    im = (ds_read_opts){.columns = "x=y,y=x", .units = "t=ns,y=mm,x=mm"};
+    ck_assert_int_eq(ds_events_read(tpath("m.h5"), &im, &ev), GS_OK);
+    ck_assert_str_eq(ev.columns[0], "y");
+    ck_assert_str_eq(ev.columns[1], "x");
+    ds_events_free(&ev);
+    struct {
+        ds_read_opts o;
+        const char *msg;
+    } badimp[] = {
+        {{.columns = "x=X,t=Time"},
+         "a.csv: column mapping t=Time: the file has no column 'Time' (its columns: "
+         "X,Y,time,PID,w)"},
+        {{.columns = "x"}, "column mapping 'x': expected NAME=VALUE pairs"},
+        {{.columns = "x=X,y=X"}, "column 'X' is mapped twice"},
+        {{.columns = "Y=X"}, "two columns are named 'Y' (columns: Y,Y,time,PID,w)"},
+        {{.units = "mm,mm"}, "units: 2 given for 5 feature columns (X,Y,time,PID,w)"},
+        {{.units = "X=mm"}, "units: no unit for Y,time,PID,w (every feature column needs one"},
+        {{.units = "Z=mm"}, "units: no feature column 'Z' (feature columns: X,Y,time,PID,w)"},
+        {{.particles_per_bx = -3}, "particles per bunch crossing -3 is not a finite number > 0"},
+    };
+    for (size_t i = 0; i < sizeof badimp / sizeof badimp[0]; i++) {
+        ck_assert_msg(ds_events_read_csv(p, &badimp[i].o, &ev) != GS_OK, "case %zu", i);
+        ck_msg_has(badimp[i].msg);
+        ck_assert_ptr_null(ev.x);
+    }
+    /* a file that states other metadata than asked is refused */
+    im = (ds_read_opts){.units = "mm,mm,s"};
+    ck_assert_int_eq(ds_events_read(tpath("m.h5"), &im, &ev), GS_ERR_ARG);
+    ck_msg_has("m.h5: the file gives column 't' the unit 'ns', not 's' as asked");
+    im = (ds_read_opts){.particles_per_bx = 7};
+    ck_assert_int_eq(ds_events_read(tpath("m.h5"), &im, &ev), GS_ERR_ARG);
+    ck_msg_has("the file states particles_per_bx = 15000, not 7 as asked");
+    write_text(p, "pdg,weight\n22,1\n");
+    ck_assert_int_ne(ds_events_read_csv(p, NULL, &ev), GS_OK);
+    ck_msg_has("header names no feature columns (found: pdg,weight;");
+    /* a finite value beyond float32 is not "infinite": never dropped silently */
+    write_text(p, "x,y\n1,2\n1,-1e39\n");
+    ck_assert_int_eq(ds_events_read_csv(p, &drop, &ev), GS_ERR_FORMAT);
+    ck_msg_has("value -1e+39 is outside the float32 range");
 }
 END_TEST
 
@@ -599,6 +817,122 @@ START_TEST(test_zdc_same_condition_diversity)
 }
 END_TEST
 
+
+/* ---- toy neutron ZDC ---- */
+
+/* photon-weighted centroid (row, col) and RMS radius (pixels) of one image */
+static double zn_moments(const float *img, double *row, double *col)
+{
+    double s = 0, sr = 0, sc = 0, s2 = 0;
+    for (int i = 0; i < DS_ZN_H; i++)
+        for (int j = 0; j < DS_ZN_W; j++) {
+            double v = img[i * DS_ZN_W + j];
+            s += v;
+            sr += v * (i + 0.5);
+            sc += v * (j + 0.5);
+        }
+    *row = s > 0 ? sr / s : NAN;
+    *col = s > 0 ? sc / s : NAN;
+    for (int i = 0; i < DS_ZN_H; i++)
+        for (int j = 0; j < DS_ZN_W; j++) {
+            double dr = i + 0.5 - *row, dc = j + 0.5 - *col;
+            s2 += img[i * DS_ZN_W + j] * (dr * dr + dc * dc);
+        }
+    return s > 0 ? sqrt(s2 / s) : NAN;
+}
+
+START_TEST(test_zn_deterministic_and_shapes)
+{
+    const int64_t n = 3000, px = DS_ZN_H * DS_ZN_W;
+    ds_images a, b;
+    ck_assert_int_eq(ds_toy_zn_ex(n, 5, NULL, &a), GS_OK);
+    ck_assert_int_eq(ds_toy_zn_ex(n, 5, NULL, &b), GS_OK);
+    ck_assert_mem_eq(a.images, b.images, (size_t)(n * px) * sizeof(float));
+    ck_assert_mem_eq(a.cond, b.cond, (size_t)(n * DS_ZDC_NCOND) * sizeof(float));
+    ck_assert_int_eq(a.h, 44);
+    ck_assert_int_eq(a.w, 44);
+    ck_assert_int_eq(a.c, DS_ZDC_NCOND);
+    int64_t empty = 0, bad = 0, photons = 0, repeats = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float *im = a.images + i * px, *cd = a.cond + i * DS_ZDC_NCOND;
+        double sum = 0;
+        for (int64_t k = 0; k < px; k++) {
+            bad += !(im[k] >= 0 && im[k] == floorf(im[k]));
+            sum += im[k];
+        }
+        empty += sum < 10;
+        bad += !(cd[0] >= 250 && cd[0] <= 2600);
+        bad += cd[8] != 0; /* neutral */
+        double p = sqrt(cd[4] * cd[4] + cd[5] * cd[5] + cd[6] * cd[6]);
+        bad += !(fabs(cd[0] * cd[0] - (p * p + cd[7] * cd[7])) <= 1e-4 * cd[0] * cd[0]);
+        photons += cd[7] == 0;
+        if (i && !memcmp(cd, cd - DS_ZDC_NCOND, DS_ZDC_NCOND * sizeof(float)))
+            repeats++;
+    }
+    ck_assert_int_eq(bad, 0);
+    /* neutrals are not bent away: few empty images (duds, far tails), unlike the
+     * proton toy's ~20 % */
+    ck_assert_double_lt((double)empty / n, 0.1);
+    ck_assert_close((double)photons / n, 0.10, 0.03, 0);
+    ck_assert_close((double)repeats / n, 0.6, 0.05, 0);
+    ds_images_free(&a);
+    ds_images_free(&b);
+    ck_assert_int_eq(ds_toy_zn_ex(0, 5, NULL, &b), GS_ERR_ARG);
+    ds_images_free(&b); /* zeroed on failure: a no-op */
+}
+END_TEST
+
+START_TEST(test_zn_geometry)
+{
+    /* straight line: a 1380 GeV neutron from the origin with slope tx lands
+     * at x = tx * Z0 (11250 cm), 0.16 cm per column, column 0 at -x; the
+     * charge column is ignored (no bending) */
+    const int m = 300, px = DS_ZN_H * DS_ZN_W;
+    float *img = malloc(px * sizeof *img);
+    gs_rng r;
+    gs_rng_seed(&r, 31);
+    const double e = 1380, mn = 0.93956542, p = sqrt(e * e - mn * mn), tx = 1.0e-4;
+    float cen[9] = {(float)e, 0, 0, 0, 0, 0, (float)p, (float)mn, 0};
+    float off[9] = {(float)e, 0, 0, 0, (float)(tx * p), 0, (float)p, (float)mn, 0};
+    float chg[9];
+    memcpy(chg, off, sizeof chg);
+    chg[8] = 1.0f;
+    float gam[9] = {(float)e, 0, 0, 0, 0, 0, (float)e, 0, 0};
+    const float *conds[4] = {cen, off, chg, gam};
+    double mrow[4] = {0}, mcol[4] = {0}, mrad[4] = {0};
+    for (int s = 0; s < 4; s++) {
+        int used = 0;
+        for (int k = 0; k < m; k++) {
+            ds_toy_zn_render(&r, conds[s], img);
+            double rw, cl, rad = zn_moments(img, &rw, &cl);
+            double tot = 0;
+            for (int i = 0; i < px; i++)
+                tot += img[i];
+            if (tot < 50)
+                continue; /* duds */
+            mrow[s] += rw;
+            mcol[s] += cl;
+            mrad[s] += rad;
+            used++;
+        }
+        ck_assert_int_gt(used, m / 2);
+        mrow[s] /= used;
+        mcol[s] /= used;
+        mrad[s] /= used;
+    }
+    ck_assert_close(mrow[0], 22.0, 0, 0.5);
+    ck_assert_close(mcol[0], 22.0, 0, 0.5);
+    /* 1e-4 * 11250 cm / 0.16 cm = 7.0 columns to the right (partly cut by the edge) */
+    ck_assert_close(mcol[1] - mcol[0], 7.0, 0, 1.0);
+    ck_assert_close(mrow[1], 22.0, 0, 0.6);
+    ck_assert_close(mcol[2], mcol[1], 0, 0.6); /* charge ignored */
+    /* hadronic showers are wider than the photon's EM shower */
+    ck_assert_double_gt(mrad[0], 1.5 * mrad[3]);
+    ck_assert_double_gt(mrad[0], 5.0);
+    free(img);
+}
+END_TEST
+
 /* ---- gansim-datagen ---- */
 
 static int run(const char *args)
@@ -613,7 +947,8 @@ START_TEST(test_datagen_tool)
 {
     char a[800];
     const char *out = tpath("g.h5");
-    snprintf(a, sizeof a, "luxe -n 1000 --seed 4 -o '%s' --weights", out);
+    /* -n in scientific notation: an exact integer is accepted */
+    snprintf(a, sizeof a, "luxe -n 1e3 --seed 4 -o '%s' --weights", out);
     ck_assert_int_eq(run(a), 0);
     ds_events ev;
     ck_assert_int_eq(ds_events_read(out, NULL, &ev), GS_OK);
@@ -626,13 +961,22 @@ START_TEST(test_datagen_tool)
     ck_assert_int_eq(ds_images_read(tpath("z.h5"), NULL, &im), GS_OK);
     ck_assert_int_eq(im.n, 30);
     ds_images_free(&im);
+    snprintf(a, sizeof a, "zdc-neutron -n 20 --seed 2 -o '%s'", tpath("zn.h5"));
+    ck_assert_int_eq(run(a), 0);
+    ck_assert_int_eq(ds_images_read(tpath("zn.h5"), NULL, &im), GS_OK);
+    ck_assert_int_eq(im.n, 20);
+    ck_assert_int_eq(im.h, 44);
+    ck_assert_int_eq(im.w, 44);
+    ds_images_free(&im);
     ck_assert_int_eq(run("--help"), 0);
     ck_assert_int_eq(run("--version"), 0);
     const char *bad_out = tpath("bad.h5");
     const char *usage[] = {"", "luxe -n 10", "luxe -o '%s'", "luxe -n 0 -o '%s'",
                            "luxe -n ten -o '%s'", "lux -n 10 -o '%s'", "luxe -n 10 -o '%s' --frob",
                            "zdc -n 10 -o '%s' --weights", "luxe -n 10 --seed -1 -o '%s'",
-                           "luxe -n"};
+                           "zdc-neutron -n 10 -o '%s' --weights", "zdc-proton -n 10 -o '%s'",
+                           "luxe -n", "luxe -n 1.5 -o '%s'", "luxe -n 1e-3 -o '%s'",
+                           "luxe -n 2.5e0 -o '%s'", "luxe -n 1e999 -o '%s'"};
     for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
         snprintf(a, sizeof a, usage[i], bad_out);
         ck_assert_msg(run(a) == 2, "'%s' should be a usage error", a);
@@ -655,6 +999,8 @@ static Suite *datasets_suite(void)
     tcase_add_test(io, test_events_bad_inputs);
     tcase_add_test(io, test_images_bad_inputs);
     tcase_add_test(io, test_csv);
+    tcase_add_test(io, test_events_range_checked);
+    tcase_add_test(io, test_events_filter_plugins);
     suite_add_tcase(s, io);
     TCase *toy = tcase_create("toy");
     tcase_add_checked_fixture(toy, setup, teardown);
@@ -663,6 +1009,8 @@ static Suite *datasets_suite(void)
     tcase_add_test(toy, test_luxe_shapes);
     tcase_add_test(toy, test_zdc_deterministic_and_shapes);
     tcase_add_test(toy, test_zdc_same_condition_diversity);
+    tcase_add_test(toy, test_zn_deterministic_and_shapes);
+    tcase_add_test(toy, test_zn_geometry);
     tcase_add_test(toy, test_datagen_tool);
     suite_add_tcase(s, toy);
     return s;

@@ -1,5 +1,6 @@
 /* The embedding API (api/gansim.h) and the examples built against it. */
 #include "api/gansim.h"
+#include "core/gs_h5.h"
 #include "testutil.h"
 
 #include <omp.h>
@@ -23,7 +24,7 @@ static void train_model(void)
              "%s/gansim-train luxe --data %s/d.h5 --out %s/run --iters 16 "
              "--set model.g_widths=16 --set model.d_widths=16 --set train.batch=32 "
              "--set train.n_critic=1 --set train.kl_samples=200 --set split.min_rows=20 "
-             "2>/dev/null",
+             "--set train.min_steps=1 2>/dev/null",
              gs_test_bin(), g_dir, gs_test_bin(), g_dir, g_dir);
     ck_assert_int_eq(system(cmd), 0);
     snprintf(g_model, sizeof g_model, "%s/run/model.h5", g_dir);
@@ -41,6 +42,34 @@ START_TEST(t_open_errors)
     ck_assert_int_ne(gansim_open(data, &m), 0);
     ck_assert_ptr_nonnull(strstr(gansim_errmsg(), "not a gansim model"));
     ck_assert_int_ne(gansim_open(NULL, &m), 0);
+    /* a model whose training was interrupted is refused unless asked for;
+     * the finished one opens without warnings */
+    ck_assert_int_eq(gansim_open(g_model, &m), 0);
+    ck_assert_str_eq(gansim_model_warnings(m), "");
+    gansim_close(m);
+    char part[160];
+    snprintf(part, sizeof part, "%s/partial.h5", g_dir);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cp %s %s", g_model, part);
+    ck_assert_int_eq(system(cmd), 0);
+    hid_t f = H5Fopen(part, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    char *budget = NULL;
+    ck_assert_int_eq(gs_h5_attr_read_str(f, ".", "part_budget", &budget), GS_OK);
+    budget[0] = '3'; /* the first sub-model took fewer steps than planned */
+    ck_assert_int_ge(H5Adelete(f, "part_steps"), 0);
+    ck_assert_int_eq(gs_h5_attr_write_str(f, ".", "part_steps", budget), GS_OK);
+    free(budget);
+    H5Fclose(f);
+    m = (gansim_model *)1;
+    ck_assert_int_ne(gansim_open(part, &m), 0);
+    ck_assert_ptr_null(m);
+    ck_assert_ptr_nonnull(strstr(gansim_errmsg(), "partial.h5: a partial model"));
+    ck_assert_int_eq(gansim_open_ex(part, GANSIM_OPEN_ALLOW_PARTIAL, &m), 0);
+    ck_assert_ptr_nonnull(strstr(gansim_model_warnings(m), "trained 3 of its"));
+    float x[6];
+    ck_assert_int_eq(gansim_sample_events(m, 1, 1, x, NULL), 0);
+    gansim_close(m);
 }
 END_TEST
 
@@ -276,6 +305,21 @@ START_TEST(t_train_slices_thread_independent)
 }
 END_TEST
 
+/* docs/embedding.md's Geant4 sketch, extracted and built by the Makefile
+ * against tests/g4stub/ (run_sketch.cpp checks it; see there). The image
+ * model t_images_api trained, when present, must be refused as the wrong kind. */
+START_TEST(t_g4_sketch)
+{
+    train_model();
+    const char *dir = getenv("GANSIM_EXAMPLES");
+    char zdc[160];
+    snprintf(zdc, sizeof zdc, "%s/zr/model.h5", g_dir);
+    ck_assert_int_eq(gs_test_run("%s/g4_sketch %s %s", dir ? dir : "build/examples", g_model,
+                                 access(zdc, R_OK) == 0 ? zdc : ""),
+                     0);
+}
+END_TEST
+
 static void cleanup(void)
 {
     if (g_dir[0])
@@ -296,6 +340,7 @@ static Suite *embed_suite(void)
     tcase_add_test(tc, t_threads_process_wide);
     tcase_add_test(tc, t_cli_thread_independent);
     tcase_add_test(tc, t_train_slices_thread_independent);
+    tcase_add_test(tc, t_g4_sketch); /* after t_images_api: uses its image model */
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,6 +2,7 @@
  * to end on a small toy set — training, checkpoints, exact resume, sampling
  * in the trained proportions — plus the train/sample tools' error paths. */
 #include "core/gs_h5.h"
+#include "models/md_budget.h"
 #include "models/md_luxe.h"
 #include "alloc_count.h"
 #include "testutil.h"
@@ -205,7 +206,8 @@ START_TEST(t_luxe_train_resume_sample)
     char line[2048];
     int records = 0;
     while (fgets(line, sizeof line, lf))
-        records += strstr(line, "kl_mean=") != NULL && line[0] != '#';
+        records += strstr(line, "kl_mean=") != NULL && strstr(line, "kl_floor=") != NULL &&
+                   line[0] != '#';
     fclose(lf);
     ck_assert_int_ge(records, (int)n_sub);
 
@@ -278,6 +280,161 @@ START_TEST(t_luxe_bad_config)
 }
 END_TEST
 
+/* ---- step budget -------------------------------------------------------- */
+START_TEST(t_step_budget)
+{
+    /* the demo's 8 sub-models (inner/outer x n, gamma, e-, e+) */
+    const int64_t rows[8] = {10888, 16115, 44850, 136433, 1264, 1911, 9296, 79243};
+    int64_t st[8], sum = 0;
+    int low = -1;
+    ck_assert_int_eq(md_step_budget(rows, 8, 6000, 0.5, 200, st, &low), GS_OK);
+    for (int k = 0; k < 8; k++) {
+        sum += st[k];
+        ck_assert_int_ge(st[k], 200);
+    }
+    ck_assert_int_eq(sum, 6000);
+    ck_assert_int_eq(low, 0);
+    ck_assert_int_eq(st[4], 200); /* the smallest is lifted to the floor */
+    /* above the floor, shares go as sqrt(rows) */
+    ck_assert_double_eq_tol((double)st[3] / (double)st[7], sqrt(136433.0 / 79243.0), 0.01);
+    /* power 0: equal shares, the remainder to the first ones */
+    ck_assert_int_eq(md_step_budget(rows, 8, 6003, 0, 200, st, &low), GS_OK);
+    ck_assert_int_eq(st[0], 751);
+    ck_assert_int_eq(st[2], 751);
+    ck_assert_int_eq(st[3], 750);
+    /* power 1, no floor: in proportion to the rows */
+    ck_assert_int_eq(md_step_budget(rows, 8, 300000, 1, 0, st, &low), GS_OK);
+    ck_assert_int_eq(st[3], 136433);
+    /* under the floor for everyone: equal shares, each reported */
+    ck_assert_int_eq(md_step_budget(rows, 8, 800, 0.5, 200, st, &low), GS_OK);
+    ck_assert_int_eq(st[0], 100);
+    ck_assert_int_eq(st[7], 100);
+    ck_assert_int_eq(low, 8);
+    /* fewer steps than sub-models: zeros (md_train refuses to run them) */
+    ck_assert_int_eq(md_step_budget(rows, 8, 3, 0.5, 200, st, &low), GS_OK);
+    ck_assert_int_eq(st[0] + st[1] + st[2] + st[7], 3);
+    ck_assert_int_eq(st[4], 0);
+    ck_assert_int_eq(low, 8);
+    const int64_t bad[2] = {5, 0};
+    ck_assert_int_eq(md_step_budget(bad, 2, 10, 0.5, 1, st, NULL), GS_ERR_ARG);
+}
+END_TEST
+
+/* ---- region confinement: 1e6 sampled particles in the trained proportions ---- */
+static void check_fractions(const char *dir, const md_luxe_cfg *c, int expect_ok)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/model.h5", dir);
+    /* expected region and species shares from the model's own table */
+    hid_t f;
+    ck_assert_int_eq(gs_h5_open(p, 0, &f), GS_OK);
+    int64_t n_sub = 0;
+    ck_assert_int_eq(gs_h5_attr_read_i64(f, ".", "n_sub", &n_sub), GS_OK);
+    pp_rect rects[4], pieces[64];
+    int32_t piece_of[64];
+    int npieces = 0, nrect = 0;
+    if (c->region_mode == 2) {
+        ck_assert_int_eq(pp_rect_parse(c->rects, &rects[0]), GS_OK);
+        nrect = 1;
+        ck_assert_int_eq(pp_rect_pieces(rects, 1, pieces, piece_of, 64, &npieces), GS_OK);
+    }
+    double preg[8] = {0}, psp[4] = {0};
+    const int32_t codes[4] = {2112, 22, 11, -11};
+    for (int64_t k = 0; k < n_sub; k++) {
+        char g[32], *cs = NULL, *ps = NULL;
+        double prop;
+        int64_t region;
+        snprintf(g, sizeof g, "sub%lld", (long long)k);
+        ck_assert_int_eq(gs_h5_attr_read_f64(f, g, "proportion", &prop), GS_OK);
+        ck_assert_int_eq(gs_h5_attr_read_i64(f, g, "region", &region), GS_OK);
+        ck_assert_int_eq(gs_h5_attr_read_str(f, g, "codes", &cs), GS_OK);
+        ck_assert_int_eq(gs_h5_attr_read_str(f, g, "probs", &ps), GS_OK);
+        preg[c->region_mode == 2 ? piece_of[region] : region] += prop;
+        char *a = cs, *b = ps;
+        while (*a) {
+            int32_t code = (int32_t)strtol(a, &a, 10);
+            double pr = strtod(b, &b);
+            for (int j = 0; j < 4; j++)
+                if (codes[j] == code)
+                    psp[j] += prop * pr;
+            a += *a == ',';
+            b += *b == ',';
+        }
+        free(cs);
+        free(ps);
+    }
+    gs_h5_close(f);
+    md_luxe_model *m;
+    ck_assert_msg(md_luxe_load(p, &m) == GS_OK, "%s", gs_errmsg());
+    ds_events g;
+    const int64_t n = 1000000;
+    ck_assert_int_eq(md_luxe_sample(m, n, 77, &g), GS_OK);
+    int32_t *lab = malloc((size_t)n * sizeof *lab);
+    const double r0 = 500;
+    if (c->region_mode == 2)
+        pp_label_rects(g.x, n, 6, 0, 1, rects, nrect, lab);
+    else
+        pp_label_radius(g.x, n, 6, 0, 1, &r0, 1, lab);
+    int64_t cnt[8] = {0}, csp[4] = {0};
+    for (int64_t i = 0; i < n; i++) {
+        cnt[lab[i]]++;
+        for (int j = 0; j < 4; j++)
+            csp[j] += g.pdg[i] == codes[j];
+    }
+    double worst = 0;
+    for (int r = 0; r < 2; r++) {
+        double mu = n * preg[r], sd = sqrt(n * preg[r] * (1 - preg[r]));
+        worst = fmax(worst, fabs((double)cnt[r] - mu) / sd);
+    }
+    if (expect_ok) {
+        ck_assert_msg(worst < 3, "region fractions off by %.1f sigma (%lld, %lld of %lld; "
+                      "expected %.4f, %.4f)", worst, (long long)cnt[0], (long long)cnt[1],
+                      (long long)n, preg[0], preg[1]);
+        for (int j = 0; j < 4; j++) {
+            double mu = n * psp[j], sd = sqrt(n * psp[j] * (1 - psp[j]));
+            ck_assert_msg(fabs((double)csp[j] - mu) < 3 * sd, "species %d: %lld, expected %.0f",
+                          codes[j], (long long)csp[j], mu);
+        }
+    } else { /* the control: x, y unconfined, an untrained model spills over */
+        ck_assert_msg(worst > 10, "unconfined model within %.1f sigma", worst);
+    }
+    free(lab);
+    ds_events_free(&g);
+    md_luxe_free(m);
+}
+
+START_TEST(t_luxe_regions_confined)
+{
+    ds_events ev;
+    ck_assert_int_eq(ds_toy_luxe(8000, 21, &ev), GS_OK);
+    char dir[64], a[128];
+    gs_test_tmpdir(dir, sizeof dir);
+    md_train_opts o = {0};
+    int stopped;
+    const struct { int mode, position, coords, uniform, ok; } cases[] = {
+        {1, 0, 0, 0, 1},   /* rings, region frames */
+        {1, 0, 2, 1, 1},   /* rings, local momenta, quantiles to U(0, 1) */
+        {2, 0, 0, 0, 1},   /* a rectangle and the rest, in pieces */
+        {1, 1, 0, 0, 0}};  /* control: x, y as they are */
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        md_luxe_cfg c;
+        small_cfg(&c, 40);
+        c.region_mode = cases[k].mode;
+        c.position = cases[k].position;
+        c.coords = cases[k].coords;
+        c.qt_output = cases[k].uniform;
+        c.min_steps = 1;
+        snprintf(a, sizeof a, "%s/r%zu", dir, k);
+        mkdir(a, 0777);
+        o.out_dir = a;
+        ck_assert_msg(md_luxe_train(&c, &ev, &o, &stopped) == GS_OK, "%s", gs_errmsg());
+        check_fractions(a, &c, cases[k].ok);
+    }
+    ds_events_free(&ev);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
 /* ---- tools ------------------------------------------------------------- */
 START_TEST(t_tools_train_sample)
 {
@@ -301,8 +458,19 @@ START_TEST(t_tools_train_sample)
                          "| grep -q train.lambda", b, dir, dir), 0);
     const char *small = "--set model.g_widths=16 --set model.d_widths=16 --set train.batch=32 "
                         "--set train.n_critic=1 --set train.kl_samples=200 --set split.min_rows=20";
+    /* fewer steps than sub-models: an error, no model; a budget under the floor: a warning */
+    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r0 --iters 2 %s "
+                         "2>%s/e0.txt", b, dir, dir, small, dir), 1);
+    ck_assert_int_eq(gs_test_run("grep -q 'untrained' %s/e0.txt && ! test -f %s/r0/model.h5",
+                         dir, dir), 0);
     ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --iters 16 %s "
-                         "2>/dev/null", b, dir, dir, small), 0);
+                         "2>%s/train.err", b, dir, dir, small, dir), 0);
+    /* it ends with the quality of each sub-model against its floor */
+    ck_assert_int_eq(gs_test_run("grep -q 'quality per sub-model' %s/train.err && "
+                                 "grep -q 'best/floor' %s/train.err", dir, dir), 0);
+    ck_assert_int_eq(gs_test_run("grep -q 'WARNING: sub-model .* under train.min_steps' "
+                                 "%s/train.err && grep -q '^# WARNING' %s/r/train.log", dir, dir),
+                     0);
     /* a second run must not overwrite the first */
     ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --iters 16 %s "
                          "2>/dev/null", b, dir, dir, small), 2);
@@ -527,14 +695,244 @@ START_TEST(t_sigkill_keeps_checkpoint)
                              dir, b, dir, dir, small, dir, dir, 2 + 3 * k, dir),
                          0);
         ck_assert_int_eq(gs_test_run("test -f %s/r/last.h5 && test -f %s/r/model.h5", dir, dir), 0);
-        /* the checkpoint on disk samples and resumes (the kill may leave a *.tmp.* file) */
+        /* the checkpoint on disk samples (it is a partial model: only when allowed)
+         * and resumes (the kill may leave a *.tmp.* file) */
         ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 -n 100 -o %s/g%d.h5 "
-                             "2>/dev/null", b, dir, dir, k), 0);
+                             "2>/dev/null", b, dir, dir, k), 1);
+        ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 -n 100 -o %s/g%d.h5 "
+                             "--allow-partial 2>/dev/null", b, dir, dir, k), 0);
         ck_assert_int_eq(gs_test_run("timeout -s KILL 2 %s/gansim-train luxe --data %s/d.h5 --out %s/r "
                              "--resume >/dev/null 2>&1; test -f %s/r/last.h5", b, dir, dir, dir),
                          0);
         ck_assert_int_eq(gs_test_run("h5ls %s/r/last.h5 >/dev/null", dir), 0);
     }
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+static int file_has(const char *path, const char *what)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, what) != NULL;
+}
+
+/* Ctrl-C / SIGTERM: the run saves, exits 130 / 143 (so `train && sample`
+ * stops), model.h5 says "partial" with the steps of every sub-model, and
+ * sampling refuses it unless --allow-partial (then it warns). */
+START_TEST(t_interrupt_marks_partial)
+{
+    const char *b = gs_test_bin();
+    char dir[64];
+    gs_test_tmpdir(dir, sizeof dir);
+    const char *small = "--set model.g_widths=16 --set model.d_widths=16 --set train.batch=32 "
+                        "--set train.n_critic=1 --set train.kl_samples=200 --set split.min_rows=20 "
+                        "--set train.ckpt_every=2 --set train.kl_every=5";
+    ck_assert_int_eq(gs_test_run("%s/gansim-datagen luxe -n 4000 --seed 3 -o %s/d.h5", b, dir), 0);
+    static const struct {
+        const char *sig;
+        int code;
+    } sigs[] = {{"INT", 130}, {"TERM", 143}};
+    /* --resume --iters N must give every sub-model at least the steps it
+     * already took, however many the run made before the signal arrived
+     * (a fast machine makes more): 200 (train.min_steps) plus those */
+    long long resume_to = 40;
+    for (int k = 0; k < 2; k++) {
+        /* start a run that cannot finish, wait for its first checkpoint, signal it */
+        ck_assert_int_eq(gs_test_run("rm -rf %s/r; (%s/gansim-train luxe --data %s/d.h5 "
+                                     "--out %s/r --iters 1000000 %s 2>%s/err & echo $! > %s/pid; "
+                                     "wait $!; echo $? > %s/rc) & "
+                                     "for i in $(seq 600); do [ -f %s/r/last.h5 ] && break; "
+                                     "sleep 0.1; done; kill -%s $(cat %s/pid); "
+                                     "for i in $(seq 600); do [ -f %s/rc ] && break; sleep 0.1; "
+                                     "done; test -f %s/rc",
+                                     dir, b, dir, dir, small, dir, dir, dir, dir, sigs[k].sig, dir,
+                                     dir, dir),
+                         0);
+        char p[256], want[16];
+        snprintf(p, sizeof p, "%s/rc", dir);
+        snprintf(want, sizeof want, "%d\n", sigs[k].code);
+        ck_assert_msg(file_has(p, want), "gansim-train after SIG%s: exit status is not %d",
+                      sigs[k].sig, sigs[k].code);
+        snprintf(p, sizeof p, "%s/err", dir);
+        ck_assert(file_has(p, "interrupted (SIG"));
+        ck_assert(file_has(p, "model.h5 is marked partial"));
+        gs_test_run("rm -f %s/rc", dir);
+        /* model.h5: state partial, and how far each sub-model got */
+        hid_t f;
+        snprintf(p, sizeof p, "%s/r/model.h5", dir);
+        ck_assert_int_eq(gs_h5_open(p, 0, &f), GS_OK);
+        char *state = NULL, *steps = NULL, *budget = NULL;
+        ck_assert_int_eq(gs_h5_attr_read_str(f, ".", "state", &state), GS_OK);
+        ck_assert_int_eq(gs_h5_attr_read_str(f, ".", "part_steps", &steps), GS_OK);
+        ck_assert_int_eq(gs_h5_attr_read_str(f, ".", "part_budget", &budget), GS_OK);
+        md_model_status ms;
+        ck_assert_int_eq(md_model_status_read(f, p, &ms), GS_OK);
+        gs_h5_close(f);
+        ck_assert_str_eq(state, "partial");
+        ck_assert_int_ge(ms.n_parts, 2);
+        ck_assert(ms.partial);
+        ck_assert_int_ge(ms.step, 2);
+        ck_assert_int_eq(ms.steps, 1000000);
+        resume_to = (long long)ms.n_parts * (200 + ms.step);
+        ck_assert_ptr_nonnull(strstr(ms.notes, "trained"));
+        free(state);
+        free(steps);
+        free(budget);
+        /* sampling refuses it, by name; the API too */
+        ck_assert_int_eq(gs_test_run("rm -f %s/g.h5; %s/gansim-sample --model %s/r/model.h5 "
+                                     "-n 50 -o %s/g.h5 2>%s/err", dir, b, dir, dir, dir), 1);
+        snprintf(p, sizeof p, "%s/err", dir);
+        ck_assert(file_has(p, "model.h5: a partial model: its training stopped after"));
+        snprintf(p, sizeof p, "%s/g.h5", dir);
+        ck_assert_int_ne(access(p, F_OK), 0);
+        md_model *m = NULL;
+        snprintf(p, sizeof p, "%s/r/model.h5", dir);
+        ck_assert_int_eq(md_model_open(p, &m), GS_ERR_STATE);
+        ck_assert_ptr_nonnull(strstr(gs_errmsg(), "a partial model"));
+        ck_assert_int_eq(md_model_open_ex(p, MD_OPEN_ALLOW_PARTIAL, &m), GS_OK);
+        md_model_close(m);
+        /* ... unless allowed, and then it says what is under-trained */
+        ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 -n 50 -o %s/g.h5 "
+                                     "--allow-partial 2>%s/err", b, dir, dir, dir), 0);
+        snprintf(p, sizeof p, "%s/err", dir);
+        ck_assert(file_has(p, "WARNING:"));
+        ck_assert(file_has(p, " steps"));
+    }
+    /* the interrupted run goes on and finishes: then model.h5 is final */
+    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --resume "
+                                 "--iters %lld 2>/dev/null", b, dir, dir, resume_to), 0);
+    ck_assert_int_eq(gs_test_run("h5dump -a state %s/r/model.h5 | grep -q '\"final\"'", dir), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 -n 50 -o %s/g.h5 "
+                                 "2>/dev/null", b, dir, dir), 0);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+/* --resume --iters N trains a finished run on to N steps in total, and
+ * gives what an uninterrupted run of N steps gives: the training state
+ * always, and the kept best model (model.h5) too when every evaluation
+ * point of the shorter run is one of the longer run's (train.kl_every 1
+ * here; otherwise the shorter run's final evaluation is one more candidate
+ * for the best). */
+START_TEST(t_resume_iters_continues)
+{
+    const char *b = gs_test_bin();
+    char dir[64];
+    gs_test_tmpdir(dir, sizeof dir);
+    ck_assert_int_eq(gs_test_run("%s/gansim-datagen luxe -n 3000 --seed 5 -o %s/d.h5", b, dir), 0);
+    for (int every = 1; every <= 3; every += 2) {
+        char small[512];
+        snprintf(small, sizeof small,
+                 "--set model.g_widths=16 --set model.d_widths=16 --set train.batch=32 "
+                 "--set train.n_critic=1 --set train.kl_samples=200 --set split.min_rows=50 "
+                 "--set train.ckpt_every=5 --set train.kl_every=%d", every);
+        ck_assert_int_eq(gs_test_run("rm -rf %s/s %s/c && %s/gansim-train luxe --data %s/d.h5 "
+                                     "--out %s/s --iters 40 %s 2>/dev/null",
+                                     dir, dir, b, dir, dir, small), 0);
+        ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/c --iters 20 "
+                                     "%s 2>/dev/null", b, dir, dir, small), 0);
+        /* finished at 20 steps; the old behaviour was to finish again in 0 s */
+        ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/c --resume "
+                                     "--iters 40 2>%s/err", b, dir, dir, dir), 0);
+        char p[256];
+        snprintf(p, sizeof p, "%s/c/train.log", dir);
+        ck_assert(file_has(p, "step=40 "));
+        if (every == 1) {
+            ck_assert_int_eq(gs_test_run("cmp -s %s/s/last.h5 %s/c/last.h5", dir, dir), 0);
+            ck_assert_int_eq(gs_test_run("cmp -s %s/s/model.h5 %s/c/model.h5", dir, dir), 0);
+        } else {
+            /* every sub-model's training state: generator, critic, optimizers, RNG */
+            for (int k = 0; k < 4; k++)
+                ck_assert_msg(gs_test_run("h5diff -q %s/s/last.h5 %s/c/last.h5 /sub%d/train/G "
+                                          "/sub%d/train/G && h5diff -q %s/s/last.h5 "
+                                          "%s/c/last.h5 /sub%d/train/D /sub%d/train/D && "
+                                          "h5diff -q %s/s/last.h5 %s/c/last.h5 /sub%d/train/rng "
+                                          "/sub%d/train/rng",
+                                          dir, dir, k, k, dir, dir, k, k, dir, dir, k, k) == 0,
+                              "sub%d: training state differs", k);
+        }
+    }
+    /* fewer steps than already taken: refused, files untouched */
+    ck_assert_int_eq(gs_test_run("cp %s/c/model.h5 %s/before.h5 && %s/gansim-train luxe "
+                                 "--data %s/d.h5 --out %s/c --resume --iters 10 2>%s/err",
+                                 dir, dir, b, dir, dir, dir), 1);
+    char p[256];
+    snprintf(p, sizeof p, "%s/err", dir);
+    ck_assert(file_has(p, "more than the"));
+    ck_assert_int_eq(gs_test_run("cmp -s %s/c/model.h5 %s/before.h5", dir, dir), 0);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+/* The TTY progress line shows "-" for the score until the first evaluation
+ * ("nan" read like a diverged run). */
+START_TEST(t_progress_dash_before_eval)
+{
+    if (gs_test_run("script -qec true /dev/null >/dev/null 2>&1") != 0)
+        return; /* no script(1) to give the tool a terminal */
+    const char *b = gs_test_bin();
+    char dir[64];
+    gs_test_tmpdir(dir, sizeof dir);
+    ck_assert_int_eq(gs_test_run("%s/gansim-datagen luxe -n 2000 --seed 5 -o %s/d.h5", b, dir), 0);
+    ck_assert_int_eq(gs_test_run("script -qec \"%s/gansim-train luxe --data %s/d.h5 --out %s/r "
+                                 "--iters 8 --set train.kl_every=4 --set split.min_rows=20 "
+                                 "--set model.g_widths=8 --set model.d_widths=8 "
+                                 "--set train.kl_samples=100\" %s/tty.txt >/dev/null 2>&1",
+                                 b, dir, dir, dir), 0);
+    char p[256];
+    snprintf(p, sizeof p, "%s/tty.txt", dir);
+    ck_assert(file_has(p, "KL        - (best        -)"));
+    ck_assert(!file_has(p, "nan"));
+    ck_assert(file_has(p, "(best   ")); /* numbers after the first evaluation */
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+/* A CSV with its own column names trains through --columns, --units and
+ * --particles-per-bx; they are stored with the run, so --resume reads the
+ * file the same way without them, and the model samples bunch crossings. */
+START_TEST(t_csv_import_train)
+{
+    const char *b = gs_test_bin();
+    char dir[64], p[256];
+    gs_test_tmpdir(dir, sizeof dir);
+    ds_events ev;
+    ck_assert_int_eq(ds_toy_luxe(3000, 9, &ev), GS_OK);
+    snprintf(p, sizeof p, "%s/d.csv", dir);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "X,Y,PX,PY,PZ,time,PID\n");
+    for (int64_t i = 0; i < ev.n; i++) {
+        for (int j = 0; j < 6; j++)
+            fprintf(f, "%.9g,", ev.x[i * 6 + j]);
+        fprintf(f, "%d\n", ev.pdg[i]);
+    }
+    fclose(f);
+    ds_events_free(&ev);
+    const char *small = "--set model.g_widths=8 --set model.d_widths=8 --set train.batch=32 "
+                        "--set train.n_critic=1 --set train.kl_samples=100 "
+                        "--set split.min_rows=20 --set train.kl_every=5";
+    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.csv --out %s/r --iters 10 %s "
+                                 "--columns x=X,y=Y,px=PX,py=PY,pz=PZ,t=time,pdg=PID "
+                                 "--units mm,mm,GeV,GeV,GeV,ns --particles-per-bx 1.2e4 "
+                                 "2>/dev/null", b, dir, dir, small), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.csv --out %s/r --resume "
+                                 "--iters 20 2>/dev/null", b, dir, dir), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 --bunch-crossings 2 "
+                                 "-o %s/s.h5 2>/dev/null", b, dir, dir), 0);
+    snprintf(p, sizeof p, "%s/s.h5", dir);
+    ck_assert_int_eq(ds_events_read(p, NULL, &ev), GS_OK);
+    ck_assert_str_eq(ev.columns[5], "t");
+    ck_assert_str_eq(ev.units[5], "ns");
+    ck_assert_double_eq(ev.particles_per_bx, 1.2e4);
+    ck_assert_ptr_nonnull(ev.pdg);
+    ds_events_free(&ev);
     gs_test_rmdir(dir);
 }
 END_TEST
@@ -549,12 +947,18 @@ static Suite *luxe_suite(void)
     tcase_add_test(tc, t_weighted_sampler);
     tcase_add_test(tc, t_luxe_train_resume_sample);
     tcase_add_test(tc, t_luxe_bad_config);
+    tcase_add_test(tc, t_step_budget);
+    tcase_add_test(tc, t_luxe_regions_confined);
     tcase_add_test(tc, t_tools_train_sample);
     tcase_add_test(tc, t_wgan_nan_stops);
     tcase_add_test(tc, t_wgan_shards_match);
     tcase_add_test(tc, t_wgan_shards_no_malloc);
     tcase_add_test(tc, t_generate_context_independent);
     tcase_add_test(tc, t_sigkill_keeps_checkpoint);
+    tcase_add_test(tc, t_interrupt_marks_partial);
+    tcase_add_test(tc, t_resume_iters_continues);
+    tcase_add_test(tc, t_progress_dash_before_eval);
+    tcase_add_test(tc, t_csv_import_train);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -530,6 +530,327 @@ START_TEST(test_compare_images)
 }
 END_TEST
 
+
+/* The O2 map against a transcription of O2's own loop (AliceO2,
+ * Detectors/ZDC/fastsimulation/src/Processors.cxx, processors::calculateChannels,
+ * 44 x 44 only, the exp(x) - 1 of the model output left out): i is the row. */
+static void o2_calculate_channels(const float *img, double ch[5])
+{
+    for (int k = 0; k < 5; k++)
+        ch[k] = 0;
+    for (int i = 0; i < 44; i++)
+        for (int j = 0; j < 44; j++) {
+            double v = img[j + i * 44];
+            if (i % 2 == j % 2) {
+                if (i < 22 && j < 22)
+                    ch[0] += v;
+                else if (i < 22 && j >= 22)
+                    ch[1] += v;
+                else if (i >= 22 && j < 22)
+                    ch[2] += v;
+                else if (i >= 22 && j >= 22)
+                    ch[3] += v;
+            } else {
+                ch[4] += v;
+            }
+        }
+}
+
+START_TEST(test_zdc_o2_map)
+{
+    /* 4x4 by hand, pixel = 1 + row*4 + col: even (r+c) cells per quadrant
+     * top-left (0,0)=1,(1,1)=6 -> ch1 = 7; top-right (0,2)=3,(1,3)=8 -> ch2 = 11;
+     * bottom-left (2,0)=9,(3,1)=14 -> ch3 = 23; bottom-right (2,2)=11,(3,3)=16 -> ch4 = 27 */
+    float img[16];
+    for (int i = 0; i < 16; i++)
+        img[i] = (float)(i + 1);
+    double ch[5], tot;
+    ck_assert_int_eq(mt_zdc_features_map(MT_ZDC_MAP_O2, img, 1, 4, 4, ch, &tot, NULL, NULL),
+                     GS_OK);
+    ck_assert_close(ch[0], 7, 0, 0);
+    ck_assert_close(ch[1], 11, 0, 0);
+    ck_assert_close(ch[2], 23, 0, 0);
+    ck_assert_close(ch[3], 27, 0, 0);
+    ck_assert_close(ch[4], 68, 0, 0);
+    ck_assert_close(tot, 136, 0, 0);
+    /* the opposite colouring of the research map, on any shape */
+    const int64_t shapes[3][2] = {{44, 44}, {56, 30}, {7, 5}};
+    for (int s = 0; s < 3; s++)
+        for (int64_t r = 0; r < shapes[s][0]; r++)
+            for (int64_t c = 0; c < shapes[s][1]; c++) {
+                int a = mt_zdc_channel_map(MT_ZDC_MAP_RESEARCH, shapes[s][0], shapes[s][1], r, c);
+                int b = mt_zdc_channel_map(MT_ZDC_MAP_O2, shapes[s][0], shapes[s][1], r, c);
+                ck_assert_int_eq(a, mt_zdc_channel(shapes[s][0], shapes[s][1], r, c));
+                ck_assert(a >= 1 && a <= 5 && b >= 1 && b <= 5);
+                ck_assert_int_eq(a == 5, b != 5);
+            }
+    ck_assert_int_eq(mt_zdc_channel_map(MT_ZDC_MAP_O2, 4, 4, 4, 0), 0);
+    /* random 44x44 images: the same five sums as O2's loop */
+    gs_rng rng;
+    gs_rng_seed(&rng, 23);
+    const int n = 40;
+    float *im = malloc((size_t)n * 44 * 44 * sizeof *im);
+    double *chs = malloc((size_t)n * 5 * sizeof *chs);
+    gs_rng_fill_uniform(&rng, im, n * 44 * 44, 0, 50);
+    ck_assert_int_eq(mt_zdc_features_map(MT_ZDC_MAP_O2, im, n, 44, 44, chs, NULL, NULL, NULL),
+                     GS_OK);
+    for (int i = 0; i < n; i++) {
+        double ref[5];
+        o2_calculate_channels(im + i * 44 * 44, ref);
+        for (int k = 0; k < 5; k++)
+            ck_assert_close(chs[i * 5 + k], ref[k], 1e-12, 1e-9);
+    }
+    /* names */
+    mt_zdc_map m = MT_ZDC_MAP_RESEARCH;
+    ck_assert_int_eq(mt_zdc_map_parse("o2", &m), GS_OK);
+    ck_assert_int_eq(m, MT_ZDC_MAP_O2);
+    ck_assert_str_eq(mt_zdc_map_name(m), "o2");
+    ck_assert_int_eq(mt_zdc_map_parse("research", &m), GS_OK);
+    ck_assert_int_eq(m, MT_ZDC_MAP_RESEARCH);
+    ck_assert_int_eq(mt_zdc_map_parse("alice", &m), GS_ERR_ARG);
+    ck_assert_int_eq(mt_zdc_features_map((mt_zdc_map)7, im, 1, 44, 44, chs, NULL, NULL, NULL),
+                     GS_ERR_ARG);
+    /* light on the even cells only: research puts it all in channel 5, o2 none;
+     * compared against empty images the mean channel W1 is the same (the total
+     * / 5) but its split differs */
+    memset(im, 0, 2 * 44 * 44 * sizeof *im);
+    for (int r = 0; r < 44; r++)
+        for (int c = r % 2; c < 44; c += 2)
+            im[r * 44 + c] = 1.0f;
+    mt_image_metrics a, b;
+    ck_assert_int_eq(mt_compare_images_map(MT_ZDC_MAP_RESEARCH, im, 1, im + 44 * 44, 1, 44, 44,
+                                           &a), GS_OK);
+    ck_assert_int_eq(mt_compare_images_map(MT_ZDC_MAP_O2, im, 1, im + 44 * 44, 1, 44, 44, &b),
+                     GS_OK);
+    ck_assert_close(a.ch_w1[4], 968, 0, 0);
+    ck_assert_close(b.ch_w1[4], 0, 0, 0);
+    for (int k = 0; k < 4; k++) {
+        ck_assert_close(a.ch_w1[k], 0, 0, 0);
+        ck_assert_close(b.ch_w1[k], 242, 0, 0);
+    }
+    free(im);
+    free(chs);
+}
+END_TEST
+
+/* ---- significance, AUC, rank correlation (values from scipy / sklearn) ---- */
+START_TEST(test_kolmogorov_chi2_known)
+{
+    /* scipy.special.kolmogorov; scipy.stats.chi2.sf */
+    ck_assert_close(mt_kolmogorov_sf(0.5), 0.96394524, 1e-8, 0);
+    ck_assert_close(mt_kolmogorov_sf(1.0), 0.26999967, 1e-8, 0);
+    ck_assert_close(mt_kolmogorov_sf(1.5), 0.02221796, 1e-8, 0);
+    ck_assert_close(mt_kolmogorov_sf(0.1), 1.0, 1e-12, 0);
+    ck_assert_close(mt_kolmogorov_sf(0), 1.0, 0, 0);
+    ck_assert(isnan(mt_kolmogorov_sf(NAN)));
+    for (double z = 0.05; z < 3; z += 0.05) /* a survival function falls */
+        ck_assert(mt_kolmogorov_sf(z + 0.05) <= mt_kolmogorov_sf(z));
+    /* KS p-value: the asymptotic form at en = n1 n2/(n1 + n2) */
+    ck_assert_close(mt_ks_pvalue(0.01, 20000, 20000), mt_kolmogorov_sf(1.0), 1e-15, 0);
+    ck_assert(isnan(mt_ks_pvalue(0.1, 0, 10)));
+    ck_assert_close(mt_chi2_pvalue(3.84, 1), 5.00435212e-02, 0, 1e-7);
+    ck_assert_close(mt_chi2_pvalue(99, 99), 4.81096912e-01, 0, 1e-7);
+    ck_assert_close(mt_chi2_pvalue(150, 99), 7.20445396e-04, 0, 1e-7);
+    ck_assert_close(mt_chi2_pvalue(0.5, 3), 9.18891412e-01, 0, 1e-7);
+    ck_assert(isnan(mt_chi2_pvalue(1, 0)));
+}
+END_TEST
+
+START_TEST(test_auc_known)
+{
+    /* sklearn.metrics.roc_auc_score: 2/3 and, weighted, 0.58333 (ties at 0.4) */
+    double sc[6] = {0.1, 0.4, 0.35, 0.8, 0.4, 0.4}, w[6] = {1, 2, 1, 0.5, 3, 1};
+    uint8_t y[6] = {0, 0, 1, 1, 1, 0};
+    double auc;
+    ck_assert_int_eq(mt_auc(sc, y, NULL, 6, &auc), GS_OK);
+    ck_assert_close(auc, 2.0 / 3.0, 1e-15, 0);
+    ck_assert_int_eq(mt_auc(sc, y, w, 6, &auc), GS_OK);
+    ck_assert_close(auc, 0.5833333333333333, 1e-15, 0);
+    /* perfect, reversed, uninformative (all tied) */
+    double s2[4] = {1, 2, 3, 4};
+    uint8_t y2[4] = {0, 0, 1, 1}, y3[4] = {1, 1, 0, 0};
+    ck_assert_int_eq(mt_auc(s2, y2, NULL, 4, &auc), GS_OK);
+    ck_assert_close(auc, 1.0, 0, 0);
+    ck_assert_int_eq(mt_auc(s2, y3, NULL, 4, &auc), GS_OK);
+    ck_assert_close(auc, 0.0, 0, 0);
+    double s4[4] = {-0.0, 0.0, 0.0, -0.0}; /* signed zeros are one score */
+    ck_assert_int_eq(mt_auc(s4, y2, NULL, 4, &auc), GS_OK);
+    ck_assert_close(auc, 0.5, 0, 0);
+    /* errors: one class, a NaN score, a bad label */
+    uint8_t one[4] = {1, 1, 1, 1}, bad[4] = {0, 1, 2, 0};
+    ck_assert_int_eq(mt_auc(s2, one, NULL, 4, &auc), GS_ERR_ARG);
+    ck_assert_int_eq(mt_auc(s2, bad, NULL, 4, &auc), GS_ERR_ARG);
+    double sn[4] = {1, NAN, 2, 3};
+    ck_assert_int_eq(mt_auc(sn, y2, NULL, 4, &auc), GS_ERR_NUMERIC);
+    ck_assert_close(mt_auc_sigma0(100, 100), sqrt(201.0 / 120000.0), 1e-15, 0);
+}
+END_TEST
+
+START_TEST(test_rank_corr)
+{
+    /* scipy.stats.spearmanr with ties: -0.88235294 */
+    float x[12] = {1, 5, 2, 3, 2, 4, 3, 1, 5, 1, 4, 2};
+    double c[4];
+    ck_assert_int_eq(mt_rank_corr(x, NULL, 6, 2, c), GS_OK);
+    ck_assert_close(c[1], -0.8823529411764706, 1e-6, 0);
+    ck_assert_close(c[2], c[1], 0, 0);
+    ck_assert_close(c[0], 1, 0, 0);
+    /* invariant under monotone maps: y = exp(3x) ranks like x */
+    enum { N = 1000 };
+    static float t[N * 3];
+    gs_rng r;
+    gs_rng_seed(&r, 4);
+    for (int i = 0; i < N; i++) {
+        t[3 * i] = (float)gs_rng_normal(&r);
+        t[3 * i + 1] = expf(3 * t[3 * i]);
+        t[3 * i + 2] = -t[3 * i] * t[3 * i] * t[3 * i];
+    }
+    double m[9];
+    ck_assert_int_eq(mt_rank_corr(t, NULL, N, 3, m), GS_OK);
+    ck_assert_close(m[1], 1, 1e-6, 0);
+    ck_assert_close(m[2], -1, 1e-6, 0);
+    /* integer weights = repeated rows */
+    float a[6] = {1, 2, 2, 1, 3, 3}, aw[3] = {2, 1, 1};
+    float rep[8] = {1, 2, 1, 2, 2, 1, 3, 3};
+    double ca[4], cr[4];
+    ck_assert_int_eq(mt_rank_corr(a, aw, 3, 2, ca), GS_OK);
+    ck_assert_int_eq(mt_rank_corr(rep, NULL, 4, 2, cr), GS_OK);
+    ck_assert_close(ca[1], cr[1], 1e-6, 0);
+    ck_assert_int_eq(mt_rank_corr(a, NULL, 1, 2, ca), GS_ERR_ARG);
+    float bad[4] = {1, NAN, 2, 3};
+    ck_assert_int_eq(mt_rank_corr(bad, NULL, 2, 2, ca), GS_ERR_NUMERIC);
+}
+END_TEST
+
+START_TEST(test_pdg)
+{
+    double m = -1;
+    ck_assert(mt_pdg_mass(2112, &m));
+    ck_assert_close(m, 0.93956542052, 1e-12, 0);
+    ck_assert(mt_pdg_mass(22, &m));
+    ck_assert_close(m, 0, 0, 0);
+    ck_assert(mt_pdg_mass(-11, &m));
+    ck_assert_close(m, 0.51099895e-3, 1e-15, 0);
+    m = 7;
+    ck_assert(!mt_pdg_mass(999999, &m));
+    ck_assert_close(m, 7, 0, 0); /* untouched */
+    ck_assert_str_eq(mt_pdg_name(2112), "n");
+    ck_assert_str_eq(mt_pdg_name(-11), "e+");
+    ck_assert_ptr_null(mt_pdg_name(12345));
+}
+END_TEST
+
+START_TEST(test_binning_auto)
+{
+    enum { N = 10000 };
+    static float x[N];
+    mt_binning b;
+    /* decades: log bins */
+    for (int i = 0; i < N; i++)
+        x[i] = powf(10, 8.0f * (float)i / N);
+    ck_assert_int_eq(mt_binning_auto(&b, x, N, 50, 0.001, 0.999, 1000), GS_OK);
+    ck_assert_int_eq(b.scale, MT_SCALE_LOG);
+    ck_assert_int_eq(mt_binning_auto(&b, x, N, 50, 0.001, 0.999, 0), GS_OK);
+    ck_assert_int_eq(b.scale, MT_SCALE_LINEAR); /* log_range 0: always linear */
+    /* half zeros, the rest over decades: log bins from the positive part */
+    for (int i = 0; i < N / 2; i++)
+        x[i] = 0;
+    ck_assert_int_eq(mt_binning_auto(&b, x, N, 50, 0.001, 0.999, 1000), GS_OK);
+    ck_assert_int_eq(b.scale, MT_SCALE_LOG);
+    ck_assert(b.lo > 0);
+    /* counts 0..2000: integers get no log bins narrower than 1 */
+    for (int i = 0; i < N; i++)
+        x[i] = (float)(i % 3 == 0 ? 0 : (i % 2000) + 1);
+    ck_assert_int_eq(mt_binning_auto(&b, x, N, 100, 0.001, 0.999, 1000), GS_OK);
+    ck_assert_int_eq(b.scale, MT_SCALE_LINEAR);
+    /* negative values: linear */
+    for (int i = 0; i < N; i++)
+        x[i] = (float)(i - N / 2);
+    ck_assert_int_eq(mt_binning_auto(&b, x, N, 50, 0.001, 0.999, 1000), GS_OK);
+    ck_assert_int_eq(b.scale, MT_SCALE_LINEAR);
+}
+END_TEST
+
+/* the floor beside the comparison: same answers as two plain comparisons */
+START_TEST(test_compare_floor)
+{
+    enum { N = 20000 };
+    static float a[N], b[N], c[N], w[N];
+    gs_rng r;
+    gs_rng_seed(&r, 31);
+    gs_rng_fill_normal(&r, a, N, 0, 1);
+    gs_rng_fill_normal(&r, b, N, 0, 1);
+    gs_rng_fill_normal(&r, c, N, 0.3f, 1);
+    gs_rng_fill_uniform(&r, w, N, 0.5f, 1.5f);
+    mt_compare_opts o = mt_compare_defaults();
+    mt_feature_metrics g, f, g1, f1;
+    ck_assert_int_eq(mt_compare_1d_floor(a, NULL, N, b, NULL, N, c, NULL, N, &o, &g, &f), GS_OK);
+    ck_assert_int_eq(mt_compare_1d(a, NULL, N, c, NULL, N, &o, &g1), GS_OK);
+    ck_assert_int_eq(mt_compare_1d(a, NULL, N, b, NULL, N, &o, &f1), GS_OK);
+    ck_assert_close(g.kl, g1.kl, 0, 0);
+    ck_assert_close(g.w1, g1.w1, 0, 0);
+    ck_assert_close(f.ks, f1.ks, 0, 0);
+    ck_assert_close(f.chi2_ndf, f1.chi2_ndf, 0, 0);
+    /* same truth: χ²/ndf near 1, KS p not small; shifted by 0.3 σ: far off */
+    ck_assert(f.chi2_ndf > 0.6 && f.chi2_ndf < 1.5);
+    ck_assert(f.ks_p > 0.001);
+    ck_assert(g.chi2_ndf > 5 && g.ks_p < 1e-10 && g.kl > 5 * f.kl);
+    ck_assert_int_eq(f.ndf, 99);
+    /* weights: the weighted χ² form, still near 1 for the same truth */
+    ck_assert_int_eq(mt_compare_1d_floor(a, w, N, b, w, N, c, w, N, &o, &g, &f), GS_OK);
+    ck_assert(f.chi2_ndf > 0.6 && f.chi2_ndf < 1.5);
+    ck_assert(g.chi2_ndf > 5);
+    ck_assert_int_eq(mt_compare_1d_floor(a, NULL, N, b, NULL, 0, c, NULL, N, &o, &g, &f),
+                     GS_ERR_ARG);
+}
+END_TEST
+
+/* 2-D KL sees a correlation that every 1-D metric misses */
+START_TEST(test_compare_2d)
+{
+    enum { N = 40000 };
+    static float x[N], y[N], x2[N], y2[N], xd[N], yd[N];
+    gs_rng r;
+    gs_rng_seed(&r, 12);
+    for (int i = 0; i < N; i++) {
+        double u = gs_rng_normal(&r), v = gs_rng_normal(&r), s = gs_rng_normal(&r);
+        x[i] = (float)u;
+        y[i] = (float)(0.9 * u + 0.436 * v);
+        u = gs_rng_normal(&r), v = gs_rng_normal(&r);
+        x2[i] = (float)u;
+        y2[i] = (float)(0.9 * u + 0.436 * v);
+        /* same marginals, no correlation */
+        xd[i] = (float)gs_rng_normal(&r);
+        yd[i] = (float)s;
+    }
+    mt_binning bx, by;
+    ck_assert_int_eq(mt_binning_auto(&bx, x, N, 30, 0.001, 0.999, 0), GS_OK);
+    ck_assert_int_eq(mt_binning_auto(&by, y, N, 30, 0.001, 0.999, 0), GS_OK);
+    mt_pair_metrics g, f;
+    ck_assert_int_eq(mt_compare_2d_floor(&bx, &by, x, y, NULL, N, x2, y2, NULL, N, xd, yd, NULL,
+                                         N, MT_EPS_DEFAULT, &g, &f), GS_OK);
+    ck_assert(g.kl > 10 * f.kl);
+    ck_assert(f.chi2_ndf < 1.5 && g.chi2_ndf > 10);
+    mt_feature_metrics m1, f1;
+    ck_assert_int_eq(mt_compare_1d_floor(x, NULL, N, x2, NULL, N, xd, NULL, N, NULL, &m1, &f1),
+                     GS_OK);
+    ck_assert(m1.kl < 3 * f1.kl + 1e-3); /* the marginal alone is at the floor */
+    /* identical samples: zero */
+    ck_assert_int_eq(mt_compare_2d_floor(&bx, &by, x, y, NULL, N, NULL, NULL, NULL, 0, x, y, NULL,
+                                         N, MT_EPS_DEFAULT, &g, NULL), GS_OK);
+    ck_assert_close(g.kl, 0, 1e-12, 0);
+    /* weighted 2-D histogram: Σw² per cell */
+    float px[3] = {0.1f, 0.1f, 0.9f}, py[3] = {0.1f, 0.1f, 0.9f}, pw[3] = {2, 3, 1};
+    mt_binning u;
+    mt_binning_linear(&u, 0, 1, 2);
+    double cnt[4], s2[4];
+    ck_assert_int_eq(mt_hist2d_w2(&u, &u, MT_FLOW_DROP, px, py, pw, 3, cnt, s2, NULL), GS_OK);
+    ck_assert_close(cnt[0], 5, 0, 0);
+    ck_assert_close(s2[0], 13, 0, 0);
+    ck_assert_close(s2[3], 1, 0, 0);
+}
+END_TEST
+
 static Suite *hist_suite(void)
 {
     Suite *s = suite_create("metrics-hist");
@@ -568,6 +889,7 @@ static Suite *zdc_suite(void)
     TCase *tc = tcase_create("zdc");
     tcase_add_test(tc, test_zdc_hand_4x4);
     tcase_add_test(tc, test_zdc_partition);
+    tcase_add_test(tc, test_zdc_o2_map);
     tcase_add_test(tc, test_max_pixel_ties);
     suite_add_tcase(s, tc);
     return s;
@@ -580,8 +902,23 @@ static Suite *compare_suite(void)
     tcase_add_test(tc, test_compare_1d);
     tcase_add_test(tc, test_compare_table_mask);
     tcase_add_test(tc, test_compare_images);
+    tcase_add_test(tc, test_compare_floor);
+    tcase_add_test(tc, test_compare_2d);
+    tcase_add_test(tc, test_binning_auto);
     suite_add_tcase(s, tc);
     return s;
 }
 
-GS_TEST_MAIN(hist_suite, sample_suite, zdc_suite, compare_suite)
+static Suite *stats_suite(void)
+{
+    Suite *s = suite_create("metrics-stats");
+    TCase *tc = tcase_create("stats");
+    tcase_add_test(tc, test_kolmogorov_chi2_known);
+    tcase_add_test(tc, test_auc_known);
+    tcase_add_test(tc, test_rank_corr);
+    tcase_add_test(tc, test_pdg);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+GS_TEST_MAIN(hist_suite, sample_suite, zdc_suite, compare_suite, stats_suite)

@@ -328,6 +328,165 @@ START_TEST(test_cylindrical)
 }
 END_TEST
 
+/* Region frames: round trip, and every model-space value maps into the
+ * region exactly (as pp_label_radius / pp_label_rects see it). */
+START_TEST(test_region_frames)
+{
+    ds_events ev;
+    ck_assert_int_eq(ds_toy_luxe(20000, 3, &ev), GS_OK);
+    const pp_frame_cols c = {0, 1, 2, 3};
+    pp_frame ring = {.kind = PP_FRAME_POLAR, .r_lo = 500, .r_hi = INFINITY, .local_p = 1};
+    /* the toy halo sits at x < 0: the seam goes to the other side */
+    ring.phi0 = pp_frame_fit_phi0(ev.x, ev.n, 6, 0, 1);
+    ck_assert_double_gt(fabs(ring.phi0), 2.0);
+    float *t = malloc((size_t)(ev.n * 6) * sizeof *t);
+    memcpy(t, ev.x, (size_t)(ev.n * 6) * sizeof *t);
+    pp_frame_forward(&ring, &c, t, ev.n, 6);
+    for (int64_t i = 0; i < ev.n; i++) {
+        const float *a = ev.x + i * 6, *b = t + i * 6;
+        ck_assert_float_eq_tol(b[0], hypot(a[0], a[1]), 1e-3);
+        ck_assert(b[1] > -M_PI - 1e-6 && b[1] <= M_PI + 1e-6);
+        /* p_r, p_phi keep the transverse momentum */
+        ck_assert_float_eq_tol(hypot(b[2], b[3]), hypot(a[2], a[3]), 1e-5 + 1e-5 * hypot(a[2], a[3]));
+    }
+    pp_frame keep = ring;
+    keep.r_lo = 0; /* the round trip of every row, whatever its radius */
+    pp_frame_inverse(&keep, &c, t, ev.n, 6);
+    double worst = 0;
+    for (int64_t i = 0; i < ev.n; i++)
+        for (int j = 0; j < 4; j++)
+            worst = fmax(worst, fabs(t[i * 6 + j] - ev.x[i * 6 + j]) /
+                                    (j < 2 ? 1 + hypot(ev.x[i * 6], ev.x[i * 6 + 1])
+                                           : 1e-3 + hypot(ev.x[i * 6 + 2], ev.x[i * 6 + 3])));
+    ck_assert_double_lt(worst, 1e-5);
+    /* confinement: values at and beyond the ring's edges land inside it */
+    pp_frame r2 = {.kind = PP_FRAME_POLAR, .r_lo = 500, .r_hi = 1000, .phi0 = 0.3};
+    gs_rng g;
+    gs_rng_seed(&g, 5);
+    const int64_t n = 200000;
+    float *u = malloc((size_t)(n * 2) * sizeof *u);
+    for (int64_t i = 0; i < n; i++) {
+        double k = gs_rng_uniform(&g);
+        u[2 * i] = (float)(k < 0.3 ? 500.0 : k < 0.6 ? 999.99999 : k < 0.7 ? 1000.0 : 400 + 700 * gs_rng_uniform(&g));
+        u[2 * i + 1] = (float)(2 * M_PI * gs_rng_uniform(&g) - M_PI);
+    }
+    const pp_frame_cols c2 = {0, 1, -1, -1};
+    pp_frame_inverse(&r2, &c2, u, n, 2);
+    const double radii[2] = {500, 1000};
+    int32_t *lab = malloc((size_t)n * sizeof *lab);
+    pp_label_radius(u, n, 2, 0, 1, radii, 2, lab);
+    int64_t out = 0;
+    for (int64_t i = 0; i < n; i++)
+        out += lab[i] != 1;
+    ck_assert_int_eq(out, 0);
+    /* a box: open sides stay open, closed ones are kept strictly */
+    pp_frame bx = {.kind = PP_FRAME_BOX, .box = {-1700, 500, -INFINITY, 500}};
+    float v[8] = {-1700, 0, 500, 500, -5000, -1e30f, 0, 499.99999f};
+    pp_frame_inverse(&bx, &c2, v, 4, 2);
+    pp_label_rects(v, 4, 2, 0, 1, &bx.box, 1, lab);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(lab[i], 0);
+    ck_assert_float_eq(v[5], -1e30f); /* nothing to guard on the open side */
+    free(u);
+    free(lab);
+    free(t);
+    ds_events_free(&ev);
+}
+END_TEST
+
+START_TEST(test_frame_io)
+{
+    char path[192];
+    snprintf(path, sizeof path, "%s/frame.h5", dir);
+    pp_frame a = {.kind = PP_FRAME_POLAR, .r_lo = 300, .r_hi = INFINITY, .phi0 = -2.5,
+                  .local_p = 1}, b;
+    hid_t f, g;
+    ck_assert_int_eq(gs_h5_create(path, &f), GS_OK);
+    ck_assert_int_eq(gs_h5_group_create(f, "s", &g), GS_OK);
+    ck_assert_int_eq(pp_frame_save(&a, g), GS_OK);
+    H5Gclose(g);
+    ck_assert_int_eq(gs_h5_group_create(f, "old", &g), GS_OK); /* no frame attributes */
+    H5Gclose(g);
+    ck_assert_int_eq(gs_h5_close(f), GS_OK);
+    ck_assert_int_eq(gs_h5_open(path, 0, &f), GS_OK);
+    ck_assert_int_eq(gs_h5_group_open(f, "s", &g), GS_OK);
+    ck_assert_int_eq(pp_frame_load(&b, g), GS_OK);
+    H5Gclose(g);
+    ck_assert_int_eq(b.kind, PP_FRAME_POLAR);
+    ck_assert_double_eq(b.r_lo, 300);
+    ck_assert(isinf(b.r_hi));
+    ck_assert_double_eq(b.phi0, -2.5);
+    ck_assert_int_eq(b.local_p, 1);
+    ck_assert_int_eq(gs_h5_group_open(f, "old", &g), GS_OK);
+    ck_assert_int_eq(pp_frame_load(&b, g), GS_OK);
+    H5Gclose(g);
+    ck_assert_int_eq(b.kind, PP_FRAME_NONE);
+    gs_h5_close(f);
+    unlink(path);
+}
+END_TEST
+
+/* Rectangles into pieces: each piece lies in one region, the pieces cover
+ * the plane, and pp_label_pieces agrees with pp_label_rects. */
+START_TEST(test_rect_pieces)
+{
+    pp_rect r[3], pc[64];
+    int32_t reg[64];
+    ck_assert_int_eq(pp_rect_parse("-1700<x<500,y<500", &r[0]), GS_OK);
+    int np = 0;
+    ck_assert_int_eq(pp_rect_pieces(r, 1, pc, reg, 64, &np), GS_OK);
+    ck_assert_int_eq(np, 4); /* the rectangle, and the rest as left, top, right */
+    int nrest = 0;
+    for (int k = 0; k < np; k++)
+        nrest += reg[k] == 1;
+    ck_assert_int_eq(nrest, 3);
+    /* overlapping rectangles: the second loses what the first holds */
+    ck_assert_int_eq(pp_rect_parse("0<x<10,0<y<10", &r[0]), GS_OK);
+    ck_assert_int_eq(pp_rect_parse("5<x<20,5<y<20", &r[1]), GS_OK);
+    ck_assert_int_eq(pp_rect_parse("x<-3", &r[2]), GS_OK);
+    ck_assert_int_eq(pp_rect_pieces(r, 3, pc, reg, 64, &np), GS_OK);
+    ck_assert_int_gt(np, 3);
+    gs_rng g;
+    gs_rng_seed(&g, 9);
+    const int64_t n = 20000;
+    float *t = malloc((size_t)(2 * n) * sizeof *t);
+    for (int64_t i = 0; i < n; i++) {
+        t[2 * i] = (float)(40 * gs_rng_uniform(&g) - 15);
+        t[2 * i + 1] = (float)(40 * gs_rng_uniform(&g) - 15);
+        if (i % 7 == 0)
+            t[2 * i] = (float)(5 * (i % 5)); /* on the edges too */
+    }
+    int32_t *la = malloc((size_t)n * sizeof *la), *lb = malloc((size_t)n * sizeof *lb);
+    pp_label_rects(t, n, 2, 0, 1, r, 3, la);
+    pp_label_pieces(t, n, 2, 0, 1, r, 3, pc, reg, np, lb);
+    for (int64_t i = 0; i < n; i++) {
+        ck_assert_int_ge(lb[i], 0);
+        ck_assert_int_eq(reg[lb[i]], la[i]);
+        const pp_rect *q = &pc[lb[i]];
+        ck_assert(t[2 * i] >= q->xmin && t[2 * i] <= q->xmax && t[2 * i + 1] >= q->ymin &&
+                  t[2 * i + 1] <= q->ymax);
+    }
+    /* every piece's interior is in its region: its centre (or a point of it) labels so */
+    for (int k = 0; k < np; k++) {
+        double lo[2] = {pc[k].xmin, pc[k].ymin}, hi[2] = {pc[k].xmax, pc[k].ymax}, m[2];
+        for (int a = 0; a < 2; a++)
+            m[a] = isinf(lo[a]) && isinf(hi[a]) ? 0
+                   : isinf(lo[a])               ? hi[a] - 1
+                   : isinf(hi[a])               ? lo[a] + 1
+                                                : 0.5 * (lo[a] + hi[a]);
+        const double cx = m[0], cy = m[1];
+        float p[2] = {(float)cx, (float)cy};
+        int32_t l;
+        pp_label_rects(p, 1, 2, 0, 1, r, 3, &l);
+        ck_assert_int_eq(l, reg[k]);
+    }
+    ck_assert_int_eq(pp_rect_pieces(r, 3, pc, reg, 2, &np), GS_ERR_ARG); /* no room */
+    free(t);
+    free(la);
+    free(lb);
+}
+END_TEST
+
 START_TEST(test_regions_species)
 {
     pp_rect r[2];
@@ -459,6 +618,9 @@ static Suite *pp_suite(void)
     tcase_add_test(tc, test_log);
     tcase_add_test(tc, test_cylindrical);
     tcase_add_test(tc, test_regions_species);
+    tcase_add_test(tc, test_region_frames);
+    tcase_add_test(tc, test_frame_io);
+    tcase_add_test(tc, test_rect_pieces);
     tcase_add_test(tc, test_prep_tool);
     suite_add_tcase(s, tc);
     return s;

@@ -98,7 +98,7 @@ static int toy_step(md_run *run, int k, md_losses *out)
     nn_tensor *th = s->ps[k].p[0];
     const double noisy = toy_target[k] + 0.1 * gs_rng_normal(&s->rng);
     th->grad[0] = (float)(th->data[0] - noisy);
-    int rc = md_run_reduce(run, &s->ps[k]);
+    int rc = md_run_reduce(run, &s->ps[k], NULL, 0);
     s->reduced++;
     th->data[0] -= (float)c->lr * th->grad[0];
     *out = (md_losses){1, {fabs(th->data[0] - noisy)}};
@@ -307,8 +307,10 @@ typedef struct {
     int stop_on;
 } fake_comm;
 
-static int fake_reduce(void *ud, nn_params *ps)
+static int fake_reduce(void *ud, nn_params *ps, float *extra, int n_extra)
 {
+    (void)extra;
+    (void)n_extra;
     fake_comm *c = ud;
     c->calls++;
     ps->p[0]->grad[0] = 0; /* "the other ranks cancel it": no update at all */
@@ -318,7 +320,8 @@ static int fake_reduce(void *ud, nn_params *ps)
 static int fake_any(void *ud, int flag)
 {
     fake_comm *c = ud;
-    return ++c->any_calls == c->stop_on || flag;
+    /* another rank's SIGTERM at call stop_on: the largest flag wins */
+    return ++c->any_calls == c->stop_on ? 15 : flag;
 }
 
 START_TEST(t_driver_parallel_hooks)
@@ -342,7 +345,7 @@ START_TEST(t_driver_parallel_hooks)
     o.par.rank = 1;
     comm = (fake_comm){0, 0, 7};
     ck_assert_int_eq(md_train(&toy_kind, &cfg, NULL, &o, &stopped), GS_OK);
-    ck_assert_int_eq(stopped, 1); /* stopped by another rank's request at step 7 */
+    ck_assert_int_eq(stopped, 15); /* stopped by another rank's SIGTERM at step 7 */
     ck_assert_int_eq(comm.calls, 7);
     ck_assert_int_eq(gs_test_run("test -z \"$(ls -A '%s')\"", dir), 0);
     gs_test_rmdir(dir);

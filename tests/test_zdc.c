@@ -288,6 +288,122 @@ START_TEST(t_train_resume_sample)
 }
 END_TEST
 
+
+/* ---- the neutron ZDC: any image shape, spectral normalisation, O2 map ---- */
+START_TEST(t_neutron_shapes_sn)
+{
+    /* shapes come from the data: 44x44 (the neutron ZDC) and an odd 45x43 */
+    md_zdc_cfg cfg;
+    md_zdc_cfg_default(&cfg);
+    cfg.d_norm = 1;
+    gs_rng r;
+    gs_rng_seed(&r, 2);
+    const int64_t hw[2][2] = {{44, 44}, {45, 43}}, d_out[2][2] = {{6, 6}, {6, 6}};
+    for (int s = 0; s < 2; s++) {
+        md_zdc_gen g;
+        md_zdc_disc d;
+        md_zdc_aux a;
+        const int64_t h = hw[s][0], w = hw[s][1];
+        ck_assert_int_eq(md_zdc_gen_init(&g, &cfg, 9, h, w, &r), GS_OK);
+        ck_assert_int_eq(md_zdc_disc_init(&d, &cfg, 9, h, w, &r), GS_OK);
+        ck_assert_int_eq(md_zdc_aux_init(&a, &cfg, h, w, &r), GS_OK);
+        ck_assert_int_eq(d.fc1.in, 128 * d_out[s][0] * d_out[s][1] + 9);
+        ck_assert_int_eq(d.sn, 1);
+        ck_assert_int_eq(d.sn_u[0]->n, 32);
+        ck_assert_int_eq(d.sn_u[3]->n, 128);
+        ck_assert_int_eq(d.sn_u[4]->n, 1);
+        nn_ctx *c = nn_ctx_new();
+        nn_set_training(c, true);
+        float z[2 * 10], cond[2 * 9];
+        gs_rng_fill_normal(&r, z, 20, 0, 1);
+        gs_rng_fill_normal(&r, cond, 18, 0, 1);
+        nn_tensor *ct = nn_input(c, 2, (int64_t[]){2, 9}, cond);
+        nn_tensor *x = md_zdc_gen_fwd(c, &g, nn_input(c, 2, (int64_t[]){2, 10}, z), ct);
+        ck_assert_ptr_nonnull(x);
+        ck_assert_int_eq(x->shape[2], h);
+        ck_assert_int_eq(x->shape[3], w);
+        float u0 = d.sn_u[1]->data[0];
+        nn_tensor *y = md_zdc_disc_fwd(c, &d, x, ct, &r, NULL);
+        ck_assert_ptr_nonnull(y);
+        ck_assert_int_eq(y->shape[0], 2);
+        ck_assert(d.sn_u[1]->data[0] != u0); /* training mode: one power iteration */
+        ck_assert_int_eq(md_zdc_aux_fwd(c, &a, x)->shape[1], 2);
+        nn_ctx_free(c);
+        md_zdc_gen_free(&g);
+        md_zdc_disc_free(&d);
+        md_zdc_aux_free(&a);
+    }
+}
+END_TEST
+
+START_TEST(t_neutron_train_resume)
+{
+    /* a 44x44 run with spectral normalisation and the O2 channel map:
+     * stopped and resumed = straight through, to the bit (the power-iteration
+     * vectors are part of the state) */
+    ds_images data;
+    ck_assert_int_eq(ds_toy_zn_ex(300, 4, NULL, &data), GS_OK);
+    char dir[64], a[128], b[128], p[256], q[256];
+    gs_test_tmpdir(dir, sizeof dir);
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    mkdir(a, 0777);
+    mkdir(b, 0777);
+    md_zdc_cfg cfg;
+    tiny_cfg(&cfg, 8);
+    cfg.d_norm = 1;
+    cfg.channel_map = 1;
+    volatile sig_atomic_t flag = 0;
+    int stopped = -1;
+    md_train_opts o = {.out_dir = a};
+    ck_assert_msg(md_zdc_train(&cfg, &data, &o, &stopped) == GS_OK, "%s", gs_errmsg());
+    stopper st = {3, &flag, 0, 0};
+    md_train_opts o2 = {.out_dir = b, .stop = &flag, .progress = stop_cb, .progress_ud = &st};
+    ck_assert_int_eq(md_zdc_train(&cfg, &data, &o2, &stopped), GS_OK);
+    ck_assert_int_eq(stopped, 1);
+    flag = 0;
+    st.stop_at = 0;
+    o2.resume = 1;
+    ck_assert_msg(md_zdc_train(&cfg, &data, &o2, &stopped) == GS_OK, "%s", gs_errmsg());
+    ck_assert_int_eq(stopped, 0);
+    snprintf(p, sizeof p, "%s/last.h5", a);
+    snprintf(q, sizeof q, "%s/last.h5", b);
+    const struct { const char *name; int64_t n; } ds[] = {
+        {"train/D/D.fc1.w", 8 * (8 * 6 * 6 + 9)}, {"train/D_buf/D.sn_u0", 4},
+        {"train/D_buf/D.sn_u3", 8}, {"train/G/G.conv0.w", 4 * 8 * 9}};
+    for (size_t j = 0; j < sizeof ds / sizeof ds[0]; j++) {
+        float wa[8 * (8 * 6 * 6 + 9)], wb[8 * (8 * 6 * 6 + 9)];
+        read_ds(p, ds[j].name, wa, ds[j].n);
+        read_ds(q, ds[j].name, wb, ds[j].n);
+        ck_assert_msg(memcmp(wa, wb, (size_t)ds[j].n * sizeof(float)) == 0,
+                      "%s differs after resume", ds[j].name);
+    }
+    /* the u vectors stay unit vectors */
+    float u3[8];
+    read_ds(p, "train/D_buf/D.sn_u3", u3, 8);
+    double n2 = 0;
+    for (int i = 0; i < 8; i++)
+        n2 += (double)u3[i] * u3[i];
+    ck_assert_close(n2, 1.0, 1e-5, 0);
+    /* the model samples 44x44 images */
+    snprintf(p, sizeof p, "%s/model.h5", a);
+    md_zdc_model *m;
+    ck_assert_msg(md_zdc_load(p, &m) == GS_OK, "%s", gs_errmsg());
+    int64_t h, w;
+    md_zdc_image_shape(m, &h, &w);
+    ck_assert_int_eq(h, 44);
+    ck_assert_int_eq(w, 44);
+    ds_images g1;
+    ck_assert_int_eq(md_zdc_sample(m, data.cond, 4, 2, 3, &g1), GS_OK);
+    ck_assert_int_eq(g1.h, 44);
+    ck_assert_int_eq(g1.n, 8);
+    ds_images_free(&g1);
+    md_zdc_free(m);
+    ds_images_free(&data);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
 START_TEST(t_bad_inputs)
 {
     ds_images data;
@@ -328,6 +444,7 @@ static void probe_cb(void *ud, const md_progress *p)
 
 START_TEST(t_no_malloc_in_step)
 {
+    /* _i = 0: the default D; 1: with spectral normalisation */
     alloc_count_prove();
     ds_images data;
     ck_assert_int_eq(ds_toy_zdc(200, 8, &data), GS_OK);
@@ -335,6 +452,7 @@ START_TEST(t_no_malloc_in_step)
     gs_test_tmpdir(dir, sizeof dir);
     md_zdc_cfg cfg;
     tiny_cfg(&cfg, 9);
+    cfg.d_norm = _i;
     cfg.eval_every = cfg.ckpt_every = 1000; /* only at the last step */
     alloc_probe a = {{0}};
     md_train_opts o = {.out_dir = dir, .progress = probe_cb, .progress_ud = &a};
@@ -358,6 +476,13 @@ START_TEST(t_tools)
                      0);
     ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --print-config "
                          "| grep -q reg.sdi_lambda", b, dir, dir), 0);
+    /* the default recipe (docs/zdc.md): SDI + intensity on, aux off, plain D */
+    ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --print-config "
+                         "| grep -Eq '^ *reg.sdi +true' && %s/gansim-train zdc --data %s/d.h5 "
+                         "--out %s/r --print-config | grep -Eq '^ *reg.intensity +true' && "
+                         "%s/gansim-train zdc --data %s/d.h5 --out %s/r --print-config "
+                         "| grep -Eq '^ *reg.aux +false'", b, dir, dir, b, dir, dir, b, dir, dir),
+                     0);
     ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --set reg.nope=1 "
                          "2>/dev/null", b, dir, dir), 2);
     ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/none.h5 --out %s/r 2>/dev/null", b, dir,
@@ -420,7 +545,9 @@ static Suite *zdc_suite(void)
     tcase_add_test(tc, t_loss_terms);
     tcase_add_test(tc, t_train_resume_sample);
     tcase_add_test(tc, t_bad_inputs);
-    tcase_add_test(tc, t_no_malloc_in_step);
+    tcase_add_loop_test(tc, t_no_malloc_in_step, 0, 2);
+    tcase_add_test(tc, t_neutron_shapes_sn);
+    tcase_add_test(tc, t_neutron_train_resume);
     tcase_add_test(tc, t_tools);
     suite_add_tcase(s, tc);
     return s;

@@ -57,6 +57,25 @@ static inline int gs_test_run(const char *fmt, ...)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* The mpirun prefix for tests that start several ranks: root allowed (CI
+ * containers run as root), more ranks than cores (--oversubscribe), threads
+ * not pinned to one core each (--bind-to none), shared memory between the
+ * ranks without cross-memory attach (containers often forbid ptrace, which
+ * CMA needs). GANSIM_MPIRUN replaces it (e.g. another launcher).
+ * Open MPI's runtime leaks at MPI_Finalize by design, in components it then
+ * unloads (LeakSanitizer cannot even name them), so processes started by
+ * mpirun run without leak checking (`make sanitize`); the same gansim code
+ * runs leak-checked in one process in the other tests. */
+#define GS_TEST_NO_MPI_LEAKS "ASAN_OPTIONS=\"${ASAN_OPTIONS:-}:detect_leaks=0\" "
+static inline const char *gs_test_mpirun(void)
+{
+    const char *e = getenv("GANSIM_MPIRUN");
+    return e && *e ? e
+                   : "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+                     "OMPI_MCA_btl_vader_single_copy_mechanism=none " GS_TEST_NO_MPI_LEAKS
+                     "mpirun --oversubscribe --bind-to none --mca btl self,vader";
+}
+
 #define GS_TEST_MAIN(...)                                                                  \
     int main(void)                                                                         \
     {                                                                                      \

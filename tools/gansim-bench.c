@@ -10,6 +10,9 @@
  * Timing: wall clock (CLOCK_MONOTONIC), `warmup` untimed runs, then the
  * best of `reps` timed runs — the best, not the mean, because on a shared
  * machine noise only ever adds time. */
+#include "datasets/ds.h"
+#include "models/md_export.h"
+#include "models/md_luxe.h"
 #include "models/md_run.h"
 #include "models/md_wgan.h"
 #include "models/md_zdc.h"
@@ -17,8 +20,11 @@
 #include "tools/tool_common.h"
 
 #include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PROG "gansim-bench"
 #define MAX_ROWS 64
@@ -483,7 +489,7 @@ static int zdc_bench_init(zdc_bench *z, int64_t batch, bool gen)
     cfg.batch = batch;
     int rc = ds_toy_zdc(512, 7, &z->data);
     if (!rc)
-        rc = md_run_open(&md_kind_zdc, &cfg, &z->data, NULL, NULL, &z->run);
+        rc = md_run_open(&md_kind_zdc, &cfg, &z->data, NULL, 0, NULL, &z->run);
     if (rc || !gen)
         return rc;
     char path[64];
@@ -591,6 +597,239 @@ static int bench_zdc_phases(bench *b, bool gen_only)
 static int bench_zdc(bench *b) { return bench_zdc_phases(b, false); }
 static int bench_zdc_gen(bench *b) { return bench_zdc_phases(b, true); }
 
+/* ---- gansim vs ONNX Runtime on the same exported model ---------------------------- *
+ * A zdc_gan and a luxe_wgan model at the design's widths (2 training steps on
+ * toy data: the speed does not depend on the weights) are exported with
+ * md_export; the same inputs then run through gansim's sampling generator
+ * (md_zdc_generate_log; md_luxe_sub_generate, generator + inverse transforms)
+ * and through ONNX Runtime (onnxruntime-node, tests/ort/ort_run.js: session
+ * intra-op threads = T, one inter-op thread, all graph optimisations). Both
+ * report the best of --reps runs; neither includes drawing the noise. Needs
+ * node and node_modules/onnxruntime-node (scripts/install-deps); skipped with
+ * a note otherwise. */
+typedef struct {
+    md_zdc_model *zm;
+    md_luxe_model *lm;
+    const float *z, *c;
+    int64_t n;
+    float *out;
+    bool ok;
+} ort_native;
+
+static void run_native_zdc(void *ud)
+{
+    ort_native *r = ud;
+    r->ok &= md_zdc_generate_log(r->zm, r->z, r->c, r->n, r->out) == GS_OK;
+}
+
+static void run_native_luxe(void *ud)
+{
+    ort_native *r = ud;
+    r->ok &= md_luxe_sub_generate(r->lm, 0, r->z, r->n, r->out) == GS_OK;
+}
+
+static int write_raw(const char *path, const float *x, int64_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return gs_error(GS_ERR_IO, "%s: cannot create", path);
+    size_t w = fwrite(x, sizeof *x, (size_t)n, f);
+    return fclose(f) == 0 && w == (size_t)n ? GS_OK : gs_error(GS_ERR_IO, "%s: write failed", path);
+}
+
+/* Runs ort_run.js; returns the best seconds per run, or < 0. */
+static double ort_time(const bench *b, const char *root, const char *model, const char *inputs,
+                       const char *dir, int threads)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "node '%s/tests/ort/ort_run.js' --model '%s' %s --out '%s/y.f32' --threads %d "
+             "--repeat %d 2>&1",
+             root, model, inputs, dir, threads, b->reps + b->warmup);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    char line[4096] = "";
+    double best = -1;
+    while (fgets(line, sizeof line, p)) {
+        const char *k = strstr(line, "\"best_seconds\":");
+        if (k)
+            best = strtod(k + strlen("\"best_seconds\":"), NULL);
+        else
+            gs_tool_err(PROG, "ort: %s", line);
+    }
+    return pclose(p) == 0 ? best : -1;
+}
+
+static void ort_rows(bench *b, const char *what, const char *unit, int threads, int64_t n,
+                     double native_s, double ort_s)
+{
+    const char *who[2] = {"gansim", "ORT"};
+    const double sec[2] = {native_s, ort_s};
+    for (int i = 0; i < 2; i++) {
+        char name[48], shape[64];
+        snprintf(name, sizeof name, "%s %s T=%d", what, who[i], threads);
+        snprintf(shape, sizeof shape, "%lld %s", (long long)n, unit);
+        bench_row *row = bench_add(b, name, shape, 0, sec[i]);
+        if (row) {
+            row->threads = threads;
+            row->per_s = (double)n / sec[i];
+            snprintf(row->unit, sizeof row->unit, "%s/s", unit);
+        }
+    }
+}
+
+static int ort_models(const char *dir, char *zdc_path, char *luxe_path, size_t n)
+{
+    /* zdc: design widths, 2 steps */
+    ds_images im;
+    int rc = ds_toy_zdc(256, 1, &im);
+    md_zdc_cfg zc;
+    md_zdc_cfg_default(&zc);
+    zc.iters = 2;
+    zc.eval_every = zc.ckpt_every = 2;
+    zc.eval_rows = 20;
+    zc.batch = 16;
+    char d[4096];
+    snprintf(d, sizeof d, "%s/zdc", dir);
+    if (!rc && mkdir(d, 0777) != 0)
+        rc = gs_error(GS_ERR_IO, "ort: cannot create %s", d);
+    md_train_opts zo = {.out_dir = d};
+    int stopped = 0;
+    if (!rc)
+        rc = md_zdc_train(&zc, &im, &zo, &stopped);
+    ds_images_free(&im);
+    snprintf(zdc_path, n, "%s/zdc/model.h5", dir);
+    /* luxe: the default configuration's networks, one region, 2 steps */
+    ds_events ev;
+    if (!rc)
+        rc = ds_toy_luxe(20000, 1, &ev);
+    if (rc)
+        return rc;
+    md_luxe_cfg lc;
+    md_luxe_cfg_default(&lc);
+    lc.iters = 2;
+    lc.kl_every = lc.ckpt_every = 2;
+    lc.kl_samples = 200;
+    lc.region_mode = 0;
+    lc.split_species = 0;
+    snprintf(d, sizeof d, "%s/luxe", dir);
+    if (mkdir(d, 0777) != 0) {
+        ds_events_free(&ev);
+        return gs_error(GS_ERR_IO, "ort: cannot create %s", d);
+    }
+    md_train_opts lo = {.out_dir = d};
+    rc = md_luxe_train(&lc, &ev, &lo, &stopped);
+    ds_events_free(&ev);
+    snprintf(luxe_path, n, "%s/luxe/model.h5", dir);
+    return rc;
+}
+
+static int bench_ort(bench *b)
+{
+    const char *root = getenv("GANSIM_ROOT") ? getenv("GANSIM_ROOT") : ".";
+    char probe[4096];
+    snprintf(probe, sizeof probe, "%s/node_modules/onnxruntime-node/package.json", root);
+    if (access(probe, R_OK) != 0 || system("node --version >/dev/null 2>&1") != 0) {
+        fprintf(stderr, PROG ": ort: skipped (needs node and %s/node_modules/onnxruntime-node: "
+                        "scripts/install-deps; GANSIM_ROOT names the source tree)\n", root);
+        return GS_OK;
+    }
+    char dir[] = "/tmp/gansim-bench-XXXXXX";
+    if (!mkdtemp(dir))
+        return gs_error(GS_ERR_IO, "ort: cannot make a temporary directory");
+    char zp[4096], lp[4096], zx[256], lx[256], zin[8192], lin[4096], path[4200];
+    const int64_t nimg = b->pin_batch ? b->batch : 1024, nev = b->pin_batch ? b->batch : 65536;
+    md_zdc_model *zm = NULL;
+    md_luxe_model *lm = NULL;
+    float *z = NULL, *c = NULL, *out = NULL, *lz = NULL, *lout = NULL;
+    int rc = ort_models(dir, zp, lp, sizeof zp);
+    snprintf(zx, sizeof zx, "%s/zdc-onnx", dir);
+    snprintf(lx, sizeof lx, "%s/luxe-onnx", dir);
+    if (!rc)
+        rc = md_export(zp, zx, NULL);
+    if (!rc)
+        rc = md_export(lp, lx, NULL);
+    if (!rc)
+        rc = md_zdc_load(zp, &zm);
+    if (!rc)
+        rc = md_luxe_load(lp, &lm);
+    md_zdc_inference zv;
+    md_luxe_inference lv;
+    if (!rc)
+        rc = md_zdc_inference_view(zm, &zv);
+    if (!rc)
+        rc = md_luxe_inference_view(lm, &lv);
+    if (rc)
+        goto out;
+    const int64_t nz = zv.g->noise_dim, nc = zv.g->n_cond, px = zv.g->h * zv.g->w;
+    const int64_t lnz = lv.noise_dim, f = lv.n_features;
+    z = rand_floats(nimg * nz, 5);
+    c = rand_floats(nimg * nc, 6);
+    out = malloc((size_t)(nimg * px) * sizeof *out);
+    lz = rand_floats(nev * lnz, 7);
+    lout = malloc((size_t)(nev * f) * sizeof *lout);
+    if (!z || !c || !out || !lz || !lout) {
+        rc = gs_error(GS_ERR_NOMEM, "ort: out of memory");
+        goto out;
+    }
+    /* the generator takes noise_dim (10 here, as O2 feeds) */
+    snprintf(path, sizeof path, "%s/z.f32", dir);
+    rc = write_raw(path, z, nimg * nz);
+    snprintf(path, sizeof path, "%s/c.f32", dir);
+    if (!rc)
+        rc = write_raw(path, c, nimg * nc);
+    snprintf(path, sizeof path, "%s/lz.f32", dir);
+    if (!rc)
+        rc = write_raw(path, lz, nev * lnz);
+    if (rc)
+        goto out;
+    snprintf(zin, sizeof zin, "--in 'noise:%s/z.f32:%lldx%lld' --in 'conditions:%s/c.f32:%lldx%lld'",
+             dir, (long long)nimg, (long long)nz, dir, (long long)nimg, (long long)nc);
+    snprintf(lin, sizeof lin, "--in 'noise:%s/lz.f32:%lldx%lld'", dir, (long long)nev,
+             (long long)lnz);
+    snprintf(zp, sizeof zp, "%s/generator.onnx", zx);
+    { /* the first sub-model's file, whatever its name */
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "ls '%s'/sub0_*.onnx 2>/dev/null", lx);
+        FILE *p = popen(cmd, "r");
+        if (!p || !fgets(lp, sizeof lp, p))
+            rc = gs_error(GS_ERR_IO, "ort: no exported luxe sub-model in %s", lx);
+        if (p)
+            pclose(p);
+        lp[strcspn(lp, "\n")] = '\0';
+    }
+    int ts[2], nt = thread_list(b, ts);
+    for (int ti = 0; ti < nt && !rc; ti++) {
+        nn_set_threads(ts[ti]);
+        ort_native zr = {.zm = zm, .z = z, .c = c, .n = nimg, .out = out, .ok = true};
+        const double zs = bench_time(b, run_native_zdc, &zr);
+        const double zo = ort_time(b, root, zp, zin, dir, ts[ti]);
+        ort_native lr = {.lm = lm, .z = lz, .n = nev, .out = lout, .ok = true};
+        const double ls = bench_time(b, run_native_luxe, &lr);
+        const double lo = ort_time(b, root, lp, lin, dir, ts[ti]);
+        if (!zr.ok || !lr.ok || zo <= 0 || lo <= 0) {
+            rc = gs_error(GS_ERR_STATE, "ort: a run failed");
+            break;
+        }
+        ort_rows(b, "zdc gen", "images", ts[ti], nimg, zs, zo);
+        ort_rows(b, "luxe sub0", "events", ts[ti], nev, ls, lo);
+    }
+    nn_set_threads(b->threads);
+out:
+    md_zdc_free(zm);
+    md_luxe_free(lm);
+    free(z);
+    free(c);
+    free(out);
+    free(lz);
+    free(lout);
+    snprintf(path, sizeof path, "rm -rf '%s'", dir);
+    if (system(path) != 0)
+        gs_tool_err(PROG, "ort: could not remove %s", dir);
+    return rc;
+}
+
 /* ---- the section table ------------------------------------------------------------ */
 static const struct {
     const char *name;
@@ -604,6 +843,7 @@ static const struct {
     {"zdc", "gansim-train zdc's training step (default config) at batch 64 and 256",
      bench_zdc},
     {"zdc-gen", "gansim-sample's zdc sampler (default config), 1024 images", bench_zdc_gen},
+    {"ort", "exported zdc/luxe generators: gansim vs ONNX Runtime, same inputs", bench_ort},
 };
 #define N_SECTIONS (sizeof sections / sizeof sections[0])
 
@@ -685,7 +925,7 @@ static void usage(FILE *f)
             "  --warmup W       untimed warm-up runs (default 2)\n"
             "  --section NAME   run only this section (and sgemm, for the peak)\n"
             "  --no-sgemm       skip the sgemm peak (one phase alone, e.g. for its peak RSS)\n"
-            "Model phases (wgan, gen, zdc, zdc-gen) run at 1 thread and at T, and at their\n"
+            "Model phases (wgan, gen, zdc, zdc-gen, ort) run at 1 thread and at T, and at their\n"
             "standard batch sizes; --threads or --batch pin a single configuration.\n"
             "Their GFLOP are the GEMM and conv FLOPs executed (zdc: G's upsample + conv\n"
             "blocks as the 2x2 phase convs of nn_upsample2_conv3x3).\n"
@@ -764,7 +1004,7 @@ int main(int argc, char **argv)
         if (!b.json && gs_tool_isatty())
             fprintf(stderr, "running %s...\n", b.cur);
         if (sections[s].fn(&b) != GS_OK) {
-            gs_tool_err(PROG, "section %s failed", b.cur);
+            gs_tool_err(PROG, "section %s failed: %s", b.cur, gs_errmsg());
             return GS_EXIT_FAIL;
         }
     }

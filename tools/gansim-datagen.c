@@ -1,5 +1,5 @@
 /* gansim-datagen — toy simulation data (datasets/ds_toy.c) written as an
- * HDF5 event table (luxe) or image set (zdc). Thin: parsing and messages. */
+ * HDF5 event table (luxe) or image set (zdc, zdc-neutron). Thin: parsing and messages. */
 #include <stdio.h>
 #include <string.h>
 
@@ -11,13 +11,15 @@ static const char *prog = "gansim-datagen";
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: gansim-datagen luxe|zdc -n N --seed S -o FILE [--weights]\n"
+            "usage: gansim-datagen luxe|zdc|zdc-neutron -n N --seed S -o FILE [--weights]\n"
             "\n"
             "Writes toy simulation data (formulas in docs/datasets.md):\n"
             "  luxe   particles crossing a 16.5 GeV e- beam-dump face backwards:\n"
             "         /events [N, 6] x,y,px,py,pz,t (mm,mm,GeV,GeV,GeV,ns), /pdg [N]\n"
             "  zdc    56x30 proton-ZDC photon-count images with 9 conditions:\n"
             "         /images [N, 56, 30], /conditions [N, 9]\n"
+            "  zdc-neutron  44x44 neutron-ZDC images of neutral particles (no magnetic\n"
+            "         bending, wider hadronic showers): /images [N, 44, 44], /conditions [N, 9]\n"
             "\n"
             "options:\n"
             "  -n N         number of particles / images (required, >= 1)\n"
@@ -78,9 +80,9 @@ int main(int argc, char **argv)
             return GS_EXIT_USAGE;
         }
     }
-    if (!kind || (strcmp(kind, "luxe") && strcmp(kind, "zdc"))) {
-        gs_tool_err(prog, kind ? "unknown kind '%s', expected luxe or zdc"
-                               : "missing kind (luxe or zdc)%s", kind ? kind : "");
+    if (!kind || (strcmp(kind, "luxe") && strcmp(kind, "zdc") && strcmp(kind, "zdc-neutron"))) {
+        gs_tool_err(prog, kind ? "unknown kind '%s', expected luxe, zdc or zdc-neutron"
+                               : "missing kind (luxe, zdc or zdc-neutron)%s", kind ? kind : "");
         return GS_EXIT_USAGE;
     }
     if (n < 1 || !outp || !outp[0]) {
@@ -103,7 +105,8 @@ int main(int argc, char **argv)
         ds_events_free(&ev);
     } else {
         ds_images im;
-        rc = ds_toy_zdc_ex(n, (uint64_t)seed, &opts, &im);
+        rc = !strcmp(kind, "zdc") ? ds_toy_zdc_ex(n, (uint64_t)seed, &opts, &im)
+                                  : ds_toy_zn_ex(n, (uint64_t)seed, &opts, &im);
         if (!rc)
             rc = ds_images_write(outp, &im);
         ds_images_free(&im);

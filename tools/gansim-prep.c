@@ -22,23 +22,18 @@ static void usage(FILE *out)
             "           semantics) on every feature of the event table (.h5 or .csv)\n"
             "transform  maps an event table through the fitted transform\n"
             "inverse    maps it back; /pdg, /weights and particles_per_bx are kept\n"
+            "\n"
+            "reading the event table:\n" GS_TOOL_IMPORT_HELP
             "  --help, --version\n"
             "exit codes: 0 ok, 1 runtime failure, 2 usage error\n");
 }
 
-static int read_events(const char *path, ds_events *ev)
-{
-    size_t l = strlen(path);
-    ds_read_opts o = {0};
-    if (l > 4 && !strcmp(path + l - 4, ".csv"))
-        return ds_events_read_csv(path, &o, ev);
-    return ds_events_read(path, &o, ev);
-}
+static ds_read_opts import;
 
 static int do_fit(const char *in, const char *outp, const pp_quantile_opts *o)
 {
     ds_events ev;
-    int rc = read_events(in, &ev);
+    int rc = gs_tool_read_events(in, &import, &ev);
     if (rc)
         return rc;
     pp_quantile qt;
@@ -67,7 +62,7 @@ static int do_apply(const char *qtp, const char *in, const char *outp, int inver
     if (rc)
         return rc;
     ds_events ev;
-    rc = read_events(in, &ev);
+    rc = gs_tool_read_events(in, &import, &ev);
     if (rc) {
         pp_quantile_free(&qt);
         return rc;
@@ -135,7 +130,12 @@ int main(int argc, char **argv)
         }
         const char *v = argv[++i];
         long long ll;
-        if (!strcmp(a, "--in")) {
+        int imp = gs_tool_import_opt(prog, a, v, &import);
+        if (imp < 0)
+            return GS_EXIT_USAGE;
+        if (imp) {
+            continue;
+        } else if (!strcmp(a, "--in")) {
             in = v;
         } else if (!strcmp(a, "-o")) {
             outp = v;
@@ -186,6 +186,9 @@ int main(int argc, char **argv)
         gs_tool_err(prog, "%s needs --in and -o%s (try --help)", cmd, fit ? "" : " and --qt");
         return GS_EXIT_USAGE;
     }
+    const gs_tool_file ins[] = {{"--in", in}, {"--qt", fit ? NULL : qtp}}, outs[] = {{"-o", outp}};
+    if (gs_tool_guard_io(prog, ins, 2, outs, 1))
+        return GS_EXIT_USAGE;
     int rc = fit ? do_fit(in, outp, &o) : do_apply(qtp, in, outp, inverse);
     if (rc) {
         gs_tool_err(prog, "%s", gs_errmsg());

@@ -4,10 +4,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "metrics/mt_plot.h"
+#include "models/md_dist.h"
 #include "models/md_run.h"
 #include "nn/nn.h"
 #include "tool_common.h"
@@ -38,13 +41,19 @@ static void usage(FILE *out)
             "  --config FILE     INI config file ([section] key = value)\n"
             "  --set KEY=VALUE   override one config key (repeatable)\n"
             "  --iters N         shorthand for --set train.iters=N\n"
-            "  --resume          continue DIR/last.h5 with its own configuration\n"
+            "  --resume          continue DIR/last.h5 with its own configuration; with\n"
+            "                    --iters N, continue (also a finished run) to N steps in total\n"
+            "  --allow-untrained train although some sub-model gets 0 steps (train.iters too\n"
+            "                    small for the sub-models): it is sampled untrained\n"
             "  --threads T       threads (default: GANSIM_THREADS or all cores)\n"
             "  --drop-nonfinite  drop rows with NaN/Inf instead of failing\n"
+            GS_TOOL_IMPORT_HELP
             "  --print-config    print the configuration keys with their values and exit\n"
             "  -h, --help        this help;  --version  the version\n"
             "\n"
-            "Ctrl-C (SIGINT) or SIGTERM saves the state and exits cleanly; --resume goes on.\n");
+            "Ctrl-C (SIGINT) or SIGTERM saves the state (DIR/model.h5 is then marked partial,\n"
+            "and gansim-sample refuses it) and exits with status 130 or 143, as an\n"
+            "interrupted program does; --resume goes on.\n");
 }
 
 typedef struct {
@@ -89,8 +98,14 @@ static void on_progress(void *ud, const md_progress *p)
         for (int i = 0; i < p->losses.n && k->loss_names[i]; i++)
             if (k->loss_labels[i])
                 fprintf(stderr, " %s %8.4f", k->loss_labels[i], p->losses.v[i]);
-        fprintf(stderr, "  %s %8.4f (best %8.4f)  %5.2f st/s  ETA %s   ", k->score_label,
-                p->score, p->best, p->steps_per_s, eta);
+        /* "-" until the part's first evaluation ("nan" would read like divergence) */
+        char sc[16] = "       -", be[16] = "       -";
+        if (!isnan(p->score))
+            snprintf(sc, sizeof sc, "%8.4f", p->score);
+        if (!isnan(p->best))
+            snprintf(be, sizeof be, "%8.4f", p->best);
+        fprintf(stderr, "  %s %s (best %s)  %5.2f st/s  ETA %s   ", k->score_label, sc, be,
+                p->steps_per_s, eta);
         if (last)
             fputc('\n', stderr);
         fflush(stderr);
@@ -139,35 +154,118 @@ static int file_exists(const char *dir, const char *name)
     return stat(p, &st) == 0;
 }
 
+/* The files a run writes into its directory never replace --data or
+ * --config (same file through any path or link). */
+static int guard_run_dir(const char *data, const char *config, const char *out)
+{
+    static const char *const names[] = {"model.h5", "last.h5", "train.log"};
+    char p[3][4200];
+    gs_tool_file outs[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(p[i], sizeof p[i], "%s/%s", out, names[i]);
+        outs[i] = (gs_tool_file){"--out", p[i]};
+    }
+    const gs_tool_file ins[] = {{"--data", data}, {"--config", config}};
+    return gs_tool_guard_io(prog, ins, 2, outs, 3);
+}
+
+static gs_dir_lock_t run_lock = {.fd = -1};
+
+/* Locks the run directory once (the lock is held until exit): a second
+ * gansim process training, resuming or exporting it refuses. */
+static int lock_run(const char *out, int resume)
+{
+    if (run_lock.fd >= 0)
+        return GS_OK;
+    char who[64];
+    snprintf(who, sizeof who, "%s %s", prog, resume ? "--resume" : "training");
+    return gs_dir_lock(out, who, &run_lock);
+}
+
 /* After the data are read (a bad data file leaves no run directory behind):
- * creates the run directory. */
-static int start_run(const char *out)
+ * creates the run directory and locks it. */
+static int start_run(const char *out, int resume)
 {
     if (make_dir(out))
         return gs_error(GS_ERR_IO, "%s: cannot create directory: %s", out, strerror(errno));
+    int rc = lock_run(out, resume);
+    if (rc)
+        return rc;
+    /* another process may have finished a run here since the checks in main */
+    if (!resume && (file_exists(out, "model.h5") || file_exists(out, "last.h5"))) {
+        gs_dir_unlock(&run_lock);
+        return gs_error(GS_ERR_STATE, "%s already holds a trained model (written while this "
+                        "run read its data)", out);
+    }
     return GS_OK;
 }
 
 /* Reads the data and trains: GS_OK or a gs_status with gs_errmsg() set. */
-static int run(const md_kind *kind, const void *cfg, const char *data_path, const char *out,
-               int resume, int drop, progress_state *ps, int *stopped)
+typedef struct {
+    const char *out;
+    int resume;
+    int64_t resume_iters;  /* --resume --iters N: continue to N steps in total */
+    int allow_untrained;
+    char what[256];        /* "4000 events, 6 features" */
+    const char *layout;    /* "2 ranks x 1 thread" */
+} run_opts;
+
+/* md_train_opts.prepare: the driver accepted configuration and data (so a
+ * run refused by its validation prints one line, the error) */
+static int prepare_out(void *ud)
 {
-    void *data = NULL;
-    ds_read_opts ro = {.drop_nonfinite = drop};
-    int rc = kind->data_read(data_path, &ro, &data);
+    const run_opts *o = ud;
+    int rc = start_run(o->out, o->resume);
     if (!rc)
-        rc = start_run(out);
+        fprintf(stderr, "%s: %s, %s -> %s/\n", prog, o->what, o->layout, o->out);
+    return rc;
+}
+
+/* md_train_opts.note: what the user must see goes to the terminal too */
+static void on_note(void *ud, const char *line)
+{
+    (void)ud;
+    fprintf(stderr, "%s: %s\n", prog, line);
+}
+
+/* Reads the data and trains: GS_OK or a gs_status with gs_errmsg() set.
+ * The run directory is made only once the driver has validated the run.
+ * Under MPI every rank reads the data and trains its slices of each batch;
+ * rank 0 alone prints, logs and writes the run directory's files. */
+static int run(gs_comm *comm, const md_kind *kind, const void *cfg, const char *data_path,
+               run_opts *o, const ds_read_opts *ro, progress_state *ps, int *stopped)
+{
+    const int talk = gs_comm_rank(comm) == 0;
+    void *data = NULL;
+    int rc = kind->data_read(data_path, ro, &data);
     if (rc) {
         if (data)
             kind->data_free(data);
         return rc;
     }
-    char what[256];
-    kind->data_describe(data, what, sizeof what);
-    fprintf(stderr, "%s: %s, %d threads -> %s/\n", prog, what, nn_get_threads(), out);
-    md_train_opts to = {.out_dir = out, .resume = resume, .stop = md_stop_on_signals(),
-                        .progress = on_progress, .progress_ud = ps};
+    md_dist *dist;
+    if ((rc = md_dist_new(comm, nn_get_threads(), &dist))) {
+        kind->data_free(data);
+        return rc;
+    }
+    kind->data_describe(data, o->what, sizeof o->what);
+    o->layout = md_dist_layout(dist); /* "2 ranks x 1 thread": the ranks cooperate */
+    md_train_opts to = {.out_dir = o->out, .resume = o->resume, .resume_iters = o->resume_iters,
+                        .allow_untrained = o->allow_untrained, .prepare = prepare_out,
+                        .prepare_ud = o, .note = talk ? on_note : NULL,
+                        .stop = md_stop_on_signals(), .progress = talk ? on_progress : NULL,
+                        .progress_ud = ps};
+    md_dist_parallel(dist, &to.par);
+    const double t0 = wall();
     rc = md_train(kind, cfg, data, &to, stopped);
+    const md_dist_stats st = md_dist_get_stats(dist);
+    if (!rc && talk && st.calls > 0) {
+        const double el = wall() - t0;
+        fprintf(stderr, "%s: all-reduce: %lld calls, %.1f MB per rank, %.2f s (%.1f %% of %.0f s)\n",
+                prog, (long long)st.calls, (double)st.bytes / 1e6, st.seconds,
+                100.0 * st.seconds / (el > 0 ? el : 1), el);
+    }
+    md_dist_free(dist);
     kind->data_free(data);
     return rc;
 }
@@ -211,23 +309,48 @@ int main(int argc, char **argv)
 /* Everything after the model kind (argv[1]); cfg holds its defaults. */
 static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
 {
-    enum { O_RESUME = 256, O_THREADS, O_DROP, O_PRINT, O_VERSION, O_ITERS };
+    enum { O_RESUME = 256, O_THREADS, O_DROP, O_PRINT, O_VERSION, O_ITERS, O_IMPORT, O_UNTRAINED };
     static const struct option lo[] = {
         {"data", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
         {"config", required_argument, 0, 'c'}, {"set", required_argument, 0, 's'},
         {"iters", required_argument, 0, O_ITERS}, {"resume", no_argument, 0, O_RESUME},
         {"threads", required_argument, 0, O_THREADS},
         {"drop-nonfinite", no_argument, 0, O_DROP}, {"print-config", no_argument, 0, O_PRINT},
-        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, O_VERSION},
+        {"columns", required_argument, 0, O_IMPORT}, {"units", required_argument, 0, O_IMPORT},
+        {"particles-per-bx", required_argument, 0, O_IMPORT},
+        {"allow-untrained", no_argument, 0, O_UNTRAINED}, {0, 0, 0, 0}};
+    int allow_untrained = 0;
+    const char *iters_arg = NULL;
+    /* --columns, --units, --particles-per-bx: the config keys data.columns,
+     * data.units, data.particles_per_bx of kinds that read event tables */
+    struct {
+        const char *opt, *key, *val;
+    } imports[3] = {{"--columns", "data.columns", NULL}, {"--units", "data.units", NULL},
+                    {"--particles-per-bx", "data.particles_per_bx", NULL}};
+    int nimports = 0;
     const char *data = NULL, *out = NULL, *config = NULL;
     const char *sets[256];
     int nsets = 0, resume = 0, drop = 0, print = 0;
     long long threads = 0;
     char iters_kv[64];
     optind = 2;
-    int c;
-    while ((c = getopt_long(argc, argv, ":d:o:c:s:h", lo, NULL)) != -1) {
+    int c, li;
+    while ((c = getopt_long(argc, argv, ":d:o:c:s:h", lo, &li)) != -1) {
         switch (c) {
+        case O_IMPORT: {
+            char opt[64];
+            ds_read_opts check = {0};
+            snprintf(opt, sizeof opt, "--%s", lo[li].name);
+            if (gs_tool_import_opt(prog, opt, optarg, &check) < 0)
+                return GS_EXIT_USAGE;
+            for (int i = 0; i < 3; i++)
+                if (!strcmp(imports[i].opt, opt)) {
+                    nimports += !imports[i].val;
+                    imports[i].val = optarg;
+                }
+            break;
+        }
         case 'd': data = optarg; break;
         case 'o': out = optarg; break;
         case 'c': config = optarg; break;
@@ -246,7 +369,9 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
                 return GS_EXIT_USAGE;
             }
             sets[nsets++] = iters_kv;
+            iters_arg = optarg;
             break;
+        case O_UNTRAINED: allow_untrained = 1; break;
         case O_RESUME: resume = 1; break;
         case O_DROP: drop = 1; break;
         case O_PRINT: print = 1; break;
@@ -274,6 +399,19 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
             gs_tool_err(prog, "--set %s: %s", sets[i], gs_errmsg());
             return GS_EXIT_USAGE;
         }
+    for (int i = 0; i < 3; i++) {
+        if (!imports[i].val)
+            continue;
+        if (!kind->data_opts) {
+            gs_tool_err(prog, "%s: %s training data are not an event table; the option does "
+                              "not apply", imports[i].opt, kind->name);
+            return GS_EXIT_USAGE;
+        }
+        if (md_cfg_set(kind->cfg_fields, cfg, imports[i].key, imports[i].val)) {
+            gs_tool_err(prog, "%s: %s", imports[i].opt, gs_errmsg());
+            return GS_EXIT_USAGE;
+        }
+    }
     if (print) {
         printf("%s configuration (key, value, meaning):\n", kind->name);
         md_cfg_print_help(kind->cfg_fields, cfg, stdout);
@@ -283,17 +421,25 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
         gs_tool_err(prog, "--data and --out are required (see --help)");
         return GS_EXIT_USAGE;
     }
-    if (resume && (config || nsets))
-        gs_tool_err(prog, "note: --resume uses the configuration stored in %s/last.h5; "
-                          "--config/--set are ignored", out);
+    if (resume && (config || nimports || nsets > (iters_arg != NULL)))
+        gs_tool_err(prog, "note: --resume uses the configuration stored in %s/last.h5 (and "
+                          "reads the data as the run first did); --config/--set/--columns/"
+                          "--units/--particles-per-bx are ignored (--iters N trains on to N "
+                          "steps)", out);
+    int64_t resume_iters = 0;
+    if (resume && iters_arg && gs_parse_i64(iters_arg, &resume_iters)) {
+        gs_tool_err(prog, "--iters: '%s' is not an integer", iters_arg);
+        return GS_EXIT_USAGE;
+    }
     struct stat out_st;
     if (stat(out, &out_st) == 0 && !S_ISDIR(out_st.st_mode)) {
         gs_tool_err(prog, "--out %s exists and is not a directory", out);
         return GS_EXIT_USAGE;
     }
     if (!resume && (file_exists(out, "model.h5") || file_exists(out, "last.h5"))) {
-        gs_tool_err(prog, "%s already holds a trained model; use --resume to continue it or "
-                          "choose another --out", out);
+        gs_tool_err(prog, "%s already holds a trained model; continue it with --resume (and "
+                          "--iters N to train it to N steps in total) or choose another --out",
+                    out);
         return GS_EXIT_USAGE;
     }
     if (resume && !file_exists(out, "last.h5")) {
@@ -302,22 +448,77 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
     }
     if (gs_tool_threads(prog, threads))
         return GS_EXIT_USAGE;
-    progress_state ps = {.tty = gs_tool_isatty()};
+    if (guard_run_dir(data, config, out))
+        return GS_EXIT_USAGE;
+    gs_comm *comm;
+    if (gs_tool_comm(prog, threads, &comm))
+        return GS_EXIT_FAIL;
+    const int talk = gs_comm_rank(comm) == 0;
+    /* an existing run directory is locked (by the writer rank) before the
+     * (long) data read, so a second process on it refuses at once */
+    if (talk && stat(out, &out_st) == 0 && lock_run(out, resume)) {
+        gs_tool_err(prog, "%s", gs_errmsg());
+        return gs_tool_exit(comm, GS_EXIT_FAIL);
+    }
+    progress_state ps = {.tty = talk && gs_tool_isatty()};
     int stopped = 0;
     double t0 = wall();
-    int rc = run(kind, cfg, data, out, resume, drop, &ps, &stopped);
+    /* how to read the data: the configuration's data.* keys, on --resume
+     * those stored with the run */
+    ds_read_opts import = {.drop_nonfinite = drop};
+    void *stored = NULL;
+    if (resume && kind->data_opts && (stored = malloc(kind->cfg_size))) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/last.h5", out);
+        hid_t f;
+        int src = gs_h5_open(p, 0, &f);
+        if (!src) {
+            src = md_kind_read_config(f, p, kind, stored);
+            gs_h5_close(f);
+        }
+        if (src) {
+            gs_tool_err(prog, "--resume: %s", gs_errmsg());
+            free(stored);
+            return GS_EXIT_FAIL;
+        }
+    }
+    if (kind->data_opts)
+        kind->data_opts(stored ? stored : cfg, &import);
+    run_opts ro = {.out = out, .resume = resume, .resume_iters = resume_iters,
+                   .allow_untrained = allow_untrained};
+    int rc = run(comm, kind, cfg, data, &ro, &import, &ps, &stopped);
+    free(stored);
+    gs_dir_unlock(&run_lock);
     if (ps.tty)
         fputc('\n', stderr);
     if (rc) {
-        gs_tool_err(prog, "%s", gs_errmsg());
-        return GS_EXIT_FAIL;
+        if (gs_comm_size(comm) > 1)
+            gs_tool_err(prog, "rank %d: %s", gs_comm_rank(comm), gs_errmsg());
+        else
+            gs_tool_err(prog, "%s", gs_errmsg());
+        return gs_tool_exit(comm, GS_EXIT_FAIL);
     }
-    if (stopped) {
-        fprintf(stderr, "%s: interrupted; state saved to %s/last.h5 (continue with --resume)\n",
-                prog, out);
+    if (stopped && !talk)
+        return stopped == SIGINT || stopped == SIGTERM ? 128 + stopped : GS_EXIT_FAIL;
+    if (!talk)
         return GS_EXIT_OK;
+    if (stopped) {
+        /* the shell's convention for a program a signal stopped (130 for
+         * SIGINT, 143 for SIGTERM): `gansim-train ... && gansim-sample ...`
+         * must not go on to sample an unfinished model */
+        fprintf(stderr, "%s: interrupted (%s); state saved to %s/last.h5, %s/model.h5 is "
+                        "marked partial; continue with --resume\n",
+                prog, stopped == SIGINT ? "SIGINT" : stopped == SIGTERM ? "SIGTERM" : "stop",
+                out, out);
+        return stopped == SIGINT || stopped == SIGTERM ? 128 + stopped : GS_EXIT_FAIL;
     }
     fprintf(stderr, "%s: done in %.0f s: model %s/model.h5, log %s/train.log\n", prog,
             wall() - t0, out, out);
+    /* the quality of each sub-model against its real-vs-real floor */
+    char logpath[4200], *table = NULL;
+    snprintf(logpath, sizeof logpath, "%s/train.log", out);
+    if (mt_trainlog_summary(logpath, &table) == GS_OK)
+        fprintf(stderr, "%s: quality per sub-model (from %s):\n%s", prog, logpath, table);
+    free(table);
     return GS_EXIT_OK;
 }

@@ -10,7 +10,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <string.h>
+
+#include <sched.h>
+
+#include "comm/cm_mpi.h"
 #include "core/gs_core.h"
+#include "datasets/ds.h"
 #include "nn/nn.h"
 
 enum { GS_EXIT_OK = 0, GS_EXIT_FAIL = 1, GS_EXIT_USAGE = 2 };
@@ -26,16 +32,13 @@ static inline void gs_tool_err(const char *prog, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-/* Parses an integer option in [lo, hi]; returns 0 on success. Values
- * beyond long long are refused (strtoll would clamp them silently). */
+/* Parses an integer option in [lo, hi]; returns 0 on success. Accepts
+ * scientific notation when the value is an exact integer ("-n 1e6");
+ * values beyond long long are refused (strtoll would clamp them silently). */
 static inline int gs_tool_parse_i64(const char *s, long long lo, long long hi, long long *out)
 {
-    char *end;
-    if (!s || !*s)
-        return -1;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end != '\0' || v < lo || v > hi)
+    int64_t v;
+    if (!s || !*s || gs_parse_i64(s, &v) || v < lo || v > hi)
         return -1;
     *out = v;
     return 0;
@@ -55,6 +58,101 @@ static inline int gs_tool_parse_f64(const char *s, double *out)
     return 0;
 }
 
+/* ---- event-table import (--columns, --units, --particles-per-bx) -------- */
+
+#define GS_TOOL_IMPORT_HELP                                                                \
+    "  --columns MAP     rename columns as read, NEW=OLD pairs: x=X,t=time,pdg=PID\n"        \
+    "  --units U         units of the feature columns, in order (mm,mm,GeV,GeV,GeV,ns)\n"    \
+    "                    or as NAME=UNIT pairs; for files without them (CSV)\n"               \
+    "  --particles-per-bx N  mean particles per bunch crossing (for --bunch-crossings\n"     \
+    "                    when sampling); for files without it (CSV)\n"
+
+/* When `opt` is one of the import options, stores `val` in *o and returns
+ * 1 (or, for a bad value, prints the message and returns -1); returns 0 for
+ * any other option. The strings are kept by reference. */
+static inline int gs_tool_import_opt(const char *prog, const char *opt, const char *val,
+                                     ds_read_opts *o)
+{
+    if (!strcmp(opt, "--columns")) {
+        o->columns = val;
+    } else if (!strcmp(opt, "--units")) {
+        o->units = val;
+    } else if (!strcmp(opt, "--particles-per-bx")) {
+        double v;
+        if (gs_tool_parse_f64(val, &v) || !(v > 0)) {
+            gs_tool_err(prog, "--particles-per-bx: '%s' is not a number > 0", val);
+            return -1;
+        }
+        o->particles_per_bx = v;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* Reads an event table: CSV by the .csv suffix, HDF5 otherwise. */
+static inline int gs_tool_read_events(const char *path, const ds_read_opts *o, ds_events *ev)
+{
+    size_t l = strlen(path);
+    if (l > 4 && !strcmp(path + l - 4, ".csv"))
+        return ds_events_read_csv(path, o, ev);
+    return ds_events_read(path, o, ev);
+}
+
+/* ---- inputs are never outputs ------------------------------------------ */
+
+/* A file a tool reads or writes, with the option that named it. */
+typedef struct {
+    const char *opt;  /* "--model", "-o", ... */
+    const char *path; /* NULL: option not given */
+} gs_tool_file;
+
+/* Registers the inputs with gs_protect_input (so no atomic write can replace
+ * one, whatever path it takes) and refuses, naming both, when one of the
+ * outputs (which need not exist yet) is already the same file as an input:
+ * `-o m.h5` over `--model m.h5`, through a symlink or a hard link alike.
+ * Returns 0, or GS_EXIT_USAGE after the message. */
+static inline int gs_tool_guard_io(const char *prog, const gs_tool_file *in, int nin,
+                                   const gs_tool_file *out, int nout)
+{
+    for (int i = 0; i < nin; i++)
+        if (in[i].path && gs_protect_input(in[i].path)) {
+            gs_tool_err(prog, "%s", gs_errmsg());
+            return GS_EXIT_USAGE;
+        }
+    for (int o = 0; o < nout; o++) {
+        const char *same = out[o].path ? gs_protected_match(out[o].path) : NULL;
+        if (!same)
+            continue;
+        for (int i = 0; i < nin; i++)
+            if (in[i].path && !strcmp(in[i].path, same)) {
+                gs_tool_err(prog, "%s %s is the same file as %s %s; refusing to write over an "
+                            "input", out[o].opt, out[o].path, in[i].opt, in[i].path);
+                return GS_EXIT_USAGE;
+            }
+    }
+    return 0;
+}
+
+/* The run directory a model file lives in (its directory, when that holds
+ * a gansim-train run: last.h5 or train.log beside it) into buf; returns 1,
+ * or 0 for a model file elsewhere. */
+static inline int gs_tool_run_dir_of(const char *model, char *buf, size_t n)
+{
+    const char *slash = strrchr(model, '/');
+    int w = !slash ? snprintf(buf, n, ".")
+            : slash == model ? snprintf(buf, n, "/")
+                             : snprintf(buf, n, "%.*s", (int)(slash - model), model);
+    if (w < 0 || (size_t)w >= n)
+        return 0;
+    char p[4200];
+    snprintf(p, sizeof p, "%s/last.h5", buf);
+    if (access(p, F_OK) == 0)
+        return 1;
+    snprintf(p, sizeof p, "%s/train.log", buf);
+    return access(p, F_OK) == 0;
+}
+
 /* Thread count: --threads (opt > 0), else GANSIM_THREADS, else OpenMP's
  * default. Returns an exit code: 0, or GS_EXIT_USAGE after a message. */
 static inline int gs_tool_threads(const char *prog, long long opt)
@@ -68,6 +166,49 @@ static inline int gs_tool_threads(const char *prog, long long opt)
     if (t)
         nn_set_threads((int)t);
     return 0;
+}
+
+/* Joins the MPI job when a launcher started this process (comm/cm_mpi.h),
+ * else *c is the single-process communicator. Call after gs_tool_threads.
+ * Under MPI with no thread count given (--threads, GANSIM_THREADS,
+ * OMP_NUM_THREADS), each rank takes its share of the CPUs it may run on:
+ * all of them when mpirun bound it (--bind-to core/socket), else the
+ * node's CPUs divided by the ranks on the node. Returns 0 or GS_EXIT_FAIL
+ * after a message. */
+static inline int gs_tool_comm(const char *prog, long long threads_opt, gs_comm **c)
+{
+    if (cm_mpi_init(NULL, NULL, c)) {
+        gs_tool_err(prog, "%s", gs_errmsg());
+        return GS_EXIT_FAIL;
+    }
+    if (gs_comm_size(*c) <= 1)
+        return 0;
+    cpu_set_t set;
+    const long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : (int)online;
+    const int given = threads_opt > 0 || getenv("GANSIM_THREADS") || getenv("OMP_NUM_THREADS");
+    if (cpus >= online) /* not bound: share the node with its other ranks */
+        cpus /= cm_mpi_local_size();
+    if (cpus < 1)
+        cpus = 1;
+    if (!given)
+        nn_set_threads(cpus);
+    else if (nn_get_threads() > cpus && gs_comm_rank(*c) == 0)
+        gs_tool_err(prog, "note: %d threads per rank on %d CPU%s each: the threads will "
+                    "share cores (mpirun binds each rank to one core unless told --bind-to "
+                    "none or --map-by ...:PE=N)", nn_get_threads(), cpus, cpus == 1 ? "" : "s");
+    return 0;
+}
+
+/* Ends a tool: under MPI a failure on one rank must end the whole job (the
+ * others may wait in a collective), so it aborts them all with the code. */
+static inline int gs_tool_exit(gs_comm *c, int code)
+{
+    if (code != 0 && gs_comm_size(c) > 1) {
+        fflush(stderr);
+        gs_comm_abort(c, code);
+    }
+    return code;
 }
 
 /* The one-line message for getopt_long's ':' (option missing its value;
