@@ -12,18 +12,19 @@ of the rounds beside the load average seen during them.
     make BUILD=build-v3 BIN=bin-v3 ARCH=-march=x86-64-v3    # the v3 build
     bench/isa_ab.py --rounds 3                              # bin-v3 vs bin vs bin at v2
 
---variant LABEL=PATH[,VAR=VALUE...] replaces the default variants (the first
-is the reference of the ratios). Sections: wgan, gen, zdc (batch 64 only, the
-batch-256 step takes 25 s), zdc-gen; all at --threads 1.
+--variant LABEL=PATH[,VAR=VALUE...] (LABEL without "=") replaces the default variants (the first
+is the reference of the ratios). Sections: wgan (batch 256 only), gen, zdc
+(batch 64 only: the batch-256 step takes 25 s), zdc-gen; all at --threads 1.
 """
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 
-JOBS = [("wgan", []), ("gen", []), ("zdc", ["--batch", "64"]), ("zdc-gen", [])]
+JOBS = [("wgan", ["--batch", "256"]), ("gen", []), ("zdc", ["--batch", "64"]), ("zdc-gen", [])]
 
 
 def parse_variant(text):
@@ -40,19 +41,27 @@ def run_job(path, env_extra, section, extra, reps, warmup):
     cmd = ["nice", "-n", "5", path, "--json", "--threads", "1", "--section", section,
            "--reps", str(reps), "--warmup", str(warmup), "--no-sgemm"] + extra
     load0 = os.getloadavg()[0]
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     load1 = os.getloadavg()[0]
     if p.returncode != 0:
         sys.stderr.write(f"isa_ab: {' '.join(cmd)} failed: {p.stderr.strip()[-300:]}\n")
         return {}, (load0, load1)
     rows = json.loads(p.stdout)["results"]
-    return {f"{r['name']} ({r['shape']})": r["ms"] for r in rows}, (load0, load1)
+    out = {f"{r['name']} ({r['shape']})": r["ms"] for r in rows}
+    # CPU time of the whole process (set-up, warm-up and timed runs): on a
+    # loaded machine it grows far less than wall time, which also counts the
+    # time spent waiting for a core
+    cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+    out[f"{section}: process CPU s"] = cpu * 1e3
+    return out, (load0, load1)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--reps", type=int, default=3, help="gansim-bench --reps (best of)")
+    ap.add_argument("--reps", type=int, default=2, help="gansim-bench --reps (best of)")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--variant", action="append", default=[])
     ap.add_argument("--sections", default=",".join(j[0] for j in JOBS))
@@ -78,6 +87,8 @@ def main():
     ref = variants[0][0]
     print(f"\nload average (1 min) during the runs: {min(loads):.1f} to {max(loads):.1f}, "
           f"median {statistics.median(loads):.1f}; {a.rounds} rounds, each a best of {a.reps}")
+    print("\nms: wall time of one run (gansim-bench's best of --reps), or for the 'process CPU'"
+          " rows the CPU ms of the whole process")
     print("\n| row | variant | best ms | median ms | best / ref | median / ref |")
     print("|---|---|---:|---:|---:|---:|")
     for row in rows:

@@ -203,7 +203,7 @@ static void bwd_log(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 
 const nn_op_def nn_op_log = {"log", 1, fwd_log, bwd_log};
 
-/* y = gy * (x > 0 ? 1 : slope) */
+/* y = gy * (x > 0 ? 1 : slope); a = gy, b = x */
 EW_OP(leaky_relu_bw, o[i] = a[i] * (arg.slope + (1.0f - arg.slope) * (float)(b[i] > 0.0f));)
 
 nn_tensor *nn_leaky_relu_bw(nn_ctx *c, nn_tensor *g, nn_tensor *x, float slope)
@@ -244,7 +244,7 @@ static void bwd_leaky_relu(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g
 
 const nn_op_def nn_op_leaky_relu = {"leaky_relu", 1, fwd_leaky_relu, bwd_leaky_relu};
 
-/* y = gy * (1 - t^2), t = tanh output */
+/* y = gy * (1 - t^2), t = tanh output; a = gy, b = t */
 EW_OP(tanh_bw, o[i] = a[i] * (1.0f - b[i] * b[i]);)
 
 /* y = u (1 - t^2): du = g (1 - t^2), dt = -2 g u t */
@@ -267,7 +267,7 @@ static void bwd_tanh(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 
 const nn_op_def nn_op_tanh = {"tanh", 1, fwd_tanh, bwd_tanh};
 
-/* y = gy * s * (1 - s), s = sigmoid output */
+/* y = gy * s * (1 - s), s = sigmoid output; a = gy, b = s */
 EW_OP(sigmoid_bw, o[i] = a[i] * b[i] * (1.0f - b[i]);)
 
 /* y = u s (1 - s): du = g s (1 - s), ds = g u (1 - 2 s) */
