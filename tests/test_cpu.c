@@ -8,6 +8,10 @@
 #include "nn/nn_internal.h"
 #include "testutil.h"
 
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
 START_TEST(t_isa_detect_and_cap)
 {
     const gs_isa hw = gs_cpu_isa_hw();
@@ -280,6 +284,34 @@ START_TEST(t_nn_kernels_agree)
 }
 END_TEST
 
+/* The OpenBLAS advice follows what OpenBLAS chose and what the CPU has, and
+ * goes quiet once the user set OPENBLAS_CORETYPE. (OpenBLAS read the
+ * variable when it loaded, so setting it here changes only the advice.) */
+START_TEST(t_blas_advice)
+{
+    const char *core = openblas_get_corename();
+    ck_assert_ptr_nonnull(core);
+    const char *a = nn_blas_advice();
+    const int pre_avx = strcmp(core, "Prescott") == 0 || strcmp(core, "Core2") == 0 ||
+                        strcmp(core, "Nehalem") == 0 || strcmp(core, "Penryn") == 0;
+    if (getenv("OPENBLAS_CORETYPE") || gs_cpu_isa() < GS_ISA_V3 || !pre_avx) {
+        ck_assert_ptr_null(a);
+    } else {
+        ck_assert_ptr_nonnull(a);
+        ck_assert_ptr_nonnull(strstr(a, core));
+        ck_assert_ptr_nonnull(strstr(a, gs_cpu_isa() >= GS_ISA_V4 ? "OPENBLAS_CORETYPE=SkylakeX"
+                                                                   : "OPENBLAS_CORETYPE=Haswell"));
+    }
+    const char *saved = getenv("OPENBLAS_CORETYPE");
+    setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+    ck_assert_ptr_null(nn_blas_advice());
+    if (saved)
+        setenv("OPENBLAS_CORETYPE", saved, 1);
+    else
+        unsetenv("OPENBLAS_CORETYPE");
+}
+END_TEST
+
 static Suite *cpu_suite(void)
 {
     Suite *s = suite_create("cpu");
@@ -288,6 +320,7 @@ static Suite *cpu_suite(void)
     tcase_add_test(tc, t_isa_detect_and_cap);
     tcase_add_test(tc, t_kernel_copies_agree);
     tcase_add_test(tc, t_nn_kernels_agree);
+    tcase_add_test(tc, t_blas_advice);
     suite_add_tcase(s, tc);
     return s;
 }
