@@ -216,8 +216,10 @@ static int prepare_out(void *ud)
 {
     const run_opts *o = ud;
     int rc = start_run(o->out, o->resume);
-    if (!rc)
+    if (!rc) {
         fprintf(stderr, "%s: %s, %s -> %s/\n", prog, o->what, o->layout, o->out);
+        gs_tool_blas_note(prog, NULL); /* the writer rank only */
+    }
     return rc;
 }
 
