@@ -18,9 +18,11 @@ const md_cfg_field md_luxe_cfg_fields[] = {
     F("data.coords", MD_CFG_ENUM, coords, 0, 0, "cartesian,cylindrical,local",
       "momentum the GAN sees: px,py,pz; p,theta,phi_p; or local: p_r,p_phi,pz along and "
       "across the position's azimuth (ring regions)"),
-    F("data.position", MD_CFG_ENUM, position, 0, 0, "region,cartesian",
-      "region: each region's own coordinates (rings r,phi; rectangles x,y), so a particle "
-      "never leaves its sub-model's region; cartesian: x,y everywhere (not confined)"),
+    F("data.position", MD_CFG_ENUM, position, 0, 0, "region,cartesian,polar",
+      "region: each region's own coordinates, so a particle never leaves its sub-model's "
+      "region (bounded rings r,phi; the outermost ring u,v: the hole shrunk to a point, no "
+      "azimuth seam; rectangles x,y); cartesian: x,y everywhere (not confined); polar: "
+      "every ring as r,phi"),
     F("data.log_features", MD_CFG_STR, log_features, 0, 0, NULL,
       "features trained as log10 (model-space names, comma list; may be empty)"),
     F("data.columns", MD_CFG_STR, columns, 0, 0, NULL,

@@ -367,6 +367,8 @@ int md_luxe_plan_subs(const md_luxe_cfg *cfg, const ds_events *ev, const md_luxe
         p->frame = rg->frame[r];
         if (cfg->position == 1)
             p->frame = (pp_frame){.kind = PP_FRAME_NONE};
+        else if (cfg->position == 0 && p->frame.kind == PP_FRAME_POLAR && isinf(p->frame.r_hi))
+            p->frame.kind = PP_FRAME_HOLE; /* no seam; (r, phi) only where r is bounded */
         p->frame.local_p = cfg->coords == 2;
         for (int k = 0; k < ncodes; k++)
             if (group_of[k] == g)
