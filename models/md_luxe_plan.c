@@ -69,8 +69,10 @@ int md_luxe_fspace_init(md_luxe_fspace *s, const md_luxe_cfg *cfg, char *const *
     if (s->cylindrical) {
         if (s->ix < 0 || s->iy < 0 || s->cyl.px < 0 || s->cyl.py < 0 || s->cyl.pz < 0) {
             char *have = gs_h5_join_csv(s->columns, f);
-            gs_error(GS_ERR_ARG, "luxe: data.coords=cylindrical needs columns x,y,px,py,pz; the "
-                     "data has %s (rename them with --columns x=X,...)", have ? have : "?");
+            gs_error(GS_ERR_ARG, "luxe: data.coords=cylindrical (the default) needs columns "
+                     "x,y,px,py,pz; the data has %s (rename them with --columns x=X,..., or "
+                     "train other columns with --set data.coords=cartesian --set "
+                     "data.log_features=...)", have ? have : "?");
             free(have);
             return GS_ERR_ARG;
         }
