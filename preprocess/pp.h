@@ -148,7 +148,7 @@ void pp_gather_rows(const float *t, int64_t f, const int64_t *idx, int64_t m, fl
  *    azimuth lies where the fewest particles are. With local_p, (px, py) ->
  *    (p_r, p_phi) = the momentum along and across the position's azimuth
  *    (same units), which makes a radial halo's direction a function of r only.
- *  - PP_FRAME_HOLE, for the outermost ring r >= r_lo (r_hi = INFINITY): (x, y)
+ *  - PP_FRAME_HOLE (opt-in), for the outermost ring r >= r_lo (r_hi = INFINITY): (x, y)
  *    -> (u, v) = s (cos phi, sin phi), s = sqrt(r^2 - r_lo^2): the hole is
  *    shrunk to a point and the plane is the ring. The map keeps areas
  *    (s ds = r dr), so the density in (u, v) is the density in (x, y), with

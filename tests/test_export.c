@@ -377,7 +377,8 @@ START_TEST(t_luxe_ort_parity_local)
 {
     /* three rings: two bounded ones as (r, phi), the outermost as the hole
      * frame (u, v), each with the local momentum (p_r, p_phi) */
-    luxe_case("local", "--set data.coords=local --set split.regions=radius "
+    luxe_case("local", "--set data.coords=local --set data.position=hole "
+              "--set data.log_features=t --set split.regions=radius "
               "--set split.radii=300,800 --set split.species=false", 3);
 }
 END_TEST

@@ -412,8 +412,8 @@ START_TEST(t_luxe_regions_confined)
     md_train_opts o = {0};
     int stopped;
     const struct { int mode, position, coords, uniform, ok; } cases[] = {
-        {1, 0, 1, 0, 1},   /* the default: rings, region frames (outer: the hole frame), p theta phi_p */
-        {1, 2, 1, 0, 1},   /* every ring as (r, phi) */
+        {1, 0, 1, 0, 1},   /* the default: rings as (r, phi), p theta phi_p */
+        {1, 2, 1, 0, 1},   /* the outermost ring as the hole frame (u, v) */
         {1, 0, 2, 1, 1},   /* rings, local momenta, quantiles to U(0, 1) */
         {2, 0, 0, 0, 1},   /* a rectangle and the rest, in pieces */
         {1, 1, 0, 0, 0}};  /* control: x, y as they are */
