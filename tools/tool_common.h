@@ -173,7 +173,8 @@ static inline int gs_tool_threads(const char *prog, long long opt)
  * Under MPI with no thread count given (--threads, GANSIM_THREADS,
  * OMP_NUM_THREADS), each rank takes its share of the CPUs it may run on:
  * all of them when mpirun bound it (--bind-to core/socket), else the
- * node's CPUs divided by the ranks on the node. Returns 0 or GS_EXIT_FAIL
+ * node's CPUs divided by the ranks on the node. Prints the note of
+ * nn_blas_advice (rank 0) when there is one. Returns 0 or GS_EXIT_FAIL
  * after a message. */
 static inline int gs_tool_comm(const char *prog, long long threads_opt, gs_comm **c)
 {
@@ -181,6 +182,11 @@ static inline int gs_tool_comm(const char *prog, long long threads_opt, gs_comm 
         gs_tool_err(prog, "%s", gs_errmsg());
         return GS_EXIT_FAIL;
     }
+    /* the tools that do long numeric work all come here: say once (rank 0)
+     * when OpenBLAS runs far below this CPU (nn_blas_advice) */
+    const char *blas = nn_blas_advice();
+    if (blas && gs_comm_rank(*c) == 0)
+        gs_tool_err(prog, "note: %s", blas);
     if (gs_comm_size(*c) <= 1)
         return 0;
     cpu_set_t set;
