@@ -3,6 +3,7 @@
  * falling on a tiny data set, exact resume, sampling (seed-reproducible,
  * thread-count independent, chunks = one production), no allocation in a
  * training step, and the tools' zdc-flow paths. */
+#include "api/gansim.h"
 #include "core/gs_h5.h"
 #include "models/md_zdcflow.h"
 #include "testutil.h"
@@ -294,6 +295,18 @@ START_TEST(t_train_resume_sample)
     ck_assert_int_eq(md_zdcflow_set_sampler(m, 0, MD_FLOW_EULER), GS_ERR_ARG);
     ds_images_free(&g2);
     ck_assert_int_eq(ops->sample(m, data.cond, 3, 0, 7, &g2), GS_ERR_ARG);
+    /* the embedding API draws the same images (k = 1) as the kind's sampler */
+    ck_assert_int_eq(md_zdcflow_set_sampler(m, 2, MD_FLOW_HEUN), GS_OK);
+    ds_images_free(&g2);
+    ck_assert_int_eq(ops->sample(m, data.cond, 3, 1, 11, &g2), GS_OK);
+    gansim_model *api;
+    ck_assert_msg(gansim_open(p, &api) == GS_OK, "%s", gansim_errmsg());
+    float *ai = malloc((size_t)(3 * px) * sizeof(float));
+    ck_assert_int_eq(gansim_sample_images(api, data.cond, 3, 11, ai), GS_OK);
+    ck_assert_int_eq(memcmp(ai, g2.images, (size_t)(3 * px) * sizeof(float)), 0);
+    free(ai);
+    gansim_close(api);
+    ds_images_free(&g2);
     nn_set_threads(saved);
     ds_images_free(&g1);
     md_model_close(mm);

@@ -1015,7 +1015,7 @@ static void usage(FILE *f)
             "  --warmup W       untimed warm-up runs (default 2)\n"
             "  --section NAME   run only this section (and sgemm, for the peak)\n"
             "  --no-sgemm       skip the sgemm peak (one phase alone, e.g. for its peak RSS)\n"
-            "Model phases (wgan, gen, zdc, zdc-gen, ort) run at 1 thread and at T, and at their\n"
+            "Model phases (wgan, gen, zdc, zdc-gen, zdc-flow, ort) run at 1 thread and at T, and at their\n"
             "standard batch sizes; --threads or --batch pin a single configuration.\n"
             "Their GFLOP are the GEMM and conv FLOPs executed (zdc: G's upsample + conv\n"
             "blocks as the 2x2 phase convs of nn_upsample2_conv3x3).\n"
