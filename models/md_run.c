@@ -8,10 +8,11 @@
 
 #include "models/md_luxe.h"
 #include "models/md_zdc.h"
+#include "models/md_zdcflow.h"
 
 /* ---- the registry ------------------------------------------------------------ */
 /* A new model kind is one more line here (and its own files). */
-static const md_kind *const kinds[] = {&md_kind_luxe, &md_kind_zdc, NULL};
+static const md_kind *const kinds[] = {&md_kind_luxe, &md_kind_zdc, &md_kind_zdcflow, NULL};
 
 const md_kind *const *md_kinds(void) { return kinds; }
 
