@@ -25,7 +25,9 @@
  * part. Data-parallel training (several processes on one model) plugs in
  * through md_parallel: the kinds call md_run_reduce between every backward
  * pass and its optimizer update, and only the writer rank evaluates, logs
- * and saves.
+ * and saves. Under MD_DISTRIBUTE_SUBMODELS the driver instead gives each
+ * rank whole parts and gathers them at checkpoints (md_kind.save_part /
+ * load_part); the kind sees one process.
  *
  * The registry (md_kind_find, md_kind_of_file, md_kinds) is what tools and
  * the embedding API dispatch on; a new kind is one entry in md_run.c's list.
