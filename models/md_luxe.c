@@ -498,6 +498,42 @@ static int load_training(hid_t f, md_run *run)
     return rc;
 }
 
+/* Sub-model k's training state (its "train" group of last.h5) into g, and
+ * back: how a rank that trained it hands it to rank 0 under
+ * --distribute submodels (md_kind.save_part / load_part). The rest of the
+ * sub-model (plan, quantile transform) every rank builds alike from the data. */
+static int luxe_save_part(const md_run *run, int k, hid_t g)
+{
+    const sub_state *s = &((const luxe_state *)run->state)->subs[k];
+    hid_t t;
+    int rc = gs_h5_group_create(g, "train", &t);
+    if (rc)
+        return rc;
+    rc = md_wgan_save(&s->w, t);
+    if (!rc)
+        rc = nn_group_save(t, "best", &s->best_ps, NULL);
+    H5Gclose(t);
+    return rc;
+}
+
+static int luxe_load_part(md_run *run, int k, hid_t g)
+{
+    sub_state *s = &((luxe_state *)run->state)->subs[k];
+    hid_t t;
+    int rc = gs_h5_group_open(g, "train", &t);
+    if (rc)
+        return rc;
+    rc = md_wgan_load(&s->w, t);
+    if (!rc)
+        rc = nn_group_load(t, "best", &s->best_ps, NULL);
+    H5Gclose(t);
+    if (!rc && s->w.step != run->parts[k].step)
+        rc = gs_error(GS_ERR_FORMAT, "sub-model %s: its state is at step %lld, its record "
+                      "says %lld", s->plan.name, (long long)s->w.step,
+                      (long long)run->parts[k].step);
+    return rc;
+}
+
 /* ---- the training run (md_run.h) ------------------------------------------ */
 static void luxe_free(md_run *run)
 {
@@ -699,6 +735,8 @@ const md_kind md_kind_luxe = {
     .keep_best = luxe_keep_best,
     .log_header = luxe_log_header,
     .save = luxe_save,
+    .save_part = luxe_save_part,
+    .load_part = luxe_load_part,
     .free = luxe_free,
     .open = md_luxe_open,
     .close = md_luxe_close,
