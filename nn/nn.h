@@ -144,6 +144,9 @@ void nn_threads_end(int saved);
  * the library can only say so. NULL too when OPENBLAS_CORETYPE is set or
  * GANSIM_ISA caps gansim's kernels below x86-64-v3. */
 const char *nn_blas_advice(void);
+/* The OPENBLAS_CORETYPE value that advice names ("SkylakeX" on an AVX-512
+ * CPU, "Haswell" on an AVX2 one), or NULL when there is no advice. */
+const char *nn_blas_better_core(void);
 
 /* Runs job(arg, i, slot) for i = 0 .. n_jobs - 1, up to `width` jobs at once
  * (width <= nn_get_threads() is the useful range). Each job runs on one thread

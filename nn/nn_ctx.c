@@ -318,19 +318,18 @@ void nn_set_threads(int n)
     openblas_set_num_threads(n);
 }
 
-const char *nn_blas_advice(void)
+const char *nn_blas_better_core(void)
 {
     /* OpenBLAS's x86-64 cores from before AVX, in its own spelling */
     static const char *const pre_avx[] = {"Prescott", "Core2",   "Penryn",  "Dunnington",
                                           "Nehalem",  "Atom",    "Katmai",  "Coppermine",
                                           "Northwood", "Banias", "Opteron", "Barcelona"};
-    static _Thread_local char msg[320];
     if (getenv("OPENBLAS_CORETYPE"))
         return NULL;
     /* the level gansim's own kernels run at: GANSIM_ISA=v2 stands for an
      * old CPU, where the old kernels are right */
-    const gs_isa hw = gs_cpu_isa();
-    if (hw < GS_ISA_V3)
+    const gs_isa isa = gs_cpu_isa();
+    if (isa < GS_ISA_V3)
         return NULL;
     const char *core = openblas_get_corename();
     int old = 0;
@@ -338,12 +337,20 @@ const char *nn_blas_advice(void)
         old |= strcmp(core, pre_avx[i]) == 0;
     if (!old)
         return NULL;
-    const char *want = hw >= GS_ISA_V4 ? "SkylakeX" : "Haswell";
+    return isa >= GS_ISA_V4 ? "SkylakeX" : "Haswell";
+}
+
+const char *nn_blas_advice(void)
+{
+    static _Thread_local char msg[320];
+    const char *want = nn_blas_better_core();
+    if (!want)
+        return NULL;
     snprintf(msg, sizeof msg,
              "OpenBLAS does not know this CPU and runs its %s (SSE) kernels although the CPU has "
              "%s: matrix products run up to ~15x slower than they could; start the program with "
              "OPENBLAS_CORETYPE=%s (docs/performance.md)",
-             core, hw >= GS_ISA_V4 ? "AVX-512" : "AVX2", want);
+             openblas_get_corename(), gs_cpu_isa() >= GS_ISA_V4 ? "AVX-512" : "AVX2", want);
     return msg;
 }
 

@@ -296,7 +296,9 @@ START_TEST(t_blas_advice)
                         strcmp(core, "Nehalem") == 0 || strcmp(core, "Penryn") == 0;
     if (getenv("OPENBLAS_CORETYPE") || gs_cpu_isa() < GS_ISA_V3 || !pre_avx) {
         ck_assert_ptr_null(a);
+        ck_assert_ptr_null(nn_blas_better_core());
     } else {
+        ck_assert_str_eq(nn_blas_better_core(), gs_cpu_isa() >= GS_ISA_V4 ? "SkylakeX" : "Haswell");
         ck_assert_ptr_nonnull(a);
         ck_assert_ptr_nonnull(strstr(a, core));
         ck_assert_ptr_nonnull(strstr(a, gs_cpu_isa() >= GS_ISA_V4 ? "OPENBLAS_CORETYPE=SkylakeX"
@@ -305,6 +307,7 @@ START_TEST(t_blas_advice)
     const char *saved = getenv("OPENBLAS_CORETYPE");
     setenv("OPENBLAS_CORETYPE", "Haswell", 1);
     ck_assert_ptr_null(nn_blas_advice());
+    ck_assert_ptr_null(nn_blas_better_core());
     if (saved)
         setenv("OPENBLAS_CORETYPE", saved, 1);
     else

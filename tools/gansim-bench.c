@@ -1021,6 +1021,9 @@ static void usage(FILE *f)
             "  --warmup W       untimed warm-up runs (default 2)\n"
             "  --section NAME   run only this section (and sgemm, for the peak)\n"
             "  --no-sgemm       skip the sgemm peak (one phase alone, e.g. for its peak RSS)\n"
+            "  --openblas-coretype  print the OPENBLAS_CORETYPE this CPU should use when\n"
+            "                   OpenBLAS runs its pre-AVX kernels on it (an empty line otherwise)\n"
+            "                   and exit: scripts export it (make demo)\n"
             "Model phases (wgan, gen, zdc, zdc-gen, zdc-flow, ort) run at 1 thread and at T, and at their\n"
             "standard batch sizes; --threads or --batch pin a single configuration.\n"
             "Their GFLOP are the GEMM and conv FLOPs executed (zdc: G's upsample + conv\n"
@@ -1072,6 +1075,10 @@ int main(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--no-sgemm")) {
             b.no_sgemm = true;
+        } else if (!strcmp(a, "--openblas-coretype")) {
+            const char *c = nn_blas_better_core();
+            printf("%s\n", c ? c : "");
+            return GS_EXIT_OK;
         } else if (!strcmp(a, "--section") && has_val) {
             only = argv[++i];
         } else {
