@@ -548,13 +548,15 @@ START_TEST(t_tools)
                      0);
     ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --print-config "
                          "| grep -q reg.sdi_lambda", b, dir, dir), 0);
-    /* the default recipe (docs/zdc.md): SDI + intensity on, aux off, plain D */
-    ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --print-config "
-                         "| grep -Eq '^ *reg.sdi +true' && %s/gansim-train zdc --data %s/d.h5 "
-                         "--out %s/r --print-config | grep -Eq '^ *reg.intensity +true' && "
-                         "%s/gansim-train zdc --data %s/d.h5 --out %s/r --print-config "
-                         "| grep -Eq '^ *reg.aux +false'", b, dir, dir, b, dir, dir, b, dir, dir),
-                     0);
+    /* the default recipe (docs/zdc.md): SDI + intensity on, aux off, spectral
+     * normalisation in D, BCE loss, learning rates 2e-4 */
+    const char *recipe[] = {"reg.sdi +true",        "reg.intensity +true", "reg.aux +false",
+                            "model.d_norm +spectral", "model.loss +bce",   "train.lr_g +0.0002",
+                            "train.lr_d +0.0002"};
+    for (int i = 0; i < 7; i++)
+        ck_assert_msg(gs_test_run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --print-config "
+                                  "| grep -Eq '^ *%s( |$)'", b, dir, dir, recipe[i]) == 0,
+                      "default %s", recipe[i]);
     ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --set reg.nope=1 "
                          "2>/dev/null", b, dir, dir), 2);
     ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/none.h5 --out %s/r 2>/dev/null", b, dir,
