@@ -81,7 +81,15 @@ COMM_OBJ := $(COMM_SRC:%.c=$(BUILD)/%.o)
 COMM_LIB := $(BUILD)/libgansim_comm.a
 PUBLIC_HEADERS := $(filter-out %_internal.h,$(foreach m,$(MODULES),$(wildcard $(m)/*.h)))
 HEADERS := $(foreach m,$(MODULES) comm,$(wildcard $(m)/*.h))
-CXX     ?= g++
+# The C++ examples and the Geant4-sketch test follow CC's compiler family
+# (make's built-in default for CXX is g++ whatever CC says).
+ifeq ($(origin CXX),default)
+  ifneq ($(findstring clang,$(CC)),)
+    CXX := $(subst clang,clang++,$(CC))
+  else
+    CXX := g++
+  endif
+endif
 EXAMPLES := $(BUILD)/examples/sample_events $(BUILD)/examples/sample_threads \
             $(BUILD)/examples/g4_sketch
 

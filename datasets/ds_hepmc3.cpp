@@ -6,6 +6,7 @@ extern "C" {
 #include "datasets/ds.h"
 }
 #include "datasets/ds_hepmc3.h"
+#include "core/gs_pdg.h"
 
 #include <cerrno>
 #include <cmath>
@@ -29,40 +30,6 @@ namespace {
 // c in mm/ns: HepMC3 keeps the time component of a position as c*t in the
 // event's length unit (HepMC3 user manual, "Units").
 constexpr double c_mm_per_ns = 299.792458;
-
-// Review of Particle Physics 2022 (Workman et al., PTEP 2022, 083C01),
-// masses in GeV; nuclei are the nuclear (not atomic) masses.
-struct pdg_entry {
-    int32_t id;
-    bool self_conjugate;      // no antiparticle: -id is not a particle
-    double mass;
-};
-constexpr pdg_entry pdg_table[] = {
-    {22, true, 0.0},                    // γ
-    {11, false, 0.51099895000e-3},      // e−
-    {13, false, 0.1056583755},          // μ−
-    {15, false, 1.77686},               // τ−
-    {12, false, 0.0}, {14, false, 0.0}, {16, false, 0.0}, // ν (massless here)
-    {111, true, 0.1349768},             // π0
-    {211, false, 0.13957039},           // π+
-    {130, true, 0.497611},              // K0_L
-    {310, true, 0.497611},              // K0_S
-    {321, false, 0.493677},             // K+
-    {2212, false, 0.93827208816},       // p
-    {2112, false, 0.93956542052},       // n
-    {3122, false, 1.115683},            // Λ
-    {1000010020, false, 1.87561294257}, // deuteron
-    {1000020040, false, 3.72737940660}, // α
-};
-
-const pdg_entry *pdg_find(int32_t pdg)
-{
-    const int64_t a = pdg < 0 ? -(int64_t)pdg : pdg;
-    for (const pdg_entry &e : pdg_table)
-        if (e.id == a && (pdg > 0 || !e.self_conjugate))
-            return &e;
-    return nullptr;
-}
 
 struct unit_entry {
     const char *name;
@@ -161,7 +128,7 @@ int validate(const char *path, const ds_events *ev, const int64_t *bx, int64_t n
     if (rc)
         return rc;
     for (int64_t i = 0; i < ev->n; i++) {
-        if (!pdg_find(ev->pdg[i]))
+        if (!gs_pdg_mass(ev->pdg[i], nullptr))
             return gs_error(GS_ERR_ARG,
                             "%s: row %lld: PDG id %d is not in gansim's mass table (gamma, e, "
                             "mu, tau, neutrinos, pi, K, p, n, Lambda, d, alpha); HepMC3 needs the "
@@ -241,7 +208,8 @@ int write_file(const char *tmp, const char *path, const ds_events *ev, const int
             const float *r = ev->x + i * f;
             auto v = [&](int c) { return (double)r[L.idx[c]] * L.factor[c]; };
             const double px = v(C_PX), py = v(C_PY), pz = v(C_PZ);
-            const double m = pdg_find(ev->pdg[i])->mass;
+            double m = 0;
+            gs_pdg_mass(ev->pdg[i], &m); // known: checked in validate()
             const FourVector p(px, py, pz, std::sqrt(px * px + py * py + pz * pz + m * m));
             const FourVector pos(v(C_X), v(C_Y), L.idx[C_Z] >= 0 ? v(C_Z) : z_plane,
                                  c_mm_per_ns * v(C_T));
@@ -279,15 +247,6 @@ int write_file(const char *tmp, const char *path, const ds_events *ev, const int
 }
 
 } // namespace
-
-extern "C" int ds_pdg_mass(int32_t pdg, double *mass_gev)
-{
-    const pdg_entry *e = pdg_find(pdg);
-    if (!e)
-        return gs_error(GS_ERR_ARG, "PDG id %d is not in gansim's mass table", (int)pdg);
-    *mass_gev = e->mass;
-    return GS_OK;
-}
 
 extern "C" int ds_hepmc3_write(const char *path, const ds_events *ev, const int64_t *bx,
                                int64_t n_bx, const ds_hepmc3_opts *opts, ds_hepmc3_stats *stats)

@@ -18,7 +18,7 @@
  *               nothing is shifted.
  *   - an outgoing particle, status 1, the row's PDG id, four-momentum
  *     (px, py, pz in GeV, E = sqrt(p^2 + m^2) with m the PDG mass from
- *     ds_pdg_mass), generated mass m;
+ *     core/gs_pdg.h), generated mass m;
  *   - an incoming copy of it (same id and four-momentum), status 3
  *     ("documentation"), so that the vertex has a parent particle. ddsim
  *     (DD4hep's HepMC3 reader) places the primaries of a parentless particle
@@ -69,17 +69,11 @@ typedef struct {
  * path on failure). bx[i] is row i's crossing, non-decreasing, in
  * [0, n_bx); bx may be NULL when n_bx == 1 (all rows one event).
  * ev needs columns x, y, px, py, pz, t (optionally z, nothing else), units
- * for each, and /pdg with ids known to ds_pdg_mass; values must be finite.
+ * for each, and /pdg with ids known to gs_pdg_mass (core/gs_pdg.h); values must be finite.
  * stats may be NULL. Errors: GS_ERR_ARG (bad columns, units, PDG ids, bx),
  * GS_ERR_NUMERIC (NaN/Inf), GS_ERR_IO, GS_ERR_NOMEM. */
 int ds_hepmc3_write(const char *path, const ds_events *ev, const int64_t *bx, int64_t n_bx,
                     const ds_hepmc3_opts *opts, ds_hepmc3_stats *stats);
-
-/* PDG mass in GeV of a particle id (Review of Particle Physics 2022):
- * γ, e±, μ±, τ±, the neutrinos, π0, π±, K±, K0_L, K0_S, p, n (and their
- * antiparticles), Λ, the deuteron and the α. GS_ERR_ARG naming the id for
- * any other. */
-int ds_pdg_mass(int32_t pdg, double *mass_gev);
 
 #ifdef __cplusplus
 }

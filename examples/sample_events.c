@@ -3,6 +3,8 @@
  *
  *   cc sample_events.c $(pkg-config --cflags --libs gansim) -o sample_events
  *   ./sample_events demo-out/run/model.h5 */
+/* clock_gettime is POSIX, not ISO C: ask for it (strict -std=c99 hides it). */
+#define _POSIX_C_SOURCE 200809L
 #include <gansim.h>
 
 #include <stdio.h>

@@ -194,14 +194,6 @@ double mt_auc_sigma0(double n_pos, double n_neg);
  * energies is not. Values finite, n >= 2. */
 int mt_rank_corr(const float *x, const float *w, int64_t n, int64_t f, double *out);
 
-/* ---- species ---------------------------------------------------------------- */
-/* Mass in GeV of a PDG code (PDG Review of Particle Physics 2022) for the
- * common long-lived species (γ, e±, μ±, π, K, p, n, ν, Λ, d, α): 1 when known,
- * 0 otherwise (*mass_gev untouched). */
-int mt_pdg_mass(int32_t pdg, double *mass_gev);
-/* Short name ("gamma", "e-", "n", ...) or NULL when unknown. */
-const char *mt_pdg_name(int32_t pdg);
-
 /* ---- metric sets (what gansim-eval and training logs report) ----------- */
 typedef struct {
     int64_t nbins;       /* 100 */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gs_pdg.h"
 #include "metrics/mt.h"
 #include "nn/nn.h"
 
@@ -441,7 +442,7 @@ static int layout_make(const ds_events *ref, const ds_events *gen, const ds_even
         const ds_events *evs[3] = {ref, gen, ref2};
         for (int s = 0; ok && s < 3; s++)
             for (int64_t i = 0; evs[s] && ok && i < evs[s]->n; i++)
-                ok = mt_pdg_mass(evs[s]->pdg[i], NULL);
+                ok = gs_pdg_mass(evs[s]->pdg[i], NULL);
         L->ekin = ok;
         L->ce = fe++;
         set_col(L, L->ce, ok ? "E_kin" : "p", pu);
@@ -500,7 +501,7 @@ static int esample_make(const ds_events *ev, const int64_t *map, const int64_t *
             double p2 = px * px + py * py + pz * pz, e = sqrt(p2);
             if (L->ekin) {
                 double mass = 0;
-                mt_pdg_mass(s->pdg[i], &mass);
+                gs_pdg_mass(s->pdg[i], &mass);
                 mass *= L->mass_scale;
                 /* sqrt(p² + m²) − m without the cancellation for p << m
                  * (thermal neutrons: p ~ 1e-6 GeV, m ~ 1 GeV) */
@@ -1163,7 +1164,7 @@ int md_eval_events(const ds_events *ref, const ds_events *ref2, const ds_events 
         subset *s = &sub[nsub++];
         snprintf(sp_names[k], sizeof sp_names[k], "%d", codes[k]);
         s->name = sp_names[k];
-        const char *pn = mt_pdg_name(codes[k]);
+        const char *pn = gs_pdg_name(codes[k]);
         snprintf(s->title, sizeof s->title, "species %s (pdg %d)", pn ? pn : "?", codes[k]);
         for (int j = 0; j < 3 && !rc; j++) {
             if (!(s->mask[j] = malloc((size_t)smp[j]->n))) {
@@ -1405,7 +1406,7 @@ int md_eval_events(const ds_events *ref, const ds_events *ref2, const ds_events 
         if (nsp) {
             fputs(",\n\"species\": {", js);
             for (int k = sp_off; k < nsub; k++) {
-                const char *pn = mt_pdg_name(codes[k - sp_off]);
+                const char *pn = gs_pdg_name(codes[k - sp_off]);
                 fprintf(js, "%s\n \"%s\": {\"name\": ", k > sp_off ? "," : "", sub[k].name);
                 json_str(js, pn ? pn : "");
                 fputs(", ", js);

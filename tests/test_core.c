@@ -1,4 +1,5 @@
 #include "core/gs_core.h"
+#include "core/gs_pdg.h"
 #include "testutil.h"
 
 #include <signal.h>
@@ -204,6 +205,46 @@ START_TEST(test_dir_lock)
 }
 END_TEST
 
+START_TEST(test_pdg_table)
+{
+    double m = -1;
+    ck_assert(gs_pdg_mass(2112, &m));
+    ck_assert_double_eq_tol(m, 0.93956542052, 1e-12);
+    ck_assert(gs_pdg_mass(22, &m));
+    ck_assert_double_eq(m, 0);
+    ck_assert(gs_pdg_mass(-11, &m));
+    ck_assert_double_eq_tol(m, 0.51099895e-3, 1e-15);
+    ck_assert(gs_pdg_mass(-2212, &m)); /* antiproton */
+    ck_assert_double_eq_tol(m, 0.93827208816, 1e-12);
+    m = 7;
+    ck_assert(!gs_pdg_mass(999999, &m));
+    ck_assert(!gs_pdg_mass(0, &m));
+    ck_assert(!gs_pdg_mass(-22, &m)); /* the photon is its own antiparticle */
+    ck_assert_double_eq(m, 7); /* untouched */
+    ck_assert_str_eq(gs_pdg_name(2112), "n");
+    ck_assert_str_eq(gs_pdg_name(-11), "e+");
+    ck_assert_ptr_null(gs_pdg_name(12345));
+    /* one entry per id, a name each, and a particle's antiparticle (when
+     * listed) has its mass: the table is hand-typed, so check its shape */
+    ck_assert_int_ge(gs_pdg_count(), 20);
+    for (int i = 0; i < gs_pdg_count(); i++) {
+        const int32_t id = gs_pdg_id(i);
+        ck_assert_ptr_nonnull(gs_pdg_name(id));
+        double mi, mj;
+        ck_assert(gs_pdg_mass(id, &mi));
+        ck_assert(mi >= 0 && mi < 4);
+        for (int j = i + 1; j < gs_pdg_count(); j++) {
+            ck_assert_int_ne(id, gs_pdg_id(j));
+            ck_assert_str_ne(gs_pdg_name(id), gs_pdg_name(gs_pdg_id(j)));
+        }
+        if (gs_pdg_mass(-id, &mj))
+            ck_assert_double_eq(mi, mj);
+    }
+    ck_assert_int_eq(gs_pdg_id(-1), 0);
+    ck_assert_int_eq(gs_pdg_id(gs_pdg_count()), 0);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -216,6 +257,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_rng_moments);
     tcase_add_test(tc, test_rng_below_and_shuffle);
     tcase_add_test(tc, test_atomic_commit);
+    tcase_add_test(tc, test_pdg_table);
     suite_add_tcase(s, tc);
     return s;
 }

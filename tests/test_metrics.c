@@ -722,24 +722,6 @@ START_TEST(test_rank_corr)
 }
 END_TEST
 
-START_TEST(test_pdg)
-{
-    double m = -1;
-    ck_assert(mt_pdg_mass(2112, &m));
-    ck_assert_close(m, 0.93956542052, 1e-12, 0);
-    ck_assert(mt_pdg_mass(22, &m));
-    ck_assert_close(m, 0, 0, 0);
-    ck_assert(mt_pdg_mass(-11, &m));
-    ck_assert_close(m, 0.51099895e-3, 1e-15, 0);
-    m = 7;
-    ck_assert(!mt_pdg_mass(999999, &m));
-    ck_assert_close(m, 7, 0, 0); /* untouched */
-    ck_assert_str_eq(mt_pdg_name(2112), "n");
-    ck_assert_str_eq(mt_pdg_name(-11), "e+");
-    ck_assert_ptr_null(mt_pdg_name(12345));
-}
-END_TEST
-
 START_TEST(test_binning_auto)
 {
     enum { N = 10000 };
@@ -916,7 +898,6 @@ static Suite *stats_suite(void)
     tcase_add_test(tc, test_kolmogorov_chi2_known);
     tcase_add_test(tc, test_auc_known);
     tcase_add_test(tc, test_rank_corr);
-    tcase_add_test(tc, test_pdg);
     suite_add_tcase(s, tc);
     return s;
 }
