@@ -289,4 +289,4 @@ clean:
 # (its own variable: `make sanitize` sets LDFLAGS on the command line, which
 # would override a target-specific LDFLAGS +=).
 MALLOC_WRAP := -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc -Wl,--wrap=aligned_alloc
-$(BUILD)/tests/test_nn_train $(BUILD)/tests/test_zdc $(BUILD)/tests/test_luxe $(BUILD)/tests/test_dist: TEST_LDFLAGS = $(MALLOC_WRAP)
+$(BUILD)/tests/test_nn_train $(BUILD)/tests/test_zdc $(BUILD)/tests/test_zdcflow $(BUILD)/tests/test_luxe $(BUILD)/tests/test_dist: TEST_LDFLAGS = $(MALLOC_WRAP)

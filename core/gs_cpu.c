@@ -10,12 +10,15 @@
 int gs_cpu_isa_level;
 
 #if defined(__x86_64__)
-/* F16C from CPUID leaf 1 (ECX bit 29): clang 14's __builtin_cpu_supports
- * does not know "f16c". */
-static int has_f16c(void)
+/* The rest of x86-64-v3 from CPUID itself: F16C and MOVBE (leaf 1, ECX
+ * bits 29 and 22), LZCNT (leaf 0x80000001, ECX bit 5). clang 14's
+ * __builtin_cpu_supports knows none of them, and code compiled for v3 may
+ * use each (lzcnt for __builtin_clz, movbe for byte-swapped loads). */
+static int has_f16c_movbe_lzcnt(void)
 {
     unsigned a, b, c, d;
-    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) && (c & bit_MOVBE) &&
+           __get_cpuid(0x80000001, &a, &b, &c, &d) && (c & bit_LZCNT);
 }
 #endif
 
@@ -28,7 +31,7 @@ gs_isa gs_cpu_isa_hw(void)
      * AVX-512 registers) */
     const int v3 = __builtin_cpu_supports("avx") && __builtin_cpu_supports("avx2") &&
                    __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
-                   __builtin_cpu_supports("bmi2") && has_f16c();
+                   __builtin_cpu_supports("bmi2") && has_f16c_movbe_lzcnt();
     const int v4 = v3 && __builtin_cpu_supports("avx512f") &&
                    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512cd") &&
                    __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");

@@ -18,8 +18,11 @@
  *
  * defines `static void axpy(...)`. The body must not open an OpenMP
  * parallel region (GCC and clang outline it at the baseline target): run
- * it on each thread's chunk instead. Other architectures get the body once,
- * for the build's target. */
+ * it on each thread's chunk instead (nn/nn_internal.h's NN_PAR_CHUNKS).
+ * A helper function the body calls must be GS_INLINE: GCC inlines a
+ * function into one compiled for another target only when it is
+ * always_inline, and a helper left out of line would run at the baseline.
+ * Other architectures get the body once, for the build's target. */
 #ifndef GS_CPU_H
 #define GS_CPU_H
 
@@ -42,6 +45,9 @@ static inline gs_isa gs_cpu_isa(void)
 gs_isa gs_cpu_isa_hw(void);
 /* "x86-64-v3 (AVX2+FMA)" etc. */
 const char *gs_isa_name(gs_isa isa);
+
+/* for helpers called from GS_KERNEL bodies (see above) */
+#define GS_INLINE static inline __attribute__((always_inline))
 
 #if defined(__x86_64__) && !defined(GS_NO_MULTIVERSION)
 #define GS_TARGET_V3 __attribute__((target("arch=x86-64-v3")))

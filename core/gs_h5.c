@@ -281,6 +281,49 @@ int gs_h5_create(const char *path, hid_t *file)
     return GS_OK;
 }
 
+int gs_h5_create_mem(const char *name, hid_t *file)
+{
+    gs_h5_quiet();
+    *file = H5I_INVALID_HID;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0)
+        return gs_error(GS_ERR_IO, "%s: cannot create HDF5 property list", name);
+    /* core driver without backing store: nothing is ever written to disk */
+    herr_t e = H5Pset_fapl_core(fapl, 1 << 20, 0);
+    if (e >= 0)
+        e = H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    hid_t f = e < 0 ? H5I_INVALID_HID : H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    char c[256];
+    if (f < 0)
+        h5_cause(c);
+    H5Pclose(fapl);
+    if (f < 0)
+        return gs_error(GS_ERR_IO, "%s: cannot create an in-memory file (%s)", name, c);
+    *file = f;
+    return GS_OK;
+}
+
+int gs_h5_image(hid_t file, void **buf, size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)
+        return gs_error(GS_ERR_IO, "cannot flush an in-memory HDF5 file");
+    ssize_t n = H5Fget_file_image(file, NULL, 0);
+    if (n <= 0)
+        return gs_error(GS_ERR_IO, "cannot take the image of an in-memory HDF5 file");
+    void *b = malloc((size_t)n);
+    if (!b)
+        return gs_error(GS_ERR_NOMEM, "out of memory for a %zd-byte HDF5 image", n);
+    if (H5Fget_file_image(file, b, (size_t)n) != n) {
+        free(b);
+        return gs_error(GS_ERR_IO, "cannot take the image of an in-memory HDF5 file");
+    }
+    *buf = b;
+    *len = (size_t)n;
+    return GS_OK;
+}
+
 int gs_h5_open(const char *path, int writable, hid_t *file)
 {
     gs_h5_quiet();

@@ -70,6 +70,13 @@ int gs_h5_close(hid_t file);
  * the readers be fuzzed and fed from memory without a temporary file. */
 int gs_h5_open_image(const void *buf, size_t len, const char *name, hid_t *file);
 
+/* An HDF5 file in memory only (name for messages), for gs_h5_image: how a
+ * rank hands a piece of a checkpoint to another through a communicator. */
+int gs_h5_create_mem(const char *name, hid_t *file);
+/* The bytes of an open file (flushed first) in *buf (malloc'd, *len bytes),
+ * which gs_h5_open_image opens again anywhere. */
+int gs_h5_image(hid_t file, void **buf, size_t *len);
+
 /* "FILE: /loc/name" for messages (name may be NULL or "."). */
 void gs_h5_where(hid_t loc, const char *name, char *buf, size_t n);
 

@@ -949,6 +949,7 @@ static int is_detail(const char *k)
 static int is_bookkeeping(const char *k)
 {
     return !strcmp(k, "sub_step") || !strcmp(k, "steps_per_s") || !strcmp(k, "elapsed_s") ||
+           !strcmp(k, "step_rate") ||
            !strcmp(k, "kl_floor") || !strncmp(k, "best", 4);
 }
 

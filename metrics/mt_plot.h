@@ -99,7 +99,7 @@ int mt_plot_images(mt_plot *p, const char *name, const char *title, const char *
 /* From a log of "key=value key=value ..." lines. Every line with a numeric
  * step= is a record; a non-numeric sub= names the sub-model it belongs to.
  * Each numeric key gets its own panel (at most MT_PLOT_MAX_PANELS; keys that
- * are bookkeeping — step, sub_step, steps_per_s, elapsed_s, best_*,
+ * are bookkeeping — step, sub_step, steps_per_s, step_rate, elapsed_s, best_*,
  * kl_floor — get none, per-feature kl_<f>/w1_ch<k> only without sub-models),
  * one labelled line per sub-model against the sub-model's own step
  * (sub_step when logged); kl_mean panels are logarithmic and show each

@@ -7,7 +7,8 @@
 
 struct md_dist {
     gs_comm *comm;
-    char layout[64];
+    char layout[96];
+    int distribute;     /* MD_DISTRIBUTE_* */
     float *buf;
     int64_t cap;        /* floats in buf */
     int64_t bucket;     /* bytes; 0 whole, < 0 per tensor */
@@ -43,6 +44,13 @@ void md_dist_free(md_dist *d)
 
 const char *md_dist_layout(const md_dist *d) { return d->layout; }
 void md_dist_set_bucket(md_dist *d, int64_t bytes) { d->bucket = bytes; }
+
+void md_dist_set_distribute(md_dist *d, int distribute)
+{
+    d->distribute = distribute;
+    if (distribute == MD_DISTRIBUTE_SUBMODELS && !strstr(d->layout, ", sub-models"))
+        strncat(d->layout, ", sub-models distributed", sizeof d->layout - strlen(d->layout) - 1);
+}
 md_dist_stats md_dist_get_stats(const md_dist *d) { return d->st; }
 
 static int reserve(md_dist *d, int64_t n)
@@ -177,13 +185,35 @@ static int any(void *ud, int flag)
     return gs_comm_max_i64(d->comm, &v, 1) ? 15 : (int)v;
 }
 
+static int max_i64(void *ud, int64_t *v, int n)
+{
+    md_dist *d = ud;
+    return gs_comm_max_i64(d->comm, v, n);
+}
+
+static int send_bytes(void *ud, const void *buf, int64_t bytes, int dest)
+{
+    md_dist *d = ud;
+    return gs_comm_send(d->comm, buf, bytes, dest, 7);
+}
+
+static int recv_bytes(void *ud, void *buf, int64_t bytes, int src)
+{
+    md_dist *d = ud;
+    return gs_comm_recv(d->comm, buf, bytes, src, 7);
+}
+
 void md_dist_parallel(md_dist *d, md_parallel *p)
 {
     memset(p, 0, sizeof *p);
     p->rank = gs_comm_rank(d->comm);
     p->n_ranks = gs_comm_size(d->comm);
     p->layout = d->layout;
+    p->distribute = d->distribute;
     if (p->n_ranks > 1) {
+        p->max_i64 = max_i64;
+        p->send = send_bytes;
+        p->recv = recv_bytes;
         p->reduce_grads = reduce_grads;
         p->mean_data = mean_data;
         p->check_same = check_same;

@@ -22,7 +22,10 @@ typedef struct md_dist md_dist;
 /* threads: per rank, for the layout string ("2 ranks x 1 thread"). */
 int md_dist_new(gs_comm *c, int threads, md_dist **d);
 void md_dist_free(md_dist *d);
-/* Fills p: rank, size, layout and the hooks (reduce_grads, any). */
+/* How the ranks share a run (md_run.h MD_DISTRIBUTE_*; default data):
+ * MD_DISTRIBUTE_SUBMODELS adds ", sub-models distributed" to the layout. */
+void md_dist_set_distribute(md_dist *d, int distribute);
+/* Fills p: rank, size, layout, distribute and the hooks. */
 void md_dist_parallel(md_dist *d, md_parallel *p);
 const char *md_dist_layout(const md_dist *d);
 

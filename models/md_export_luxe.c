@@ -220,6 +220,53 @@ static const char *polar_inverse(ox_graph *g, const char *x, const md_luxe_infer
     return y;
 }
 
+/* A hole frame's inverse (pp_frame_inverse): (u, v) -> (x, y) = (u, v)
+ * sqrt(1 + r_lo^2 / (u^2 + v^2)) and, with local_p, (p_r, p_phi) -> (px, py)
+ * along (u, v)'s direction. u = v = 0 exactly (probability zero) gives 0
+ * here, (r_lo, 0) in gansim; the last-ulp guard is not repeated. */
+static const char *hole_inverse(ox_graph *g, const char *x, const md_luxe_inference *v,
+                                const pp_frame *fr)
+{
+    const int64_t f = v->n_features;
+    const pp_frame_cols *c = &v->fcols;
+    const char **cols = calloc((size_t)f, sizeof *cols);
+    if (!cols)
+        return NULL;
+    const char *u = column(g, x, c->x), *w = column(g, x, c->y);
+    const char *s2 = ox_op2(g, "Max", ox_op2(g, "Add", ox_op2(g, "Mul", u, u), ox_op2(g, "Mul", w, w)),
+                            ox_scalar_f32(g, "s2_min", 1e-30f));
+    const char *k = ox_op1(g, "Sqrt", ox_op2(g, "Add", ox_scalar_f32(g, "one", 1.0f),
+                                             ox_op2(g, "Div", ox_scalar_f32(g, "r_lo2",
+                                                    (float)(fr->r_lo * fr->r_lo)), s2)));
+    cols[c->x] = ox_op2(g, "Mul", u, k);
+    cols[c->y] = ox_op2(g, "Mul", w, k);
+    if (fr->local_p && c->px >= 0 && c->py >= 0) {
+        const char *is = ox_op1(g, "Reciprocal", ox_op1(g, "Sqrt", s2));
+        const char *cs = ox_op2(g, "Mul", u, is), *sn = ox_op2(g, "Mul", w, is);
+        const char *pr = column(g, x, c->px), *pf = column(g, x, c->py);
+        cols[c->px] = ox_op2(g, "Sub", ox_op2(g, "Mul", pr, cs), ox_op2(g, "Mul", pf, sn));
+        cols[c->py] = ox_op2(g, "Add", ox_op2(g, "Mul", pr, sn), ox_op2(g, "Mul", pf, cs));
+    }
+    for (int64_t j = 0; j < f; j++)
+        if (!cols[j])
+            cols[j] = column(g, x, j);
+    const char *y = ox_node(g, "Concat", cols, (int)f, (ox_attr[]){OX_INT("axis", 1)}, 1);
+    free(cols);
+    return y;
+}
+
+static const char *frame_inverse(ox_graph *g, const char *x, const md_luxe_inference *v,
+                                 const pp_frame *fr)
+{
+    if (v->fcols.x < 0 || v->fcols.y < 0)
+        return x;
+    if (fr->kind == PP_FRAME_POLAR)
+        return polar_inverse(g, x, v, fr);
+    if (fr->kind == PP_FRAME_HOLE)
+        return hole_inverse(g, x, v, fr);
+    return x;
+}
+
 /* model space -> input space (md_luxe_from_model_space): 10^x for the
  * sub-model's log features, cylindrical -> cartesian, then its region frame. */
 static const char *from_model_space(ox_graph *g, const char *x, const md_luxe_inference *v,
@@ -242,9 +289,8 @@ static const char *from_model_space(ox_graph *g, const char *x, const md_luxe_in
         x = ox_node(g, "Where", (const char *[]){m, p, x}, 3, NULL, 0);
     }
     free(mask);
-    const int polar = s->frame->kind == PP_FRAME_POLAR && v->fcols.x >= 0 && v->fcols.y >= 0;
     if (!v->cylindrical)
-        return polar ? polar_inverse(g, x, v, s->frame) : x;
+        return frame_inverse(g, x, v, s->frame);
     const pp_cyl_cols *c = &v->cyl;
     const char **cols = calloc((size_t)f, sizeof *cols);
     if (!cols)
@@ -266,7 +312,7 @@ static const char *from_model_space(ox_graph *g, const char *x, const md_luxe_in
             cols[j] = column(g, x, j);
     const char *y = ox_node(g, "Concat", cols, (int)f, (ox_attr[]){OX_INT("axis", 1)}, 1);
     free(cols);
-    return polar ? polar_inverse(g, y, v, s->frame) : y;
+    return frame_inverse(g, y, v, s->frame);
 }
 
 /* "inner_gamma" -> a file-name-safe copy */

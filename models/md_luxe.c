@@ -16,13 +16,17 @@
 #define F(k, t, m, lo, hi, ch, h) {k, t, offsetof(md_luxe_cfg, m), lo, hi, ch, h}
 const md_cfg_field md_luxe_cfg_fields[] = {
     F("data.coords", MD_CFG_ENUM, coords, 0, 0, "cartesian,cylindrical,local",
-      "momentum the GAN sees: px,py,pz; p,theta,phi_p; or local: p_r,p_phi,pz along and "
-      "across the position's azimuth (ring regions)"),
-    F("data.position", MD_CFG_ENUM, position, 0, 0, "region,cartesian",
+      "momentum the GAN sees: px,py,pz; p,theta,phi_p (needs x,y,px,py,pz; gets |p|, "
+      "E_kin and theta right); or local: p_r,p_phi,pz along and across the position's "
+      "azimuth (ring regions)"),
+    F("data.position", MD_CFG_ENUM, position, 0, 0, "region,cartesian,hole",
       "region: each region's own coordinates (rings r,phi; rectangles x,y), so a particle "
-      "never leaves its sub-model's region; cartesian: x,y everywhere (not confined)"),
+      "never leaves its sub-model's region; cartesian: x,y everywhere (not confined); hole: "
+      "as region but the outermost ring as u,v (the hole shrunk to a point: no azimuth seam, "
+      "but x-y marginals that draw a cross)"),
     F("data.log_features", MD_CFG_STR, log_features, 0, 0, NULL,
-      "features trained as log10 (model-space names, comma list; may be empty)"),
+      "features trained as log10 (model-space names, comma list; may be empty; p exists "
+      "with data.coords=cylindrical)"),
     F("data.columns", MD_CFG_STR, columns, 0, 0, NULL,
       "rename the data's columns as read, NEW=OLD pairs (x=X,t=time,pdg=PID; CSV headers)"),
     F("data.units", MD_CFG_STR, units, 0, 0, NULL,
@@ -84,11 +88,11 @@ const md_cfg_field md_luxe_cfg_fields[] = {
 void md_luxe_cfg_default(md_luxe_cfg *c)
 {
     memset(c, 0, sizeof *c);
-    c->coords = 0;
+    c->coords = 1; /* |p|, theta, phi_p: E_kin and theta right (docs/results/luxe-split.md) */
     c->position = 0;
     c->budget_power = 0.5;
     c->min_steps = 200;
-    strcpy(c->log_features, "t");
+    strcpy(c->log_features, "t,p");
     c->region_mode = 1;
     strcpy(c->radii, "500");
     strcpy(c->rects, "-1700<x<500,y<500");
@@ -125,6 +129,8 @@ static void cfg_stored_default(void *cfg)
 {
     md_luxe_cfg *c = cfg;
     md_luxe_cfg_default(c);
+    c->coords = 0;
+    strcpy(c->log_features, "t");
     c->position = 1;
     c->budget_power = 0;
     c->min_steps = 0;
@@ -492,6 +498,42 @@ static int load_training(hid_t f, md_run *run)
     return rc;
 }
 
+/* Sub-model k's training state (its "train" group of last.h5) into g, and
+ * back: how a rank that trained it hands it to rank 0 under
+ * --distribute submodels (md_kind.save_part / load_part). The rest of the
+ * sub-model (plan, quantile transform) every rank builds alike from the data. */
+static int luxe_save_part(const md_run *run, int k, hid_t g)
+{
+    const sub_state *s = &((const luxe_state *)run->state)->subs[k];
+    hid_t t;
+    int rc = gs_h5_group_create(g, "train", &t);
+    if (rc)
+        return rc;
+    rc = md_wgan_save(&s->w, t);
+    if (!rc)
+        rc = nn_group_save(t, "best", &s->best_ps, NULL);
+    H5Gclose(t);
+    return rc;
+}
+
+static int luxe_load_part(md_run *run, int k, hid_t g)
+{
+    sub_state *s = &((luxe_state *)run->state)->subs[k];
+    hid_t t;
+    int rc = gs_h5_group_open(g, "train", &t);
+    if (rc)
+        return rc;
+    rc = md_wgan_load(&s->w, t);
+    if (!rc)
+        rc = nn_group_load(t, "best", &s->best_ps, NULL);
+    H5Gclose(t);
+    if (!rc && s->w.step != run->parts[k].step)
+        rc = gs_error(GS_ERR_FORMAT, "sub-model %s: its state is at step %lld, its record "
+                      "says %lld", s->plan.name, (long long)s->w.step,
+                      (long long)run->parts[k].step);
+    return rc;
+}
+
 /* ---- the training run (md_run.h) ------------------------------------------ */
 static void luxe_free(md_run *run)
 {
@@ -693,6 +735,8 @@ const md_kind md_kind_luxe = {
     .keep_best = luxe_keep_best,
     .log_header = luxe_log_header,
     .save = luxe_save,
+    .save_part = luxe_save_part,
+    .load_part = luxe_load_part,
     .free = luxe_free,
     .open = md_luxe_open,
     .close = md_luxe_close,

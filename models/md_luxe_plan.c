@@ -57,20 +57,22 @@ int md_luxe_fspace_init(md_luxe_fspace *s, const md_luxe_cfg *cfg, char *const *
     }
     s->ix = col_index(s->columns, f, "x");
     s->iy = col_index(s->columns, f, "y");
-    const int frames = cfg->position == 0; /* region frames own x and y */
+    const int frames = cfg->position != 1; /* region frames own x and y (region, hole) */
     s->cyl = (pp_cyl_cols){frames ? -1 : s->ix, frames ? -1 : s->iy,
                            col_index(s->columns, f, "px"), col_index(s->columns, f, "py"),
                            col_index(s->columns, f, "pz")};
     s->fcols = (pp_frame_cols){s->ix, s->iy, s->cyl.px, s->cyl.py};
     s->cylindrical = cfg->coords == 1;
     if (cfg->coords == 2 && (!frames || s->cyl.px < 0 || s->cyl.py < 0))
-        return gs_error(GS_ERR_ARG, "luxe: data.coords=local needs data.position=region and "
+        return gs_error(GS_ERR_ARG, "luxe: data.coords=local needs data.position=region (or hole) and "
                                     "columns px, py");
     if (s->cylindrical) {
         if (s->ix < 0 || s->iy < 0 || s->cyl.px < 0 || s->cyl.py < 0 || s->cyl.pz < 0) {
             char *have = gs_h5_join_csv(s->columns, f);
-            gs_error(GS_ERR_ARG, "luxe: data.coords=cylindrical needs columns x,y,px,py,pz; the "
-                     "data has %s (rename them with --columns x=X,...)", have ? have : "?");
+            gs_error(GS_ERR_ARG, "luxe: data.coords=cylindrical (the default) needs columns "
+                     "x,y,px,py,pz; the data has %s (rename them with --columns x=X,..., or "
+                     "train other columns with --set data.coords=cartesian --set "
+                     "data.log_features=...)", have ? have : "?");
             free(have);
             return GS_ERR_ARG;
         }
@@ -367,6 +369,8 @@ int md_luxe_plan_subs(const md_luxe_cfg *cfg, const ds_events *ev, const md_luxe
         p->frame = rg->frame[r];
         if (cfg->position == 1)
             p->frame = (pp_frame){.kind = PP_FRAME_NONE};
+        else if (cfg->position == 2 && p->frame.kind == PP_FRAME_POLAR && isinf(p->frame.r_hi))
+            p->frame.kind = PP_FRAME_HOLE; /* no seam; (r, phi) only where r is bounded */
         p->frame.local_p = cfg->coords == 2;
         for (int k = 0; k < ncodes; k++)
             if (group_of[k] == g)

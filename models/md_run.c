@@ -8,10 +8,11 @@
 
 #include "models/md_luxe.h"
 #include "models/md_zdc.h"
+#include "models/md_zdcflow.h"
 
 /* ---- the registry ------------------------------------------------------------ */
 /* A new model kind is one more line here (and its own files). */
-static const md_kind *const kinds[] = {&md_kind_luxe, &md_kind_zdc, NULL};
+static const md_kind *const kinds[] = {&md_kind_luxe, &md_kind_zdc, &md_kind_zdcflow, NULL};
 
 const md_kind *const *md_kinds(void) { return kinds; }
 
@@ -307,8 +308,8 @@ int md_run_write(const md_run *run, const char *path, int with_train)
         rc = gs_h5_attr_write_str(f, ".", "gansim_version", GANSIM_VERSION);
     /* how an MPI run was (last) trained: "2 ranks x 1 thread". Not for one
      * process: its files stay the same for any thread count. */
-    if (!rc && run->par.layout && run->par.n_ranks > 1)
-        rc = gs_h5_attr_write_str(f, ".", "layout", run->par.layout);
+    if (!rc && run->place.layout && run->place.n_ranks > 1)
+        rc = gs_h5_attr_write_str(f, ".", "layout", run->place.layout);
     if (!rc)
         rc = run->kind->save(run, f, with_train);
     /* how far each part got: sampling refuses a partial model (md_model_open) */
@@ -351,7 +352,7 @@ int md_run_write(const md_run *run, const char *path, int with_train)
 /* last.h5 (everything, to resume from), then model.h5 (for sampling). */
 static int save_all(const md_run *run, const char *dir)
 {
-    if (run->par.rank != 0)
+    if (run->place.rank != 0)
         return GS_OK;
     char path[4096];
     snprintf(path, sizeof path, "%s/last.h5", dir);
@@ -381,20 +382,42 @@ int md_kind_read_config(hid_t f, const char *path, const md_kind *k, void *cfg)
     return rc ? gs_error_wrap(rc, path) : GS_OK;
 }
 
-/* One train.log record: [sub=NAME] step=N [sub_step=K] losses metrics speed. */
-static void log_record(FILE *log, const md_run *run, int k, int64_t total,
-                       const md_losses *L, const md_record *rec, double steps_per_s,
-                       double elapsed)
+/* One train.log record: [sub=NAME] step=N [sub_step=K] losses metrics speed,
+ * into line (n bytes; a cut record still ends in a newline). */
+static void format_record(char *line, size_t n, const md_run *run, int k, int64_t total,
+                          const md_losses *L, const md_record *rec, double steps_per_s,
+                          double step_rate, double elapsed)
 {
     const md_kind *kd = run->kind;
+    size_t u = 0;
+#define PUT(...)                                                                       \
+    do {                                                                               \
+        int m_ = snprintf(line + u, n - u, __VA_ARGS__);                               \
+        u = m_ < 0 ? u : u + (size_t)m_ < n ? u + (size_t)m_ : n - 1;                  \
+    } while (0)
     if (kd->parts_in_log)
-        fprintf(log, "sub=%s step=%lld sub_step=%lld", run->parts[k].name, (long long)total,
-                (long long)run->parts[k].step);
+        PUT("sub=%s step=%lld sub_step=%lld", run->parts[k].name, (long long)total,
+            (long long)run->parts[k].step);
     else
-        fprintf(log, "step=%lld", (long long)total);
+        PUT("step=%lld", (long long)total);
     for (int i = 0; i < L->n && kd->loss_names[i]; i++)
-        fprintf(log, " %s=%.6g", kd->loss_names[i], L->v[i]);
-    fprintf(log, "%s steps_per_s=%.3f elapsed_s=%.1f\n", rec->buf, steps_per_s, elapsed);
+        PUT(" %s=%.6g", kd->loss_names[i], L->v[i]);
+    PUT("%s steps_per_s=%.3f", rec->buf, steps_per_s);
+    if (step_rate == step_rate) /* not NaN: a second step was timed */
+        PUT(" step_rate=%.3f", step_rate);
+    PUT(" elapsed_s=%.1f\n", elapsed);
+#undef PUT
+    if (u + 1 >= n && n > 1)
+        line[n - 2] = '\n';
+}
+
+static void log_record(FILE *log, const md_run *run, int k, int64_t total,
+                       const md_losses *L, const md_record *rec, double steps_per_s,
+                       double step_rate, double elapsed)
+{
+    char line[sizeof rec->buf + 1024];
+    format_record(line, sizeof line, run, k, total, L, rec, steps_per_s, step_rate, elapsed);
+    fputs(line, log);
     fflush(log);
 }
 
@@ -419,10 +442,18 @@ int md_run_open(const md_kind *kind, const void *cfg, const void *data, const ch
     run->cfg = c;
     run->data = data;
     if (par)
-        run->par = *par;
-    hid_t from = -1;
+        run->place = *par;
+    run->par = run->place;
     int rc = GS_OK;
-    if (resume_from && ((rc = gs_h5_open(resume_from, 0, &from)) ||
+    if (run->place.distribute == MD_DISTRIBUTE_SUBMODELS) {
+        /* each rank trains whole parts alone: the kind sees one process */
+        run->par = (md_parallel){.rank = 0, .n_ranks = 1, .layout = run->place.layout};
+        if (!kind->save_part || !kind->load_part)
+            rc = gs_error(GS_ERR_ARG, "--distribute submodels: a %s run is one model, it has no "
+                          "sub-models to share out; use --distribute data", kind->name);
+    }
+    hid_t from = -1;
+    if (!rc && resume_from && ((rc = gs_h5_open(resume_from, 0, &from)) ||
                         (rc = md_kind_read_config(from, resume_from, kind, c))))
         gs_error_wrap(rc, "--resume");
     if (!rc && resume_from && resume_iters > 0) { /* continue to this many steps in total */
@@ -465,6 +496,329 @@ void md_run_close(md_run *run)
 }
 
 /* ---- the driver ----------------------------------------------------------------------- */
+/* Evaluates part k, keeps its best, and says so in pr. */
+static int evaluate_part(md_run *run, int k, md_record *rec, md_progress *pr)
+{
+    md_part *p = &run->parts[k];
+    double score = NAN;
+    rec->len = 0;
+    rec->buf[0] = '\0';
+    int rc = run->kind->evaluate(run, k, rec, &score);
+    if (rc)
+        return rc;
+    if (!(score >= p->best)) { /* also when best is NaN */
+        p->best = score;
+        p->best_step = p->step;
+        if ((rc = run->kind->keep_best(run, k)))
+            return rc;
+    }
+    pr->score = score;
+    pr->best = p->best;
+    pr->evaluated = 1;
+    return GS_OK;
+}
+
+/* ---- sub-models distributed over ranks (MD_DISTRIBUTE_SUBMODELS) ---------------------- */
+/* Longest processing time first: the parts, by steps left (their cost at a
+ * common batch and width), largest first, each to the rank with the least
+ * work so far (ties: the lower rank, then the lower part index). Within 4/3
+ * of the best split (Graham 1969). owner[k] = -1 for a part with no steps
+ * left. The same on every rank: it depends on the parts alone. */
+static void assign_parts(const md_run *run, int n_ranks, int *owner, int64_t *load)
+{
+    int order[MD_MAX_PARTS], n = 0;
+    for (int r = 0; r < n_ranks; r++)
+        load[r] = 0;
+    for (int k = 0; k < run->n_parts; k++) {
+        owner[k] = -1;
+        if (run->parts[k].steps > run->parts[k].step)
+            order[n++] = k;
+    }
+    for (int i = 1; i < n; i++) /* insertion sort: steps left descending, index ascending */
+        for (int j = i; j > 0; j--) {
+            const md_part *a = &run->parts[order[j - 1]], *b = &run->parts[order[j]];
+            if (b->steps - b->step > a->steps - a->step) {
+                const int t = order[j];
+                order[j] = order[j - 1];
+                order[j - 1] = t;
+            } else {
+                break;
+            }
+        }
+    for (int i = 0; i < n; i++) {
+        int best = 0;
+        for (int r = 1; r < n_ranks; r++)
+            if (load[r] < load[best])
+                best = r;
+        owner[order[i]] = best;
+        load[best] += run->parts[order[i]].steps - run->parts[order[i]].step;
+    }
+}
+
+/* Text a rank keeps for rank 0 (its train.log records) until a checkpoint. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+} text_buf;
+
+static int text_add(text_buf *t, const char *line)
+{
+    const size_t n = strlen(line);
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16384;
+        while (cap < t->len + n + 1)
+            cap *= 2;
+        char *s = realloc(t->s, cap);
+        if (!s)
+            return gs_error(GS_ERR_NOMEM, "out of memory for the training log");
+        t->s = s;
+        t->cap = cap;
+    }
+    memcpy(t->s + t->len, line, n + 1);
+    t->len += n;
+    return GS_OK;
+}
+
+/* A coordinated checkpoint: every rank > 0 sends rank 0 the state of its
+ * parts that moved since its last send (an in-memory HDF5 file, group
+ * part<k> per part with the driver's step/best attributes and the kind's
+ * save_part) and its pending log records; rank 0 loads them (load_part),
+ * appends the records to train.log in rank order and writes last.h5 and
+ * model.h5. Called by every rank. */
+static int gather_parts(md_run *run, const int *owner, int64_t *sent_step, text_buf *logbuf,
+                        FILE *log, const char *dir)
+{
+    const md_parallel *pl = &run->place;
+    int rc = GS_OK;
+    if (pl->rank > 0) {
+        hid_t f = H5I_INVALID_HID;
+        void *img = NULL;
+        size_t len = 0;
+        int any = 0;
+        for (int k = 0; k < run->n_parts; k++)
+            any |= owner[k] == pl->rank && run->parts[k].step != sent_step[k];
+        if (any && !(rc = gs_h5_create_mem("parts.h5", &f))) {
+            for (int k = 0; !rc && k < run->n_parts; k++) {
+                const md_part *p = &run->parts[k];
+                if (owner[k] != pl->rank || p->step == sent_step[k])
+                    continue;
+                char name[32];
+                hid_t g;
+                snprintf(name, sizeof name, "part%d", k);
+                if ((rc = gs_h5_group_create(f, name, &g)))
+                    break;
+                rc = gs_h5_attr_write_i64(g, ".", "step", p->step);
+                if (!rc)
+                    rc = gs_h5_attr_write_f64(g, ".", "best", p->best);
+                if (!rc)
+                    rc = gs_h5_attr_write_i64(g, ".", "best_step", p->best_step);
+                if (!rc)
+                    rc = run->kind->save_part(run, k, g);
+                H5Gclose(g);
+            }
+            if (!rc)
+                rc = gs_h5_image(f, &img, &len);
+            gs_h5_close(f);
+        }
+        int64_t hdr[2] = {rc ? -1 : (int64_t)len, rc ? 0 : (int64_t)logbuf->len};
+        int src = pl->send(pl->ud, hdr, sizeof hdr, 0);
+        if (!src && hdr[0] > 0)
+            src = pl->send(pl->ud, img, hdr[0], 0);
+        if (!src && hdr[1] > 0)
+            src = pl->send(pl->ud, logbuf->s, hdr[1], 0);
+        free(img);
+        if (!rc && !src) {
+            for (int k = 0; k < run->n_parts; k++)
+                if (owner[k] == pl->rank)
+                    sent_step[k] = run->parts[k].step;
+            logbuf->len = 0;
+        }
+        return rc ? rc : src;
+    }
+    /* rank 0: its own records, every other rank's parts and records, then the files */
+    if (log && logbuf->len)
+        fputs(logbuf->s, log);
+    logbuf->len = 0;
+    for (int r = 1; r < pl->n_ranks; r++) {
+        int64_t hdr[2];
+        int rrc = pl->recv(pl->ud, hdr, sizeof hdr, r);
+        if (rrc)
+            return rrc;
+        if (hdr[0] < 0) {
+            if (!rc)
+                rc = gs_error(GS_ERR_STATE, "rank %d could not pack its sub-models for the "
+                              "checkpoint", r);
+            continue;
+        }
+        char *img = hdr[0] > 0 ? malloc((size_t)hdr[0]) : NULL;
+        char *text = hdr[1] > 0 ? malloc((size_t)hdr[1] + 1) : NULL;
+        if ((hdr[0] > 0 && !img) || (hdr[1] > 0 && !text)) {
+            free(img);
+            free(text);
+            return gs_error(GS_ERR_NOMEM, "out of memory for rank %d's sub-models", r);
+        }
+        if (hdr[0] > 0)
+            rrc = pl->recv(pl->ud, img, hdr[0], r);
+        if (!rrc && hdr[1] > 0)
+            rrc = pl->recv(pl->ud, text, hdr[1], r);
+        hid_t f = H5I_INVALID_HID;
+        if (!rrc && hdr[0] > 0 && !rc && !(rc = gs_h5_open_image(img, (size_t)hdr[0],
+                                                                 "parts.h5", &f))) {
+            for (int k = 0; !rc && k < run->n_parts; k++) {
+                char name[32];
+                snprintf(name, sizeof name, "part%d", k);
+                if (gs_h5_exists(f, name) != 1)
+                    continue;
+                md_part *p = &run->parts[k];
+                hid_t g;
+                if ((rc = gs_h5_group_open(f, name, &g)))
+                    break;
+                rc = gs_h5_attr_read_i64(g, ".", "step", &p->step);
+                if (!rc)
+                    rc = gs_h5_attr_read_f64(g, ".", "best", &p->best);
+                if (!rc)
+                    rc = gs_h5_attr_read_i64(g, ".", "best_step", &p->best_step);
+                if (!rc)
+                    rc = run->kind->load_part(run, k, g);
+                H5Gclose(g);
+                if (rc)
+                    gs_error_wrap(rc, p->name);
+            }
+            gs_h5_close(f);
+        }
+        if (!rrc && text && log) {
+            text[hdr[1]] = '\0';
+            fputs(text, log);
+        }
+        free(img);
+        free(text);
+        if (rrc)
+            return rrc;
+    }
+    if (log)
+        fflush(log);
+    if (rc)
+        return rc;
+    int cur = 0;
+    while (cur < run->n_parts && run->parts[cur].step >= run->parts[cur].steps)
+        cur++;
+    run->current = cur;
+    return save_all(run, dir);
+}
+
+/* The loop of MD_DISTRIBUTE_SUBMODELS: each rank steps its own parts one
+ * after the other; after every step the ranks agree (one max over three
+ * integers) on a stop request, a checkpoint (every ckpt_every steps, when a
+ * part ends, on stop) and whether any rank has work left. A rank whose parts
+ * are done waits in that agreement. Records carry the step number a
+ * one-process run gives them (the parts before k, plus k's step), so
+ * train.log holds the same records, grouped by rank between checkpoints. */
+static int train_parts(md_run *run, const md_train_opts *opts, FILE *log, md_record *rec,
+                       int *stopped)
+{
+    const md_parallel *pl = &run->place;
+    if (!pl->max_i64 || !pl->send || !pl->recv)
+        return gs_error(GS_ERR_ARG, "--distribute submodels needs the communicator's "
+                        "max/send/recv hooks");
+    int owner[MD_MAX_PARTS];
+    int64_t load[1024], sent_step[MD_MAX_PARTS], offset[MD_MAX_PARTS];
+    if (pl->n_ranks > 1024)
+        return gs_error(GS_ERR_ARG, "--distribute submodels: at most 1024 ranks");
+    assign_parts(run, pl->n_ranks, owner, load);
+    int64_t off = 0, mine = 0, mine_done = 0;
+    for (int k = 0; k < run->n_parts; k++) {
+        offset[k] = off;
+        off += run->parts[k].steps;
+        sent_step[k] = run->parts[k].step;
+        if (owner[k] == pl->rank)
+            mine += run->parts[k].steps - run->parts[k].step;
+    }
+    for (int r = 0; r < pl->n_ranks; r++) {
+        char names[1024] = "";
+        int n = 0;
+        for (int k = 0; k < run->n_parts; k++)
+            if (owner[k] == r)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+                         n++ ? ", " : "", run->parts[k].name);
+        if (n)
+            md_run_note(run, "rank %d trains %s (%lld steps)", r, names, (long long)load[r]);
+        else
+            md_run_note(run, "rank %d has no sub-model to train (%d ranks for %d sub-models "
+                        "with steps left): it waits", r, pl->n_ranks, run->n_parts);
+    }
+    flush_notes(run, opts, log);
+    text_buf logbuf = {0};
+    const double t0 = now_s();
+    double step_s = 0;
+    int rc = GS_OK;
+    int64_t tick = 0;
+    int k = 0;
+    md_progress pr = {.kind = run->kind, .steps = mine, .n_parts = run->n_parts, .score = NAN,
+                      .best = NAN, .step_rate = NAN};
+    for (;;) {
+        while (k < run->n_parts && (owner[k] != pl->rank || run->parts[k].step >= run->parts[k].steps))
+            k++;
+        int part_ended = 0;
+        if (k < run->n_parts) {
+            md_part *p = &run->parts[k];
+            if (pr.part != k || !pr.part_name) {
+                pr.part = k;
+                pr.part_name = p->name;
+                pr.part_steps = p->steps;
+                pr.score = NAN;
+                pr.best = p->best;
+            }
+            md_losses L = {0};
+            const double ts = now_s();
+            if ((rc = md_run_step(run, k, &L)))
+                break; /* last.h5 keeps the last good state */
+            mine_done++;
+            const double te = now_s(), el = te - t0;
+            if (mine_done > 1)
+                step_s += te - ts;
+            pr.step = mine_done;
+            pr.part_step = p->step;
+            pr.losses = L;
+            pr.steps_per_s = (double)mine_done / (el > 0 ? el : 1e-9);
+            pr.step_rate = mine_done > 1 && step_s > 0 ? (double)(mine_done - 1) / step_s : NAN;
+            pr.eta_s = (double)(mine - mine_done) / (pr.steps_per_s > 0 ? pr.steps_per_s : 1);
+            pr.evaluated = 0;
+            part_ended = p->step == p->steps;
+            if (p->step % run->eval_every == 0 || part_ended) {
+                if ((rc = evaluate_part(run, k, rec, &pr)))
+                    break;
+                char line[sizeof rec->buf + 1024];
+                format_record(line, sizeof line, run, k, offset[k] + p->step, &L, rec,
+                              pr.steps_per_s, pr.step_rate, el);
+                if ((rc = text_add(&logbuf, line)))
+                    break;
+            }
+            if (opts->progress)
+                opts->progress(opts->progress_ud, &pr);
+        }
+        tick++;
+        int left = 0;
+        for (int j = k; j < run->n_parts; j++)
+            left |= owner[j] == pl->rank && run->parts[j].step < run->parts[j].steps;
+        int64_t v[3] = {opts->stop ? (int64_t)*opts->stop : 0,
+                        tick % run->ckpt_every == 0 || part_ended, left};
+        if ((rc = pl->max_i64(pl->ud, v, 3)))
+            break;
+        if (v[0] || v[1] || !v[2])
+            if ((rc = gather_parts(run, owner, sent_step, &logbuf, log, opts->out_dir)))
+                break;
+        if (v[0]) {
+            *stopped = (int)v[0];
+            break;
+        }
+        if (!v[2])
+            break;
+    }
+    free(logbuf.s);
+    return rc;
+}
+
+
 int md_train(const md_kind *kind, const void *cfg, const void *data, const md_train_opts *opts,
              int *stopped)
 {
@@ -527,55 +881,62 @@ int md_train(const md_kind *kind, const void *cfg, const void *data, const md_tr
         }
         if (!opts->resume)
             kind->log_header(run, log);
-        if (run->par.layout) /* no key=value: log readers take those for records */
-            fprintf(log, "# %s: %s\n", opts->resume ? "resumed as" : "layout", run->par.layout);
+        if (run->place.layout) /* no key=value: log readers take those for records */
+            fprintf(log, "# %s: %s\n", opts->resume ? "resumed as" : "layout",
+                    run->place.layout);
         fflush(log);
+    }
+    /* The ranks leave their setup (data, quantile transforms) at different
+     * times; meet here, so that the first step's all-reduce does not count
+     * that skew (seconds, measured) as training time. */
+    if (run->place.max_i64) {
+        int64_t ready = 0;
+        if ((rc = run->place.max_i64(run->place.ud, &ready, 1)))
+            goto out;
+    }
+    if (run->place.distribute == MD_DISTRIBUTE_SUBMODELS && run->place.n_ranks > 1) {
+        rc = train_parts(run, opts, log, rec, stopped);
+        goto out;
     }
     flush_notes(run, opts, log);
     const double t0 = now_s();
     const int64_t done0 = done;
+    double step_s = 0; /* seconds in the steps after this session's first */
     int saved = 0;
     for (int k = run->current; k < run->n_parts; k++) {
         md_part *p = &run->parts[k];
         run->current = k;
         md_progress pr = {.kind = kind, .steps = total, .part = k, .n_parts = run->n_parts,
                           .part_name = p->name, .part_steps = p->steps, .score = NAN,
-                          .best = p->best};
+                          .best = p->best, .step_rate = NAN};
         while (p->step < p->steps) {
             md_losses L = {0};
+            const double ts = now_s();
             if ((rc = md_run_step(run, k, &L)))
                 goto out; /* last.h5 keeps the last good state */
             done++;
-            const double el = now_s() - t0;
+            const double te = now_s(), el = te - t0;
+            if (done - done0 > 1)
+                step_s += te - ts;
             pr.step = done;
             pr.part_step = p->step;
             pr.losses = L;
             pr.steps_per_s = (double)(done - done0) / (el > 0 ? el : 1e-9);
+            pr.step_rate = done - done0 > 1 && step_s > 0 ? (double)(done - done0 - 1) / step_s
+                                                          : NAN;
             pr.eta_s = (double)(total - done) / (pr.steps_per_s > 0 ? pr.steps_per_s : 1);
             pr.evaluated = 0;
             const int last_step = p->step == p->steps;
             if (writer && (p->step % run->eval_every == 0 || last_step)) {
-                double score = NAN;
-                rec->len = 0;
-                rec->buf[0] = '\0';
-                if ((rc = kind->evaluate(run, k, rec, &score)))
+                if ((rc = evaluate_part(run, k, rec, &pr)))
                     goto out;
-                if (!(score >= p->best)) { /* also when best is NaN */
-                    p->best = score;
-                    p->best_step = p->step;
-                    if ((rc = kind->keep_best(run, k)))
-                        goto out;
-                }
-                pr.score = score;
-                pr.best = p->best;
-                pr.evaluated = 1;
-                log_record(log, run, k, done, &L, rec, pr.steps_per_s, el);
+                log_record(log, run, k, done, &L, rec, pr.steps_per_s, pr.step_rate, el);
             }
             if (opts->progress)
                 opts->progress(opts->progress_ud, &pr);
             int stop = opts->stop ? (int)*opts->stop : 0;
-            if (run->par.any) /* another rank may have been asked to stop */
-                stop = run->par.any(run->par.ud, stop);
+            if (run->place.any) /* another rank may have been asked to stop */
+                stop = run->place.any(run->place.ud, stop);
             if (stop || p->step % run->ckpt_every == 0 || last_step) {
                 if (last_step)
                     run->current = k + 1;

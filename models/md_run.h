@@ -25,7 +25,9 @@
  * part. Data-parallel training (several processes on one model) plugs in
  * through md_parallel: the kinds call md_run_reduce between every backward
  * pass and its optimizer update, and only the writer rank evaluates, logs
- * and saves.
+ * and saves. Under MD_DISTRIBUTE_SUBMODELS the driver instead gives each
+ * rank whole parts and gathers them at checkpoints (md_kind.save_part /
+ * load_part); the kind sees one process.
  *
  * The registry (md_kind_find, md_kind_of_file, md_kinds) is what tools and
  * the embedding API dispatch on; a new kind is one entry in md_run.c's list.
@@ -49,12 +51,26 @@ typedef struct md_kind md_kind;
 typedef struct md_run md_run;
 typedef struct md_export_ctx md_export_ctx; /* models/md_export_internal.h */
 
-/* ---- data-parallel training ------------------------------------------------ */
-/* Hooks for training one model in several processes (one rank each, every
- * rank with the same configuration, data and seed). All NULL / 0 for one
- * process. models/md_dist.h builds them from a gs_comm. */
+/* ---- training in several processes ------------------------------------------ */
+/* How the ranks share a run (md_parallel.distribute):
+ *   MD_DISTRIBUTE_DATA      every rank trains every part on its slices of
+ *                           each batch, gradients summed (data parallelism)
+ *   MD_DISTRIBUTE_SUBMODELS each rank trains whole parts (LUXE sub-models),
+ *                           assigned longest-first by their steps left; the
+ *                           ranks meet once per step to agree on stops and
+ *                           checkpoints, where each sends rank 0 the state
+ *                           of its parts (md_kind.save_part / load_part) and
+ *                           rank 0 writes last.h5 and model.h5. A part's
+ *                           random streams depend on (seed, part) alone, so
+ *                           the result is a one-process run's, bit for bit. */
+enum { MD_DISTRIBUTE_DATA = 0, MD_DISTRIBUTE_SUBMODELS = 1 };
+
+/* Hooks for training in several processes (one rank each, every rank with
+ * the same configuration, data and seed). All NULL / 0 for one process.
+ * models/md_dist.h builds them from a gs_comm. */
 typedef struct {
     int rank, n_ranks;              /* rank 0 is the writer */
+    int distribute;                 /* MD_DISTRIBUTE_* */
     /* "2 ranks x 1 thread": stated in train.log's header and, for runs of
      * several ranks, as model.h5's and last.h5's root attribute "layout"
      * (NULL: not stated). */
@@ -77,6 +93,12 @@ typedef struct {
     /* The largest flag over the ranks: a stop request (a signal number) seen
      * by one rank stops them all at the same step, with the same number. */
     int (*any)(void *ud, int flag);
+    /* MD_DISTRIBUTE_SUBMODELS: element-wise max of n int64 over the ranks
+     * (every rank ends with it), and blocking bytes between two ranks (the
+     * receiver knows the size). */
+    int (*max_i64)(void *ud, int64_t *v, int n);
+    int (*send)(void *ud, const void *buf, int64_t bytes, int dest);
+    int (*recv)(void *ud, void *buf, int64_t bytes, int src);
     void *ud;
 } md_parallel;
 
@@ -96,6 +118,11 @@ typedef struct {
     double score, best;             /* last evaluation of this part (kind->score_name)
                                        and its best; NaN until the first */
     double steps_per_s, eta_s;      /* this session's speed; seconds to the end */
+    /* The training step's own speed: steps after this session's first over
+     * the seconds spent in them (evaluations, checkpoints and the warm-up
+     * step left out; under MPI the wait for the other ranks counted). NaN
+     * until the second step. */
+    double step_rate;
     int evaluated;                  /* this report follows an evaluation */
 } md_progress;
 
@@ -160,7 +187,10 @@ struct md_run {
     md_part parts[MD_MAX_PARTS];
     int current;                    /* the part being trained (== n_parts when done) */
     int64_t eval_every, ckpt_every; /* init sets them (steps of a part) */
+    /* What the kind sees: the data-parallel hooks (zero under
+     * MD_DISTRIBUTE_SUBMODELS, where each rank trains its parts alone) */
     md_parallel par;
+    md_parallel place;              /* this process's place among the ranks (the driver's) */
     char notes[8192];               /* md_run_note lines not yet shown */
 };
 
@@ -288,6 +318,12 @@ struct md_kind {
     /* Everything but the root attributes gansim_kind, gansim_version, config
      * and state (the driver writes those): with_train for last.h5. */
     int (*save)(const md_run *run, hid_t file, int with_train);
+    /* MD_DISTRIBUTE_SUBMODELS: part k's training state (what last.h5 holds
+     * of it beyond the driver's step/best attributes) into group g, and back
+     * from such a group, whichever rank wrote it. NULL: the kind trains one
+     * model and cannot be distributed by parts. */
+    int (*save_part)(const md_run *run, int k, hid_t g);
+    int (*load_part)(md_run *run, int k, hid_t g);
     void (*free)(md_run *run);
 
     /* sampling: open a model.h5 (or last.h5) for drawing */

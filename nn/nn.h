@@ -134,6 +134,17 @@ int nn_get_threads(void);
 int nn_threads_begin(void);
 void nn_threads_end(int saved);
 
+/* One line of advice when OpenBLAS runs matrix kernels far below what this
+ * CPU supports, else NULL. OpenBLAS's DYNAMIC_ARCH picks its kernels by
+ * CPU model when the library loads; a CPU newer than the OpenBLAS release
+ * falls back to the SSE3 "Prescott" kernels (Debian's 0.3.21 on a Xeon
+ * with AVX-512: sgemm 6-7 GFLOP/s a core instead of 100-150 with its
+ * SkylakeX kernels, docs/performance.md). Only the environment variable
+ * OPENBLAS_CORETYPE, set before the program starts, changes the choice, so
+ * the library can only say so. NULL too when OPENBLAS_CORETYPE is set or
+ * GANSIM_ISA caps gansim's kernels below x86-64-v3. */
+const char *nn_blas_advice(void);
+
 /* Runs job(arg, i, slot) for i = 0 .. n_jobs - 1, up to `width` jobs at once
  * (width <= nn_get_threads() is the useful range). Each job runs on one thread
  * with single-threaded kernels and single-threaded OpenBLAS (whose results

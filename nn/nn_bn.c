@@ -28,6 +28,38 @@
  * and dx is one channel_affine2: the rule makes two tensors of x's size.
  * src = x, gamma, beta (either NULL); arg.bn: the [o, m, i] channel view,
  * eps, slope and act (the activation fused); aux = mean, var. */
+/* Rows [r0, r1) of fwd_bn_train's output, x viewed as [o m, i] (row r is
+ * channel r % m); a GS_KERNEL (core/gs_cpu.h), run per thread by
+ * NN_PAR_CHUNKS. The same float operations as the composed version:
+ * (x - mean), times gamma / sqrt(var + eps), plus beta, then the
+ * select-based LeakyReLU. */
+GS_KERNEL(bn_apply_rows,
+          (float *out, const float *x, const float *gam, const float *bet, const float *mean,
+           const float *var, int64_t m, int64_t in, float eps, bool act, float sl, int64_t r0,
+           int64_t r1),
+          (out, x, gam, bet, mean, var, m, in, eps, act, sl, r0, r1))
+{
+    for (int64_t r = r0; r < r1; r++) {
+        const int64_t j = r % m;
+        const float sj = (gam ? gam[j] : 1.0f) / sqrtf(var[j] + eps);
+        const float tj = bet ? bet[j] : 0.0f, mu = mean[j];
+        const float *p = x + r * in;
+        float *q = out + r * in;
+        if (act) {
+#pragma omp simd
+            for (int64_t k = 0; k < in; k++) {
+                const float v = (p[k] - mu) * sj + tj;
+                const float pos = v > 0.0f ? v : 0.0f;
+                q[k] = pos + sl * (v - pos);
+            }
+        } else {
+#pragma omp simd
+            for (int64_t k = 0; k < in; k++)
+                q[k] = (p[k] - mu) * sj + tj;
+        }
+    }
+}
+
 static void fwd_bn_train(nn_tensor *y)
 {
     const int64_t o = y->arg.bn.o, m = y->arg.bn.m, in = y->arg.bn.i;
@@ -38,29 +70,8 @@ static void fwd_bn_train(nn_tensor *y)
     const float *bet = y->src[2] ? y->src[2]->data : NULL;
     float *mean = y->aux, *var = mean + m, *out = y->data;
     nn_channel_moments(x, o, m, in, mean, var);
-    const int64_t n_ = y->n;
-    /* the same float operations as the composed version: (x - mean), times
-     * gamma / sqrt(var + eps), plus beta, then the select-based LeakyReLU */
-#pragma omp parallel for collapse(2) schedule(static) if (n_ > NN_PAR_MIN)
-    for (int64_t a = 0; a < o; a++)
-        for (int64_t j = 0; j < m; j++) {
-            const float sj = (gam ? gam[j] : 1.0f) / sqrtf(var[j] + eps);
-            const float tj = bet ? bet[j] : 0.0f, mu = mean[j];
-            const float *p = x + (a * m + j) * in;
-            float *q = out + (a * m + j) * in;
-            if (act) {
-#pragma omp simd
-                for (int64_t k = 0; k < in; k++) {
-                    const float v = (p[k] - mu) * sj + tj;
-                    const float pos = v > 0.0f ? v : 0.0f;
-                    q[k] = pos + sl * (v - pos);
-                }
-            } else {
-#pragma omp simd
-                for (int64_t k = 0; k < in; k++)
-                    q[k] = (p[k] - mu) * sj + tj;
-            }
-        }
+    NN_PAR_CHUNKS(o * m, y->n, r0, r1,
+                  bn_apply_rows(out, x, gam, bet, mean, var, m, in, eps, act, sl, r0, r1));
 }
 
 static nn_tensor *bn_train(nn_ctx *c, nn_tensor *x, nn_tensor *gamma, nn_tensor *beta,

@@ -54,7 +54,7 @@ static bool is_pointwise(const conv_geom *g)
 }
 
 /* Output columns o in [lo, hi) whose input index o*s - p + j is in [0, len). */
-static void valid_range(int64_t j, int64_t p, int64_t s, int64_t len, int64_t nout,
+GS_INLINE void valid_range(int64_t j, int64_t p, int64_t s, int64_t len, int64_t nout,
                         int64_t *lo, int64_t *hi)
 {
     int64_t a = p - j <= 0 ? 0 : (p - j + s - 1) / s;
@@ -103,8 +103,10 @@ static void im2col(const float *img, float *col, const conv_geom *g)
             }
 }
 
-/* img += col2im(col): the adjoint of im2col (padding positions are dropped). */
-static void col2im(const float *col, float *img, const conv_geom *g)
+/* img += col2im(col): the adjoint of im2col (padding positions are dropped).
+ * A GS_KERNEL (core/gs_cpu.h): the accumulation vectorises, and each thread
+ * calls it on its own samples. */
+GS_KERNEL(col2im, (const float *col, float *img, const conv_geom *g), (col, img, g))
 {
     const int64_t hwo = g->ho * g->wo;
     for (int64_t c = 0; c < g->ci; c++)

@@ -9,6 +9,7 @@
  * them all and regrows one block to the step's total, so a sequence of
  * identical steps stops allocating after its first step. */
 #include "nn/nn_internal.h"
+#include "core/gs_cpu.h"
 
 #include <omp.h>
 #include <stdarg.h>
@@ -315,6 +316,35 @@ void nn_set_threads(int n)
     atomic_store(&process_threads, n);
     omp_set_num_threads(n);
     openblas_set_num_threads(n);
+}
+
+const char *nn_blas_advice(void)
+{
+    /* OpenBLAS's x86-64 cores from before AVX, in its own spelling */
+    static const char *const pre_avx[] = {"Prescott", "Core2",   "Penryn",  "Dunnington",
+                                          "Nehalem",  "Atom",    "Katmai",  "Coppermine",
+                                          "Northwood", "Banias", "Opteron", "Barcelona"};
+    static _Thread_local char msg[320];
+    if (getenv("OPENBLAS_CORETYPE"))
+        return NULL;
+    /* the level gansim's own kernels run at: GANSIM_ISA=v2 stands for an
+     * old CPU, where the old kernels are right */
+    const gs_isa hw = gs_cpu_isa();
+    if (hw < GS_ISA_V3)
+        return NULL;
+    const char *core = openblas_get_corename();
+    int old = 0;
+    for (size_t i = 0; core && i < sizeof pre_avx / sizeof pre_avx[0]; i++)
+        old |= strcmp(core, pre_avx[i]) == 0;
+    if (!old)
+        return NULL;
+    const char *want = hw >= GS_ISA_V4 ? "SkylakeX" : "Haswell";
+    snprintf(msg, sizeof msg,
+             "OpenBLAS does not know this CPU and runs its %s (SSE) kernels although the CPU has "
+             "%s: matrix products run up to ~15x slower than they could; start the program with "
+             "OPENBLAS_CORETYPE=%s (docs/performance.md)",
+             core, hw >= GS_ISA_V4 ? "AVX-512" : "AVX2", want);
+    return msg;
 }
 
 int nn_get_threads(void)

@@ -4,6 +4,9 @@
 #define NN_INTERNAL_H
 
 #include "nn/nn.h"
+#include "core/gs_cpu.h"
+
+#include <omp.h>
 
 /* Every op, once: X(ENUM, name) gives NN_OP_<ENUM> and its table row
  * nn_op_<name>. The enum and the table (nn_op_table.c) are both generated
@@ -146,5 +149,28 @@ void nn_attach_bias(nn_ctx *c, nn_tensor *y, nn_tensor *b);
 /* Elementwise loops fork threads only above this many elements: OpenMP's
  * fork/join costs more than a short loop. */
 #define NN_PAR_MIN 32768
+
+/* Runs the statement(s) after `lo, hi` once per thread of a team, with
+ * [lo, hi) that thread's contiguous share of [0, n); the team forks only
+ * when `work` (elements touched) exceeds NN_PAR_MIN. This is how the hot
+ * loops reach their GS_KERNEL (core/gs_cpu.h): the kernel, compiled for
+ * each instruction-set level, does one chunk, since a kernel body may not
+ * open a parallel region itself. Every kernel run this way computes each
+ * output element (or channel) from its own inputs alone, so the result is
+ * the same to the bit however [0, n) is cut, i.e. for any thread count.
+ *
+ *   NN_PAR_CHUNKS(y->n, y->n, lo, hi, scale_k(y->data + lo, x + lo, a, hi - lo));
+ */
+#define NN_PAR_CHUNKS(n, work, lo, hi, ...)                                                 \
+    do {                                                                                    \
+        const int64_t n_pc_ = (n);                                                          \
+        const int par_pc_ = (work) > NN_PAR_MIN;                                            \
+        _Pragma("omp parallel if (par_pc_)")                                                \
+        {                                                                                   \
+            const int64_t t_pc_ = omp_get_thread_num(), nt_pc_ = omp_get_num_threads();     \
+            const int64_t lo = n_pc_ * t_pc_ / nt_pc_, hi = n_pc_ * (t_pc_ + 1) / nt_pc_;   \
+            __VA_ARGS__;                                                                    \
+        }                                                                                   \
+    } while (0)
 
 #endif

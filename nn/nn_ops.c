@@ -11,11 +11,31 @@
 
 #include <math.h>
 
-/* One elementwise loop: threads only when the loop is long enough to pay
- * for fork/join, SIMD always. `n_` must be the loop length. */
-#define EW_FOR(i)                                                                          \
-    _Pragma("omp parallel for simd schedule(static) if (n_ > NN_PAR_MIN)")                 \
-    for (int64_t i = 0; i < n_; i++)
+/* One elementwise op: its kernel ew_<name>, compiled for each instruction-set
+ * level and chosen at run time (core/gs_cpu.h), runs `body` for every i of
+ * a thread's chunk, with o the output, a = src[0], b = src[1] (NULL for a
+ * unary op) and arg the node's arguments; fwd_<name> runs it over the
+ * tensor, threaded only when the loop is long enough to pay for fork/join
+ * (NN_PAR_CHUNKS). Elementwise, so any cut gives the same bits. */
+typedef void (*ew_kernel)(float *o, const float *a, const float *b, nn_op_args arg, int64_t n);
+
+static void ew_run(nn_tensor *y, ew_kernel k)
+{
+    float *o = y->data;
+    const float *a = y->src[0]->data, *b = y->src[1] ? y->src[1]->data : NULL;
+    NN_PAR_CHUNKS(y->n, y->n, lo, hi, k(o + lo, a + lo, b ? b + lo : NULL, y->arg, hi - lo));
+}
+
+#define EW_OP(name, ...)                                                                   \
+    GS_KERNEL(ew_##name,                                                                   \
+              (float *o, const float *a, const float *b, nn_op_args arg, int64_t n),       \
+              (o, a, b, arg, n))                                                           \
+    {                                                                                      \
+        _Pragma("omp simd")                                                                \
+        for (int64_t i = 0; i < n; i++)                                                    \
+            __VA_ARGS__                                                                    \
+    }                                                                                      \
+    static void fwd_##name(nn_tensor *y) { ew_run(y, ew_##name); }
 
 #define SRC(k) (y->src[k])
 #define WANT(k) nn_wants(c, y->src[k])
@@ -55,13 +75,7 @@ static void bwd_none(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
     g[0] = NULL;
 }
 
-static void fwd_add(nn_tensor *y)
-{
-    const float *a = y->src[0]->data, *b = y->src[1]->data;
-    float *o = y->data;
-    const int64_t n_ = y->n;
-    EW_FOR(i) o[i] = a[i] + b[i];
-}
+EW_OP(add, o[i] = a[i] + b[i];)
 
 nn_tensor *nn_add(nn_ctx *c, nn_tensor *a, nn_tensor *b) { return binary(c, NN_OP_ADD, a, b); }
 
@@ -73,13 +87,7 @@ static void bwd_add(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 
 const nn_op_def nn_op_add = {"add", 2, fwd_add, bwd_add};
 
-static void fwd_sub(nn_tensor *y)
-{
-    const float *a = y->src[0]->data, *b = y->src[1]->data;
-    float *o = y->data;
-    const int64_t n_ = y->n;
-    EW_FOR(i) o[i] = a[i] - b[i];
-}
+EW_OP(sub, o[i] = a[i] - b[i];)
 
 nn_tensor *nn_sub(nn_ctx *c, nn_tensor *a, nn_tensor *b) { return binary(c, NN_OP_SUB, a, b); }
 
@@ -91,13 +99,7 @@ static void bwd_sub(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 
 const nn_op_def nn_op_sub = {"sub", 2, fwd_sub, bwd_sub};
 
-static void fwd_mul(nn_tensor *y)
-{
-    const float *a = y->src[0]->data, *b = y->src[1]->data;
-    float *o = y->data;
-    const int64_t n_ = y->n;
-    EW_FOR(i) o[i] = a[i] * b[i];
-}
+EW_OP(mul, o[i] = a[i] * b[i];)
 
 nn_tensor *nn_mul(nn_ctx *c, nn_tensor *a, nn_tensor *b) { return binary(c, NN_OP_MUL, a, b); }
 
@@ -109,13 +111,7 @@ static void bwd_mul(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 
 const nn_op_def nn_op_mul = {"mul", 2, fwd_mul, bwd_mul};
 
-static void fwd_div(nn_tensor *y)
-{
-    const float *a = y->src[0]->data, *b = y->src[1]->data;
-    float *o = y->data;
-    const int64_t n_ = y->n;
-    EW_FOR(i) o[i] = a[i] / b[i];
-}
+EW_OP(div, o[i] = a[i] / b[i];)
 
 nn_tensor *nn_div(nn_ctx *c, nn_tensor *a, nn_tensor *b) { return binary(c, NN_OP_DIV, a, b); }
 
@@ -128,13 +124,7 @@ static void bwd_div(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 
 const nn_op_def nn_op_div = {"div", 2, fwd_div, bwd_div};
 
-static void fwd_affine(nn_tensor *y)
-{
-    const float *x = y->src[0]->data, a = y->arg.affine.a, b = y->arg.affine.b;
-    float *o = y->data;
-    const int64_t n_ = y->n;
-    EW_FOR(i) o[i] = a * x[i] + b;
-}
+EW_OP(affine, o[i] = arg.affine.a * a[i] + arg.affine.b;)
 
 nn_tensor *nn_affine(nn_ctx *c, nn_tensor *x, float a, float b)
 {
@@ -158,13 +148,7 @@ static void bwd_affine(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 
 const nn_op_def nn_op_affine = {"affine", 1, fwd_affine, bwd_affine};
 
-static void fwd_square(nn_tensor *y)
-{
-    const float *x = y->src[0]->data;
-    float *o = y->data;
-    const int64_t n_ = y->n;
-    EW_FOR(i) o[i] = x[i] * x[i];
-}
+EW_OP(square, o[i] = a[i] * a[i];)
 
 nn_tensor *nn_square(nn_ctx *c, nn_tensor *x) { return unary(c, NN_OP_SQUARE, x, NO_ARGS); }
 
@@ -175,13 +159,7 @@ static void bwd_square(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 
 const nn_op_def nn_op_square = {"square", 1, fwd_square, bwd_square};
 
-static void fwd_sqrt(nn_tensor *y)
-{
-    const float *x = y->src[0]->data;
-    float *o = y->data;
-    const int64_t n_ = y->n;
-    EW_FOR(i) o[i] = sqrtf(x[i]);
-}
+EW_OP(sqrt, o[i] = sqrtf(a[i]);)
 
 nn_tensor *nn_sqrt(nn_ctx *c, nn_tensor *x) { return unary(c, NN_OP_SQRT, x, NO_ARGS); }
 
@@ -192,13 +170,7 @@ static void bwd_sqrt(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 
 const nn_op_def nn_op_sqrt = {"sqrt", 1, fwd_sqrt, bwd_sqrt};
 
-static void fwd_abs(nn_tensor *y)
-{
-    const float *x = y->src[0]->data;
-    float *o = y->data;
-    const int64_t n_ = y->n;
-    EW_FOR(i) o[i] = fabsf(x[i]);
-}
+EW_OP(abs, o[i] = fabsf(a[i]);)
 
 nn_tensor *nn_abs(nn_ctx *c, nn_tensor *x) { return unary(c, NN_OP_ABS, x, NO_ARGS); }
 
@@ -209,13 +181,7 @@ static void bwd_abs(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 
 const nn_op_def nn_op_abs = {"abs", 1, fwd_abs, bwd_abs};
 
-static void fwd_exp(nn_tensor *y)
-{
-    const float *x = y->src[0]->data;
-    float *o = y->data;
-    const int64_t n_ = y->n;
-    EW_FOR(i) o[i] = expf(x[i]);
-}
+EW_OP(exp, o[i] = expf(a[i]);)
 
 nn_tensor *nn_exp(nn_ctx *c, nn_tensor *x) { return unary(c, NN_OP_EXP, x, NO_ARGS); }
 
@@ -226,13 +192,7 @@ static void bwd_exp(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 
 const nn_op_def nn_op_exp = {"exp", 1, fwd_exp, bwd_exp};
 
-static void fwd_log(nn_tensor *y)
-{
-    const float *x = y->src[0]->data;
-    float *o = y->data;
-    const int64_t n_ = y->n;
-    EW_FOR(i) o[i] = logf(x[i]);
-}
+EW_OP(log, o[i] = logf(a[i]);)
 
 nn_tensor *nn_log(nn_ctx *c, nn_tensor *x) { return unary(c, NN_OP_LOG, x, NO_ARGS); }
 
@@ -243,14 +203,8 @@ static void bwd_log(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 
 const nn_op_def nn_op_log = {"log", 1, fwd_log, bwd_log};
 
-/* y = gy * (x > 0 ? 1 : slope) */
-static void fwd_leaky_relu_bw(nn_tensor *y)
-{
-    const float *g = y->src[0]->data, *x = y->src[1]->data, s = y->arg.slope;
-    float *o = y->data;
-    const int64_t n_ = y->n;
-    EW_FOR(i) o[i] = g[i] * (s + (1.0f - s) * (float)(x[i] > 0.0f));
-}
+/* y = gy * (x > 0 ? 1 : slope); a = gy, b = x */
+EW_OP(leaky_relu_bw, o[i] = a[i] * (arg.slope + (1.0f - arg.slope) * (float)(b[i] > 0.0f));)
 
 nn_tensor *nn_leaky_relu_bw(nn_ctx *c, nn_tensor *g, nn_tensor *x, float slope)
 {
@@ -266,18 +220,12 @@ static void bwd_leaky_relu_bw(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor 
 
 const nn_op_def nn_op_leaky_relu_bw = {"leaky_relu_bw", 2, fwd_leaky_relu_bw, bwd_leaky_relu_bw};
 
-static void fwd_leaky_relu(nn_tensor *y)
-{
-    const float *x = y->src[0]->data, s = y->arg.slope;
-    float *o = y->data;
-    const int64_t n_ = y->n;
+EW_OP(leaky_relu, {
     /* selects, not branches, so that it vectorises (activation signs are
      * random: a branch would mispredict half the time) */
-    EW_FOR(i) {
-        float pos = x[i] > 0.0f ? x[i] : 0.0f;
-        o[i] = pos + s * (x[i] - pos);
-    }
-}
+    const float pos = a[i] > 0.0f ? a[i] : 0.0f;
+    o[i] = pos + arg.slope * (a[i] - pos);
+})
 
 nn_tensor *nn_relu(nn_ctx *c, nn_tensor *x) 
 {
@@ -296,14 +244,8 @@ static void bwd_leaky_relu(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g
 
 const nn_op_def nn_op_leaky_relu = {"leaky_relu", 1, fwd_leaky_relu, bwd_leaky_relu};
 
-/* y = gy * (1 - t^2), t = tanh output */
-static void fwd_tanh_bw(nn_tensor *y)
-{
-    const float *g = y->src[0]->data, *t = y->src[1]->data;
-    float *o = y->data;
-    const int64_t n_ = y->n;
-    EW_FOR(i) o[i] = g[i] * (1.0f - t[i] * t[i]);
-}
+/* y = gy * (1 - t^2), t = tanh output; a = gy, b = t */
+EW_OP(tanh_bw, o[i] = a[i] * (1.0f - b[i] * b[i]);)
 
 /* y = u (1 - t^2): du = g (1 - t^2), dt = -2 g u t */
 static void bwd_tanh_bw(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
@@ -314,13 +256,7 @@ static void bwd_tanh_bw(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 
 const nn_op_def nn_op_tanh_bw = {"tanh_bw", 2, fwd_tanh_bw, bwd_tanh_bw};
 
-static void fwd_tanh(nn_tensor *y)
-{
-    const float *x = y->src[0]->data;
-    float *o = y->data;
-    const int64_t n_ = y->n;
-    EW_FOR(i) o[i] = tanhf(x[i]);
-}
+EW_OP(tanh, o[i] = tanhf(a[i]);)
 
 nn_tensor *nn_tanh(nn_ctx *c, nn_tensor *x) { return unary(c, NN_OP_TANH, x, NO_ARGS); }
 
@@ -331,14 +267,8 @@ static void bwd_tanh(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 
 const nn_op_def nn_op_tanh = {"tanh", 1, fwd_tanh, bwd_tanh};
 
-/* y = gy * s * (1 - s), s = sigmoid output */
-static void fwd_sigmoid_bw(nn_tensor *y)
-{
-    const float *g = y->src[0]->data, *s = y->src[1]->data;
-    float *o = y->data;
-    const int64_t n_ = y->n;
-    EW_FOR(i) o[i] = g[i] * s[i] * (1.0f - s[i]);
-}
+/* y = gy * s * (1 - s), s = sigmoid output; a = gy, b = s */
+EW_OP(sigmoid_bw, o[i] = a[i] * b[i] * (1.0f - b[i]);)
 
 /* y = u s (1 - s): du = g s (1 - s), ds = g u (1 - 2 s) */
 static void bwd_sigmoid_bw(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
@@ -349,18 +279,12 @@ static void bwd_sigmoid_bw(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g
 
 const nn_op_def nn_op_sigmoid_bw = {"sigmoid_bw", 2, fwd_sigmoid_bw, bwd_sigmoid_bw};
 
-static void fwd_sigmoid(nn_tensor *y)
-{
-    const float *x = y->src[0]->data;
-    float *o = y->data;
-    const int64_t n_ = y->n;
-    EW_FOR(i) {
-        /* stable on both sides: never exp of a large positive number */
-        float e = expf(-fabsf(x[i]));
-        float pos = (float)(x[i] >= 0.0f);
-        o[i] = (pos + (1.0f - pos) * e) / (1.0f + e);
-    }
-}
+EW_OP(sigmoid, {
+    /* stable on both sides: never exp of a large positive number */
+    const float e = expf(-fabsf(a[i]));
+    const float pos = (float)(a[i] >= 0.0f);
+    o[i] = (pos + (1.0f - pos) * e) / (1.0f + e);
+})
 
 nn_tensor *nn_sigmoid(nn_ctx *c, nn_tensor *x) { return unary(c, NN_OP_SIGMOID, x, NO_ARGS); }
 
@@ -371,13 +295,7 @@ static void bwd_sigmoid(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 
 const nn_op_def nn_op_sigmoid = {"sigmoid", 1, fwd_sigmoid, bwd_sigmoid};
 
-static void fwd_softplus(nn_tensor *y)
-{
-    const float *x = y->src[0]->data;
-    float *o = y->data;
-    const int64_t n_ = y->n;
-    EW_FOR(i) o[i] = fmaxf(x[i], 0.0f) + log1pf(expf(-fabsf(x[i])));
-}
+EW_OP(softplus, o[i] = fmaxf(a[i], 0.0f) + log1pf(expf(-fabsf(a[i])));)
 
 nn_tensor *nn_softplus(nn_ctx *c, nn_tensor *x) { return unary(c, NN_OP_SOFTPLUS, x, NO_ARGS); }
 
@@ -388,13 +306,7 @@ static void bwd_softplus(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 
 const nn_op_def nn_op_softplus = {"softplus", 1, fwd_softplus, bwd_softplus};
 
-static void fwd_sign(nn_tensor *y)
-{
-    const float *x = y->src[0]->data;
-    float *o = y->data;
-    const int64_t n_ = y->n;
-    EW_FOR(i) o[i] = (float)((x[i] > 0.0f) - (x[i] < 0.0f));
-}
+EW_OP(sign, o[i] = (float)((a[i] > 0.0f) - (a[i] < 0.0f));)
 
 nn_tensor *nn_sign(nn_ctx *c, nn_tensor *x) { return unary(c, NN_OP_SIGN, x, NO_ARGS); }
 

@@ -103,6 +103,22 @@ static void bwd_linear(nn_ctx *c, nn_tensor *y, nn_tensor *gy, nn_tensor **g)
 
 const nn_op_def nn_op_linear = {"linear", 2, fwd_linear, bwd_linear};
 
+/* rows [rows, out] += bias, then LeakyReLU(s), in place: a GS_KERNEL
+ * (core/gs_cpu.h) run per thread by NN_PAR_CHUNKS */
+GS_KERNEL(bias_lrelu_rows, (float *y, const float *bias, int64_t out, float s, int64_t rows),
+          (y, bias, out, s, rows))
+{
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = y + r * out;
+#pragma omp simd
+        for (int64_t j = 0; j < out; j++) {
+            const float v = row[j] + (bias ? bias[j] : 0.0f);
+            const float pos = v > 0.0f ? v : 0.0f;
+            row[j] = pos + s * (v - pos);
+        }
+    }
+}
+
 /* leaky_relu(x W^T + b): sgemm into y (beta = 0), then bias and activation
  * in one pass while y is still in cache, instead of a bias broadcast pass,
  * an sgemm reading it back and a separate activation op. */
@@ -115,17 +131,7 @@ static void fwd_linear_lrelu(nn_tensor *y)
                 x->data, (int)in, w->data, (int)in, 0.0f, y->data, (int)out);
     const float *bias = b ? b->data : NULL;
     float *o = y->data;
-    const int64_t n_ = y->n;
-#pragma omp parallel for schedule(static) if (n_ > NN_PAR_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        float *row = o + r * out;
-#pragma omp simd
-        for (int64_t j = 0; j < out; j++) {
-            float v = row[j] + (bias ? bias[j] : 0.0f);
-            float pos = v > 0.0f ? v : 0.0f;
-            row[j] = pos + s * (v - pos);
-        }
-    }
+    NN_PAR_CHUNKS(rows, y->n, r0, r1, bias_lrelu_rows(o + r0 * out, bias, out, s, r1 - r0));
 }
 
 nn_tensor *nn_linear_leaky_relu(nn_ctx *c, nn_tensor *x, nn_tensor *w, nn_tensor *b,

@@ -142,7 +142,7 @@ static nn_tensor *omi(nn_ctx *c, int op, nn_tensor *x, int64_t o, int64_t m, int
 
 /* Sum of channel j of x viewed as [o, m, i]: float partial sums of each
  * contiguous run of i, accumulated in double. */
-static inline double channel_sum(const float *x, int64_t o, int64_t m, int64_t in, int64_t j)
+GS_INLINE double channel_sum(const float *x, int64_t o, int64_t m, int64_t in, int64_t j)
 {
     double s = 0.0;
     for (int64_t a = 0; a < o; a++) {
@@ -156,6 +156,118 @@ static inline double channel_sum(const float *x, int64_t o, int64_t m, int64_t i
     return s;
 }
 
+/* The kernels of the channel ops below (core/gs_cpu.h; run on each thread's
+ * chunk by NN_PAR_CHUNKS). x viewed as [o, m, i]; "rows" [r0, r1) index the
+ * o m runs of i contiguous floats (row r is channel r % m), "channels"
+ * [j0, j1) whole channels: every output comes from one thread, so the
+ * result does not depend on the thread count. */
+
+/* x [o, m] summed over o, row by row (contiguous reads: bias gradients) */
+GS_KERNEL(reduce_rows, (float *out, const float *x, int64_t o, int64_t m), (out, x, o, m))
+{
+    memset(out, 0, (size_t)m * sizeof(float));
+    for (int64_t a = 0; a < o; a++) {
+        const float *row = x + a * m;
+#pragma omp simd
+        for (int64_t j = 0; j < m; j++)
+            out[j] += row[j];
+    }
+}
+
+GS_KERNEL(reduce_channels,
+          (float *out, const float *x, int64_t o, int64_t m, int64_t in, int64_t j0, int64_t j1),
+          (out, x, o, m, in, j0, j1))
+{
+    for (int64_t j = j0; j < j1; j++)
+        out[j] = (float)channel_sum(x, o, m, in, j);
+}
+
+/* out = x * s[j] + t[j] (s, t either NULL) */
+GS_KERNEL(chan_affine_rows,
+          (float *out, const float *x, const float *s, const float *t, int64_t m, int64_t in,
+           int64_t r0, int64_t r1),
+          (out, x, s, t, m, in, r0, r1))
+{
+    for (int64_t r = r0; r < r1; r++) {
+        const int64_t j = r % m;
+        const float sj = s ? s[j] : 1.0f, tj = t ? t[j] : 0.0f;
+        const float *p = x + r * in;
+        float *q = out + r * in;
+#pragma omp simd
+        for (int64_t k = 0; k < in; k++)
+            q[k] = p[k] * sj + tj;
+    }
+}
+
+/* out = a * s[j] + b * u[j] + t[j], p = [s | u | t] */
+GS_KERNEL(chan_affine2_rows,
+          (float *out, const float *a, const float *b, const float *p, int64_t m, int64_t in,
+           int64_t r0, int64_t r1),
+          (out, a, b, p, m, in, r0, r1))
+{
+    for (int64_t r = r0; r < r1; r++) {
+        const int64_t j = r % m;
+        const float sj = p[j], uj = p[m + j], tj = p[2 * m + j];
+        const float *pa = a + r * in, *pb = b + r * in;
+        float *q = out + r * in;
+#pragma omp simd
+        for (int64_t k = 0; k < in; k++)
+            q[k] = pa[k] * sj + pb[k] * uj + tj;
+    }
+}
+
+/* out[j] = sum over o and i of a * b: float partial sums per row, in double */
+GS_KERNEL(chan_dot_channels,
+          (float *out, const float *a, const float *b, int64_t o, int64_t m, int64_t in,
+           int64_t j0, int64_t j1),
+          (out, a, b, o, m, in, j0, j1))
+{
+    for (int64_t j = j0; j < j1; j++) {
+        double s = 0.0;
+        for (int64_t r = 0; r < o; r++) {
+            const float *p = a + (r * m + j) * in, *q = b + (r * m + j) * in;
+            float part = 0.0f;
+#pragma omp simd reduction(+ : part)
+            for (int64_t k = 0; k < in; k++)
+                part += p[k] * q[k];
+            s += part;
+        }
+        out[j] = (float)s;
+    }
+}
+
+/* nn_channel_moments' channels [j0, j1) */
+GS_KERNEL(moments_channels,
+          (const float *x, int64_t o, int64_t m, int64_t in, float *mean, float *var, int64_t j0,
+           int64_t j1),
+          (x, o, m, in, mean, var, j0, j1))
+{
+    const float inv_n = 1.0f / (float)(o * in);
+    for (int64_t j = j0; j < j1; j++) {
+        const float mu = (float)channel_sum(x, o, m, in, j) * inv_n;
+        double s2 = 0.0;
+        for (int64_t r = 0; r < o; r++) {
+            const float *p = x + (r * m + j) * in;
+            float part = 0.0f;
+#pragma omp simd reduction(+ : part)
+            for (int64_t k = 0; k < in; k++) {
+                const float d = p[k] - mu;
+                part += d * d;
+            }
+            s2 += part;
+        }
+        mean[j] = mu;
+        var[j] = (float)s2 * inv_n;
+    }
+}
+
+/* Elements a per-channel loop over m channels touches: threads only when
+ * there are channels to share and enough work (NN_PAR_CHUNKS). */
+static int64_t chan_work(int64_t o, int64_t m, int64_t in)
+{
+    return m > 1 ? o * m * in : 0;
+}
+
 /* x viewed as [o, m, i] summed to [m]. */
 static void fwd_reduce(nn_tensor *y)
 {
@@ -163,20 +275,10 @@ static void fwd_reduce(nn_tensor *y)
     const float *x = y->src[0]->data;
     float *out = y->data;
     if (in == 1) {
-        /* row-wise accumulation keeps the reads contiguous (bias gradients) */
-        memset(out, 0, (size_t)m * sizeof(float));
-        for (int64_t a = 0; a < o; a++) {
-            const float *row = x + a * m;
-#pragma omp simd
-            for (int64_t j = 0; j < m; j++)
-                out[j] += row[j];
-        }
+        reduce_rows(out, x, o, m);
         return;
     }
-    const int64_t n_ = m;
-#pragma omp parallel for schedule(static) if (n_ * o * in > NN_PAR_MIN && n_ > 1)
-    for (int64_t j = 0; j < m; j++)
-        out[j] = (float)channel_sum(x, o, m, in, j);
+    NN_PAR_CHUNKS(m, chan_work(o, m, in), j0, j1, reduce_channels(out, x, o, m, in, j0, j1));
 }
 
 nn_tensor *nn_reduce_omi(nn_ctx *c, nn_tensor *x, int64_t o, int64_t m, int64_t i, int ndim,
@@ -295,17 +397,7 @@ static void fwd_chan_affine(nn_tensor *y)
     const float *x = y->src[0]->data;
     const float *s = y->src[1] ? y->src[1]->data : NULL, *t = y->src[2] ? y->src[2]->data : NULL;
     float *out = y->data;
-    const int64_t n_ = y->n;
-#pragma omp parallel for collapse(2) schedule(static) if (n_ > NN_PAR_MIN)
-    for (int64_t a = 0; a < o; a++)
-        for (int64_t j = 0; j < m; j++) {
-            const float sj = s ? s[j] : 1.0f, tj = t ? t[j] : 0.0f;
-            const float *p = x + (a * m + j) * in;
-            float *q = out + (a * m + j) * in;
-#pragma omp simd
-            for (int64_t k = 0; k < in; k++)
-                q[k] = p[k] * sj + tj;
-        }
+    NN_PAR_CHUNKS(o * m, y->n, r0, r1, chan_affine_rows(out, x, s, t, m, in, r0, r1));
 }
 
 nn_tensor *nn_channel_affine(nn_ctx *c, nn_tensor *x, nn_tensor *s, nn_tensor *t)
@@ -347,17 +439,7 @@ static void fwd_chan_affine2(nn_tensor *y)
     const int64_t o = y->arg.view.o, m = y->arg.view.m, in = y->arg.view.i;
     const float *a = y->src[0]->data, *b = y->src[1]->data, *p = y->src[2]->data;
     float *out = y->data;
-    const int64_t n_ = y->n;
-#pragma omp parallel for collapse(2) schedule(static) if (n_ > NN_PAR_MIN)
-    for (int64_t r = 0; r < o; r++)
-        for (int64_t j = 0; j < m; j++) {
-            const float sj = p[j], uj = p[m + j], tj = p[2 * m + j];
-            const float *pa = a + (r * m + j) * in, *pb = b + (r * m + j) * in;
-            float *q = out + (r * m + j) * in;
-#pragma omp simd
-            for (int64_t k = 0; k < in; k++)
-                q[k] = pa[k] * sj + pb[k] * uj + tj;
-        }
+    NN_PAR_CHUNKS(o * m, y->n, r0, r1, chan_affine2_rows(out, a, b, p, m, in, r0, r1));
 }
 
 /* [s | u | t] as one [1, 3C] tensor (concat's rule slices it back). */
@@ -407,20 +489,9 @@ static void fwd_chan_dot(nn_tensor *y)
 {
     const int64_t o = y->arg.view.o, m = y->arg.view.m, in = y->arg.view.i;
     const float *a = y->src[0]->data, *b = y->src[1]->data;
-    const int64_t n_ = m;
-#pragma omp parallel for schedule(static) if (n_ * o * in > NN_PAR_MIN && n_ > 1)
-    for (int64_t j = 0; j < m; j++) {
-        double s = 0.0;
-        for (int64_t r = 0; r < o; r++) {
-            const float *p = a + (r * m + j) * in, *q = b + (r * m + j) * in;
-            float part = 0.0f;
-#pragma omp simd reduction(+ : part)
-            for (int64_t k = 0; k < in; k++)
-                part += p[k] * q[k];
-            s += part;
-        }
-        y->data[j] = (float)s;
-    }
+    float *out = y->data;
+    NN_PAR_CHUNKS(m, chan_work(o, m, in), j0, j1,
+                  chan_dot_channels(out, a, b, o, m, in, j0, j1));
 }
 
 nn_tensor *nn_channel_dot(nn_ctx *c, nn_tensor *a, nn_tensor *b)
@@ -452,25 +523,8 @@ const nn_op_def nn_op_chan_dot = {"channel_dot", 2, fwd_chan_dot, bwd_chan_dot};
 void nn_channel_moments(const float *x, int64_t o, int64_t m, int64_t in, float *mean,
                         float *var)
 {
-    const float inv_n = 1.0f / (float)(o * in);
-    const int64_t n_ = m;
-#pragma omp parallel for schedule(static) if (n_ * o * in > NN_PAR_MIN && n_ > 1)
-    for (int64_t j = 0; j < m; j++) {
-        const float mu = (float)channel_sum(x, o, m, in, j) * inv_n;
-        double s2 = 0.0;
-        for (int64_t r = 0; r < o; r++) {
-            const float *p = x + (r * m + j) * in;
-            float part = 0.0f;
-#pragma omp simd reduction(+ : part)
-            for (int64_t k = 0; k < in; k++) {
-                const float d = p[k] - mu;
-                part += d * d;
-            }
-            s2 += part;
-        }
-        mean[j] = mu;
-        var[j] = (float)s2 * inv_n;
-    }
+    NN_PAR_CHUNKS(m, chan_work(o, m, in), j0, j1,
+                  moments_channels(x, o, m, in, mean, var, j0, j1));
 }
 
 static void fwd_chan_var(nn_tensor *y)

@@ -49,13 +49,6 @@ GS_KERNEL(rmsprop_update,
     }
 }
 
-/* [lo, hi) of thread t of nt over n elements */
-static void chunk(int64_t n, int t, int nt, int64_t *lo, int64_t *hi)
-{
-    *lo = n * t / nt;
-    *hi = n * (t + 1) / nt;
-}
-
 static float *zeros(int64_t n)
 {
     return calloc((size_t)(n ? n : 1), sizeof(float));
@@ -128,22 +121,15 @@ void nn_optim_step(nn_optim *o)
             const float step = c->lr / bc1, sbc2 = sqrtf(bc2);
             /* threaded for the large weight matrices: with the data-parallel
              * slices the optimizer step is otherwise a serial part of it */
-#pragma omp parallel if (n > NN_PAR_MIN)
-            {
-                int64_t lo, hi;
-                chunk(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-                adam_update(w + lo, m + lo, v + lo, g + lo, hi - lo, c->beta1, c->beta2, wd,
-                            step, sbc2, c->eps);
-            }
+            NN_PAR_CHUNKS(n, n, lo, hi,
+                          adam_update(w + lo, m + lo, v + lo, g + lo, hi - lo, c->beta1,
+                                      c->beta2, wd, step, sbc2, c->eps));
             break;
         }
         case NN_OPT_RMSPROP:
-#pragma omp parallel if (n > NN_PAR_MIN)
-            {
-                int64_t lo, hi;
-                chunk(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-                rmsprop_update(w + lo, v + lo, g + lo, hi - lo, c->alpha, wd, c->lr, c->eps);
-            }
+            NN_PAR_CHUNKS(n, n, lo, hi,
+                          rmsprop_update(w + lo, v + lo, g + lo, hi - lo, c->alpha, wd, c->lr,
+                                         c->eps));
             break;
         }
     }

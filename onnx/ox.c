@@ -268,10 +268,14 @@ static const char *add_init(ox_graph *g, const char *hint, int ndim, const int64
     if (!t || !d || !raw)
         return NULL;
     onnx__tensor_proto__init(t);
-    memcpy(d, dims, (size_t)ndim * sizeof *d);
+    /* a scalar has no dims (NULL) and an empty tensor no data: memcpy's
+     * arguments must be valid pointers even for 0 bytes (C11 7.24.1) */
+    if (ndim > 0)
+        memcpy(d, dims, (size_t)ndim * sizeof *d);
     /* raw_data is little-endian by the ONNX spec: gansim runs on
      * little-endian hosts (x86-64, aarch64), where the bytes are as in memory */
-    memcpy(raw, data, n * elem);
+    if (n > 0)
+        memcpy(raw, data, n * elem);
     t->n_dims = (size_t)ndim;
     t->dims = d;
     t->has_data_type = 1;

@@ -148,19 +148,29 @@ void pp_gather_rows(const float *t, int64_t f, const int64_t *idx, int64_t m, fl
  *    azimuth lies where the fewest particles are. With local_p, (px, py) ->
  *    (p_r, p_phi) = the momentum along and across the position's azimuth
  *    (same units), which makes a radial halo's direction a function of r only.
+ *  - PP_FRAME_HOLE (opt-in), for the outermost ring r >= r_lo (r_hi = INFINITY): (x, y)
+ *    -> (u, v) = s (cos phi, sin phi), s = sqrt(r^2 - r_lo^2): the hole is
+ *    shrunk to a point and the plane is the ring. The map keeps areas
+ *    (s ds = r dr), so the density in (u, v) is the density in (x, y), with
+ *    no seam (the azimuth is never cut) and no edge: every (u, v) maps to
+ *    r = sqrt(u^2 + v^2 + r_lo^2) >= r_lo. With r_lo = 0 it is x, y as they
+ *    are. local_p as for PP_FRAME_POLAR.
  *  - PP_FRAME_BOX, for an open rectangle: (x, y) as they are.
  *  - PP_FRAME_NONE: x, y as they are, no confinement (files from before).
  * The inverse moves a value that float rounding leaves on or outside the
  * region's edge back in by at most a few ulp, with the arithmetic of
  * pp_label_radius / pp_label_rects, so relabelling a generated particle
  * gives its sub-model's region exactly. */
-typedef enum { PP_FRAME_NONE = 0, PP_FRAME_POLAR = 1, PP_FRAME_BOX = 2 } pp_frame_kind;
+typedef enum {
+    PP_FRAME_NONE = 0, PP_FRAME_POLAR = 1, PP_FRAME_BOX = 2, PP_FRAME_HOLE = 3
+} pp_frame_kind;
 typedef struct {
     int64_t x, y, px, py;   /* columns; px, py may be -1 (then local_p is ignored) */
 } pp_frame_cols;
 typedef struct {
     pp_frame_kind kind;
-    double r_lo, r_hi;      /* polar: the ring (mm); r_hi = INFINITY for the outermost */
+    double r_lo, r_hi;      /* polar, hole: the ring (mm); r_hi = INFINITY for the outermost
+                               (always for hole) */
     double phi0;            /* polar: azimuth origin (rad) */
     int local_p;            /* polar: (px, py) as (p_r, p_phi) */
     pp_rect box;            /* box: the open rectangle (mm), +-INFINITY for open sides */
@@ -174,7 +184,7 @@ void pp_frame_inverse(const pp_frame *fr, const pp_frame_cols *c, float *t, int6
                       int64_t f);
 /* Model-space name of x (0), y (1), px (2), py (3) in this frame; NULL = unchanged. */
 const char *pp_frame_name(const pp_frame *fr, int which);
-/* attrs frame ("none"|"polar"|"box"), frame_r_lo, frame_r_hi, frame_phi0, frame_xmin,
+/* attrs frame ("none"|"polar"|"hole"|"box"), frame_r_lo, frame_r_hi, frame_phi0, frame_xmin,
  * frame_xmax, frame_ymin, frame_ymax, frame_local_p on a group; a group without
  * them loads as PP_FRAME_NONE. */
 int pp_frame_save(const pp_frame *fr, hid_t group);

@@ -49,15 +49,23 @@ double pp_frame_fit_phi0(const float *t, int64_t n, int64_t f, int64_t ix, int64
 void pp_frame_forward(const pp_frame *fr, const pp_frame_cols *c, float *t, int64_t n,
                       int64_t f)
 {
-    if (fr->kind != PP_FRAME_POLAR)
+    if (fr->kind != PP_FRAME_POLAR && fr->kind != PP_FRAME_HOLE)
         return; /* a rectangle is its own frame: x and y as they are */
     const int mom = fr->local_p && c->px >= 0 && c->py >= 0;
+    const int hole = fr->kind == PP_FRAME_HOLE;
     for (int64_t i = 0; i < n; i++) {
         float *row = t + i * f;
         double x = row[c->x], y = row[c->y];
-        double phi = atan2(y, x);
-        row[c->x] = (float)hypot(x, y);
-        row[c->y] = (float)wrap_pi(phi - fr->phi0);
+        double phi = atan2(y, x), r = hypot(x, y);
+        if (hole) {
+            /* rows below r_lo (none in the region's own rows) go to the centre */
+            double s = r > fr->r_lo ? sqrt((r - fr->r_lo) * (r + fr->r_lo)) : 0.0;
+            row[c->x] = (float)(s * cos(phi));
+            row[c->y] = (float)(s * sin(phi));
+        } else {
+            row[c->x] = (float)r;
+            row[c->y] = (float)wrap_pi(phi - fr->phi0);
+        }
         if (mom) {
             double px = row[c->px], py = row[c->py], cs = cos(phi), sn = sin(phi);
             row[c->px] = (float)(px * cs + py * sn);  /* p_r: outwards */
@@ -87,6 +95,34 @@ static void ring_guard(const pp_frame *fr, float *x, float *y)
     }
 }
 
+/* PP_FRAME_HOLE's inverse: r = sqrt(s^2 + r_lo^2) along (u, v)'s direction. */
+static void hole_inverse(const pp_frame *fr, const pp_frame_cols *c, float *t, int64_t n,
+                         int64_t f)
+{
+    const int mom = fr->local_p && c->px >= 0 && c->py >= 0;
+    for (int64_t i = 0; i < n; i++) {
+        float *row = t + i * f;
+        double u = row[c->x], v = row[c->y];
+        if (!isfinite(u) || !isfinite(v))
+            u = v = 0; /* like pp_frame_inverse's NaN radius: the inner edge */
+        double s = hypot(u, v), cs = 1, sn = 0;
+        if (s > 0) {
+            cs = u / s;
+            sn = v / s;
+        }
+        double r = sqrt(s * s + fr->r_lo * fr->r_lo);
+        float x = (float)(r * cs), y = (float)(r * sn);
+        ring_guard(fr, &x, &y);
+        row[c->x] = x;
+        row[c->y] = y;
+        if (mom) {
+            double pr = row[c->px], pf = row[c->py];
+            row[c->px] = (float)(pr * cs - pf * sn);
+            row[c->py] = (float)(pr * sn + pf * cs);
+        }
+    }
+}
+
 static float open_guard(float v, double lo, double hi)
 {
     if (!(v > lo))
@@ -103,6 +139,10 @@ static float open_guard(float v, double lo, double hi)
 void pp_frame_inverse(const pp_frame *fr, const pp_frame_cols *c, float *t, int64_t n,
                       int64_t f)
 {
+    if (fr->kind == PP_FRAME_HOLE) {
+        hole_inverse(fr, c, t, n, f);
+        return;
+    }
     if (fr->kind != PP_FRAME_POLAR) {
         if (fr->kind == PP_FRAME_BOX)
             for (int64_t i = 0; i < n; i++) {
@@ -136,11 +176,12 @@ void pp_frame_inverse(const pp_frame *fr, const pp_frame_cols *c, float *t, int6
 
 const char *pp_frame_name(const pp_frame *fr, int which)
 {
-    if (fr->kind != PP_FRAME_POLAR)
+    if (fr->kind != PP_FRAME_POLAR && fr->kind != PP_FRAME_HOLE)
         return NULL;
+    const int hole = fr->kind == PP_FRAME_HOLE;
     switch (which) {
-    case 0: return "r";
-    case 1: return "phi";
+    case 0: return hole ? "u" : "r";
+    case 1: return hole ? "v" : "phi";
     case 2: return fr->local_p ? "p_r" : NULL;
     case 3: return fr->local_p ? "p_phi" : NULL;
     default: return NULL;
@@ -150,6 +191,7 @@ const char *pp_frame_name(const pp_frame *fr, int which)
 int pp_frame_save(const pp_frame *fr, hid_t g)
 {
     int rc = gs_h5_attr_write_str(g, ".", "frame", fr->kind == PP_FRAME_POLAR ? "polar"
+                                                   : fr->kind == PP_FRAME_HOLE ? "hole"
                                                    : fr->kind == PP_FRAME_BOX ? "box"
                                                                               : "none");
     const struct { const char *n; double v; } a[] = {
@@ -178,6 +220,8 @@ int pp_frame_load(pp_frame *fr, hid_t g)
     gs_h5_where(g, ".", w, sizeof w);
     if (!strcmp(kind, "polar"))
         fr->kind = PP_FRAME_POLAR;
+    else if (!strcmp(kind, "hole"))
+        fr->kind = PP_FRAME_HOLE;
     else if (!strcmp(kind, "box"))
         fr->kind = PP_FRAME_BOX;
     else if (strcmp(kind, "none"))
@@ -196,6 +240,8 @@ int pp_frame_load(pp_frame *fr, hid_t g)
     if (!rc && fr->kind == PP_FRAME_POLAR &&
         (!(fr->r_lo >= 0) || !(fr->r_hi > fr->r_lo) || !isfinite(fr->phi0)))
         rc = gs_error(GS_ERR_FORMAT, "%s: the region frame's bounds are not a region", w);
+    if (!rc && fr->kind == PP_FRAME_HOLE && (!(fr->r_lo >= 0) || !isinf(fr->r_hi)))
+        rc = gs_error(GS_ERR_FORMAT, "%s: a hole frame needs r_lo >= 0 and r_hi = inf", w);
     if (!rc && fr->kind == PP_FRAME_BOX &&
         (!(fr->box.xmin < fr->box.xmax) || !(fr->box.ymin < fr->box.ymax)))
         rc = gs_error(GS_ERR_FORMAT, "%s: the region frame's bounds are not a region", w);

@@ -239,7 +239,8 @@ static const char *tiny = "--set split.regions=none --set split.species=false "
  * background, waits for its first checkpoint, sends SIGNAL to rank 1 and
  * waits for the job; DIR/rc gets mpirun's exit status, DIR/secs the seconds
  * from the signal to the end. */
-static int run_and_signal(const char *dir, const char *signal, long long iters)
+static int run_and_signal_ex(const char *dir, const char *signal, long long iters,
+                             const char *opts)
 {
     const char *b = gs_test_bin();
     return gs_test_run(
@@ -250,7 +251,23 @@ static int run_and_signal(const char *dir, const char *signal, long long iters)
         "  tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1 && p1=$p; "
         "done; test -n \"$p1\" || { echo no rank 1 >&2; exit 1; }; "
         "t0=$(date +%%s); kill -%s $p1; wait; echo $(( $(date +%%s) - t0 )) > secs",
-        dir, gs_test_mpirun(), b, iters, tiny, dir, signal);
+        dir, gs_test_mpirun(), b, iters, opts, dir, signal);
+}
+
+static int run_and_signal(const char *dir, const char *signal, long long iters)
+{
+    return run_and_signal_ex(dir, signal, iters, tiny);
+}
+
+/* Shell: one process `gansim-train ... --out DIR/r OPTS` in the background,
+ * SIGINT once its first checkpoint is there; DIR/rc gets its exit status. */
+static int run_one_and_interrupt(const char *dir, const char *opts)
+{
+    return gs_test_run(
+        "cd %s && ( %s/gansim-train luxe --data d.h5 --out r %s > out.txt 2>&1 & echo $! > pid; "
+        "wait $!; echo $? > rc ) & "
+        "cd %s && for i in $(seq 1200); do [ -f r/last.h5 ] && break; sleep 0.05; done; "
+        "kill -INT $(cat pid); wait", dir, gs_test_bin(), opts, dir);
 }
 
 /* SIGINT to rank 1 only: both ranks stop at the same step after one
@@ -279,6 +296,151 @@ START_TEST(t_interrupt_rank1_resume_other_p)
         fprintf(stderr, "test_dist: the run ended before SIGINT reached it (no resume tested)\n");
     ck_assert_int_eq(gs_test_run("h5diff -d 1e-5 %s/ref/model.h5 %s/r/model.h5 /sub0/G /sub0/G",
                                  dir, dir), 0);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+/* Data parallelism resumed with MORE ranks: one process x 2 threads
+ * interrupted, resumed as 2 ranks x 1 thread (the same 2 slices of the same
+ * global batch; train.slices = 2 fixes them whatever the layout), ends where
+ * the uninterrupted one-process run ends (to 1e-5: the slices' gradients are
+ * summed in another order). */
+START_TEST(t_data_resume_more_ranks)
+{
+    char dir[64], opts[1024];
+    gs_test_tmpdir(dir, sizeof dir);
+    const char *b = gs_test_bin();
+    snprintf(opts, sizeof opts, "--threads 2 --iters 300 --set train.slices=2 %s", tiny);
+    ck_assert_int_eq(gs_test_run("%s/gansim-datagen luxe -n 3000 --seed 5 -o %s/d.h5 "
+                                 ">/dev/null 2>&1", b, dir), 0);
+    ck_assert_int_eq(gs_test_run("cd %s && %s/gansim-train luxe --data d.h5 --out ref %s "
+                                 ">/dev/null 2>&1", dir, b, opts), 0);
+    ck_assert_int_eq(run_one_and_interrupt(dir, opts), 0);
+    ck_assert_int_eq(gs_test_run("grep -qx 0 %s/rc || grep -qx 130 %s/rc", dir, dir), 0);
+    if (gs_test_run("grep -qx 130 %s/rc", dir) == 0)
+        ck_assert_int_eq(gs_test_run("cd %s && timeout -k 5 120 %s -np 2 %s/gansim-train luxe "
+                                     "--data d.h5 --out r --resume --threads 1 >/dev/null 2>&1 "
+                                     "&& grep -q '^# resumed as: 2 ranks x 1 thread$' r/train.log",
+                                     dir, gs_test_mpirun(), b), 0);
+    else
+        fprintf(stderr, "test_dist: the run ended before SIGINT reached it (no resume tested)\n");
+    ck_assert_int_eq(gs_test_run("h5diff -d 1e-5 %s/ref/model.h5 %s/r/model.h5 /sub0/G /sub0/G "
+                                 "&& h5diff -d 1e-5 %s/ref/last.h5 %s/r/last.h5 /sub0/train "
+                                 "/sub0/train", dir, dir, dir, dir), 0);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+/* ---- --distribute submodels ---------------------------------------------------------- */
+/* Five sub-models (inner and outer ring, species) of tiny nets. */
+static const char *subs = "--set model.g_widths=16 --set model.d_widths=16 --set train.batch=64 "
+                          "--set train.n_critic=1 --set train.kl_samples=500 "
+                          "--set train.kl_every=7 --set train.min_steps=5 "
+                          "--set split.min_species_rows=300";
+
+/* Every sub-model group of dir/a's and dir/b's model.h5 and last.h5 holds the same
+ * bytes (h5diff without a tolerance: exact); at least 3 of them. */
+static int same_submodels(const char *dir, const char *a, const char *b)
+{
+    return gs_test_run("cd %s && n=$(h5dump -A -a n_sub %s/model.h5 | grep -o '(0): [0-9]*' | cut -d' ' "
+                       "-f2); test \"$n\" -ge 3 || exit 1; for k in $(seq 0 $((n - 1))); do "
+                       "h5diff %s/model.h5 %s/model.h5 /sub$k /sub$k >/dev/null && h5diff "
+                       "%s/last.h5 %s/last.h5 /sub$k /sub$k >/dev/null || { echo sub$k differs "
+                       ">&2; exit 1; }; done", dir, a, a, b, a, b);
+}
+
+/* 2 ranks each training whole sub-models give the one-process model bit for
+ * bit (each sub-model's random streams depend on the seed and the sub-model
+ * alone), the same train.log records, and say so in the log and model. */
+START_TEST(t_submodels_equal)
+{
+    char dir[64];
+    gs_test_tmpdir(dir, sizeof dir);
+    const char *b = gs_test_bin();
+    ck_assert_int_eq(gs_test_run("%s/gansim-datagen luxe -n 6000 --seed 4 -o %s/d.h5 "
+                                 ">/dev/null 2>&1", b, dir), 0);
+    ck_assert_int_eq(gs_test_run("cd %s && %s/gansim-train luxe --data d.h5 --out one --threads 1 "
+                                 "--iters 60 %s >/dev/null 2>&1", dir, b, subs), 0);
+    ck_assert_int_eq(gs_test_run("cd %s && timeout -k 5 120 %s -np 2 %s/gansim-train luxe --data "
+                                 "d.h5 --out two --threads 1 --iters 60 --distribute submodels %s "
+                                 "> two.txt 2>&1", dir, gs_test_mpirun(), b, subs), 0);
+    ck_assert_int_eq(same_submodels(dir, "one", "two"), 0);
+    /* the same records (each rank's, gathered at checkpoints: sorted) */
+    ck_assert_int_eq(gs_test_run("cd %s && grep '^sub=' one/train.log | sed 's/ steps_per_s.*//' "
+                                 "| sort > a && grep '^sub=' two/train.log | sed 's/ steps_per_s"
+                                 ".*//' | sort > b && cmp -s a b && test $(wc -l < a) -ge 5", dir),
+                     0);
+    ck_assert_int_eq(gs_test_run("cd %s && grep -q '^# layout: 2 ranks x 1 thread, sub-models "
+                                 "distributed$' two/train.log && grep -q '^# rank 0 trains ' "
+                                 "two/train.log && grep -q '^# rank 1 trains ' two/train.log && "
+                                 "h5dump -a layout two/model.h5 | grep -q 'sub-models distributed'"
+                                 " && test $(grep -c 'sub-models distributed -> ' two.txt) -eq 1",
+                                 dir), 0);
+    /* one model (zdc) has nothing to distribute: a usage error, nothing written */
+    ck_assert_int_eq(gs_test_run("%s/gansim-datagen zdc -n 50 --seed 4 -o %s/z.h5 >/dev/null 2>&1",
+                                 b, dir), 0);
+    ck_assert_int_eq(gs_test_run("cd %s && %s/gansim-train zdc --data z.h5 --out z --distribute "
+                                 "submodels 2> z.txt; test $? -eq 2 && grep -q 'one model' z.txt "
+                                 "&& test ! -e z", dir, b), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/x --distribute "
+                                 "model 2>/dev/null; test $? -eq 2", b, dir, dir), 0);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+/* SIGINT to rank 1 of a sub-model-distributed run: both stop after one
+ * checkpoint that rank 0 assembles from both ranks' sub-models; ONE process
+ * resumes it and ends with the uninterrupted one-process model, bit for bit. */
+START_TEST(t_submodels_interrupt_resume_one)
+{
+    char dir[64], opts[1024];
+    gs_test_tmpdir(dir, sizeof dir);
+    const char *b = gs_test_bin();
+    snprintf(opts, sizeof opts, "--distribute submodels --set train.ckpt_every=1 %s", subs);
+    ck_assert_int_eq(gs_test_run("%s/gansim-datagen luxe -n 6000 --seed 4 -o %s/d.h5 "
+                                 ">/dev/null 2>&1", b, dir), 0);
+    ck_assert_int_eq(gs_test_run("cd %s && %s/gansim-train luxe --data d.h5 --out ref --threads 1 "
+                                 "--iters 400 --set train.ckpt_every=1 %s >/dev/null 2>&1",
+                                 dir, b, subs), 0);
+    ck_assert_int_eq(run_and_signal_ex(dir, "INT", 400, opts), 0);
+    ck_assert_int_eq(gs_test_run("grep -qx 0 %s/rc || grep -qx 130 %s/rc", dir, dir), 0);
+    if (gs_test_run("grep -q interrupted %s/out.txt", dir) == 0) {
+        /* a partial model: some sub-model short of its budget */
+        ck_assert_int_eq(gs_test_run("h5dump -a state %s/r/model.h5 | grep -q partial", dir), 0);
+        ck_assert_int_eq(gs_test_run("cd %s && %s/gansim-train luxe --data d.h5 --out r --resume "
+                                     "--threads 1 >/dev/null 2>&1 && grep -q '^# resumed as: 1 "
+                                     "process x 1 thread$' r/train.log", dir, b), 0);
+    } else {
+        fprintf(stderr, "test_dist: the run ended before SIGINT reached it (no resume tested)\n");
+    }
+    ck_assert_int_eq(same_submodels(dir, "ref", "r"), 0);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+/* One process interrupted, resumed as 2 ranks with sub-models distributed
+ * (by the steps each has left): the uninterrupted model, bit for bit. */
+START_TEST(t_submodels_one_resume_two)
+{
+    char dir[64], opts[1024];
+    gs_test_tmpdir(dir, sizeof dir);
+    const char *b = gs_test_bin();
+    snprintf(opts, sizeof opts, "--threads 1 --iters 400 --set train.ckpt_every=1 %s", subs);
+    ck_assert_int_eq(gs_test_run("%s/gansim-datagen luxe -n 6000 --seed 4 -o %s/d.h5 "
+                                 ">/dev/null 2>&1", b, dir), 0);
+    ck_assert_int_eq(gs_test_run("cd %s && %s/gansim-train luxe --data d.h5 --out ref %s "
+                                 ">/dev/null 2>&1", dir, b, opts), 0);
+    ck_assert_int_eq(run_one_and_interrupt(dir, opts), 0);
+    ck_assert_int_eq(gs_test_run("grep -qx 0 %s/rc || grep -qx 130 %s/rc", dir, dir), 0);
+    if (gs_test_run("grep -qx 130 %s/rc", dir) == 0)
+        ck_assert_int_eq(gs_test_run("cd %s && timeout -k 5 120 %s -np 2 %s/gansim-train luxe "
+                                     "--data d.h5 --out r --resume --threads 1 --distribute "
+                                     "submodels >/dev/null 2>&1 && grep -q '^# resumed as: 2 ranks"
+                                     " x 1 thread, sub-models distributed$' r/train.log",
+                                     dir, gs_test_mpirun(), b), 0);
+    else
+        fprintf(stderr, "test_dist: the run ended before SIGINT reached it (no resume tested)\n");
+    ck_assert_int_eq(same_submodels(dir, "ref", "r"), 0);
     gs_test_rmdir(dir);
 }
 END_TEST
@@ -400,6 +562,10 @@ static Suite *dist_suite(void)
     tcase_add_test(tc, t_interrupt_rank1_resume_other_p);
     tcase_add_test(tc, t_kill_rank1);
     tcase_add_test(tc, t_zdc_two_ranks);
+    tcase_add_test(tc, t_data_resume_more_ranks);
+    tcase_add_test(tc, t_submodels_equal);
+    tcase_add_test(tc, t_submodels_interrupt_resume_one);
+    tcase_add_test(tc, t_submodels_one_resume_two);
     suite_add_tcase(s, tc);
     return s;
 }

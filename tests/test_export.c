@@ -373,6 +373,16 @@ START_TEST(t_luxe_ort_parity_cylindrical)
 }
 END_TEST
 
+START_TEST(t_luxe_ort_parity_local)
+{
+    /* three rings: two bounded ones as (r, phi), the outermost as the hole
+     * frame (u, v), each with the local momentum (p_r, p_phi) */
+    luxe_case("local", "--set data.coords=local --set data.position=hole "
+              "--set data.log_features=t --set split.regions=radius "
+              "--set split.radii=300,800 --set split.species=false", 3);
+}
+END_TEST
+
 START_TEST(t_luxe_ort_parity_cartesian)
 {
     luxe_case("cartesian", "--set split.regions=none", 1);
@@ -415,6 +425,7 @@ static Suite *export_suite(void)
     tcase_add_test(tc, t_builder_in_ort);
     tcase_add_test(tc, t_zdc_ort_parity);
     tcase_add_test(tc, t_luxe_ort_parity_cylindrical);
+    tcase_add_test(tc, t_luxe_ort_parity_local);
     tcase_add_test(tc, t_luxe_ort_parity_cartesian);
     tcase_add_test(tc, t_export_tool);
     suite_add_tcase(s, tc);

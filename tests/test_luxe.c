@@ -412,7 +412,8 @@ START_TEST(t_luxe_regions_confined)
     md_train_opts o = {0};
     int stopped;
     const struct { int mode, position, coords, uniform, ok; } cases[] = {
-        {1, 0, 0, 0, 1},   /* rings, region frames */
+        {1, 0, 1, 0, 1},   /* the default: rings as (r, phi), p theta phi_p */
+        {1, 2, 1, 0, 1},   /* the outermost ring as the hole frame (u, v) */
         {1, 0, 2, 1, 1},   /* rings, local momenta, quantiles to U(0, 1) */
         {2, 0, 0, 0, 1},   /* a rectangle and the rest, in pieces */
         {1, 1, 0, 0, 0}};  /* control: x, y as they are */
@@ -422,6 +423,8 @@ START_TEST(t_luxe_regions_confined)
         c.region_mode = cases[k].mode;
         c.position = cases[k].position;
         c.coords = cases[k].coords;
+        if (c.coords != 1) /* p exists in cylindrical coordinates only */
+            strcpy(c.log_features, "t");
         c.qt_output = cases[k].uniform;
         c.min_steps = 1;
         snprintf(a, sizeof a, "%s/r%zu", dir, k);

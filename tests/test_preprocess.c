@@ -394,6 +394,84 @@ START_TEST(test_region_frames)
 }
 END_TEST
 
+/* The hole frame of the outermost ring: round trip of the region's rows,
+ * every (u, v) — anywhere in the plane, the centre included — maps to
+ * r >= r_lo, and the map keeps areas (u^2 + v^2 = r^2 - r_lo^2, so a uniform
+ * density over an annulus stays uniform over the disc it maps to). */
+START_TEST(test_hole_frame)
+{
+    ds_events ev;
+    ck_assert_int_eq(ds_toy_luxe(20000, 3, &ev), GS_OK);
+    const pp_frame_cols c = {0, 1, 2, 3};
+    const pp_frame hole = {.kind = PP_FRAME_HOLE, .r_lo = 500, .r_hi = INFINITY, .local_p = 1};
+    ck_assert_str_eq(pp_frame_name(&hole, 0), "u");
+    ck_assert_str_eq(pp_frame_name(&hole, 1), "v");
+    float *t = malloc((size_t)(ev.n * 6) * sizeof *t);
+    memcpy(t, ev.x, (size_t)(ev.n * 6) * sizeof *t);
+    pp_frame_forward(&hole, &c, t, ev.n, 6);
+    int64_t m = 0;
+    double worst = 0;
+    for (int64_t i = 0; i < ev.n; i++) {
+        const float *a = ev.x + i * 6, *b = t + i * 6;
+        double r = hypot(a[0], a[1]);
+        if (r < 500)
+            continue;
+        m++;
+        ck_assert_float_eq_tol(hypot(b[0], b[1]), sqrt(r * r - 500.0 * 500.0), 1e-3 * (1 + r));
+        /* same direction as (x, y): no azimuth origin, hence no seam */
+        ck_assert_double_lt(fabs(b[0] * a[1] - b[1] * a[0]), 1e-3 * r * r);
+        ck_assert_double_ge(b[0] * a[0] + b[1] * a[1], 0);
+    }
+    ck_assert_int_gt(m, 1000);
+    pp_frame_inverse(&hole, &c, t, ev.n, 6);
+    for (int64_t i = 0; i < ev.n; i++) {
+        const float *a = ev.x + i * 6, *b = t + i * 6;
+        if (hypot(a[0], a[1]) < 500)
+            continue;
+        for (int j = 0; j < 4; j++)
+            worst = fmax(worst, fabs(b[j] - a[j]) / (j < 2 ? 1 + hypot(a[0], a[1])
+                                                           : 1e-3 + hypot(a[2], a[3])));
+    }
+    ck_assert_double_lt(worst, 1e-5);
+    /* confinement and areas: (u, v) uniform on the disc of radius S maps to r
+     * in [500, sqrt(S^2 + 500^2)) uniform in area; (0, 0) and non-finite
+     * values go to the inner edge */
+    gs_rng g;
+    gs_rng_seed(&g, 9);
+    const int64_t n = 200000;
+    const double S = 1500, rmax = sqrt(S * S + 500.0 * 500.0);
+    float *u = malloc((size_t)(n * 2) * sizeof *u);
+    for (int64_t i = 0; i < n; i++) {
+        double rr = S * sqrt(gs_rng_uniform(&g)), ph = 2 * M_PI * gs_rng_uniform(&g);
+        u[2 * i] = (float)(rr * cos(ph));
+        u[2 * i + 1] = (float)(rr * sin(ph));
+    }
+    u[0] = u[1] = 0;
+    u[2] = NAN;
+    u[4] = 1e-30f;
+    u[5] = -1e-30f;
+    const pp_frame_cols c2 = {0, 1, -1, -1};
+    pp_frame_inverse(&hole, &c2, u, n, 2);
+    const double radii[1] = {500};
+    int32_t *lab = malloc((size_t)n * sizeof *lab);
+    pp_label_radius(u, n, 2, 0, 1, radii, 1, lab);
+    int64_t out = 0, below_mid = 0;
+    const double rmid2 = 0.5 * (500.0 * 500.0 + rmax * rmax); /* half the annulus' area */
+    for (int64_t i = 0; i < n; i++) {
+        out += lab[i] != 1;
+        below_mid += (double)u[2 * i] * u[2 * i] + (double)u[2 * i + 1] * u[2 * i + 1] < rmid2;
+    }
+    ck_assert_int_eq(out, 0);
+    /* binomial(n, 1/2): 5 sigma = 1118 */
+    ck_assert_int_lt(llabs(below_mid - n / 2), 1118);
+    ck_assert_double_lt(hypot(u[0], u[1]), 500.01);
+    free(u);
+    free(lab);
+    free(t);
+    ds_events_free(&ev);
+}
+END_TEST
+
 START_TEST(test_frame_io)
 {
     char path[192];
@@ -421,6 +499,27 @@ START_TEST(test_frame_io)
     ck_assert_int_eq(pp_frame_load(&b, g), GS_OK);
     H5Gclose(g);
     ck_assert_int_eq(b.kind, PP_FRAME_NONE);
+    gs_h5_close(f);
+    /* a hole frame: kind and inner radius back; a finite r_hi is refused */
+    pp_frame h = {.kind = PP_FRAME_HOLE, .r_lo = 500, .r_hi = INFINITY};
+    ck_assert_int_eq(gs_h5_create(path, &f), GS_OK);
+    ck_assert_int_eq(gs_h5_group_create(f, "h", &g), GS_OK);
+    ck_assert_int_eq(pp_frame_save(&h, g), GS_OK);
+    H5Gclose(g);
+    h.r_hi = 1000;
+    ck_assert_int_eq(gs_h5_group_create(f, "bad", &g), GS_OK);
+    ck_assert_int_eq(pp_frame_save(&h, g), GS_OK);
+    H5Gclose(g);
+    ck_assert_int_eq(gs_h5_close(f), GS_OK);
+    ck_assert_int_eq(gs_h5_open(path, 0, &f), GS_OK);
+    ck_assert_int_eq(gs_h5_group_open(f, "h", &g), GS_OK);
+    ck_assert_int_eq(pp_frame_load(&b, g), GS_OK);
+    H5Gclose(g);
+    ck_assert_int_eq(b.kind, PP_FRAME_HOLE);
+    ck_assert_double_eq(b.r_lo, 500);
+    ck_assert_int_eq(gs_h5_group_open(f, "bad", &g), GS_OK);
+    ck_assert_int_eq(pp_frame_load(&b, g), GS_ERR_FORMAT);
+    H5Gclose(g);
     gs_h5_close(f);
     unlink(path);
 }
@@ -619,6 +718,7 @@ static Suite *pp_suite(void)
     tcase_add_test(tc, test_cylindrical);
     tcase_add_test(tc, test_regions_species);
     tcase_add_test(tc, test_region_frames);
+    tcase_add_test(tc, test_hole_frame);
     tcase_add_test(tc, test_frame_io);
     tcase_add_test(tc, test_rect_pieces);
     tcase_add_test(tc, test_prep_tool);

@@ -10,6 +10,7 @@
 #include "models/md_luxe.h"
 #include "models/md_run.h"
 #include "models/md_zdc.h"
+#include "models/md_zdcflow.h"
 #include "testutil.h"
 
 /* ---- the toy kind ---------------------------------------------------------- */
@@ -202,6 +203,8 @@ START_TEST(t_registry)
 {
     ck_assert_ptr_eq(md_kind_find("luxe"), &md_kind_luxe);
     ck_assert_ptr_eq(md_kind_find("zdc_gan"), &md_kind_zdc);
+    ck_assert_ptr_eq(md_kind_find("zdc-flow"), &md_kind_zdcflow);
+    ck_assert_ptr_eq(md_kind_find("zdc_flow"), &md_kind_zdcflow);
     ck_assert_ptr_null(md_kind_find("vae"));
     ck_assert_ptr_null(md_kind_find(NULL));
     int n = 0;
@@ -219,7 +222,7 @@ START_TEST(t_registry)
             nl++;
         ck_assert_int_le(nl, MD_MAX_LOSSES);
     }
-    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(n, 3);
     char dir[64], p[128];
     gs_test_tmpdir(dir, sizeof dir);
     snprintf(p, sizeof p, "%s/x.h5", dir);

@@ -10,12 +10,14 @@
  * Timing: wall clock (CLOCK_MONOTONIC), `warmup` untimed runs, then the
  * best of `reps` timed runs — the best, not the mean, because on a shared
  * machine noise only ever adds time. */
+#include "core/gs_cpu.h"
 #include "datasets/ds.h"
 #include "models/md_export.h"
 #include "models/md_luxe.h"
 #include "models/md_run.h"
 #include "models/md_wgan.h"
 #include "models/md_zdc.h"
+#include "models/md_zdcflow.h"
 #include "nn/nn.h"
 #include "tools/tool_common.h"
 
@@ -495,8 +497,9 @@ static int zdc_bench_init(zdc_bench *z, int64_t batch, bool gen)
     char path[64];
     snprintf(path, sizeof path, "/tmp/gansim-bench-zdc-%ld.h5", (long)getpid());
     rc = md_run_write(z->run, path, 0);
+    /* 0 steps trained, so a "partial" model: the speed does not depend on the weights */
     if (!rc)
-        rc = md_model_open(path, &z->model);
+        rc = md_model_open_ex(path, MD_OPEN_ALLOW_PARTIAL, &z->model);
     unlink(path);
     if (!rc && !(z->cond = malloc((size_t)(batch * 9) * sizeof(float))))
         rc = GS_ERR_NOMEM;
@@ -596,6 +599,93 @@ static int bench_zdc_phases(bench *b, bool gen_only)
 
 static int bench_zdc(bench *b) { return bench_zdc_phases(b, false); }
 static int bench_zdc_gen(bench *b) { return bench_zdc_phases(b, true); }
+
+/* ---- zdc-flow: what `gansim-train zdc-flow` and `gansim-sample` run ------------------ *
+ * The flow-matching kind with its default configuration (md_zdcflow_cfg_default):
+ * a training step is md_run_step of md_kind_zdcflow (one velocity-network
+ * forward and backward at batch 64, Adam, the weight average); generation
+ * is the sampler of a model file opened as gansim-sample opens it (the ODE
+ * from noise with sample.steps steps of the default solver, heun: 2 network
+ * passes a step), 256 images. */
+static double flow_flops(void)
+{
+    /* forward per image at 56x30 (padded to 56x32), default widths 16, 32, 64 */
+    return conv_flops(2, 16, 56, 32) + conv_flops(16, 32, 28, 16) + conv_flops(32, 64, 14, 8) +
+           2.0 * (41 * 128 + 128 * 128 + 128 * 7168) + conv_flops(64, 64, 14, 8) +
+           conv_flops_k(64, 4 * 32, 15, 9, 2) + conv_flops(64, 32, 28, 16) +
+           conv_flops_k(32, 4 * 16, 29, 17, 2) + conv_flops(32, 1, 56, 32);
+}
+
+static void run_flow_train(void *ud)
+{
+    zdc_bench *z = ud;
+    md_losses l;
+    z->ok &= md_run_step(z->run, 0, &l) == GS_OK;
+}
+
+static int bench_zdc_flow(bench *b)
+{
+    int ts[2], nt = thread_list(b, ts), rc = GS_OK;
+    md_zdcflow_cfg cfg;
+    md_zdcflow_cfg_default(&cfg);
+    const double passes = (double)cfg.steps * (cfg.solver == MD_FLOW_HEUN ? 2 : 1);
+    for (int phase = 0; phase < 2 && !rc; phase++) {
+        const bool gen = phase == 1;
+        const int64_t n = gen ? 256 : (b->pin_batch ? b->batch : 64);
+        for (int ti = 0; ti < nt && !rc; ti++) {
+            nn_set_threads(ts[ti]);
+            zdc_bench z;
+            memset(&z, 0, sizeof z);
+            z.n = n;
+            z.ok = true;
+            cfg.batch = gen ? 64 : n;
+            rc = ds_toy_zdc(512, 7, &z.data);
+            if (!rc)
+                rc = md_run_open(&md_kind_zdcflow, &cfg, &z.data, NULL, 0, NULL, &z.run);
+            if (!rc && gen) {
+                char path[64];
+                snprintf(path, sizeof path, "/tmp/gansim-bench-flow-%ld.h5", (long)getpid());
+                rc = md_run_write(z.run, path, 0);
+                if (!rc) /* untrained, so marked partial; the weights do not matter */
+                    rc = md_model_open_ex(path, MD_OPEN_ALLOW_PARTIAL, &z.model);
+                unlink(path);
+                if (!rc && !(z.cond = malloc((size_t)(n * 9) * sizeof(float))))
+                    rc = GS_ERR_NOMEM;
+                for (int64_t i = 0; !rc && i < n; i++)
+                    memcpy(z.cond + i * 9, z.data.cond + (i % z.data.n) * 9, 9 * sizeof(float));
+            }
+            if (rc) {
+                gs_tool_err(PROG, "zdc-flow: %s", gs_errmsg());
+                zdc_bench_free(&z);
+                break;
+            }
+            const double sec = bench_time(b, gen ? run_zdc_gen : run_flow_train, &z);
+            if (!z.ok) {
+                gs_tool_err(PROG, "zdc-flow: %s", gs_errmsg());
+                rc = GS_ERR_NUMERIC;
+            }
+            /* training: forward + backward (data and weight gradients) ~ 3 forwards */
+            const double gflop = 1e-9 * (double)n * flow_flops() * (gen ? passes : 3.0);
+            char name[48], shape[64];
+            snprintf(name, sizeof name, "zdc-flow %s T=%d", gen ? "generate" : "train step",
+                     ts[ti]);
+            if (gen)
+                snprintf(shape, sizeof shape, "%lld img, %s x %lld", (long long)n,
+                         cfg.solver == MD_FLOW_HEUN ? "heun" : "euler", (long long)cfg.steps);
+            else
+                snprintf(shape, sizeof shape, "batch %lld", (long long)n);
+            bench_row *row = bench_add(b, name, shape, gflop, sec);
+            if (row) {
+                row->threads = ts[ti];
+                row->per_s = gen ? (double)n / sec : 1.0 / sec;
+                snprintf(row->unit, sizeof row->unit, gen ? "images/s" : "steps/s");
+            }
+            zdc_bench_free(&z);
+        }
+    }
+    nn_set_threads(b->threads);
+    return rc;
+}
 
 /* ---- gansim vs ONNX Runtime on the same exported model ---------------------------- *
  * A zdc_gan and a luxe_wgan model at the design's widths (2 training steps on
@@ -843,6 +933,8 @@ static const struct {
     {"zdc", "gansim-train zdc's training step (default config) at batch 64 and 256",
      bench_zdc},
     {"zdc-gen", "gansim-sample's zdc sampler (default config), 1024 images", bench_zdc_gen},
+    {"zdc-flow", "zdc-flow (flow matching, default config): training step at batch 64 and "
+                 "the ODE sampler, 256 images", bench_zdc_flow},
     {"ort", "exported zdc/luxe generators: gansim vs ONNX Runtime, same inputs", bench_ort},
 };
 #define N_SECTIONS (sizeof sections / sizeof sections[0])
@@ -852,6 +944,10 @@ static void print_table(const bench *b)
 {
     printf("gansim-bench %s  threads %d  batch %lld  best of %d (warm-up %d)\n",
            GANSIM_VERSION, b->threads, (long long)b->batch, b->reps, b->warmup);
+    printf("OpenBLAS kernels %s, gansim kernels %s\n", openblas_get_corename(),
+           gs_isa_name(gs_cpu_isa()));
+    if (nn_blas_advice())
+        printf("note: %s\n", nn_blas_advice());
     if (b->sgemm_peak > 0)
         printf("sgemm peak %.1f GFLOP/s\n", b->sgemm_peak);
     const char *last = NULL;
@@ -925,7 +1021,7 @@ static void usage(FILE *f)
             "  --warmup W       untimed warm-up runs (default 2)\n"
             "  --section NAME   run only this section (and sgemm, for the peak)\n"
             "  --no-sgemm       skip the sgemm peak (one phase alone, e.g. for its peak RSS)\n"
-            "Model phases (wgan, gen, zdc, zdc-gen, ort) run at 1 thread and at T, and at their\n"
+            "Model phases (wgan, gen, zdc, zdc-gen, zdc-flow, ort) run at 1 thread and at T, and at their\n"
             "standard batch sizes; --threads or --batch pin a single configuration.\n"
             "Their GFLOP are the GEMM and conv FLOPs executed (zdc: G's upsample + conv\n"
             "blocks as the 2x2 phase convs of nn_upsample2_conv3x3).\n"

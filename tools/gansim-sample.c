@@ -433,6 +433,8 @@ int main(int argc, char **argv)
                    : hepmc3     ? sample_hepmc3(&ro, m, bxs, seed, out, &ho)
                                 : sample_events(&ro, m, n, bxs, seed, out);
     md_model_close(m);
+    if (ex == GS_EXIT_OK) /* after the work: a refused run prints one line */
+        gs_tool_blas_note(prog, comm);
     /* a failure is the same on every rank (md_produce agrees on it), except
      * one rank's own I/O: end the job in either case */
     return ex == GS_EXIT_FAIL ? gs_tool_exit(comm, ex) : ex;

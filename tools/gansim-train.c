@@ -46,6 +46,10 @@ static void usage(FILE *out)
             "  --allow-untrained train although some sub-model gets 0 steps (train.iters too\n"
             "                    small for the sub-models): it is sampled untrained\n"
             "  --threads T       threads (default: GANSIM_THREADS or all cores)\n"
+            "  --distribute HOW  under mpirun: data (default) - every rank trains every\n"
+            "                    sub-model on its slices of each batch; submodels - each\n"
+            "                    rank trains whole LUXE sub-models (longest first), rank 0\n"
+            "                    assembles the model: the same model as one process\n"
             "  --drop-nonfinite  drop rows with NaN/Inf instead of failing\n"
             GS_TOOL_IMPORT_HELP
             "  --print-config    print the configuration keys with their values and exit\n"
@@ -59,6 +63,8 @@ static void usage(FILE *out)
 typedef struct {
     int tty;
     double last_print;
+    double step_rate;      /* the last report's md_progress.step_rate (every rank) */
+    int quiet;             /* not the writer rank: prints nothing */
 } progress_state;
 
 static double wall(void)
@@ -83,6 +89,9 @@ static void on_progress(void *ud, const md_progress *p)
 {
     progress_state *ps = ud;
     const md_kind *k = p->kind;
+    ps->step_rate = p->step_rate;
+    if (ps->quiet)
+        return;
     const int last = p->part_step == p->part_steps;
     double t = wall();
     char eta[32];
@@ -208,6 +217,7 @@ typedef struct {
     int allow_untrained;
     char what[256];        /* "4000 events, 6 features" */
     const char *layout;    /* "2 ranks x 1 thread" */
+    int distribute;        /* MD_DISTRIBUTE_* */
 } run_opts;
 
 /* md_train_opts.prepare: the driver accepted configuration and data (so a
@@ -216,8 +226,10 @@ static int prepare_out(void *ud)
 {
     const run_opts *o = ud;
     int rc = start_run(o->out, o->resume);
-    if (!rc)
+    if (!rc) {
         fprintf(stderr, "%s: %s, %s -> %s/\n", prog, o->what, o->layout, o->out);
+        gs_tool_blas_note(prog, NULL); /* the writer rank only */
+    }
     return rc;
 }
 
@@ -248,22 +260,40 @@ static int run(gs_comm *comm, const md_kind *kind, const void *cfg, const char *
         kind->data_free(data);
         return rc;
     }
+    md_dist_set_distribute(dist, o->distribute);
     kind->data_describe(data, o->what, sizeof o->what);
     o->layout = md_dist_layout(dist); /* "2 ranks x 1 thread": the ranks cooperate */
     md_train_opts to = {.out_dir = o->out, .resume = o->resume, .resume_iters = o->resume_iters,
                         .allow_untrained = o->allow_untrained, .prepare = prepare_out,
                         .prepare_ud = o, .note = talk ? on_note : NULL,
-                        .stop = md_stop_on_signals(), .progress = talk ? on_progress : NULL,
+                        .stop = md_stop_on_signals(), .progress = on_progress,
                         .progress_ud = ps};
     md_dist_parallel(dist, &to.par);
     const double t0 = wall();
     rc = md_train(kind, cfg, data, &to, stopped);
     const md_dist_stats st = md_dist_get_stats(dist);
+    /* every rank's time in the all-reduce (waiting for the slowest rank
+     * included) and training step rate, for the scaling measurements */
+    double per[2 * 64] = {0};
+    const int np = gs_comm_size(comm), me = gs_comm_rank(comm);
+    if (!rc && np > 1 && np <= 64) {
+        per[me] = st.seconds;
+        per[64 + me] = ps->step_rate == ps->step_rate ? ps->step_rate : 0;
+        if (gs_comm_sum_f64(comm, per, 128))
+            per[0] = -1;
+    }
     if (!rc && talk && st.calls > 0) {
         const double el = wall() - t0;
         fprintf(stderr, "%s: all-reduce: %lld calls, %.1f MB per rank, %.2f s (%.1f %% of %.0f s)\n",
                 prog, (long long)st.calls, (double)st.bytes / 1e6, st.seconds,
                 100.0 * st.seconds / (el > 0 ? el : 1), el);
+    }
+    if (!rc && talk && np > 1 && np <= 64 && per[0] >= 0) {
+        char line[2048] = "";
+        for (int r = 0; r < np; r++)
+            snprintf(line + strlen(line), sizeof line - strlen(line), "%s%d: %.2f s, %.3f steps/s",
+                     r ? "; " : "", r, per[r], per[64 + r]);
+        fprintf(stderr, "%s: per rank (all-reduce time, training step rate): %s\n", prog, line);
     }
     md_dist_free(dist);
     kind->data_free(data);
@@ -309,7 +339,8 @@ int main(int argc, char **argv)
 /* Everything after the model kind (argv[1]); cfg holds its defaults. */
 static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
 {
-    enum { O_RESUME = 256, O_THREADS, O_DROP, O_PRINT, O_VERSION, O_ITERS, O_IMPORT, O_UNTRAINED };
+    enum { O_RESUME = 256, O_THREADS, O_DROP, O_PRINT, O_VERSION, O_ITERS, O_IMPORT, O_UNTRAINED,
+           O_DISTRIBUTE };
     static const struct option lo[] = {
         {"data", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
         {"config", required_argument, 0, 'c'}, {"set", required_argument, 0, 's'},
@@ -319,7 +350,9 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, O_VERSION},
         {"columns", required_argument, 0, O_IMPORT}, {"units", required_argument, 0, O_IMPORT},
         {"particles-per-bx", required_argument, 0, O_IMPORT},
-        {"allow-untrained", no_argument, 0, O_UNTRAINED}, {0, 0, 0, 0}};
+        {"allow-untrained", no_argument, 0, O_UNTRAINED},
+        {"distribute", required_argument, 0, O_DISTRIBUTE}, {0, 0, 0, 0}};
+    int distribute = MD_DISTRIBUTE_DATA;
     int allow_untrained = 0;
     const char *iters_arg = NULL;
     /* --columns, --units, --particles-per-bx: the config keys data.columns,
@@ -372,6 +405,16 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
             iters_arg = optarg;
             break;
         case O_UNTRAINED: allow_untrained = 1; break;
+        case O_DISTRIBUTE:
+            if (!strcmp(optarg, "data")) {
+                distribute = MD_DISTRIBUTE_DATA;
+            } else if (!strcmp(optarg, "submodels")) {
+                distribute = MD_DISTRIBUTE_SUBMODELS;
+            } else {
+                gs_tool_err(prog, "--distribute: '%s' is neither 'data' nor 'submodels'", optarg);
+                return GS_EXIT_USAGE;
+            }
+            break;
         case O_RESUME: resume = 1; break;
         case O_DROP: drop = 1; break;
         case O_PRINT: print = 1; break;
@@ -421,6 +464,12 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
         gs_tool_err(prog, "--data and --out are required (see --help)");
         return GS_EXIT_USAGE;
     }
+    if (distribute == MD_DISTRIBUTE_SUBMODELS && (!kind->save_part || !kind->load_part)) {
+        gs_tool_err(prog, "--distribute submodels: a %s run trains one model, there are no "
+                          "sub-models to share out over the ranks; use --distribute data (the "
+                          "default)", kind->name);
+        return GS_EXIT_USAGE;
+    }
     if (resume && (config || nimports || nsets > (iters_arg != NULL)))
         gs_tool_err(prog, "note: --resume uses the configuration stored in %s/last.h5 (and "
                           "reads the data as the run first did); --config/--set/--columns/"
@@ -460,7 +509,7 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
         gs_tool_err(prog, "%s", gs_errmsg());
         return gs_tool_exit(comm, GS_EXIT_FAIL);
     }
-    progress_state ps = {.tty = talk && gs_tool_isatty()};
+    progress_state ps = {.tty = talk && gs_tool_isatty(), .step_rate = NAN, .quiet = !talk};
     int stopped = 0;
     double t0 = wall();
     /* how to read the data: the configuration's data.* keys, on --resume
@@ -485,7 +534,7 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
     if (kind->data_opts)
         kind->data_opts(stored ? stored : cfg, &import);
     run_opts ro = {.out = out, .resume = resume, .resume_iters = resume_iters,
-                   .allow_untrained = allow_untrained};
+                   .allow_untrained = allow_untrained, .distribute = distribute};
     int rc = run(comm, kind, cfg, data, &ro, &import, &ps, &stopped);
     free(stored);
     gs_dir_unlock(&run_lock);
@@ -514,6 +563,12 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
     }
     fprintf(stderr, "%s: done in %.0f s: model %s/model.h5, log %s/train.log\n", prog,
             wall() - t0, out, out);
+    if (ps.step_rate == ps.step_rate)
+        fprintf(stderr, "%s: training step%s: %.3f steps/s (after the first step; evaluations "
+                        "and checkpoints left out)\n", prog,
+                distribute == MD_DISTRIBUTE_SUBMODELS && gs_comm_size(comm) > 1 ? " (rank 0)"
+                                                                                 : "",
+                ps.step_rate);
     /* the quality of each sub-model against its real-vs-real floor */
     char logpath[4200], *table = NULL;
     snprintf(logpath, sizeof logpath, "%s/train.log", out);

@@ -200,6 +200,15 @@ static inline int gs_tool_comm(const char *prog, long long threads_opt, gs_comm 
     return 0;
 }
 
+/* Says once (rank 0) when OpenBLAS runs far below this CPU (nn_blas_advice).
+ * Call once the inputs passed validation: a refused run prints one line. */
+static inline void gs_tool_blas_note(const char *prog, gs_comm *c)
+{
+    const char *blas = nn_blas_advice();
+    if (blas && gs_comm_rank(c) == 0)
+        gs_tool_err(prog, "note: %s", blas);
+}
+
 /* Ends a tool: under MPI a failure on one rank must end the whole job (the
  * others may wait in a collective), so it aborts them all with the code. */
 static inline int gs_tool_exit(gs_comm *c, int code)
