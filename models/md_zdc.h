@@ -31,7 +31,9 @@ typedef struct {
     int64_t aux_channels;          /* regressor R: conv s2 a -> conv s2 2a -> dense 2 */
     double slope, dropout;
     int d_bn;                      /* batch norm after D's first conv (the ALICE design) */
-    int d_norm;                    /* 0 none, 1 spectral normalisation of every D weight */
+    int d_norm;                    /* 0 none, 1 spectral normalisation of every D weight,
+                                      2 layer norm of D's hidden dense layer, 3 both */
+    int loss;                      /* 0 non-saturating BCE, 1 hinge */
     /* regularisers */
     int sdi;                       /* SDI diversity term on/off */
     double sdi_lambda;
@@ -71,7 +73,9 @@ typedef struct {
     int64_t ch[3];
     float slope, dropout;
     int use_bn;
-    int sn;                        /* spectral normalisation (model.d_norm = spectral) */
+    int sn;                        /* spectral normalisation (model.d_norm = spectral*) */
+    int ln;                        /* layer norm of fc1's output (model.d_norm = *layernorm) */
+    nn_tensor *ln_g, *ln_b;        /* its gain and bias [feat] (in ps) */
     nn_conv2d_layer conv[3];
     nn_batchnorm_layer bn;
     nn_linear_layer fc1, fc2;
@@ -105,6 +109,10 @@ void md_zdc_aux_free(md_zdc_aux *a);
 nn_tensor *md_zdc_aux_fwd(nn_ctx *c, const md_zdc_aux *a, nn_tensor *x);
 
 /* ---- the regularisers' pieces (exact formulas in docs/zdc.md) ---- */
+/* Hinge loss half: mean_i max(0, 1 + sign * logit_i) -> [1]; D minimises
+ * hinge(real, -1) + hinge(fake, +1), G minimises -mean(D(fake)) with
+ * model.loss = hinge (Lim & Ye 2017, "Geometric GAN"). */
+nn_tensor *md_zdc_hinge(nn_ctx *c, nn_tensor *logit, float sign);
 /* s_i, the diversity of the real responses to conditions like row i's:
  * rows with identical conditions form a group; a row alone in its group
  * uses its k nearest rows (Euclidean, in the given — standardised —

@@ -124,7 +124,19 @@ int md_zdc_disc_init(md_zdc_disc *d, const md_zdc_cfg *cfg, int64_t n_cond, int6
         rc = nn_linear_layer_init(&d->fc2, &d->ps, "D.fc2", d->feat, 1, true, NN_INIT_TORCH, r);
     /* spectral normalisation: one power-iteration vector per weight, drawn
      * after every weight so the weights are those of the plain D */
-    d->sn = cfg->d_norm == 1;
+    d->sn = cfg->d_norm == 1 || cfg->d_norm == 3;
+    d->ln = cfg->d_norm == 2 || cfg->d_norm == 3;
+    /* layer norm only on the hidden dense layer: a per-sample norm of a conv
+     * output would remove the overall brightness that tells real from fake
+     * (the failure of batch norm there, docs/results/zdc-ablation.md) */
+    if (!rc && d->ln) {
+        d->ln_g = nn_param_new(&d->ps, "D.ln.g", 1, (int64_t[]){d->feat});
+        d->ln_b = nn_param_new(&d->ps, "D.ln.b", 1, (int64_t[]){d->feat});
+        if (!d->ln_g || !d->ln_b)
+            rc = gs_error_wrap(GS_ERR_NOMEM, "zdc: discriminator");
+        else
+            nn_init_const(d->ln_g, 1.0f);
+    }
     const int64_t sn_out[5] = {d->ch[0], d->ch[1], d->ch[2], d->feat, 1};
     for (int i = 0; i < 5 && !rc && d->sn; i++) {
         char name[32];
@@ -167,9 +179,11 @@ nn_tensor *md_zdc_disc_fwd(nn_ctx *c, const md_zdc_disc *d, nn_tensor *x, nn_ten
         if (d->dropout > 0)
             x = nn_dropout(c, x, d->dropout, rng);
     }
-    nn_tensor *f = nn_leaky_relu(c, nn_linear(c, nn_concat(c, nn_flatten(c, x), cond),
-                                              d_weight(c, d, d->fc1.w, 3), d->fc1.b),
-                                 d->slope);
+    nn_tensor *h = nn_linear(c, nn_concat(c, nn_flatten(c, x), cond),
+                             d_weight(c, d, d->fc1.w, 3), d->fc1.b);
+    if (d->ln)
+        h = nn_layernorm(c, h, d->ln_g, d->ln_b, 1e-5f);
+    nn_tensor *f = nn_leaky_relu(c, h, d->slope);
     if (feat)
         *feat = f;
     return nn_linear(c, f, d_weight(c, d, d->fc2.w, 4), d->fc2.b);

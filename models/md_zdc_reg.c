@@ -191,3 +191,10 @@ int md_zdc_diversity_weights(const float *cond, const float *img, int64_t n, int
     free(rows);
     return rc;
 }
+
+/* mean(relu(1 + sign * logit)): the hinge loss's two halves, sign -1 for
+ * real rows and +1 for generated ones (Lim & Ye 2017; SN-GAN's D loss) */
+nn_tensor *md_zdc_hinge(nn_ctx *c, nn_tensor *logit, float sign)
+{
+    return nn_mean(c, nn_relu(c, nn_affine(c, logit, sign, 1.0f)));
+}

@@ -7,6 +7,7 @@
 
 #include "alloc_count.h"
 
+#include <math.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -444,7 +445,8 @@ static void probe_cb(void *ud, const md_progress *p)
 
 START_TEST(t_no_malloc_in_step)
 {
-    /* _i = 0: the default D; 1: with spectral normalisation */
+    /* _i = 0: the default D; 1: with spectral normalisation; 2: layer norm;
+     * 3: both, with the hinge loss */
     alloc_count_prove();
     ds_images data;
     ck_assert_int_eq(ds_toy_zdc(200, 8, &data), GS_OK);
@@ -453,6 +455,7 @@ START_TEST(t_no_malloc_in_step)
     md_zdc_cfg cfg;
     tiny_cfg(&cfg, 9);
     cfg.d_norm = _i;
+    cfg.loss = _i == 3;
     cfg.eval_every = cfg.ckpt_every = 1000; /* only at the last step */
     alloc_probe a = {{0}};
     md_train_opts o = {.out_dir = dir, .progress = probe_cb, .progress_ud = &a};
@@ -466,6 +469,75 @@ START_TEST(t_no_malloc_in_step)
 }
 END_TEST
 
+/* ---- convergence levers: layer norm in D, hinge loss ---- */
+START_TEST(t_layernorm_hinge)
+{
+    /* hinge halves: values and gradients by hand */
+    nn_ctx *c = nn_ctx_new();
+    float lv[3] = {-2.0f, 0.5f, 3.0f};
+    for (int k = 0; k < 2; k++) {
+        nn_ctx_reset(c);
+        const float sign = k ? 1.0f : -1.0f;
+        nn_tensor *l = nn_input(c, 2, (int64_t[]){3, 1}, lv);
+        nn_set_requires_grad(l, true);
+        nn_tensor *h = md_zdc_hinge(c, l, sign);
+        ck_assert_ptr_nonnull(h);
+        /* sign -1: max(0, 1 - x) = 3, 0.5, 0; sign +1: max(0, 1 + x) = 0, 1.5, 4 */
+        ck_assert_float_eq_tol(h->data[0], k ? 5.5f / 3 : 3.5f / 3, 1e-6f);
+        nn_tensor *dl;
+        ck_assert_int_eq(nn_grad(c, h, 1, &l, &dl, false), GS_OK);
+        const float g[2][3] = {{-1.0f / 3, -1.0f / 3, 0}, {0, 1.0f / 3, 1.0f / 3}};
+        for (int i = 0; i < 3; i++)
+            ck_assert_float_eq_tol(dl->data[i], g[k][i], 1e-6f);
+    }
+    nn_ctx_free(c);
+    /* layer norm of D's hidden layer: the logits do not change when fc1's
+     * weights and bias are scaled (they do without it) */
+    for (int norm = 0; norm <= 3; norm += 2) {
+        md_zdc_cfg cfg;
+        md_zdc_cfg_default(&cfg);
+        cfg.d_norm = norm;
+        cfg.dropout = 0;
+        gs_rng r;
+        gs_rng_seed(&r, 3);
+        md_zdc_disc d;
+        ck_assert_int_eq(md_zdc_disc_init(&d, &cfg, 9, 56, 30, &r), GS_OK);
+        ck_assert_int_eq(d.ln, norm >= 2);
+        ck_assert_int_eq(d.sn, norm == 3);
+        if (d.ln) {
+            ck_assert_int_eq(d.ln_g->n, 128);
+            ck_assert_float_eq(d.ln_g->data[5], 1.0f);
+            ck_assert_float_eq(d.ln_b->data[5], 0.0f);
+        }
+        float x[2 * 56 * 30], cond[2 * 9];
+        for (int i = 0; i < 2 * 56 * 30; i++)
+            x[i] = (float)gs_rng_uniform(&r) * 3.0f;
+        gs_rng_fill_normal(&r, cond, 18, 0, 1);
+        double fsum[2] = {0, 0}; /* sum of |features| (the SDI feature vector) */
+        for (int pass = 0; pass < 2; pass++) {
+            c = nn_ctx_new();
+            nn_set_training(c, false); /* no power-iteration update between passes */
+            nn_tensor *f = NULL;
+            nn_tensor *y = md_zdc_disc_fwd(c, &d, nn_input(c, 4, (int64_t[]){2, 1, 56, 30}, x),
+                                           nn_input(c, 2, (int64_t[]){2, 9}, cond), &r, &f);
+            ck_assert_ptr_nonnull(y);
+            for (int64_t i = 0; i < f->n; i++)
+                fsum[pass] += fabsf(f->data[i]);
+            nn_ctx_free(c);
+            for (int64_t i = 0; i < d.fc1.w->n; i++)
+                d.fc1.w->data[i] *= 10.0f;
+            for (int64_t i = 0; i < d.fc1.b->n; i++)
+                d.fc1.b->data[i] *= 10.0f;
+        }
+        if (norm == 0) /* LeakyReLU is positively homogeneous: exactly 10x */
+            ck_assert_float_eq_tol(fsum[1] / fsum[0], 10.0, 1e-4);
+        else /* unchanged up to LN's eps (1e-5 against the hidden variance) */
+            ck_assert_float_eq_tol(fsum[1] / fsum[0], 1.0, 1e-2);
+        md_zdc_disc_free(&d);
+    }
+}
+END_TEST
+
 /* ---- tools ------------------------------------------------------------------------ */
 START_TEST(t_tools)
 {
@@ -476,13 +548,15 @@ START_TEST(t_tools)
                      0);
     ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --print-config "
                          "| grep -q reg.sdi_lambda", b, dir, dir), 0);
-    /* the default recipe (docs/zdc.md): SDI + intensity on, aux off, plain D */
-    ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --print-config "
-                         "| grep -Eq '^ *reg.sdi +true' && %s/gansim-train zdc --data %s/d.h5 "
-                         "--out %s/r --print-config | grep -Eq '^ *reg.intensity +true' && "
-                         "%s/gansim-train zdc --data %s/d.h5 --out %s/r --print-config "
-                         "| grep -Eq '^ *reg.aux +false'", b, dir, dir, b, dir, dir, b, dir, dir),
-                     0);
+    /* the default recipe (docs/zdc.md): SDI + intensity on, aux off, spectral
+     * normalisation in D, BCE loss, learning rates 2e-4 */
+    const char *recipe[] = {"reg.sdi +true",        "reg.intensity +true", "reg.aux +false",
+                            "model.d_norm +spectral", "model.loss +bce",   "train.lr_g +0.0002",
+                            "train.lr_d +0.0002"};
+    for (int i = 0; i < 7; i++)
+        ck_assert_msg(gs_test_run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --print-config "
+                                  "| grep -Eq '^ *%s( |$)'", b, dir, dir, recipe[i]) == 0,
+                      "default %s", recipe[i]);
     ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/d.h5 --out %s/r --set reg.nope=1 "
                          "2>/dev/null", b, dir, dir), 2);
     ck_assert_int_eq(gs_test_run("%s/gansim-train zdc --data %s/none.h5 --out %s/r 2>/dev/null", b, dir,
@@ -545,7 +619,8 @@ static Suite *zdc_suite(void)
     tcase_add_test(tc, t_loss_terms);
     tcase_add_test(tc, t_train_resume_sample);
     tcase_add_test(tc, t_bad_inputs);
-    tcase_add_loop_test(tc, t_no_malloc_in_step, 0, 2);
+    tcase_add_loop_test(tc, t_no_malloc_in_step, 0, 4);
+    tcase_add_test(tc, t_layernorm_hinge);
     tcase_add_test(tc, t_neutron_shapes_sn);
     tcase_add_test(tc, t_neutron_train_resume);
     tcase_add_test(tc, t_tools);
