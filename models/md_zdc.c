@@ -533,7 +533,7 @@ static int evaluate(md_zdc_state *s, mt_image_metrics *m)
 }
 
 /* ---- training data ------------------------------------------------------------ */
-static int data_read(const char *path, const ds_read_opts *o, void **out)
+int md_zdc_data_read(const char *path, const ds_read_opts *o, void **out)
 {
     *out = NULL;
     ds_images *im = malloc(sizeof *im);
@@ -548,14 +548,14 @@ static int data_read(const char *path, const ds_read_opts *o, void **out)
     return GS_OK;
 }
 
-static void data_free(void *data)
+void md_zdc_data_free(void *data)
 {
     if (data)
         ds_images_free(data);
     free(data);
 }
 
-static void data_describe(const void *data, char *buf, size_t n)
+void md_zdc_data_describe(const void *data, char *buf, size_t n)
 {
     const ds_images *im = data;
     snprintf(buf, n, "%lld images %lldx%lld, %lld conditions", (long long)im->n,
@@ -682,9 +682,9 @@ const md_kind md_kind_zdc = {
     .cfg_default = cfg_default,
     .cfg_stored_default = cfg_stored_default,
     .data_help = "HDF5 image set (/images, /conditions)",
-    .data_read = data_read,
-    .data_free = data_free,
-    .data_describe = data_describe,
+    .data_read = md_zdc_data_read,
+    .data_free = md_zdc_data_free,
+    .data_describe = md_zdc_data_describe,
     .loss_names = loss_names,
     .loss_labels = loss_labels,
     .score_name = "w1_mean",

@@ -18,6 +18,12 @@ int md_zdc_check_cfg(const md_zdc_cfg *c);
  * in order of the sorted conditions (independent of row order). */
 int md_zdc_cond_groups(const float *cond, int64_t n, int64_t c, int64_t *gid, int64_t *ng);
 
+/* The image-set data ops of the ZDC kinds' md_kind entries (zdc, zdc-flow):
+ * read a ds_images (heap-allocated, *out), free it, describe it in one line. */
+int md_zdc_data_read(const char *path, const ds_read_opts *o, void **out);
+void md_zdc_data_free(void *data);
+void md_zdc_data_describe(const void *data, char *buf, size_t n);
+
 /* k images per condition row (standardised conditions), in eval mode without
  * gradients, mapped back to pixel space: out [n·k, h·w]. */
 int md_zdc_generate(nn_ctx *c, const md_zdc_gen *g, const float *cond, int64_t n, int64_t k,

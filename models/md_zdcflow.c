@@ -626,35 +626,6 @@ static int load_state(hid_t f, md_run *run)
 }
 
 /* ---- training data (the GAN's reader) and the run ---------------------------------- */
-static int data_read(const char *path, const ds_read_opts *o, void **out)
-{
-    *out = NULL;
-    ds_images *im = malloc(sizeof *im);
-    if (!im)
-        return gs_error(GS_ERR_NOMEM, "out of memory");
-    int rc = ds_images_read(path, o, im);
-    if (rc) {
-        free(im);
-        return rc;
-    }
-    *out = im;
-    return GS_OK;
-}
-
-static void data_free(void *data)
-{
-    if (data)
-        ds_images_free(data);
-    free(data);
-}
-
-static void data_describe(const void *data, char *buf, size_t n)
-{
-    const ds_images *im = data;
-    snprintf(buf, n, "%lld images %lldx%lld, %lld conditions", (long long)im->n,
-             (long long)im->h, (long long)im->w, (long long)im->c);
-}
-
 static void flow_free(md_run *run)
 {
     if (run->state)
@@ -1025,9 +996,9 @@ const md_kind md_kind_zdcflow = {
     .cfg_size = sizeof(md_zdcflow_cfg),
     .cfg_default = cfg_default,
     .data_help = "HDF5 image set (/images, /conditions)",
-    .data_read = data_read,
-    .data_free = data_free,
-    .data_describe = data_describe,
+    .data_read = md_zdc_data_read,
+    .data_free = md_zdc_data_free,
+    .data_describe = md_zdc_data_describe,
     .loss_names = loss_names,
     .loss_labels = loss_labels,
     .score_name = "w1_mean",
