@@ -198,6 +198,29 @@ void md_model_close(md_model *m)
 }
 
 const md_kind *md_model_kind(const md_model *m) { return m->kind; }
+
+int md_model_set(md_model *m, const char *kv)
+{
+    const char *eq = kv ? strchr(kv, '=') : NULL;
+    if (!eq || eq == kv)
+        return gs_error(GS_ERR_ARG, "'%s' is not key=value", kv ? kv : "");
+    if (!m->kind->sample_set)
+        return gs_error(GS_ERR_ARG, "a %s model has no sampling settings ('%s')",
+                        m->kind->file_kind, kv);
+    char key[128];
+    if ((size_t)(eq - kv) >= sizeof key)
+        return gs_error(GS_ERR_ARG, "'%s': key too long", kv);
+    memcpy(key, kv, (size_t)(eq - kv));
+    key[eq - kv] = '\0';
+    int rc = m->kind->sample_set(m->handle, key, eq + 1);
+    if (rc) {
+        char pre[256];
+        snprintf(pre, sizeof pre, "%s model (sampling settings: %s)", m->kind->file_kind,
+                 m->kind->sample_keys ? m->kind->sample_keys : "none");
+        return gs_error_wrap(rc, pre);
+    }
+    return GS_OK;
+}
 void *md_model_handle(md_model *m) { return m->handle; }
 
 /* ---- pieces of the driver ----------------------------------------------------------- */

@@ -331,6 +331,13 @@ struct md_kind {
     void (*close)(void *model);
     const md_events_ops *events;    /* exactly one of the two */
     const md_images_ops *images;
+    /* Sampling-time settings of an opened model (gansim-sample --set KEY=VALUE,
+     * md_model_set): key and value as md_cfg_set takes them; GS_ERR_ARG for a
+     * key that is not a sampling setting or a bad value, the model unchanged.
+     * sample_keys names the keys for --help ("sample.steps, sample.solver").
+     * NULL / NULL: the kind has none. */
+    int (*sample_set)(void *model, const char *key, const char *value);
+    const char *sample_keys;
 
     /* deployment: writes the model's ONNX files through x (md_export);
      * NULL when the kind has no exporter */
@@ -376,6 +383,10 @@ int md_model_open(const char *path, md_model **m);
 const md_model_status *md_model_status_of(const md_model *m);
 void md_model_close(md_model *m);
 const md_kind *md_model_kind(const md_model *m);
+/* A sampling setting "key=value" of the opened model (md_kind.sample_set):
+ * GS_ERR_ARG when the kind has none, the key is not one or the value is bad
+ * (the message names the keys the kind takes). */
+int md_model_set(md_model *m, const char *kv);
 /* The kind's own handle (md_luxe_model *, md_zdc_model *), for its functions. */
 void *md_model_handle(md_model *m);
 

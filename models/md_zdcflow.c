@@ -792,6 +792,18 @@ int md_zdcflow_set_sampler(md_zdcflow_model *m, int64_t steps, int solver)
     return GS_OK;
 }
 
+/* gansim-sample --set: the sampler keys of the configuration table (so that
+ * the values are parsed and range-checked as in training), nothing else. */
+static int flow_sample_set(void *model, const char *key, const char *value)
+{
+    md_zdcflow_model *m = model;
+    if (strcmp(key, "sample.steps") && strcmp(key, "sample.solver"))
+        return gs_error(GS_ERR_ARG, "'%s' is not a sampling setting", key);
+    md_zdcflow_cfg c = m->cfg;
+    int rc = md_cfg_set(md_zdcflow_cfg_fields, &c, key, value);
+    return rc ? rc : md_zdcflow_set_sampler(m, c.steps, c.solver);
+}
+
 /* One round of chunks on single-threaded jobs; out holds the round's noise
  * (drawn in image order before the jobs run) and gets the images in place. */
 typedef struct {
@@ -1014,5 +1026,7 @@ const md_kind md_kind_zdcflow = {
     .open = flow_open,
     .close = flow_close,
     .images = &flow_images,
+    .sample_set = flow_sample_set,
+    .sample_keys = "sample.steps=N, sample.solver=euler|heun",
     .export_onnx = NULL,
 };

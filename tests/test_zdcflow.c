@@ -293,6 +293,20 @@ START_TEST(t_train_resume_sample)
     ck_assert_int_eq(ops->sample(m, data.cond, 3, 1, 7, &g2), GS_OK);
     ck_assert(memcmp(g1.images, g2.images, (size_t)px * sizeof(float)) != 0);
     ck_assert_int_eq(md_zdcflow_set_sampler(m, 0, MD_FLOW_EULER), GS_ERR_ARG);
+    /* md_model_set (gansim-sample --set) reaches the same setting */
+    ds_images g3;
+    ck_assert_int_eq(md_zdcflow_set_sampler(m, 5, MD_FLOW_HEUN), GS_OK);
+    ck_assert_int_eq(md_model_set(mm, "sample.solver=euler"), GS_OK);
+    ck_assert_int_eq(md_model_set(mm, "sample.steps=2"), GS_OK);
+    ck_assert_int_eq(ops->sample(m, data.cond, 3, 1, 7, &g3), GS_OK);
+    ck_assert_int_eq(memcmp(g3.images, g2.images, (size_t)(3 * px) * sizeof(float)), 0);
+    ds_images_free(&g3);
+    ck_assert_int_eq(md_model_set(mm, "sample.steps=-1"), GS_ERR_ARG);
+    ck_assert_int_eq(md_model_set(mm, "train.lr=1"), GS_ERR_ARG);
+    ck_assert_int_eq(md_model_set(mm, "sample.solver"), GS_ERR_ARG);
+    ck_assert_int_eq(ops->sample(m, data.cond, 3, 1, 7, &g3), GS_OK); /* unchanged: euler, 2 */
+    ck_assert_int_eq(memcmp(g3.images, g2.images, (size_t)(3 * px) * sizeof(float)), 0);
+    ds_images_free(&g3);
     ds_images_free(&g2);
     ck_assert_int_eq(ops->sample(m, data.cond, 3, 0, 7, &g2), GS_ERR_ARG);
     /* the embedding API draws the same images (k = 1) as the kind's sampler */
@@ -372,6 +386,29 @@ START_TEST(t_tools)
     ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/d.h5 -k 2 "
                                  "-o %s/g.h5 2>/dev/null", b, dir, dir, dir), 0);
     ck_assert_int_eq(gs_test_run("h5ls %s/g.h5 | grep -q 'images .*{600, 56, 30}'", dir), 0);
+    /* --set switches the sampler for one run: euler with 3 steps is another
+     * production; the model's own settings (heun, 2 steps) again the same */
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --help | grep -q 'sample.solver=euler|heun'",
+                                 b), 0);
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/d.h5 -k 2 "
+                                 "--set sample.solver=euler --set sample.steps=3 -o %s/ge.h5 "
+                                 "2>/dev/null", b, dir, dir, dir), 0);
+    ck_assert_int_eq(gs_test_run("h5diff -q %s/g.h5 %s/ge.h5", dir, dir), 1);
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/d.h5 -k 2 "
+                                 "--set sample.solver=heun --set sample.steps=2 -o %s/gh.h5 "
+                                 "2>/dev/null", b, dir, dir, dir), 0);
+    ck_assert_int_eq(gs_test_run("h5diff -q %s/g.h5 %s/gh.h5", dir, dir), 0);
+    /* not a sampling key, a bad value, no KEY=VALUE: usage errors, nothing written */
+    const char *bad[] = {"train.lr=0.1", "sample.solver=rk4", "sample.steps=0", "sample.steps"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/d.h5 "
+                                     "--set %s -o %s/gx.h5 2>/dev/null", b, dir, dir, bad[i], dir),
+                         2);
+        ck_assert_int_eq(gs_test_run("test -e %s/gx.h5", dir), 1);
+    }
+    ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/d.h5 "
+                                 "--set train.lr=0.1 -o %s/gx.h5 2>&1 | grep -q 'sample.steps'", b,
+                                 dir, dir, dir), 0);
     /* no ONNX exporter: refused with the kind named, nothing written */
     ck_assert_int_eq(gs_test_run("%s/gansim-export --model %s/r/model.h5 -o %s/onnx 2>&1 "
                                  "| grep -q zdc_flow", b, dir, dir), 0);

@@ -45,6 +45,10 @@ static void usage(FILE *out)
             "                          MPI each rank's share of its CPUs)\n"
             "  --allow-partial         sample a model whose training was interrupted (refused\n"
             "                          otherwise: some sub-models are under-trained)\n"
+            "  --set KEY=VALUE         a sampling setting stored with the model, for this\n"
+            "                          run (repeatable). zdc_flow models: sample.steps=N\n"
+            "                          (ODE steps) and sample.solver=euler|heun (1 or 2\n"
+            "                          network passes a step); other kinds have none\n"
             "  -h, --help              this help;  --version  the version\n"
             "\n"
             "The output is made and written in chunks (memory does not grow with N) under a\n"
@@ -275,7 +279,7 @@ static int sample_events(const run_opts *ro, md_model *mo, long long n, long lon
 int main(int argc, char **argv)
 {
     enum { O_BX = 256, O_SEED, O_THREADS, O_VERSION, O_MODEL, O_COND, O_COMPRESS, O_FORMAT,
-           O_PLANE_Z, O_PARTIAL };
+           O_PLANE_Z, O_PARTIAL, O_SET };
     static const struct option lo[] = {
         {"model", required_argument, 0, O_MODEL}, {"out", required_argument, 0, 'o'},
         {"bunch-crossings", required_argument, 0, O_BX}, {"seed", required_argument, 0, O_SEED},
@@ -283,12 +287,16 @@ int main(int argc, char **argv)
         {"compress", required_argument, 0, O_COMPRESS},
         {"format", required_argument, 0, O_FORMAT}, {"plane-z", required_argument, 0, O_PLANE_Z},
         {"help", no_argument, 0, 'h'}, {"allow-partial", no_argument, 0, O_PARTIAL},
-        {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
+        {"version", no_argument, 0, O_VERSION}, {"set", required_argument, 0, O_SET},
+        {0, 0, 0, 0}};
     unsigned open_flags = 0;
     const char *model = NULL, *out = NULL, *conds = NULL;
     long long n = 0, bxs = 0, seed = 1, threads = 0, k = 0, deflate = 0;
     int c, hepmc3 = 0, has_plane_z = 0;
     double plane_z = 0;
+    enum { MAX_SETS = 16 };
+    const char *sets[MAX_SETS];
+    int n_sets = 0;
     while ((c = getopt_long(argc, argv, ":o:n:k:h", lo, NULL)) != -1) {
         switch (c) {
         case O_MODEL: model = optarg; break;
@@ -345,6 +353,13 @@ int main(int argc, char **argv)
             }
             has_plane_z = 1;
             break;
+        case O_SET:
+            if (!strchr(optarg, '=') || optarg[0] == '=' || n_sets == MAX_SETS) {
+                gs_tool_err(prog, "--set: '%s' is not KEY=VALUE (at most %d)", optarg, MAX_SETS);
+                return GS_EXIT_USAGE;
+            }
+            sets[n_sets++] = optarg;
+            break;
         case 'h': usage(stdout); return GS_EXIT_OK;
         case O_VERSION: printf("%s %s\n", prog, GANSIM_VERSION); return GS_EXIT_OK;
         default: return gs_tool_getopt_fail(prog, c, argv, optind);
@@ -399,6 +414,10 @@ int main(int argc, char **argv)
                     kind->file_kind);
         return GS_EXIT_USAGE;
     }
+    if (n_sets && !kind->sample_set) {
+        gs_tool_err(prog, "--set: a %s model has no sampling settings", kind->file_kind);
+        return GS_EXIT_USAGE;
+    }
     if (kind->events && conds) {
         gs_tool_err(prog, "%s is a %s model: it takes -n or --bunch-crossings, not "
                           "--conditions", model, kind->file_kind);
@@ -420,6 +439,13 @@ int main(int argc, char **argv)
         gs_tool_err(prog, "%s", gs_errmsg());
         return gs_tool_exit(comm, GS_EXIT_FAIL);
     }
+    for (int i = 0; i < n_sets; i++)
+        if (md_model_set(m, sets[i])) {
+            if (gs_comm_rank(comm) == 0)
+                gs_tool_err(prog, "--set: %s", gs_errmsg());
+            md_model_close(m);
+            return gs_tool_exit(comm, GS_EXIT_USAGE);
+        }
     /* under-trained or never trained sub-models, loud on the terminal */
     for (const char *q = md_model_status_of(m)->notes; *q;) {
         const char *nl = strchr(q, '\n');
