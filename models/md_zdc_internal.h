@@ -5,7 +5,9 @@
  *   md_zdc_reg.c     the regularisers (SDI diversity, intensity, auxiliary)
  *                    and the diversity weights
  *   md_zdc_ckpt.c    checkpoint files: saving and restoring the training state
- *   md_zdc_sample.c  generation, the folded inference generator, model files */
+ *   md_zdc_sample.c  generation, the folded inference generator, model files
+ *   md_zdc_shared.c  what zdc and zdc-flow (md_zdcflow.c) share: chunked
+ *                    production with its noise cursor, checkpoint pieces */
 #ifndef MD_ZDC_INTERNAL_H
 #define MD_ZDC_INTERNAL_H
 
@@ -66,5 +68,71 @@ int md_zdc_load_state(hid_t f, md_run *run);
 int md_zdc_open(const char *path, void **model);
 void md_zdc_close(void *model);
 extern const md_images_ops md_zdc_images;
+
+/* ---- shared by the ZDC kinds, zdc and zdc-flow (md_zdc_shared.c) --------------- */
+/* A kind's generator: images [img0, img1) of a production of k images per
+ * condition row, in pixel space (out [img1 − img0, h·w]), cond the scaled
+ * conditions from row cond0 on, r the production's noise stream standing at
+ * image img0. */
+typedef int (*md_zdc_gen_fn)(void *model, const float *cond, int64_t cond0, int64_t k,
+                             int64_t img0, int64_t img1, gs_rng *r, float *out);
+
+typedef struct {
+    void *model;
+    md_zdc_gen_fn gen;
+    const pp_scaler *scaler;       /* conditions, original units -> the model's */
+    int64_t h, w, nc;
+    int64_t chunk;                 /* images per production chunk */
+    /* how gen draws its noise (to skip to a chunk): one gs_rng_fill_normal
+     * of draw_n numbers per draw_images images; chunk % draw_images == 0 */
+    int64_t draw_images, draw_n;
+} md_zdc_producer;
+
+/* Where a sampling handle's noise stream stands between chunks (img: its
+ * next image of seed's production, -1 for none), and the chunk's scaled
+ * conditions. */
+typedef struct {
+    gs_rng rng;
+    uint64_t seed;
+    int64_t img;
+    float *cs;
+    int64_t cs_cap;
+} md_zdc_cursor;
+
+void md_zdc_cursor_init(md_zdc_cursor *c);
+void md_zdc_cursor_free(md_zdc_cursor *c);
+/* k images per condition row (n rows, original units): out gets n·k images,
+ * row i·k + j for condition i, and the conditions alongside; GS_ERR_ARG for
+ * n or k < 1. */
+int md_zdc_produce(const md_zdc_producer *p, const float *cond, int64_t n, int64_t k,
+                   uint64_t seed, ds_images *out);
+int64_t md_zdc_produce_n_chunks(const md_zdc_producer *p, int64_t n, int64_t k);
+/* Chunk c (images [c·chunk, ...)) of md_zdc_produce's production, the same
+ * images whatever chunks were asked before; cheapest for increasing c. */
+int md_zdc_produce_chunk(const md_zdc_producer *p, md_zdc_cursor *cur, const float *cond,
+                         int64_t n, int64_t k, uint64_t seed, int64_t c, ds_images *out);
+/* Concurrent single-threaded jobs for n_jobs: min(threads, max_slots, n_jobs), >= 1. */
+int md_zdc_job_width(int64_t n_jobs, int max_slots);
+
+/* A parameter set of /train in last.h5, with its optimizer moments or NULL. */
+typedef struct {
+    const char *name;
+    nn_params *ps;
+    nn_optim *o;
+} md_zdc_ckpt_set;
+
+/* The root attributes both kinds write (cond_columns, height, width, n_cond,
+ * step, best_step and best_w1 of run->parts[0]) and /scaler. */
+int md_zdc_ckpt_save_head(hid_t f, const md_run *run, int64_t nc, int64_t h, int64_t w,
+                          int64_t step, const pp_scaler *scaler);
+/* /train with the sets, the RNG and attribute n_train; *train is the open
+ * group for the kind's extras (the caller closes it), -1 on failure. */
+int md_zdc_ckpt_save_train(hid_t f, const md_zdc_ckpt_set *sets, int n_sets, const gs_rng *rng,
+                           int64_t n_train, hid_t *train);
+/* The restore: best_step / best_w1 into run->parts[0], /train's n_train
+ * checked against n_train (GS_ERR_FORMAT naming the file), the step, the
+ * sets and the RNG; *train as for saving. */
+int md_zdc_ckpt_load_train(hid_t f, md_run *run, int64_t n_train, int64_t *step,
+                           const md_zdc_ckpt_set *sets, int n_sets, gs_rng *rng, hid_t *train);
 
 #endif

@@ -71,13 +71,7 @@ struct md_zdc_model {
     pp_scaler scaler;
     nn_ctx *ctx[ZDC_MAX_SLOTS]; /* one per concurrent chunk (ctx[0] at load, others on first use) */
     int64_t h, w, nc;
-    /* md_zdc_sample_chunk: where the noise stream of seed `cur_seed` stands
-     * (before image cur_img), and scratch for the chunk's scaled conditions */
-    gs_rng cur_rng;
-    uint64_t cur_seed;
-    int64_t cur_img;            /* -1: no stream yet */
-    float *cs;
-    int64_t cs_cap;
+    md_zdc_cursor cur;          /* md_zdc_sample_chunk's noise stream */
 };
 
 /* The eval-mode batch norms folded into the layers before them
@@ -200,13 +194,7 @@ static int generate_fast(md_zdc_model *mo, const float *cond, int64_t cond0, int
 {
     const int64_t nz = mo->g.noise_dim;
     const int64_t n_chunks = (img1 - img0 + MD_ZDC_GEN_CHUNK - 1) / MD_ZDC_GEN_CHUNK;
-    int width = nn_get_threads();
-    if (width > ZDC_MAX_SLOTS)
-        width = ZDC_MAX_SLOTS;
-    if (width > n_chunks)
-        width = (int)n_chunks;
-    if (width < 1)
-        width = 1;
+    const int width = md_zdc_job_width(n_chunks, ZDC_MAX_SLOTS);
     for (int t = 0; t < width; t++)
         if (!mo->ctx[t] && !(mo->ctx[t] = nn_ctx_new()))
             return gs_error(GS_ERR_NOMEM, "zdc: out of memory");
@@ -240,7 +228,7 @@ void md_zdc_free(md_zdc_model *m)
     pp_scaler_free(&m->scaler);
     for (int t = 0; t < ZDC_MAX_SLOTS; t++)
         nn_ctx_free(m->ctx[t]);
-    free(m->cs);
+    md_zdc_cursor_free(&m->cur);
     free(m);
 }
 
@@ -280,7 +268,7 @@ int md_zdc_load(const char *path, md_zdc_model **out)
     if (!rc)
         rc = fast_init(&m->fast, &m->g);
     m->use_fast = 1;
-    m->cur_img = -1;
+    md_zdc_cursor_init(&m->cur);
     if (!rc && !(m->ctx[0] = nn_ctx_new()))
         rc = gs_error(GS_ERR_NOMEM, "out of memory");
     if (f >= 0)
@@ -301,32 +289,36 @@ void md_zdc_image_shape(const md_zdc_model *m, int64_t *h, int64_t *w)
     *w = m->w;
 }
 
+/* md_zdc_produce's generators: the inference form (generate_fast), or the
+ * training graph in eval mode (md_zdc_set_fast(m, 0); whole productions only) */
+static int gen_fast(void *mo, const float *cond, int64_t cond0, int64_t k, int64_t img0,
+                    int64_t img1, gs_rng *r, float *out)
+{
+    return generate_fast(mo, cond, cond0, k, img0, img1, r, out);
+}
+
+static int gen_graph(void *mo, const float *cond, int64_t cond0, int64_t k, int64_t img0,
+                     int64_t img1, gs_rng *r, float *out)
+{
+    md_zdc_model *m = mo;
+    (void)cond0;
+    (void)img0;
+    return md_zdc_generate(m->ctx[0], &m->g, cond, img1 / k, k, r, out);
+}
+
+/* The production of m: chunks of MD_ZDC_CHUNK; generate_fast draws the noise
+ * one generation chunk (MD_ZDC_GEN_CHUNK · nz numbers) at a time. */
+static md_zdc_producer producer(md_zdc_model *m, md_zdc_gen_fn gen)
+{
+    return (md_zdc_producer){m, gen, &m->scaler, m->h, m->w, m->nc, MD_ZDC_CHUNK,
+                             MD_ZDC_GEN_CHUNK, MD_ZDC_GEN_CHUNK * m->g.noise_dim};
+}
+
 int md_zdc_sample(md_zdc_model *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
                   ds_images *out)
 {
-    memset(out, 0, sizeof *out);
-    if (n < 1 || k < 1)
-        return gs_error(GS_ERR_ARG, "sample: need n >= 1 and k >= 1 (got %lld, %lld)",
-                        (long long)n, (long long)k);
-    int rc = ds_images_alloc(out, n * k, m->h, m->w, m->nc);
-    if (rc)
-        return rc;
-    float *cs = malloc((size_t)(n * m->nc) * sizeof(float));
-    if (!cs) {
-        ds_images_free(out);
-        return gs_error(GS_ERR_NOMEM, "sample: out of memory");
-    }
-    pp_scaler_transform(&m->scaler, cond, cs, n);
-    gs_rng r;
-    gs_rng_seed(&r, seed);
-    rc = m->use_fast ? generate_fast(m, cs, 0, k, 0, n * k, &r, out->images)
-                     : md_zdc_generate(m->ctx[0], &m->g, cs, n, k, &r, out->images);
-    free(cs);
-    for (int64_t i = 0; !rc && i < n * k; i++)
-        memcpy(out->cond + i * m->nc, cond + (i / k) * m->nc, (size_t)m->nc * sizeof(float));
-    if (rc)
-        ds_images_free(out);
-    return rc;
+    const md_zdc_producer p = producer(m, m->use_fast ? gen_fast : gen_graph);
+    return md_zdc_produce(&p, cond, n, k, seed, out);
 }
 
 _Static_assert(MD_ZDC_CHUNK % MD_ZDC_GEN_CHUNK == 0, "chunks are whole generation chunks");
@@ -337,65 +329,11 @@ int64_t md_zdc_n_chunks(const md_zdc_model *m, int64_t n, int64_t k)
     return n > 0 && k > 0 ? (n * k + MD_ZDC_CHUNK - 1) / MD_ZDC_CHUNK : 0;
 }
 
-/* Puts the handle's noise stream at image img (a multiple of
- * MD_ZDC_GEN_CHUNK) of seed's production: from where it stands when that is
- * not past img, else from the seed. Skipping draws the normals, one
- * generation chunk at a time as generate_fast draws them (Box-Muller pairs:
- * the same calls give the same stream), and drops them: ~10 ns a number
- * against ~1 ms an image. */
-static int seek_noise(md_zdc_model *m, uint64_t seed, int64_t img)
-{
-    if (m->cur_img < 0 || m->cur_seed != seed || m->cur_img > img) {
-        gs_rng_seed(&m->cur_rng, seed);
-        m->cur_seed = seed;
-        m->cur_img = 0;
-    }
-    if (m->cur_img == img)
-        return GS_OK;
-    const int64_t nz = m->g.noise_dim;
-    float *junk = malloc((size_t)(MD_ZDC_GEN_CHUNK * nz) * sizeof(float));
-    if (!junk)
-        return gs_error(GS_ERR_NOMEM, "sample: out of memory");
-    for (; m->cur_img < img; m->cur_img += MD_ZDC_GEN_CHUNK)
-        gs_rng_fill_normal(&m->cur_rng, junk, MD_ZDC_GEN_CHUNK * nz, 0.0f, 1.0f);
-    free(junk);
-    return GS_OK;
-}
-
 int md_zdc_sample_chunk(md_zdc_model *m, const float *cond, int64_t n, int64_t k, uint64_t seed,
                         int64_t c, ds_images *out)
 {
-    memset(out, 0, sizeof *out);
-    if (n < 1 || k < 1 || c < 0 || c >= md_zdc_n_chunks(m, n, k))
-        return gs_error(GS_ERR_ARG, "sample: chunk %lld of %lld x %lld images", (long long)c,
-                        (long long)n, (long long)k);
-    const int64_t img0 = c * MD_ZDC_CHUNK, img1 = n * k - img0 < MD_ZDC_CHUNK ? n * k
-                                                                               : img0 + MD_ZDC_CHUNK;
-    const int64_t r0 = img0 / k, r1 = (img1 - 1) / k + 1; /* condition rows of the chunk */
-    if (r1 - r0 > m->cs_cap) {
-        float *p = realloc(m->cs, (size_t)((r1 - r0) * m->nc) * sizeof(float));
-        if (!p)
-            return gs_error(GS_ERR_NOMEM, "sample: out of memory");
-        m->cs = p;
-        m->cs_cap = r1 - r0;
-    }
-    int rc = ds_images_alloc(out, img1 - img0, m->h, m->w, m->nc);
-    if (rc)
-        return rc;
-    pp_scaler_transform(&m->scaler, cond + r0 * m->nc, m->cs, r1 - r0);
-    rc = seek_noise(m, seed, img0);
-    if (!rc)
-        rc = generate_fast(m, m->cs, r0, k, img0, img1, &m->cur_rng, out->images);
-    if (rc) {
-        m->cur_img = -1; /* the stream stands somewhere inside the chunk */
-        ds_images_free(out);
-        return rc;
-    }
-    m->cur_img = img1;
-    for (int64_t i = img0; i < img1; i++)
-        memcpy(out->cond + (i - img0) * m->nc, cond + (i / k) * m->nc,
-               (size_t)m->nc * sizeof(float));
-    return GS_OK;
+    const md_zdc_producer p = producer(m, gen_fast);
+    return md_zdc_produce_chunk(&p, &m->cur, cond, n, k, seed, c, out);
 }
 
 /* ---- the kind's sampling entries (md_run.h) ---------------------------------- */

@@ -538,50 +538,35 @@ static int evaluate(flow_state *s, mt_image_metrics *m)
     return rc;
 }
 
-/* ---- checkpoints ---------------------------------------------------------------- */
+/* ---- checkpoints (the pieces both ZDC kinds write: md_zdc_shared.c) ------------ */
+/* The parameter sets under /train, in file order: V with its Adam moments,
+ * the weight average (train.ema > 0), the best snapshot. */
+static int train_sets(flow_state *s, md_zdc_ckpt_set *out)
+{
+    int n = 0;
+    out[n++] = (md_zdc_ckpt_set){"V", &s->v.ps, &s->opt};
+    if (s->cfg.ema > 0)
+        out[n++] = (md_zdc_ckpt_set){"V_ema", &s->ema.ps, NULL};
+    out[n++] = (md_zdc_ckpt_set){"best/V", &s->best.ps, NULL};
+    return n;
+}
+
 static int save(const md_run *run, hid_t f, int with_train)
 {
-    const flow_state *s = run->state;
-    const ds_images *data = run->data;
+    flow_state *s = run->state; /* read only here (train_sets takes it writable) */
     const md_part *part = &run->parts[0];
-    int rc = GS_OK;
-    hid_t q;
-    if (data->cond_columns) {
-        char *cols = gs_h5_join_csv(data->cond_columns, s->nc);
-        rc = cols ? gs_h5_attr_write_str(f, ".", "cond_columns", cols)
-                  : gs_error(GS_ERR_NOMEM, "out of memory");
-        free(cols);
-    }
-    const struct { const char *k; int64_t v; } ia[] = {
-        {"height", s->h}, {"width", s->w}, {"n_cond", s->nc}, {"step", s->step},
-        {"best_step", part->best_step}};
-    for (size_t i = 0; !rc && i < sizeof ia / sizeof ia[0]; i++)
-        rc = gs_h5_attr_write_i64(f, ".", ia[i].k, ia[i].v);
-    if (!rc)
-        rc = gs_h5_attr_write_f64(f, ".", "best_w1", part->best);
+    int rc = md_zdc_ckpt_save_head(f, run, s->nc, s->h, s->w, s->step, &s->scaler);
     if (!rc)
         rc = gs_h5_attr_write_f64(f, ".", "x_scale", s->x_scale);
-    if (!rc && !(rc = gs_h5_group_create(f, "scaler", &q))) {
-        rc = pp_scaler_save(&s->scaler, q);
-        H5Gclose(q);
-    }
     const md_zdcflow_net *sv = part->best_step >= 0 ? &s->best : eval_net(s);
     if (!rc)
         rc = nn_group_save(f, "V", &sv->ps, NULL);
     if (!rc && with_train) {
+        md_zdc_ckpt_set sets[3];
         hid_t t;
-        if (!(rc = gs_h5_group_create(f, "train", &t))) {
-            rc = nn_group_save(t, "V", (nn_params *)&s->v.ps, (nn_optim *)&s->opt);
-            if (!rc && s->cfg.ema > 0)
-                rc = nn_group_save(t, "V_ema", &s->ema.ps, NULL);
-            if (!rc)
-                rc = nn_group_save(t, "best/V", &s->best.ps, NULL);
-            if (!rc)
-                rc = nn_rng_save(t, "rng", &s->rng);
-            if (!rc)
-                rc = gs_h5_attr_write_i64(t, ".", "n_train", s->n_train);
+        if (!(rc = md_zdc_ckpt_save_train(f, sets, train_sets(s, sets), &s->rng, s->n_train,
+                                          &t)))
             H5Gclose(t);
-        }
     }
     return rc;
 }
@@ -589,39 +574,21 @@ static int save(const md_run *run, hid_t f, int with_train)
 static int load_state(hid_t f, md_run *run)
 {
     flow_state *s = run->state;
-    md_part *part = &run->parts[0];
-    char path[1024];
-    if (H5Fget_name(f, path, sizeof path) < 0)
-        strcpy(path, "last.h5");
-    hid_t t;
-    int64_t n_train = 0;
     double xs = 0;
-    int rc = gs_h5_attr_read_i64(f, ".", "best_step", &part->best_step);
-    if (!rc)
-        rc = gs_h5_attr_read_f64(f, ".", "best_w1", &part->best);
-    if (!rc)
-        rc = gs_h5_attr_read_f64(f, ".", "x_scale", &xs);
-    if (!rc && (float)xs != s->x_scale)
+    int rc = gs_h5_attr_read_f64(f, ".", "x_scale", &xs);
+    if (!rc && (float)xs != s->x_scale) {
+        char path[1024];
+        if (H5Fget_name(f, path, sizeof path) < 0)
+            strcpy(path, "last.h5");
         rc = gs_error(GS_ERR_FORMAT, "%s: pixel scale %g, the data give %g (different data?)",
                       path, xs, (double)s->x_scale);
-    if (!rc && !(rc = gs_h5_group_open(f, "train", &t))) {
-        rc = gs_h5_attr_read_i64(t, ".", "n_train", &n_train);
-        if (!rc && n_train != s->n_train)
-            rc = gs_error(GS_ERR_FORMAT, "%s: trained on %lld rows, the data give %lld "
-                          "(different data?)", path, (long long)n_train, (long long)s->n_train);
-        if (!rc)
-            rc = gs_h5_attr_read_i64(f, ".", "step", &s->step);
-        if (!rc)
-            rc = nn_group_load(t, "V", &s->v.ps, &s->opt);
-        if (!rc && s->cfg.ema > 0)
-            rc = nn_group_load(t, "V_ema", &s->ema.ps, NULL);
-        if (!rc)
-            rc = nn_group_load(t, "best/V", &s->best.ps, NULL);
-        if (!rc)
-            rc = nn_rng_load(t, "rng", &s->rng);
-        H5Gclose(t);
     }
-    part->step = s->step;
+    md_zdc_ckpt_set sets[3];
+    hid_t t;
+    if (!rc && !(rc = md_zdc_ckpt_load_train(f, run, s->n_train, &s->step, sets,
+                                             train_sets(s, sets), &s->rng, &t)))
+        H5Gclose(t);
+    run->parts[0].step = s->step;
     return rc ? gs_error_wrap(rc, "--resume") : GS_OK;
 }
 
@@ -713,12 +680,7 @@ struct md_zdcflow_model {
     int64_t h, w, nc;
     nn_ctx *ctx[FLOW_MAX_SLOTS];
     float *scratch[FLOW_MAX_SLOTS], *cbuf[FLOW_MAX_SLOTS];
-    /* md_zdcflow_sample_chunk: where seed cur_seed's noise stream stands */
-    gs_rng cur_rng;
-    uint64_t cur_seed;
-    int64_t cur_img; /* -1: no stream yet */
-    float *cs;
-    int64_t cs_cap;
+    md_zdc_cursor cur; /* md_zdcflow_sample_chunk's noise stream */
 };
 
 void md_zdcflow_free(md_zdcflow_model *m)
@@ -732,7 +694,7 @@ void md_zdcflow_free(md_zdcflow_model *m)
         free(m->scratch[t]);
         free(m->cbuf[t]);
     }
-    free(m->cs);
+    md_zdc_cursor_free(&m->cur);
     free(m);
 }
 
@@ -772,7 +734,7 @@ int md_zdcflow_load(const char *path, md_zdcflow_model **out)
         rc = md_zdcflow_net_init(&m->v, &m->cfg, m->nc, m->h, m->w, &r);
     if (!rc)
         rc = nn_group_load(f, "V", &m->v.ps, NULL);
-    m->cur_img = -1;
+    md_zdc_cursor_init(&m->cur);
     if (f >= 0)
         gs_h5_close(f);
     if (rc) {
@@ -840,10 +802,7 @@ static int generate_jobs(md_zdcflow_model *mo, const float *cond, int64_t cond0,
 {
     const int64_t px = mo->h * mo->w, nc = mo->nc, gc = MD_ZDCFLOW_GEN_CHUNK;
     const int64_t n_chunks = (img1 - img0 + gc - 1) / gc;
-    int width = nn_get_threads();
-    width = width > FLOW_MAX_SLOTS ? FLOW_MAX_SLOTS : width;
-    width = width > n_chunks ? (int)n_chunks : width;
-    width = width < 1 ? 1 : width;
+    const int width = md_zdc_job_width(n_chunks, FLOW_MAX_SLOTS);
     for (int t = 0; t < width; t++) {
         if (!mo->ctx[t] && !(mo->ctx[t] = nn_ctx_new()))
             return gs_error(GS_ERR_NOMEM, "zdc-flow: out of memory");
@@ -853,38 +812,32 @@ static int generate_jobs(md_zdcflow_model *mo, const float *cond, int64_t cond0,
             return gs_error(GS_ERR_NOMEM, "zdc-flow: out of memory");
     }
     /* the noise of all images first, in image order, one call per image (so
-     * that seek_noise's skipping draws the same stream whatever h·w) */
+     * that the chunk seek (md_zdc_produce_chunk) draws the same stream whatever h·w) */
     for (int64_t i = 0; i < img1 - img0; i++)
         gs_rng_fill_normal(r, out + i * px, px, 0.0f, 1.0f);
     flow_round a = {mo, cond, k, img1, img0, img0, cond0, out};
     return nn_run_jobs((int)n_chunks, width, flow_job, &a);
 }
 
+static int gen_images(void *mo, const float *cond, int64_t cond0, int64_t k, int64_t img0,
+                      int64_t img1, gs_rng *r, float *out)
+{
+    return generate_jobs(mo, cond, cond0, k, img0, img1, r, out);
+}
+
+/* The production of m (md_zdc_produce): chunks of MD_ZDCFLOW_CHUNK; the
+ * starting noise is drawn one image (h·w numbers) at a time. */
+static md_zdc_producer producer(md_zdcflow_model *m)
+{
+    return (md_zdc_producer){m, gen_images, &m->scaler, m->h, m->w, m->nc, MD_ZDCFLOW_CHUNK,
+                             1, m->h * m->w};
+}
+
 int md_zdcflow_sample(md_zdcflow_model *m, const float *cond, int64_t n, int64_t k,
                       uint64_t seed, ds_images *out)
 {
-    memset(out, 0, sizeof *out);
-    if (n < 1 || k < 1)
-        return gs_error(GS_ERR_ARG, "sample: need n >= 1 and k >= 1 (got %lld, %lld)",
-                        (long long)n, (long long)k);
-    int rc = ds_images_alloc(out, n * k, m->h, m->w, m->nc);
-    if (rc)
-        return rc;
-    float *cs = malloc((size_t)(n * m->nc) * sizeof(float));
-    if (!cs) {
-        ds_images_free(out);
-        return gs_error(GS_ERR_NOMEM, "sample: out of memory");
-    }
-    pp_scaler_transform(&m->scaler, cond, cs, n);
-    gs_rng r;
-    gs_rng_seed(&r, seed);
-    rc = generate_jobs(m, cs, 0, k, 0, n * k, &r, out->images);
-    free(cs);
-    for (int64_t i = 0; !rc && i < n * k; i++)
-        memcpy(out->cond + i * m->nc, cond + (i / k) * m->nc, (size_t)m->nc * sizeof(float));
-    if (rc)
-        ds_images_free(out);
-    return rc;
+    const md_zdc_producer p = producer(m);
+    return md_zdc_produce(&p, cond, n, k, seed, out);
 }
 
 _Static_assert(MD_ZDCFLOW_CHUNK % MD_ZDCFLOW_GEN_CHUNK == 0, "chunks are whole generation chunks");
@@ -895,62 +848,11 @@ int64_t md_zdcflow_n_chunks(const md_zdcflow_model *m, int64_t n, int64_t k)
     return n > 0 && k > 0 ? (n * k + MD_ZDCFLOW_CHUNK - 1) / MD_ZDCFLOW_CHUNK : 0;
 }
 
-/* The noise stream of seed at image img: from where it stands when that is
- * not past img, else from the seed; skipped images' normals are drawn, one
- * call per image as generate_jobs draws them, and dropped. */
-static int seek_noise(md_zdcflow_model *m, uint64_t seed, int64_t img)
-{
-    if (m->cur_img < 0 || m->cur_seed != seed || m->cur_img > img) {
-        gs_rng_seed(&m->cur_rng, seed);
-        m->cur_seed = seed;
-        m->cur_img = 0;
-    }
-    if (m->cur_img == img)
-        return GS_OK;
-    const int64_t px = m->h * m->w;
-    float *junk = falloc(px);
-    if (!junk)
-        return gs_error(GS_ERR_NOMEM, "sample: out of memory");
-    for (; m->cur_img < img; m->cur_img++)
-        gs_rng_fill_normal(&m->cur_rng, junk, px, 0.0f, 1.0f);
-    free(junk);
-    return GS_OK;
-}
-
 int md_zdcflow_sample_chunk(md_zdcflow_model *m, const float *cond, int64_t n, int64_t k,
                             uint64_t seed, int64_t c, ds_images *out)
 {
-    memset(out, 0, sizeof *out);
-    if (n < 1 || k < 1 || c < 0 || c >= md_zdcflow_n_chunks(m, n, k))
-        return gs_error(GS_ERR_ARG, "sample: chunk %lld of %lld x %lld images", (long long)c,
-                        (long long)n, (long long)k);
-    const int64_t img0 = c * MD_ZDCFLOW_CHUNK;
-    const int64_t img1 = n * k - img0 < MD_ZDCFLOW_CHUNK ? n * k : img0 + MD_ZDCFLOW_CHUNK;
-    const int64_t r0 = img0 / k, r1 = (img1 - 1) / k + 1;
-    if (r1 - r0 > m->cs_cap) {
-        float *p = realloc(m->cs, (size_t)((r1 - r0) * m->nc) * sizeof(float));
-        if (!p)
-            return gs_error(GS_ERR_NOMEM, "sample: out of memory");
-        m->cs = p;
-        m->cs_cap = r1 - r0;
-    }
-    int rc = ds_images_alloc(out, img1 - img0, m->h, m->w, m->nc);
-    if (rc)
-        return rc;
-    pp_scaler_transform(&m->scaler, cond + r0 * m->nc, m->cs, r1 - r0);
-    rc = seek_noise(m, seed, img0);
-    if (!rc)
-        rc = generate_jobs(m, m->cs, r0, k, img0, img1, &m->cur_rng, out->images);
-    if (rc) {
-        m->cur_img = -1;
-        ds_images_free(out);
-        return rc;
-    }
-    m->cur_img = img1;
-    for (int64_t i = img0; i < img1; i++)
-        memcpy(out->cond + (i - img0) * m->nc, cond + (i / k) * m->nc,
-               (size_t)m->nc * sizeof(float));
-    return GS_OK;
+    const md_zdc_producer p = producer(m);
+    return md_zdc_produce_chunk(&p, &m->cur, cond, n, k, seed, c, out);
 }
 
 static int flow_open(const char *path, void **model)
