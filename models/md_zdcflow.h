@@ -16,7 +16,8 @@
  * the training pixels in log(1 + x) space, so data and noise have a similar
  * spread. Sampling integrates dx/dt = v(x, t, c) from t = 0 (noise) to 1
  * with sample.steps steps of Euler or Heun (second order), then maps back
- * with exp(max(x·x_scale, 0)) − 1.
+ * with exp(max(x·x_scale, 0)) − 1, rounded to integer photon counts
+ * (sample.round).
  *
  * Conditions are standardised as the GAN does (pp_standard_fit on the
  * training rows); training holds out the same condition groups as the GAN
@@ -40,6 +41,7 @@ typedef struct {
     /* sampler (also used by the training evaluation) */
     int64_t steps;                 /* ODE steps from t = 0 to 1 */
     int solver;                    /* 0 euler, 1 heun */
+    int round;                     /* photon counts rounded to integers */
     /* training */
     int64_t batch;
     double lr, beta1, beta2;

@@ -72,6 +72,7 @@ static void tiny_cfg(md_zdcflow_cfg *c, int64_t iters)
     c->steps = 2;
     c->lr = 1e-3;
     c->ema = 0.9;
+    c->round = 0; /* the tests below compare unrounded images; rounding is tested on its own */
 }
 
 START_TEST(t_shapes)
@@ -307,6 +308,18 @@ START_TEST(t_train_resume_sample)
     ck_assert_int_eq(ops->sample(m, data.cond, 3, 1, 7, &g3), GS_OK); /* unchanged: euler, 2 */
     ck_assert_int_eq(memcmp(g3.images, g2.images, (size_t)(3 * px) * sizeof(float)), 0);
     ds_images_free(&g3);
+    /* sample.round: the same images rounded to integer photon counts */
+    ck_assert_int_eq(md_model_set(mm, "sample.round=true"), GS_OK);
+    ck_assert_int_eq(ops->sample(m, data.cond, 3, 1, 7, &g3), GS_OK);
+    int64_t fractional = 0;
+    for (int64_t i = 0; i < 3 * px; i++) {
+        ck_assert_float_eq(g3.images[i], rintf(g2.images[i]));
+        fractional += g2.images[i] != rintf(g2.images[i]);
+    }
+    ck_assert_int_gt(fractional, 0); /* the unrounded ones were not integers already */
+    ck_assert_int_eq(md_model_set(mm, "sample.round=maybe"), GS_ERR_ARG);
+    ck_assert_int_eq(md_model_set(mm, "sample.round=false"), GS_OK);
+    ds_images_free(&g3);
     ds_images_free(&g2);
     ck_assert_int_eq(ops->sample(m, data.cond, 3, 0, 7, &g2), GS_ERR_ARG);
     /* the embedding API draws the same images (k = 1) as the kind's sampler */
@@ -341,6 +354,34 @@ static void probe_cb(void *ud, const md_progress *p)
     if (p->step < 16)
         a->at[p->step] = atomic_load(&n_alloc_calls);
 }
+
+/* sample.round is on for new models; a file written before the key existed
+ * reads it as off (its images were sampled unrounded) */
+START_TEST(t_round_default)
+{
+    md_zdcflow_cfg c;
+    md_zdcflow_cfg_default(&c);
+    ck_assert_int_eq(c.round, 1);
+    char dir[64], p[128];
+    gs_test_tmpdir(dir, sizeof dir);
+    snprintf(p, sizeof p, "%s/old.h5", dir);
+    const char *texts[] = {"sample.steps = 4\n", "sample.steps = 4\nsample.round = true\n"};
+    for (int i = 0; i < 2; i++) {
+        hid_t f;
+        ck_assert_int_eq(gs_h5_create(p, &f), GS_OK);
+        ck_assert_int_eq(gs_h5_attr_write_str(f, ".", "gansim_kind", "zdc_flow"), GS_OK);
+        ck_assert_int_eq(gs_h5_attr_write_str(f, ".", "config", texts[i]), GS_OK);
+        memset(&c, 0x55, sizeof c);
+        ck_assert_msg(md_kind_read_config(f, p, &md_kind_zdcflow, &c) == GS_OK, "%s",
+                      gs_errmsg());
+        gs_h5_close(f);
+        ck_assert_int_eq(c.steps, 4);
+        ck_assert_int_eq(c.solver, MD_FLOW_HEUN);
+        ck_assert_int_eq(c.round, i);
+    }
+    gs_test_rmdir(dir);
+}
+END_TEST
 
 START_TEST(t_no_malloc_in_step)
 {
@@ -379,13 +420,27 @@ START_TEST(t_tools)
                                  dir), 0);
     const char *small = "--set model.channels=4,4,8 --set model.t_features=8 --set model.embed=8 "
                         "--set train.batch=8 --set train.eval_rows=30 --set train.eval_every=3 "
-                        "--set sample.steps=2";
+                        "--set sample.steps=2 --set sample.round=false";
     ck_assert_int_eq(gs_test_run("%s/gansim-train zdc-flow --data %s/d.h5 --out %s/r --iters 6 %s "
                                  "2>/dev/null", b, dir, dir, small), 0);
     ck_assert_int_eq(gs_test_run("grep -q '^step=6 .*w1_mean=' %s/r/train.log", dir), 0);
     ck_assert_int_eq(gs_test_run("%s/gansim-sample --model %s/r/model.h5 --conditions %s/d.h5 -k 2 "
                                  "-o %s/g.h5 2>/dev/null", b, dir, dir, dir), 0);
     ck_assert_int_eq(gs_test_run("h5ls %s/g.h5 | grep -q 'images .*{600, 56, 30}'", dir), 0);
+    /* gansim-eval's two ZDC channel maps (docs/metrics.md): the report names the
+     * map, and the colourings give other channel-5 sums, so other W1 */
+    for (int o2 = 0; o2 < 2; o2++)
+        ck_assert_int_eq(gs_test_run("%s/gansim-eval --real %s/d.h5 --gen %s/g.h5 --out %s/rep%d "
+                                     "--no-classifier --threads 1 %s >/dev/null 2>&1", b, dir,
+                                     dir, dir, o2, o2 ? "--channel-map o2" : ""), 0);
+    ck_assert_int_eq(gs_test_run("grep -q '\"channel_map\": \"research\"' %s/rep0/metrics.json",
+                                 dir), 0);
+    ck_assert_int_eq(gs_test_run("grep -q '\"channel_map\": \"o2\"' %s/rep1/metrics.json",
+                                 dir), 0);
+    ck_assert_int_eq(gs_test_run("cmp -s %s/rep0/metrics.json %s/rep1/metrics.json", dir, dir), 1);
+    ck_assert_int_eq(gs_test_run("%s/gansim-eval --real %s/d.h5 --gen %s/g.h5 --out %s/rep2 "
+                                 "--channel-map alice 2>&1 | grep -q 'research or o2'", b, dir,
+                                 dir, dir), 0);
     /* --set switches the sampler for one run: euler with 3 steps is another
      * production; the model's own settings (heun, 2 steps) again the same */
     ck_assert_int_eq(gs_test_run("%s/gansim-sample --help | grep -q 'sample.solver=euler|heun'",
@@ -428,6 +483,7 @@ static Suite *zdcflow_suite(void)
     tcase_add_test(tc, t_shapes);
     tcase_add_test(tc, t_loss_decreases);
     tcase_add_test(tc, t_train_resume_sample);
+    tcase_add_test(tc, t_round_default);
     tcase_add_test(tc, t_no_malloc_in_step);
     tcase_add_test(tc, t_tools);
     suite_add_tcase(s, tc);
