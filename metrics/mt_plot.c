@@ -785,6 +785,7 @@ typedef struct {
     long long sub_rows[MAX_SUBS], sub_steps[MAX_SUBS];
     double *rows;  /* [nrows * (2 + MAX_KEYS)]: sub index, step, then one value per key */
     int64_t nrows, cap;
+    int gansim_header; /* the first line is gansim-train's "# gansim VERSION KIND..." */
 } trainlog;
 
 #define TL_STRIDE (2 + MAX_KEYS)
@@ -910,7 +911,9 @@ static int parse_line(trainlog *t, char *line)
     return GS_OK;
 }
 
-static int trainlog_read(const char *log_path, trainlog *t)
+/* allow_empty: a gansim-train log without records yet (its header only) is
+ * read as zero rows instead of an error */
+static int trainlog_read_ex(const char *log_path, trainlog *t, int allow_empty)
 {
     memset(t, 0, sizeof *t);
     FILE *in = fopen(log_path, "r");
@@ -919,16 +922,50 @@ static int trainlog_read(const char *log_path, trainlog *t)
     char *line = NULL;
     size_t cap = 0;
     int rc = GS_OK;
-    while (!rc && getline(&line, &cap, in) >= 0)
+    for (int64_t ln = 0; !rc && getline(&line, &cap, in) >= 0; ln++) {
+        if (ln == 0)
+            t->gansim_header = !strncmp(line, "# gansim ", 9);
         rc = parse_line(t, line);
+    }
     free(line);
     fclose(in);
-    if (!rc && (t->nrows == 0 || t->nkeys == 0))
-        rc = gs_error(GS_ERR_FORMAT, "%s: no records (lines with step=N and other key=value pairs)",
-                      log_path);
+    if (!rc && (t->nrows == 0 || t->nkeys == 0)) {
+        if (!t->gansim_header)
+            rc = gs_error(GS_ERR_FORMAT,
+                          "%s: not a training log: no '# gansim' header line and no records "
+                          "(lines with step=N and other key=value pairs; gansim-train writes "
+                          "them to OUT/train.log)",
+                          log_path);
+        else if (!allow_empty)
+            rc = gs_error(GS_ERR_FORMAT,
+                          "%s: no evaluation records yet (gansim-train appends one at each "
+                          "checkpoint, every train.ckpt_every steps, and when it stops)",
+                          log_path);
+        else
+            t->nrows = 0; /* records without a numeric key count as none */
+    }
     if (rc)
         trainlog_free(t);
     return rc;
+}
+
+static int trainlog_read(const char *log_path, trainlog *t)
+{
+    return trainlog_read_ex(log_path, t, 0);
+}
+
+int mt_trainlog_records(const char *log_path, int64_t *n_records)
+{
+    if (!log_path || !n_records)
+        return gs_error(GS_ERR_ARG, "training log: bad arguments");
+    *n_records = 0;
+    trainlog t;
+    int rc = trainlog_read_ex(log_path, &t, 1);
+    if (rc)
+        return rc;
+    *n_records = t.nrows;
+    trainlog_free(&t);
+    return GS_OK;
 }
 
 static int64_t find_key(const trainlog *t, const char *k)
