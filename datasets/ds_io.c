@@ -252,7 +252,10 @@ static int events_read_h5(hid_t f, const char *path, const ds_read_opts *opts, d
     int found;
     uint8_t *drop = NULL;
     if (!gs_h5_exists(f, "events")) {
-        rc = gs_error(GS_ERR_FORMAT, "%s: missing dataset /events", path);
+        rc = gs_error(GS_ERR_FORMAT, "%s: missing dataset /events%s", path,
+                      gs_h5_exists(f, "images") ? " (the file is an image set, /images: ZDC "
+                                                  "data, not an event table)"
+                                                : "");
         goto done;
     }
     /* names first, so that a value out of range is reported by column name */
@@ -480,7 +483,10 @@ static int images_read_h5(hid_t f, const char *path, const ds_read_opts *opts, d
     uint8_t *drop = NULL;
     int64_t d[3];
     if (!gs_h5_exists(f, "images")) {
-        rc = gs_error(GS_ERR_FORMAT, "%s: missing dataset /images", path);
+        rc = gs_error(GS_ERR_FORMAT, "%s: missing dataset /images%s", path,
+                      gs_h5_exists(f, "events") ? " (the file is an event table, /events: "
+                                                  "LUXE data, not an image set)"
+                                                : "");
         goto done;
     }
     rc = read_table(path, f, "images", 3, d, &out->images, NULL, 0);

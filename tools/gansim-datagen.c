@@ -56,10 +56,8 @@ int main(int argc, char **argv)
             }
             const char *v = argv[++i];
             if (!strcmp(a, "-n")) {
-                if (gs_tool_parse_i64(v, 1, 1000000000000LL, &n)) {
-                    gs_tool_err(prog, "-n: '%s' is not an integer >= 1", v);
+                if (gs_tool_int_opt(prog, "-n", v, 1, 1000000000000LL, &n))
                     return GS_EXIT_USAGE;
-                }
             } else if (!strcmp(a, "--seed")) {
                 if (gs_tool_parse_i64(v, 0, 0x7fffffffffffffffLL, &seed)) {
                     gs_tool_err(prog, "--seed: '%s' is not an integer >= 0", v);

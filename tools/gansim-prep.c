@@ -142,10 +142,8 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--qt")) {
             qtp = v;
         } else if (!strcmp(a, "--n-quantiles")) {
-            if (gs_tool_parse_i64(v, 1, 100000000, &ll)) {
-                gs_tool_err(prog, "--n-quantiles: '%s' is not an integer >= 1", v);
+            if (gs_tool_int_opt(prog, "--n-quantiles", v, 1, 100000000, &ll))
                 return GS_EXIT_USAGE;
-            }
             o.n_quantiles = ll;
         } else if (!strcmp(a, "--subsample")) {
             if (gs_tool_parse_i64(v, 1, 0x7fffffffffffffffLL, &ll)) {

@@ -44,6 +44,25 @@ static inline int gs_tool_parse_i64(const char *s, long long lo, long long hi, l
     return 0;
 }
 
+/* gs_tool_parse_i64 with its message: "OPT: 'S' is not an integer" when S is
+ * no integer at all, else "OPT: 'S' is not an integer in [LO, HI]" (">= LO"
+ * when HI is INT64_MAX), so that a value too large is not called "not an
+ * integer >= 1". Returns 0, or GS_EXIT_USAGE after the message. */
+static inline int gs_tool_int_opt(const char *prog, const char *opt, const char *s, long long lo,
+                                  long long hi, long long *out)
+{
+    if (!gs_tool_parse_i64(s, lo, hi, out))
+        return 0;
+    int64_t v;
+    if (!s || !*s || gs_parse_i64(s, &v))
+        gs_tool_err(prog, "%s: '%s' is not an integer", opt, s ? s : "");
+    else if (hi == INT64_MAX)
+        gs_tool_err(prog, "%s: '%s' is not an integer >= %lld", opt, s, lo);
+    else
+        gs_tool_err(prog, "%s: '%s' is not an integer in [%lld, %lld]", opt, s, lo, hi);
+    return GS_EXIT_USAGE;
+}
+
 /* Parses a finite number; NaN, infinities and overflowing values are refused. */
 static inline int gs_tool_parse_f64(const char *s, double *out)
 {
