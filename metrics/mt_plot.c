@@ -789,6 +789,8 @@ typedef struct {
 } trainlog;
 
 #define TL_STRIDE (2 + MAX_KEYS)
+/* series with fewer records are drawn with their points marked */
+#define TL_FEW_RECORDS 30
 
 static void trainlog_free(trainlog *t)
 {
@@ -1057,6 +1059,13 @@ int mt_plot_trainlog(mt_plot *p, const char *name, const char *log_path)
                                 : "training curves (from the training log)");
         fprintf(g, " noenhanced at screen 0.5, screen %.5f center font ',12'\n", 1 - 18.0 / chh);
         fputs("set grid\nset key outside right top font ',8'\nset format y '%g'\n", g);
+        /* margins inside the axes: points at the ends stay off the frame */
+        fputs("set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\n", g);
+        /* A line needs two records: a short run (one evaluation per sub-model)
+         * would draw empty panels. Few records get their points marked. */
+        int64_t nrec[MAX_SUBS] = {0};
+        for (int64_t r = 0; r < t.nrows; r++)
+            nrec[(int)t.rows[r * TL_STRIDE]]++;
         for (int q = 0; q < npanels; q++) {
             const int64_t key = panel_key[q];
             const char *kn = key >= 0 ? t.keys[key] : "per-feature metrics";
@@ -1080,6 +1089,7 @@ int mt_plot_trainlog(mt_plot *p, const char *name, const char *log_path)
             int first = 1;
             for (int s = 0; s < t.nsubs; s++) {
                 const char *col = SERIES_COLOURS[s % N_COLOURS];
+                const char *style = nrec[s] < TL_FEW_RECORDS ? "linespoints pt 7 ps 0.6" : "lines";
                 if (key < 0) {
                     /* detail panel: one line per per-feature key */
                     for (int64_t k = 0, c = 0; k < t.nkeys; k++) {
@@ -1088,8 +1098,8 @@ int mt_plot_trainlog(mt_plot *p, const char *name, const char *log_path)
                         fputs(first ? "" : ", ", g);
                         first = 0;
                         put_quoted(g, fin);
-                        fprintf(g, " index %d using 1:%lld with lines lw 1.5 lc rgb '%s' title ",
-                                s, (long long)k + 2, SERIES_COLOURS[c++ % N_COLOURS]);
+                        fprintf(g, " index %d using 1:%lld with %s lw 1.5 lc rgb '%s' title ",
+                                s, (long long)k + 2, style, SERIES_COLOURS[c++ % N_COLOURS]);
                         put_quoted(g, t.keys[k]);
                         fputs(" noenhanced", g);
                     }
@@ -1098,14 +1108,15 @@ int mt_plot_trainlog(mt_plot *p, const char *name, const char *log_path)
                 fputs(first ? "" : ", ", g);
                 first = 0;
                 put_quoted(g, fin);
-                fprintf(g, " index %d using 1:%lld with lines lw 1.5 lc rgb '%s' title ", s,
-                        (long long)key + 2, col);
+                fprintf(g, " index %d using 1:%lld with %s lw 1.5 lc rgb '%s' title ", s,
+                        (long long)key + 2, style, col);
                 put_quoted(g, with_subs ? t.subs[s] : kn);
                 fputs(" noenhanced", g);
                 if (!strcmp(kn, "kl_mean") && kfloor >= 0)
-                    fprintf(g, ", '' index %d using 1:%lld with lines dt 2 lw 1 lc rgb '%s' "
+                    fprintf(g, ", '' index %d using 1:%lld with %s dt 2 lw 1 lc rgb '%s' "
                                "notitle",
-                            s, (long long)kfloor + 2, col);
+                            s, (long long)kfloor + 2,
+                            nrec[s] < TL_FEW_RECORDS ? "linespoints pt 6 ps 0.6" : "lines", col);
             }
             if (key >= 0 && !strcmp(kn, "kl_mean") && kfloor >= 0)
                 fputs(", NaN with lines dt 2 lc rgb 'black' title 'dashed: real-vs-real floor'", g);

@@ -608,6 +608,24 @@ START_TEST(test_eval_log_without_records)
     char *html = slurp(path);
     ck_assert_ptr_nonnull(strstr(html, "no evaluation records yet"));
     free(html);
+    /* one record per sub-model (a short run): no line can be drawn, so the
+     * curves mark their points instead of leaving the panels empty */
+    snprintf(path, sizeof path, "%s/train.log", dir);
+    lf = fopen(path, "a");
+    ck_assert_ptr_nonnull(lf);
+    fputs("sub=all step=500 sub_step=500 loss_d=0.5 loss_g=0.1 kl_mean=0.2 kl_floor=0.01\n", lf);
+    fclose(lf);
+    snprintf(args, sizeof args, "--real %s/ev.h5 --gen %s/ev.h5 --out %s/r1 --log %s/train.log "
+             "--no-classifier", dir, dir, dir, dir);
+    ck_assert_int_eq(run_eval(dir, "GANSIM_GNUPLOT=/nonexistent/gnuplot", args), 0);
+    snprintf(path, sizeof path, "%s/r1/plots.gp", dir);
+    char *gp = slurp(path);
+    ck_assert_ptr_nonnull(gp);
+    const char *lp = strstr(gp, "loss.dat");
+    ck_assert_ptr_nonnull(lp);
+    ck_assert_ptr_nonnull(strstr(lp, " with linespoints "));
+    ck_assert_ptr_null(strstr(lp, "with lines lw"));
+    free(gp);
     gs_test_rmdir(dir);
 }
 END_TEST
