@@ -992,6 +992,18 @@ static int is_bookkeeping(const char *k)
            !strcmp(k, "kl_floor") || !strncmp(k, "best", 4);
 }
 
+/* a term logged as 0 throughout (a regulariser switched off, e.g. zdc's
+ * loss_aux without the regressor) draws a flat line: no panel for it */
+static int all_zero(const trainlog *t, int64_t k)
+{
+    for (int64_t r = 0; r < t->nrows; r++) {
+        const double v = t->rows[r * TL_STRIDE + 2 + k];
+        if (isfinite(v) && v != 0)
+            return 0;
+    }
+    return 1;
+}
+
 int mt_plot_trainlog(mt_plot *p, const char *name, const char *log_path)
 {
     if (!p || !name || !log_path)
@@ -1005,8 +1017,11 @@ int mt_plot_trainlog(mt_plot *p, const char *name, const char *log_path)
     /* panels: one per plain key; detail keys share one panel (single model only) */
     int64_t panel_key[MT_PLOT_MAX_PANELS];
     int npanels = 0, detail_panel = -1;
+    int skip_zero = 0; /* only while something else is left to draw */
+    for (int64_t k = 0; k < t.nkeys && !skip_zero; k++)
+        skip_zero = !is_bookkeeping(t.keys[k]) && !all_zero(&t, k);
     for (int64_t k = 0; k < t.nkeys && npanels < MT_PLOT_MAX_PANELS; k++) {
-        if (is_bookkeeping(t.keys[k]))
+        if (is_bookkeeping(t.keys[k]) || (skip_zero && all_zero(&t, k)))
             continue;
         if (is_detail(t.keys[k])) {
             if (!with_subs && detail_panel < 0) {

@@ -613,7 +613,8 @@ START_TEST(test_eval_log_without_records)
     snprintf(path, sizeof path, "%s/train.log", dir);
     lf = fopen(path, "a");
     ck_assert_ptr_nonnull(lf);
-    fputs("sub=all step=500 sub_step=500 loss_d=0.5 loss_g=0.1 kl_mean=0.2 kl_floor=0.01\n", lf);
+    fputs("sub=all step=500 sub_step=500 loss_d=0.5 loss_g=0.1 loss_aux=0 kl_mean=0.2 "
+          "kl_floor=0.01\n", lf);
     fclose(lf);
     snprintf(args, sizeof args, "--real %s/ev.h5 --gen %s/ev.h5 --out %s/r1 --log %s/train.log "
              "--no-classifier", dir, dir, dir, dir);
@@ -625,6 +626,8 @@ START_TEST(test_eval_log_without_records)
     ck_assert_ptr_nonnull(lp);
     ck_assert_ptr_nonnull(strstr(lp, " with linespoints "));
     ck_assert_ptr_null(strstr(lp, "with lines lw"));
+    ck_assert_ptr_null(strstr(gp, "loss_aux")); /* 0 throughout: no panel */
+    ck_assert_ptr_nonnull(strstr(gp, "loss_g"));
     free(gp);
     gs_test_rmdir(dir);
 }
