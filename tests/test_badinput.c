@@ -541,9 +541,11 @@ static const bad_case cases[] = {
     {"datagen", "luxe -n 5 --seed 1x -o out.h5", 2, "--seed", "'1x'", "out.h5", 1},
     {"datagen", "luxe -n 5", 2, "-o FILE", "required", NULL, 0},
     {"datagen", "zdc -n 5 --weights -o out.h5", 2, "--weights", "luxe only", "out.h5", 1},
-    {"datagen", "luxe -n 1000000000000 -o out.h5", 1, "1000000000000", "too large", "out.h5", 1},
-    {"datagen", "zdc -n 1000000000000 -o out.h5", 1, "1000000000000", "too large", "out.h5", 1},
+    {"datagen", "luxe -n 1000000000000 -o out.h5", 1, "1000000000000", "GB of memory", "out.h5", 1},
+    {"datagen", "zdc -n 1000000000000 -o out.h5", 1, "1000000000000", "GB of memory", "out.h5", 1},
     {"datagen", "luxe -n 5 -o nodir/out.h5", 1, "nodir/out.h5", "cannot create", "nodir/out.h5", 0},
+    {"datagen", "zdc -n 100000000000 -o out.h5", 1, "-n 100000000000", "GB of memory, this "
+     "machine has", "out.h5", 0},
     {"datagen", "luxe -n 5 -o adir.h5", 1, "adir.h5", "is a directory", NULL, 0},
     {"datagen", "luxe -n 10000000000000 -o out.h5", 2, "-n", "not an integer in [1, ", "out.h5", 0},
 

@@ -91,6 +91,24 @@ int main(int argc, char **argv)
         gs_tool_err(prog, "--weights applies to luxe only");
         return GS_EXIT_USAGE;
     }
+    /* before generating: the data are made in memory and written at the end */
+    if (gs_check_out_path(outp)) {
+        gs_tool_err(prog, "%s", gs_errmsg());
+        return GS_EXIT_FAIL;
+    }
+    /* the whole set is held in memory: refuse what this machine cannot hold
+     * (beyond its RAM the kernel would kill the process, or a neighbour) */
+    const double row_bytes = !strcmp(kind, "luxe") ? 6 * 4 + 4 + (weights ? 4 : 0)
+                             : !strcmp(kind, "zdc") ? (56 * 30 + 9) * 4
+                                                    : (44 * 44 + 9) * 4;
+    const double need = (double)n * row_bytes;
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0 && need > (double)pages * (double)page) {
+        gs_tool_err(prog, "-n %lld: %s needs %.3g GB of memory, this machine has %.3g GB; "
+                          "write several files with other seeds",
+                    n, kind, need / 1e9, (double)pages * (double)page / 1e9);
+        return GS_EXIT_FAIL;
+    }
     ds_toy_opts opts = {.with_weights = weights, .user = (void *)"generating"};
     if (n >= 100000)
         opts.progress = progress;
