@@ -23,6 +23,12 @@ static void usage(FILE *out)
             "transform  maps an event table through the fitted transform\n"
             "inverse    maps it back; /pdg, /weights and particles_per_bx are kept\n"
             "\n"
+            "fit options (scikit-learn's names):\n"
+            "  --n-quantiles N   quantiles per feature (default 1000; at most the rows used)\n"
+            "  --output D        normal (default) or uniform: the output distribution\n"
+            "  --subsample N     fit on N random rows (default: every row)\n"
+            "  --seed S          picks the --subsample rows (default 0)\n"
+            "\n"
             "reading the event table:\n" GS_TOOL_IMPORT_HELP
             "  --help, --version\n"
             "exit codes: 0 ok, 1 runtime failure, 2 usage error\n");
