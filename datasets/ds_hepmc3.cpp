@@ -254,6 +254,11 @@ int write_file(const char *tmp, const char *path, const ds_events *ev, const int
                             std::strerror(errno));
         if (o && o->progress)
             o->progress(o->user, b + 1, n_bx);
+        if (o && o->stop && *o->stop) {
+            if (st)
+                st->stopped = *o->stop;
+            return GS_OK; /* the caller removes the temporary */
+        }
     }
     w.close(); // writes the end line; closes `out` too, when it is an ofstream
     if (out.is_open())
@@ -269,7 +274,7 @@ extern "C" int ds_hepmc3_write(const char *path, const ds_events *ev, const int6
                                int64_t n_bx, const ds_hepmc3_opts *opts, ds_hepmc3_stats *stats)
 {
     if (stats)
-        *stats = ds_hepmc3_stats{0, 0, 0};
+        *stats = ds_hepmc3_stats{0, 0, 0, 0};
     layout L;
     int rc = validate(path, ev, bx, n_bx, &L);
     if (rc)
@@ -277,8 +282,9 @@ extern "C" int ds_hepmc3_write(const char *path, const ds_events *ev, const int6
     char tmp[4096];
     if ((rc = gs_tmp_path(tmp, sizeof tmp, path)))
         return rc;
+    ds_hepmc3_stats st{0, 0, 0, 0};
     try {
-        rc = write_file(tmp, path, ev, bx, n_bx, opts, L, stats);
+        rc = write_file(tmp, path, ev, bx, n_bx, opts, L, &st);
     } catch (const std::bad_alloc &) {
         rc = gs_error(GS_ERR_NOMEM, "%s: out of memory", path);
     } catch (const std::exception &e) {
@@ -286,11 +292,13 @@ extern "C" int ds_hepmc3_write(const char *path, const ds_events *ev, const int6
     } catch (...) {
         rc = gs_error(GS_ERR_IO, "%s: HepMC3 failed", path);
     }
-    if (rc) {
+    if (rc || st.stopped) {
         gs_discard(tmp);
         if (stats)
-            *stats = ds_hepmc3_stats{0, 0, 0};
+            *stats = ds_hepmc3_stats{0, 0, 0, st.stopped};
         return rc;
     }
+    if (stats)
+        *stats = st;
     return gs_commit(tmp, path);
 }

@@ -215,18 +215,24 @@ static int sample_hepmc3(const run_opts *ro, md_model *mo, long long bxs, long l
     ds_hepmc3_stats hst = {0};
     if (!rc) {
         ho->seed = (uint64_t)seed;
+        /* Ctrl-C / SIGTERM while the text is written: the writer stops after
+         * the event at hand and removes its temporary file (the default
+         * action would leave it behind). Sampling before it stays
+         * interruptible the plain way: nothing is on disk yet. */
+        ho->stop = md_stop_on_signals();
         rc = ds_hepmc3_write(out, &ev, bx, bxs, ho, &hst);
     }
     const int64_t rows = rc ? 0 : ev.n;
     if (!rc) {
         ds_events_free(&ev);
         free(bx);
-        fprintf(stderr, "%s: %lld HepMC3 events (%lld without particles)\n", prog,
-                (long long)hst.events, (long long)hst.empty);
+        if (!hst.stopped)
+            fprintf(stderr, "%s: %lld HepMC3 events (%lld without particles)\n", prog,
+                    (long long)hst.events, (long long)hst.empty);
     }
     char what[64];
     snprintf(what, sizeof what, "particles in %lld bunch crossings", bxs);
-    return finish(ro, rc, 0, out, what, rows, wall() - t0);
+    return finish(ro, rc, (int)hst.stopped, out, what, rows, wall() - t0);
 }
 
 static int sample_events(const run_opts *ro, md_model *mo, long long n, long long bxs,
