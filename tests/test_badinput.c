@@ -704,6 +704,11 @@ static const bad_case cases[] = {
     {"train", "luxe --data good.h5 --out run", 2, "run", "already holds a trained model",
      "run/last.h5", 1},
     {"train", "luxe --data good.h5 --out run --resume", 2, "--resume", "does not exist", "run", 0},
+    /* a run directory that lost its last.h5: no advice to --resume it */
+    {"train", "luxe --data good.h5 --out run", 2, "run/model.h5", "without the last.h5",
+     "run/model.h5", 1},
+    {"train", "luxe --data good.h5 --out run --resume", 2, "run/last.h5",
+     "model.h5 alone holds no training state", "run/model.h5", 1},
     /* ---- gansim-train: data files ---- */
     EV_FILES("train", "luxe --out run --data ", "", "run", 0),
     {"train", "luxe --out run --data nodata.h5", 1, "nodata.h5", "missing dataset /events", "run", 0},
