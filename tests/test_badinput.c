@@ -723,6 +723,8 @@ static const bad_case cases[] = {
      "need at least 2 distinct conditions", "run", 0},
     {"train", "luxe --data good.h5 --out mdl --resume --iters 1", 1, "--resume --iters 1",
      "already took 1 steps, more than the 0 it gets now", "mdl/nothing", 0},
+    {"train", "luxe --data good.h5 --out mdl --resume --iters 1", 1, "--resume --iters 1",
+     "(the run has taken 2 steps in all)", "mdl/nothing", 0},
     {"train", "luxe --data good.h5 --out mdl --resume --iters 0", 2, "train.iters", "outside",
      "mdl/nothing", 0},
     /* ---- gansim-sample: an interrupted run's model ---- */
