@@ -109,6 +109,7 @@ int main(int argc, char **argv)
                     n, kind, need / 1e9, (double)pages * (double)page / 1e9);
         return GS_EXIT_FAIL;
     }
+    gs_tool_cleanup_on_signals(prog, outp);
     ds_toy_opts opts = {.with_weights = weights, .user = (void *)"generating"};
     if (n >= 100000)
         opts.progress = progress;

@@ -193,6 +193,7 @@ int main(int argc, char **argv)
     const gs_tool_file ins[] = {{"--in", in}, {"--qt", fit ? NULL : qtp}}, outs[] = {{"-o", outp}};
     if (gs_tool_guard_io(prog, ins, 2, outs, 1))
         return GS_EXIT_USAGE;
+    gs_tool_cleanup_on_signals(prog, outp);
     int rc = fit ? do_fit(in, outp, &o) : do_apply(qtp, in, outp, inverse);
     if (rc) {
         gs_tool_err(prog, "%s", gs_errmsg());
