@@ -618,6 +618,8 @@ static const bad_case cases[] = {
      "out.h5", 1},
     {"prep", "transform --qt good.h5 --in good.h5 -o out.h5", 1, "good.h5",
      "missing group", "out.h5", 1},
+    {"prep", "transform --qt good.h5 --in good.h5 -o out.h5", 1, "good.h5",
+     "not a quantile transform file", "out.h5", 1},
     {"prep", "transform --qt qtkind.h5 --in good.h5 -o out.h5", 1, "qtkind.h5",
      "expected quantile_transform", "out.h5", 1},
     {"prep", "inverse --qt qtmono.h5 --in good.h5 -o out.h5", 1, "qtmono.h5",
