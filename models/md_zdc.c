@@ -493,9 +493,12 @@ static int train_step(md_zdc_state *s, md_losses *out)
     /* every rank's batch-norm running statistics came from its own rows */
     if (np > 1 && (rc = md_run_mean_data(s->run, &s->g.buf)))
         return gs_error_wrap(rc, "zdc: batch-norm statistics");
-    if (cfg->ema > 0) { /* the BN running statistics are averaged like the weights */
-        nn_params_ema(&s->ema.ps, &s->g.ps, (float)cfg->ema);
-        nn_params_ema(&s->ema.buf, &s->g.buf, (float)cfg->ema);
+    if (cfg->ema > 0) { /* the BN running statistics are averaged like the weights;
+                          * with the warm-up, so a short run's average is not
+                          * mostly the initial weights */
+        const float decay = nn_ema_decay(cfg->ema, s->step);
+        nn_params_ema(&s->ema.ps, &s->g.ps, decay);
+        nn_params_ema(&s->ema.buf, &s->g.buf, decay);
     }
     s->step++;
     if (np > 1) {

@@ -289,6 +289,46 @@ START_TEST(t_train_resume_sample)
 }
 END_TEST
 
+/* The generator's weight average warms up (nn_ema_decay): for the first
+ * updates the decay is (1 + n)/(10 + n) = 0.1, 0.18, 0.25 whatever the
+ * nominal decay above it, so 3 steps with train.ema 0.999 and 0.5 leave the
+ * same average (without the warm-up they differ: 0.999 keeps the initial
+ * weights), while a nominal decay below the warm-up (0.05) is used as is. */
+START_TEST(t_ema_warmup)
+{
+    ds_images data;
+    ck_assert_int_eq(ds_toy_zdc(200, 8, &data), GS_OK);
+    char dir[64], out[128], p[256];
+    gs_test_tmpdir(dir, sizeof dir);
+    const double decay[3] = {0.999, 0.5, 0.05};
+    enum { NW = 4 * 4 * 9, NB = 4 };
+    float g[3][NW], e[3][NW], eb[3][NB];
+    for (int k = 0; k < 3; k++) {
+        md_zdc_cfg cfg;
+        tiny_cfg(&cfg, 3);
+        cfg.eval_every = cfg.ckpt_every = 3;
+        cfg.ema = decay[k];
+        snprintf(out, sizeof out, "%s/r%d", dir, k);
+        mkdir(out, 0777);
+        md_train_opts o = {.out_dir = out};
+        int stopped;
+        ck_assert_msg(md_zdc_train(&cfg, &data, &o, &stopped) == GS_OK, "%s", gs_errmsg());
+        snprintf(p, sizeof p, "%s/last.h5", out);
+        read_ds(p, "train/G/G.conv1.w", g[k], NW);
+        read_ds(p, "train/G_ema/G.conv1.w", e[k], NW);
+        read_ds(p, "train/G_ema_buf/G.bn1.running_var", eb[k], NB);
+    }
+    /* the average does not feed back: the same G trajectory */
+    ck_assert_int_eq(memcmp(g[0], g[1], sizeof g[0]), 0);
+    ck_assert_int_eq(memcmp(g[0], g[2], sizeof g[0]), 0);
+    ck_assert_msg(memcmp(e[0], e[1], sizeof e[0]) == 0, "0.999 and 0.5 averages differ");
+    ck_assert_int_eq(memcmp(eb[0], eb[1], sizeof eb[0]), 0);
+    ck_assert(memcmp(e[0], e[2], sizeof e[0]) != 0);
+    ck_assert(memcmp(e[0], g[0], sizeof e[0]) != 0); /* still an average, not G */
+    ds_images_free(&data);
+    gs_test_rmdir(dir);
+}
+END_TEST
 
 /* ---- the neutron ZDC: any image shape, spectral normalisation, O2 map ---- */
 START_TEST(t_neutron_shapes_sn)
@@ -618,6 +658,7 @@ static Suite *zdc_suite(void)
     tcase_add_test(tc, t_diversity_weights);
     tcase_add_test(tc, t_loss_terms);
     tcase_add_test(tc, t_train_resume_sample);
+    tcase_add_test(tc, t_ema_warmup);
     tcase_add_test(tc, t_bad_inputs);
     tcase_add_loop_test(tc, t_no_malloc_in_step, 0, 4);
     tcase_add_test(tc, t_layernorm_hinge);
