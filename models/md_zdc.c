@@ -30,6 +30,9 @@ const md_cfg_field md_zdc_cfg_fields[] = {
       "(of the hidden dense layer, Ba et al. 2016), both, or none"),
     F("model.loss", MD_CFG_ENUM, loss, 0, 0, "bce,hinge",
       "adversarial loss: non-saturating BCE (the ALICE design) or hinge (Lim & Ye 2017)"),
+    F("model.d_cond", MD_CFG_ENUM, d_cond, 0, 0, "concat,projection",
+      "how the discriminator sees the conditions: concatenated to its flattened features (the "
+      "ALICE design), or that plus a projection term <embed(c), f> (Miyato & Koyama 2018)"),
     F("reg.sdi", MD_CFG_BOOL, sdi, 0, 0, NULL, "SDI diversity term"),
     F("reg.sdi_lambda", MD_CFG_FLOAT, sdi_lambda, 0, 1e6, NULL, "SDI diversity strength"),
     F("reg.sdi_space", MD_CFG_ENUM, sdi_space, 0, 0, "features,pixels",
@@ -670,6 +673,7 @@ static void cfg_stored_default(void *cfg)
     md_zdc_cfg_default(c);
     c->d_norm = 0;
     c->loss = 0;
+    c->d_cond = 0;
 }
 
 static const char *const loss_names[] = {"loss_d", "loss_g", "loss_div", "loss_int",

@@ -34,6 +34,9 @@ typedef struct {
     int d_norm;                    /* 0 none, 1 spectral normalisation of every D weight,
                                       2 layer norm of D's hidden dense layer, 3 both */
     int loss;                      /* 0 non-saturating BCE, 1 hinge */
+    int d_cond;                    /* how D uses the conditions: 0 concatenated to its
+                                      flattened features (the ALICE design), 1 also a
+                                      projection term (Miyato & Koyama 2018) */
     /* regularisers */
     int sdi;                       /* SDI diversity term on/off */
     double sdi_lambda;
@@ -79,7 +82,9 @@ typedef struct {
     nn_conv2d_layer conv[3];
     nn_batchnorm_layer bn;
     nn_linear_layer fc1, fc2;
-    nn_tensor *sn_u[5];            /* power-iteration vectors of conv0..2, fc1, fc2 (in buf) */
+    int proj;                      /* projection term (model.d_cond = projection) */
+    nn_linear_layer emb;           /* its condition embedding [feat, n_cond], no bias */
+    nn_tensor *sn_u[6];            /* power-iteration vectors of conv0..2, fc1, fc2, emb (in buf) */
     nn_params ps, buf;
 } md_zdc_disc;
 

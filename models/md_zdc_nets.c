@@ -122,6 +122,14 @@ int md_zdc_disc_init(md_zdc_disc *d, const md_zdc_cfg *cfg, int64_t n_cond, int6
                                   true, NN_INIT_TORCH, r);
     if (!rc)
         rc = nn_linear_layer_init(&d->fc2, &d->ps, "D.fc2", d->feat, 1, true, NN_INIT_TORCH, r);
+    /* projection discriminator: logit += <embed(c), f>, a bilinear term in
+     * the conditions and the image features, so D can tell "a shower here
+     * for these conditions" apart without building that product out of
+     * LeakyReLUs of a sum (the concatenation alone) */
+    d->proj = cfg->d_cond == 1;
+    if (!rc && d->proj)
+        rc = nn_linear_layer_init(&d->emb, &d->ps, "D.emb", n_cond, d->feat, false,
+                                  NN_INIT_TORCH, r);
     /* spectral normalisation: one power-iteration vector per weight, drawn
      * after every weight so the weights are those of the plain D */
     d->sn = cfg->d_norm == 1 || cfg->d_norm == 3;
@@ -137,8 +145,8 @@ int md_zdc_disc_init(md_zdc_disc *d, const md_zdc_cfg *cfg, int64_t n_cond, int6
         else
             nn_init_const(d->ln_g, 1.0f);
     }
-    const int64_t sn_out[5] = {d->ch[0], d->ch[1], d->ch[2], d->feat, 1};
-    for (int i = 0; i < 5 && !rc && d->sn; i++) {
+    const int64_t sn_out[6] = {d->ch[0], d->ch[1], d->ch[2], d->feat, 1, d->feat};
+    for (int i = 0; i < 5 + d->proj && !rc && d->sn; i++) {
         char name[32];
         snprintf(name, sizeof name, "D.sn_u%d", i);
         d->sn_u[i] = nn_param_new(&d->buf, name, 1, (int64_t[]){sn_out[i]});
@@ -186,7 +194,12 @@ nn_tensor *md_zdc_disc_fwd(nn_ctx *c, const md_zdc_disc *d, nn_tensor *x, nn_ten
     nn_tensor *f = nn_leaky_relu(c, h, d->slope);
     if (feat)
         *feat = f;
-    return nn_linear(c, f, d_weight(c, d, d->fc2.w, 4), d->fc2.b);
+    nn_tensor *y = nn_linear(c, f, d_weight(c, d, d->fc2.w, 4), d->fc2.b);
+    if (d->proj)
+        y = nn_add(c, y, nn_sum_rows(c, nn_mul(c, f, nn_linear(c, cond,
+                                                               d_weight(c, d, d->emb.w, 5),
+                                                               NULL))));
+    return y;
 }
 
 int md_zdc_aux_init(md_zdc_aux *a, const md_zdc_cfg *cfg, int64_t h, int64_t w, gs_rng *r)

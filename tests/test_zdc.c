@@ -486,7 +486,7 @@ static void probe_cb(void *ud, const md_progress *p)
 START_TEST(t_no_malloc_in_step)
 {
     /* _i = 0: the default D; 1: with spectral normalisation; 2: layer norm;
-     * 3: both, with the hinge loss */
+     * 3: both, with the hinge loss and the projection term */
     alloc_count_prove();
     ds_images data;
     ck_assert_int_eq(ds_toy_zdc(200, 8, &data), GS_OK);
@@ -496,6 +496,7 @@ START_TEST(t_no_malloc_in_step)
     tiny_cfg(&cfg, 9);
     cfg.d_norm = _i;
     cfg.loss = _i == 3;
+    cfg.d_cond = _i == 3;
     cfg.eval_every = cfg.ckpt_every = 1000; /* only at the last step */
     alloc_probe a = {{0}};
     md_train_opts o = {.out_dir = dir, .progress = probe_cb, .progress_ud = &a};
@@ -575,6 +576,67 @@ START_TEST(t_layernorm_hinge)
             ck_assert_float_eq_tol(fsum[1] / fsum[0], 1.0, 1e-2);
         md_zdc_disc_free(&d);
     }
+}
+END_TEST
+
+/* ---- the projection discriminator: logit = fc2(f) + <emb c, f> ---- */
+START_TEST(t_projection)
+{
+    for (int norm = 0; norm <= 1; norm++) {
+        md_zdc_cfg cfg;
+        md_zdc_cfg_default(&cfg);
+        cfg.d_channels = (md_ivec){3, {4, 4, 8}};
+        cfg.d_hidden = 6;
+        cfg.dropout = 0;
+        cfg.d_norm = norm;
+        cfg.d_cond = 1;
+        gs_rng r;
+        gs_rng_seed(&r, 5);
+        md_zdc_disc d;
+        ck_assert_int_eq(md_zdc_disc_init(&d, &cfg, 9, 56, 30, &r), GS_OK);
+        ck_assert_int_eq(d.proj, 1);
+        ck_assert_ptr_nonnull(nn_params_find(&d.ps, "D.emb.w"));
+        ck_assert_int_eq(d.emb.w->shape[0], 6);
+        ck_assert_int_eq(d.emb.w->shape[1], 9);
+        ck_assert_int_eq(d.sn_u[5] != NULL, norm);
+        float x[2 * 56 * 30], cond[2 * 9];
+        for (int i = 0; i < 2 * 56 * 30; i++)
+            x[i] = (float)gs_rng_uniform(&r) * 3.0f;
+        gs_rng_fill_normal(&r, cond, 18, 0, 1);
+        nn_ctx *c = nn_ctx_new();
+        nn_set_training(c, false);
+        nn_tensor *f = NULL;
+        nn_tensor *y = md_zdc_disc_fwd(c, &d, nn_input(c, 4, (int64_t[]){2, 1, 56, 30}, x),
+                                       nn_input(c, 2, (int64_t[]){2, 9}, cond), &r, &f);
+        ck_assert_ptr_nonnull(y);
+        /* by hand, without normalisation: fc2.w f + fc2.b + sum_k f_k (W_emb c)_k;
+         * with it, the same up to the positive factors 1/sigma of fc2 and emb:
+         * the projection part must still move the logit when c moves */
+        for (int i = 0; i < 2 && norm == 0; i++) {
+            double acc = d.fc2.b->data[0];
+            for (int k = 0; k < 6; k++) {
+                double e = 0;
+                for (int j = 0; j < 9; j++)
+                    e += (double)d.emb.w->data[k * 9 + j] * cond[i * 9 + j];
+                acc += (double)f->data[i * 6 + k] * ((double)d.fc2.w->data[k] + e);
+            }
+            ck_assert_float_eq_tol(y->data[i], acc, 1e-4);
+        }
+        ck_assert(isfinite(y->data[0]) && isfinite(y->data[1]));
+        nn_ctx_free(c);
+        md_zdc_disc_free(&d);
+    }
+    /* concat (the default) has no embedding */
+    md_zdc_cfg cfg;
+    md_zdc_cfg_default(&cfg);
+    ck_assert_int_eq(cfg.d_cond, 0);
+    gs_rng r;
+    gs_rng_seed(&r, 5);
+    md_zdc_disc d;
+    ck_assert_int_eq(md_zdc_disc_init(&d, &cfg, 9, 56, 30, &r), GS_OK);
+    ck_assert_int_eq(d.proj, 0);
+    ck_assert_ptr_null(nn_params_find(&d.ps, "D.emb.w"));
+    md_zdc_disc_free(&d);
 }
 END_TEST
 
@@ -662,6 +724,7 @@ static Suite *zdc_suite(void)
     tcase_add_test(tc, t_bad_inputs);
     tcase_add_loop_test(tc, t_no_malloc_in_step, 0, 4);
     tcase_add_test(tc, t_layernorm_hinge);
+    tcase_add_test(tc, t_projection);
     tcase_add_test(tc, t_neutron_shapes_sn);
     tcase_add_test(tc, t_neutron_train_resume);
     tcase_add_test(tc, t_tools);
