@@ -33,6 +33,9 @@ const md_cfg_field md_zdc_cfg_fields[] = {
     F("model.d_cond", MD_CFG_ENUM, d_cond, 0, 0, "concat,projection",
       "how the discriminator sees the conditions: concatenated to its flattened features (the "
       "ALICE design), or that plus a projection term <embed(c), f> (Miyato & Koyama 2018)"),
+    F("model.d_sums", MD_CFG_BOOL, d_sums, 0, 0, NULL,
+      "the discriminator's dense layer also sees log(1 + the 5 ZDC channel sums in photons) "
+      "(as CaloGAN's D sees its layer energies)"),
     F("reg.sdi", MD_CFG_BOOL, sdi, 0, 0, NULL, "SDI diversity term"),
     F("reg.sdi_lambda", MD_CFG_FLOAT, sdi_lambda, 0, 1e6, NULL, "SDI diversity strength"),
     F("reg.sdi_space", MD_CFG_ENUM, sdi_space, 0, 0, "features,pixels",
@@ -674,6 +677,7 @@ static void cfg_stored_default(void *cfg)
     c->d_norm = 0;
     c->loss = 0;
     c->d_cond = 0;
+    c->d_sums = 0;
 }
 
 static const char *const loss_names[] = {"loss_d", "loss_g", "loss_div", "loss_int",

@@ -37,6 +37,7 @@ typedef struct {
     int d_cond;                    /* how D uses the conditions: 0 concatenated to its
                                       flattened features (the ALICE design), 1 also a
                                       projection term (Miyato & Koyama 2018) */
+    int d_sums;                    /* D also sees log(1 + the 5 channel sums in photons) */
     /* regularisers */
     int sdi;                       /* SDI diversity term on/off */
     double sdi_lambda;
@@ -85,6 +86,9 @@ typedef struct {
     int proj;                      /* projection term (model.d_cond = projection) */
     nn_linear_layer emb;           /* its condition embedding [feat, n_cond], no bias */
     nn_tensor *sn_u[6];            /* power-iteration vectors of conv0..2, fc1, fc2, emb (in buf) */
+    int sums;                      /* model.d_sums: fc1 also gets log(1 + channel sums) */
+    float *chmask;                 /* [h·w, 5] 0/1 channel masks of eval.channel_map (heap) */
+    float chpix[5];                /* pixels per channel (MT_ZDC_NCH) */
     nn_params ps, buf;
 } md_zdc_disc;
 
@@ -103,7 +107,9 @@ nn_tensor *md_zdc_gen_fwd(nn_ctx *c, const md_zdc_gen *g, nn_tensor *z, nn_tenso
 int md_zdc_disc_init(md_zdc_disc *d, const md_zdc_cfg *cfg, int64_t n_cond, int64_t h,
                      int64_t w, gs_rng *r);
 void md_zdc_disc_free(md_zdc_disc *d);
-/* x [B, 1, h, w], cond [B, n_cond] -> logits [B, 1]; *feat (may be NULL)
+/* x [B, 1, h, w] (training space, log(1 + photons)), cond [B, n_cond] -> logits [B, 1];
+ * with model.d_sums the dense layer's input is [flatten ‖ cond ‖ log(1 + S_k)], S_k the
+ * photon sum of ZDC channel k = 1..5 (eval.channel_map); *feat (may be NULL)
  * receives the penultimate features [B, d_hidden]. rng: dropout masks. */
 nn_tensor *md_zdc_disc_fwd(nn_ctx *c, const md_zdc_disc *d, nn_tensor *x, nn_tensor *cond,
                            gs_rng *rng, nn_tensor **feat);

@@ -2,6 +2,7 @@
  * cases, a short training run with every regulariser, exact resume,
  * sampling, and the train/sample tools' ZDC paths and error exits. */
 #include "core/gs_h5.h"
+#include "metrics/mt.h"
 #include "models/md_zdc.h"
 #include "testutil.h"
 
@@ -486,7 +487,7 @@ static void probe_cb(void *ud, const md_progress *p)
 START_TEST(t_no_malloc_in_step)
 {
     /* _i = 0: the default D; 1: with spectral normalisation; 2: layer norm;
-     * 3: both, with the hinge loss and the projection term */
+     * 3: both, with the hinge loss and the projection term; 2 also with the channel sums */
     alloc_count_prove();
     ds_images data;
     ck_assert_int_eq(ds_toy_zdc(200, 8, &data), GS_OK);
@@ -497,6 +498,7 @@ START_TEST(t_no_malloc_in_step)
     cfg.d_norm = _i;
     cfg.loss = _i == 3;
     cfg.d_cond = _i == 3;
+    cfg.d_sums = _i == 2;
     cfg.eval_every = cfg.ckpt_every = 1000; /* only at the last step */
     alloc_probe a = {{0}};
     md_train_opts o = {.out_dir = dir, .progress = probe_cb, .progress_ud = &a};
@@ -640,6 +642,74 @@ START_TEST(t_projection)
 }
 END_TEST
 
+/* ---- model.d_sums: D's dense layer sees log(1 + channel sums in photons) ---- */
+START_TEST(t_disc_sums)
+{
+    for (int map = 0; map <= 1; map++) {
+        md_zdc_cfg cfg;
+        md_zdc_cfg_default(&cfg);
+        cfg.d_channels = (md_ivec){3, {4, 4, 8}};
+        cfg.d_hidden = 6;
+        cfg.dropout = 0;
+        cfg.d_norm = 0;
+        cfg.d_sums = 1;
+        cfg.channel_map = map;
+        gs_rng r;
+        gs_rng_seed(&r, 9);
+        md_zdc_disc d;
+        ck_assert_int_eq(md_zdc_disc_init(&d, &cfg, 9, 56, 30, &r), GS_OK);
+        const int64_t base = 8 * 7 * 4 + 9;
+        ck_assert_int_eq(d.fc1.in, base + 5);
+        /* hidden unit j (j < 5) reads only sum feature j: f_j = log(1 + S_{j+1}) */
+        memset(d.fc1.w->data, 0, (size_t)d.fc1.w->n * sizeof(float));
+        memset(d.fc1.b->data, 0, (size_t)d.fc1.b->n * sizeof(float));
+        for (int j = 0; j < 5; j++)
+            d.fc1.w->data[j * d.fc1.in + base + j] = 1.0f;
+        float x[2 * 56 * 30], cond[2 * 9], img[56 * 30];
+        for (int i = 0; i < 2 * 56 * 30; i++) /* sparse, a few bright pixels, as showers */
+            x[i] = gs_rng_uniform(&r) < 0.1 ? (float)gs_rng_uniform(&r) * 6.0f : 0.0f;
+        gs_rng_fill_normal(&r, cond, 18, 0, 1);
+        nn_ctx *c = nn_ctx_new();
+        nn_set_training(c, false);
+        nn_tensor *f = NULL;
+        nn_tensor *y = md_zdc_disc_fwd(c, &d, nn_input(c, 4, (int64_t[]){2, 1, 56, 30}, x),
+                                       nn_input(c, 2, (int64_t[]){2, 9}, cond), &r, &f);
+        ck_assert_ptr_nonnull(y);
+        for (int i = 0; i < 2; i++) {
+            for (int p = 0; p < 56 * 30; p++)
+                img[p] = expm1f(x[i * 56 * 30 + p]);
+            double s[5] = {0};
+            for (int p = 0; p < 56 * 30; p++) /* the map, independently of the masks */
+                s[mt_zdc_channel_map((mt_zdc_map)map, 56, 30, p / 30, p % 30) - 1] += img[p];
+            for (int j = 0; j < 5; j++)
+                ck_assert_float_eq_tol(f->data[i * 6 + j], log1p(s[j]), 2e-4 * log1p(s[j]));
+            ck_assert_float_eq(f->data[i * 6 + 5], 0.0f);
+        }
+        /* the gradient reaches the pixels through the sums: d f_j / d x_p = e^x_p / (1 + S_j) */
+        nn_set_training(c, true);
+        nn_ctx_reset(c);
+        nn_tensor *xt = nn_input(c, 4, (int64_t[]){2, 1, 56, 30}, x);
+        nn_set_requires_grad(xt, true);
+        y = md_zdc_disc_fwd(c, &d, xt, nn_input(c, 2, (int64_t[]){2, 9}, cond), &r, &f);
+        nn_tensor *one = nn_slice(c, nn_reshape(c, f, 2, (int64_t[]){1, 12}), 4, 1); /* f_4, row 0 */
+        nn_tensor *gx;
+        ck_assert_int_eq(nn_grad(c, nn_sum(c, one), 1, &xt, &gx, false), GS_OK);
+        double s5 = 0;
+        for (int p = 0; p < 56 * 30; p++)
+            if (mt_zdc_channel_map((mt_zdc_map)map, 56, 30, p / 30, p % 30) == 5)
+                s5 += expm1f(x[p]);
+        for (int p = 0; p < 56 * 30; p++) {
+            const int k = mt_zdc_channel_map((mt_zdc_map)map, 56, 30, p / 30, p % 30);
+            const double want = k == 5 ? exp(x[p]) / (1.0 + s5) : 0.0;
+            ck_assert_float_eq_tol(gx->data[p], want, 1e-5 + 1e-3 * want);
+            ck_assert_float_eq(gx->data[56 * 30 + p], 0.0f); /* row 1 does not enter f_4 of row 0 */
+        }
+        nn_ctx_free(c);
+        md_zdc_disc_free(&d);
+    }
+}
+END_TEST
+
 /* ---- tools ------------------------------------------------------------------------ */
 START_TEST(t_tools)
 {
@@ -725,6 +795,7 @@ static Suite *zdc_suite(void)
     tcase_add_loop_test(tc, t_no_malloc_in_step, 0, 4);
     tcase_add_test(tc, t_layernorm_hinge);
     tcase_add_test(tc, t_projection);
+    tcase_add_test(tc, t_disc_sums);
     tcase_add_test(tc, t_neutron_shapes_sn);
     tcase_add_test(tc, t_neutron_train_resume);
     tcase_add_test(tc, t_tools);
