@@ -92,6 +92,13 @@ void md_zdc_cfg_default(md_zdc_cfg *c)
      * BCE loss as the ALICE design */
     c->d_norm = 1;
     c->loss = 0;
+    /* D also sees the 5 channel sums (log(1 + photons)): with the weight
+     * average's warm-up it took the toy model from 2.6x to 1.6x the
+     * real-vs-real floor of the mean channel W1 (reduced widths, 6000 steps,
+     * seed 1; 3 seeds in docs/results/zdc-ablation.md, 2026-11-29); the
+     * projection term (d_cond) made training unstable there */
+    c->d_cond = 0;
+    c->d_sums = 1;
     /* SDI + intensity on, aux off: the recipe the toy ablation supports
      * (docs/results/zdc-ablation.md, 4000 steps, 3 seeds: SDI + intensity
      * 23.9 ± 5.1, better than or equal to the plain GAN (28.3 ± 8.5) on every

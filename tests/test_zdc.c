@@ -68,7 +68,8 @@ START_TEST(t_shapes)
     ck_assert_int_eq(y->shape[1], 1);
     ck_assert_int_eq(feat->shape[0], 3);
     ck_assert_int_eq(feat->shape[1], 128);
-    ck_assert_int_eq(d.fc1.in, 128 * 7 * 4 + 9); /* 56x30 -> 28x15 -> 14x8 -> 7x4 */
+    /* 56x30 -> 28x15 -> 14x8 -> 7x4, ‖ 9 conditions ‖ 5 channel sums (model.d_sums) */
+    ck_assert_int_eq(d.fc1.in, 128 * 7 * 4 + 9 + 5);
     nn_tensor *p = md_zdc_aux_fwd(c, &a, x);
     ck_assert_int_eq(p->shape[0], 3);
     ck_assert_int_eq(p->shape[1], 2);
@@ -216,7 +217,7 @@ START_TEST(t_train_resume_sample)
     snprintf(q, sizeof q, "%s/last.h5", b);
     const struct { const char *name; int64_t n; } ds[] = {
         {"train/G/G.conv0.w", 4 * 8 * 9}, {"train/G_buf/G.bn1.running_var", 4},
-        {"train/D/D.fc1.w", 8 * (8 * 7 * 4 + 9)}, {"train/R/R.fc.w", 2 * 4 * 14 * 8},
+        {"train/D/D.fc1.w", 8 * (8 * 7 * 4 + 9 + 5)}, {"train/R/R.fc.w", 2 * 4 * 14 * 8},
         {"train/best/G/G.fc.w", 8 * 14 * 8 * 13}, {"G/G.conv2.w", 4 * 9},
         {"train/G_ema/G.conv1.w", 4 * 4 * 9}, {"train/G_ema_buf/G.bn1.running_var", 4}};
     for (size_t j = 0; j < sizeof ds / sizeof ds[0]; j++) {
@@ -349,7 +350,7 @@ START_TEST(t_neutron_shapes_sn)
         ck_assert_int_eq(md_zdc_gen_init(&g, &cfg, 9, h, w, &r), GS_OK);
         ck_assert_int_eq(md_zdc_disc_init(&d, &cfg, 9, h, w, &r), GS_OK);
         ck_assert_int_eq(md_zdc_aux_init(&a, &cfg, h, w, &r), GS_OK);
-        ck_assert_int_eq(d.fc1.in, 128 * d_out[s][0] * d_out[s][1] + 9);
+        ck_assert_int_eq(d.fc1.in, 128 * d_out[s][0] * d_out[s][1] + 9 + 5); /* + sums */
         ck_assert_int_eq(d.sn, 1);
         ck_assert_int_eq(d.sn_u[0]->n, 32);
         ck_assert_int_eq(d.sn_u[3]->n, 128);
@@ -411,10 +412,10 @@ START_TEST(t_neutron_train_resume)
     snprintf(p, sizeof p, "%s/last.h5", a);
     snprintf(q, sizeof q, "%s/last.h5", b);
     const struct { const char *name; int64_t n; } ds[] = {
-        {"train/D/D.fc1.w", 8 * (8 * 6 * 6 + 9)}, {"train/D_buf/D.sn_u0", 4},
+        {"train/D/D.fc1.w", 8 * (8 * 6 * 6 + 9 + 5)}, {"train/D_buf/D.sn_u0", 4},
         {"train/D_buf/D.sn_u3", 8}, {"train/G/G.conv0.w", 4 * 8 * 9}};
     for (size_t j = 0; j < sizeof ds / sizeof ds[0]; j++) {
-        float wa[8 * (8 * 6 * 6 + 9)], wb[8 * (8 * 6 * 6 + 9)];
+        float wa[8 * (8 * 6 * 6 + 9 + 5)], wb[8 * (8 * 6 * 6 + 9 + 5)];
         read_ds(p, ds[j].name, wa, ds[j].n);
         read_ds(q, ds[j].name, wb, ds[j].n);
         ck_assert_msg(memcmp(wa, wb, (size_t)ds[j].n * sizeof(float)) == 0,
@@ -487,7 +488,7 @@ static void probe_cb(void *ud, const md_progress *p)
 START_TEST(t_no_malloc_in_step)
 {
     /* _i = 0: the default D; 1: with spectral normalisation; 2: layer norm;
-     * 3: both, with the hinge loss and the projection term; 2 also with the channel sums */
+     * 3: both, with the hinge loss and the projection term; all but 1 with the channel sums */
     alloc_count_prove();
     ds_images data;
     ck_assert_int_eq(ds_toy_zdc(200, 8, &data), GS_OK);
@@ -498,7 +499,7 @@ START_TEST(t_no_malloc_in_step)
     cfg.d_norm = _i;
     cfg.loss = _i == 3;
     cfg.d_cond = _i == 3;
-    cfg.d_sums = _i == 2;
+    cfg.d_sums = _i != 1; /* on by default */
     cfg.eval_every = cfg.ckpt_every = 1000; /* only at the last step */
     alloc_probe a = {{0}};
     md_train_opts o = {.out_dir = dir, .progress = probe_cb, .progress_ud = &a};
