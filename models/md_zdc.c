@@ -55,6 +55,8 @@ const md_cfg_field md_zdc_cfg_fields[] = {
     F("train.beta2", MD_CFG_FLOAT, beta2, 0, 0.999999, NULL, "Adam beta2"),
     F("train.ema", MD_CFG_FLOAT, ema, 0, 0.999999, NULL,
       "decay of the generator weight average (EMA) that is evaluated and sampled; 0 = off"),
+    F("train.ema_warmup", MD_CFG_BOOL, ema_warmup, 0, 0, NULL,
+      "the weight average's decay warms up as min(ema, (1 + n)/(10 + n)) at step n"),
     F("train.iters", MD_CFG_INT, iters, 1, 1e12, NULL, "training steps (D, R and G updates)"),
     F("train.eval_every", MD_CFG_INT, eval_every, 1, 1e12, NULL,
       "held-out channel-W1 evaluation period (steps)"),
@@ -126,6 +128,7 @@ void md_zdc_cfg_default(md_zdc_cfg *c)
      * most of the seed-to-seed spread of the plain GAN (test W1 56.0 -> 32.5 on
      * seed 2, 26.9 -> 24.8 on seed 1, 3000 steps, reduced widths) */
     c->ema = 0.995;
+    c->ema_warmup = 1;
     c->iters = 10000;
     c->eval_every = 500;
     c->eval_rows = 1000;
@@ -509,7 +512,7 @@ static int train_step(md_zdc_state *s, md_losses *out)
     if (cfg->ema > 0) { /* the BN running statistics are averaged like the weights;
                           * with the warm-up, so a short run's average is not
                           * mostly the initial weights */
-        const float decay = nn_ema_decay(cfg->ema, s->step);
+        const float decay = cfg->ema_warmup ? nn_ema_decay(cfg->ema, s->step) : (float)cfg->ema;
         nn_params_ema(&s->ema.ps, &s->g.ps, decay);
         nn_params_ema(&s->ema.buf, &s->g.buf, decay);
     }
@@ -675,7 +678,8 @@ int md_zdc_train(const md_zdc_cfg *cfg, const ds_images *data, const md_train_op
 static void cfg_default(void *cfg) { md_zdc_cfg_default(cfg); }
 
 /* Defaults under a stored configuration: keys that files written before them
- * lack take the behaviour those files were trained with (plain D, BCE loss);
+ * lack take the behaviour those files were trained with (plain D, BCE loss,
+ * concatenated conditions, no channel sums, no warm-up of the average);
  * a newer file names every key. */
 static void cfg_stored_default(void *cfg)
 {
@@ -685,6 +689,7 @@ static void cfg_stored_default(void *cfg)
     c->loss = 0;
     c->d_cond = 0;
     c->d_sums = 0;
+    c->ema_warmup = 0; /* so an older run resumes with the average it started with */
 }
 
 static const char *const loss_names[] = {"loss_d", "loss_g", "loss_div", "loss_int",

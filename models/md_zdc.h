@@ -52,6 +52,7 @@ typedef struct {
     double lr_g, lr_d, lr_aux, beta1, beta2;
     double ema;                    /* decay of the generator weight average used for
                                       evaluation and sampling; 0 = off */
+    int ema_warmup;                /* with the warm-up decay of nn_ema_decay */
     int64_t iters, eval_every, eval_rows, eval_repeats, ckpt_every;
     double holdout;
     int64_t seed;

@@ -295,21 +295,24 @@ END_TEST
  * updates the decay is (1 + n)/(10 + n) = 0.1, 0.18, 0.25 whatever the
  * nominal decay above it, so 3 steps with train.ema 0.999 and 0.5 leave the
  * same average (without the warm-up they differ: 0.999 keeps the initial
- * weights), while a nominal decay below the warm-up (0.05) is used as is. */
+ * weights), while a nominal decay below the warm-up (0.05) is used as is;
+ * train.ema_warmup = false (what older checkpoints resume with) is the
+ * plain average again. */
 START_TEST(t_ema_warmup)
 {
     ds_images data;
     ck_assert_int_eq(ds_toy_zdc(200, 8, &data), GS_OK);
     char dir[64], out[128], p[256];
     gs_test_tmpdir(dir, sizeof dir);
-    const double decay[3] = {0.999, 0.5, 0.05};
+    const double decay[4] = {0.999, 0.5, 0.05, 0.999};
     enum { NW = 4 * 4 * 9, NB = 4 };
-    float g[3][NW], e[3][NW], eb[3][NB];
-    for (int k = 0; k < 3; k++) {
+    float g[4][NW], e[4][NW], eb[4][NB];
+    for (int k = 0; k < 4; k++) {
         md_zdc_cfg cfg;
         tiny_cfg(&cfg, 3);
         cfg.eval_every = cfg.ckpt_every = 3;
         cfg.ema = decay[k];
+        cfg.ema_warmup = k < 3;
         snprintf(out, sizeof out, "%s/r%d", dir, k);
         mkdir(out, 0777);
         md_train_opts o = {.out_dir = out};
@@ -327,6 +330,8 @@ START_TEST(t_ema_warmup)
     ck_assert_int_eq(memcmp(eb[0], eb[1], sizeof eb[0]), 0);
     ck_assert(memcmp(e[0], e[2], sizeof e[0]) != 0);
     ck_assert(memcmp(e[0], g[0], sizeof e[0]) != 0); /* still an average, not G */
+    ck_assert_int_eq(memcmp(g[0], g[3], sizeof g[0]), 0);
+    ck_assert(memcmp(e[0], e[3], sizeof e[0]) != 0); /* no warm-up: another average */
     ds_images_free(&data);
     gs_test_rmdir(dir);
 }
