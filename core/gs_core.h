@@ -48,6 +48,11 @@ static inline int gs_mul_overflow(size_t a, size_t b, size_t *out)
  * any failure gs_discard() removes the temporary. A crash therefore never
  * leaves a partial file under the final name. */
 int gs_tmp_path(char *buf, size_t bufsize, const char *final_path);
+/* Whether a file can be created at final_path, checked before any work is
+ * spent on its contents (gs_tmp_path calls it too): GS_ERR_ARG when the
+ * path is a directory, GS_ERR_IO when its directory is missing or not
+ * writable; the message names the path and the reason. */
+int gs_check_out_path(const char *final_path);
 int gs_commit(const char *tmp_path, const char *final_path);
 void gs_discard(const char *tmp_path);
 

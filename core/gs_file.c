@@ -8,12 +8,41 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+int gs_check_out_path(const char *final_path)
+{
+    if (!final_path || !*final_path)
+        return gs_error(GS_ERR_ARG, "empty output file name");
+    struct stat st;
+    if (stat(final_path, &st) == 0 && S_ISDIR(st.st_mode))
+        return gs_error(GS_ERR_ARG, "%s is a directory; the output needs a file name",
+                        final_path);
+    /* its directory: "" for a bare name (the current one), "/" for "/x" */
+    char dir[4096];
+    const char *slash = strrchr(final_path, '/');
+    size_t dn = slash ? (size_t)(slash - final_path) : 0;
+    if (dn >= sizeof dir)
+        return gs_error(GS_ERR_ARG, "%s: path too long", final_path);
+    memcpy(dir, slash ? final_path : ".", slash ? dn : 1);
+    dir[slash ? dn : 1] = '\0';
+    if (slash && dn == 0)
+        strcpy(dir, "/");
+    if (stat(dir, &st) != 0)
+        return gs_error(GS_ERR_IO, "%s: cannot create: directory %s: %s", final_path, dir,
+                        strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return gs_error(GS_ERR_IO, "%s: cannot create: %s is not a directory", final_path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return gs_error(GS_ERR_IO, "%s: cannot create: directory %s: %s", final_path, dir,
+                        strerror(errno));
+    return GS_OK;
+}
+
 int gs_tmp_path(char *buf, size_t bufsize, const char *final_path)
 {
     int n = snprintf(buf, bufsize, "%s.tmp.%ld", final_path, (long)getpid());
     if (n < 0 || (size_t)n >= bufsize)
         return gs_error(GS_ERR_ARG, "%s: path too long", final_path);
-    return GS_OK;
+    return gs_check_out_path(final_path);
 }
 
 int gs_commit(const char *tmp_path, const char *final_path)

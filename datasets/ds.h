@@ -98,8 +98,8 @@ int  ds_images_alloc(ds_images *im, int64_t n, int64_t h, int64_t w, int64_t c);
  * N). The file is built under a temporary name beside path ("path.tmp.PID")
  * and renamed into place by _close, so nothing exists under path before the
  * last row is written; _discard (or a crash) leaves no file that looks
- * complete. Values equal ds_events_write's / ds_images_write's for the same
- * rows; only the storage differs (chunked, optionally gzip-compressed). */
+ * complete. ds_events_write / ds_images_write are these writers with the
+ * whole table appended at once (ds_write_opts.rows = n, no compression). */
 typedef struct {
     int64_t chunk_rows;     /* rows per HDF5 chunk; 0: 65536 events, 64 images */
     int deflate;            /* 0 none; 1..9 gzip level, with the shuffle filter */

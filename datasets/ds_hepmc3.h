@@ -41,6 +41,7 @@
 #ifndef DS_HEPMC3_H
 #define DS_HEPMC3_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "datasets/ds.h"
@@ -57,12 +58,17 @@ typedef struct {
     /* called after each event with (events written, total events); may be NULL */
     void (*progress)(void *user, int64_t done, int64_t total);
     void *user;
+    /* may be NULL; nonzero (set asynchronously, e.g. by a signal handler):
+     * stop after the event being written, remove the temporary file and
+     * return GS_OK with stats->stopped = the flag's value, no file */
+    const volatile sig_atomic_t *stop;
 } ds_hepmc3_opts;
 
 typedef struct {
     int64_t events;           /* events written (= n_bx) */
     int64_t particles;        /* status-1 particles written (= ev->n) */
     int64_t empty;            /* events without particles */
+    int64_t stopped;          /* opts->stop's value when it ended the writing, else 0 */
 } ds_hepmc3_stats;
 
 /* Writes ev as n_bx HepMC3 events to path (atomically: nothing appears under

@@ -252,7 +252,10 @@ static int events_read_h5(hid_t f, const char *path, const ds_read_opts *opts, d
     int found;
     uint8_t *drop = NULL;
     if (!gs_h5_exists(f, "events")) {
-        rc = gs_error(GS_ERR_FORMAT, "%s: missing dataset /events", path);
+        rc = gs_error(GS_ERR_FORMAT, "%s: missing dataset /events%s", path,
+                      gs_h5_exists(f, "images") ? " (the file is an image set, /images: ZDC "
+                                                  "data, not an event table)"
+                                                : "");
         goto done;
     }
     /* names first, so that a value out of range is reported by column name */
@@ -360,29 +363,38 @@ done:
     return rc;
 }
 
+/* Opens the file `name` (image 0) or a file image in memory (image 1: buf,
+ * len; `name` names it in messages) and runs one of the readers on it. */
+typedef int (*h5_reader)(hid_t f, const char *name, const ds_read_opts *opts, void *out);
+
+static int read_h5(int image, const void *buf, size_t len, const char *name, h5_reader read,
+                   const ds_read_opts *opts, void *out)
+{
+    hid_t f;
+    int rc = image ? gs_h5_open_image(buf, len, name, &f) : gs_h5_open(name, 0, &f);
+    if (rc)
+        return rc;
+    rc = read(f, name, opts, out);
+    gs_h5_close(f);
+    return rc;
+}
+
+static int events_reader(hid_t f, const char *name, const ds_read_opts *opts, void *out)
+{
+    return events_read_h5(f, name, opts, out);
+}
+
 int ds_events_read(const char *path, const ds_read_opts *opts, ds_events *out)
 {
     memset(out, 0, sizeof *out);
-    hid_t f;
-    int rc = gs_h5_open(path, 0, &f);
-    if (rc)
-        return rc;
-    rc = events_read_h5(f, path, opts, out);
-    gs_h5_close(f);
-    return rc;
+    return read_h5(0, NULL, 0, path, events_reader, opts, out);
 }
 
 int ds_events_read_image(const void *buf, size_t len, const char *name, const ds_read_opts *opts,
                          ds_events *out)
 {
     memset(out, 0, sizeof *out);
-    hid_t f;
-    int rc = gs_h5_open_image(buf, len, name, &f);
-    if (rc)
-        return rc;
-    rc = events_read_h5(f, name, opts, out);
-    gs_h5_close(f);
-    return rc;
+    return read_h5(1, buf, len, name, events_reader, opts, out);
 }
 
 static int check_names(const char *what, char *const *v, int64_t n)
@@ -396,49 +408,22 @@ static int check_names(const char *what, char *const *v, int64_t n)
     return GS_OK;
 }
 
+/* One layout, the streaming writer's: the whole table is one append into
+ * datasets of its fixed shape. */
 int ds_events_write(const char *path, const ds_events *ev)
 {
     if (!ev || ev->n < 1 || ev->f < 1 || !ev->x || !ev->columns)
         return gs_error(GS_ERR_ARG, "%s: refusing to write an empty event table", path);
-    int rc = check_names("column", ev->columns, ev->f);
-    if (!rc && ev->units)
-        rc = check_names("unit", ev->units, ev->f);
-    if (rc)
-        return gs_error_wrap(rc, path);
-    char tmp[4096];
-    rc = gs_tmp_path(tmp, sizeof tmp, path);
+    const ds_write_opts o = {.rows = ev->n};
+    ds_events_writer *w;
+    int rc = ds_events_writer_open(path, ev, 0, &o, &w);
     if (rc)
         return rc;
-    hid_t f;
-    rc = gs_h5_create(tmp, &f);
-    if (rc)
-        return rc;
-    char *cols = gs_h5_join_csv(ev->columns, ev->f);
-    char *units = ev->units ? gs_h5_join_csv(ev->units, ev->f) : NULL;
-    if (!cols || (ev->units && !units))
-        rc = gs_error(GS_ERR_NOMEM, "%s: out of memory", path);
-    if (!rc)
-        rc = gs_h5_write(f, "events", GS_H5_F32, 2, (int64_t[]){ev->n, ev->f}, ev->x);
-    if (!rc)
-        rc = gs_h5_attr_write_str(f, "events", "columns", cols);
-    if (!rc && units)
-        rc = gs_h5_attr_write_str(f, "events", "units", units);
-    if (!rc && ev->pdg)
-        rc = gs_h5_write(f, "pdg", GS_H5_I32, 1, &ev->n, ev->pdg);
-    if (!rc && ev->weights)
-        rc = gs_h5_write(f, "weights", GS_H5_F32, 1, &ev->n, ev->weights);
-    if (!rc && ev->particles_per_bx > 0)
-        rc = gs_h5_attr_write_f64(f, "/", "particles_per_bx", ev->particles_per_bx);
-    free(cols);
-    free(units);
-    int rc2 = gs_h5_close(f);
-    if (!rc)
-        rc = rc2;
-    if (rc) {
-        gs_discard(tmp);
+    if ((rc = ds_events_writer_append(w, ev, NULL))) {
+        ds_events_writer_discard(w);
         return rc;
     }
-    return gs_commit(tmp, path);
+    return ds_events_writer_close(w);
 }
 
 /* ---- image sets ---------------------------------------------------------- */
@@ -480,7 +465,10 @@ static int images_read_h5(hid_t f, const char *path, const ds_read_opts *opts, d
     uint8_t *drop = NULL;
     int64_t d[3];
     if (!gs_h5_exists(f, "images")) {
-        rc = gs_error(GS_ERR_FORMAT, "%s: missing dataset /images", path);
+        rc = gs_error(GS_ERR_FORMAT, "%s: missing dataset /images%s", path,
+                      gs_h5_exists(f, "events") ? " (the file is an event table, /events: "
+                                                  "LUXE data, not an image set)"
+                                                : "");
         goto done;
     }
     rc = read_table(path, f, "images", 3, d, &out->images, NULL, 0);
@@ -540,29 +528,22 @@ done:
     return rc;
 }
 
+static int images_reader(hid_t f, const char *name, const ds_read_opts *opts, void *out)
+{
+    return images_read_h5(f, name, opts, out);
+}
+
 int ds_images_read(const char *path, const ds_read_opts *opts, ds_images *out)
 {
     memset(out, 0, sizeof *out);
-    hid_t f;
-    int rc = gs_h5_open(path, 0, &f);
-    if (rc)
-        return rc;
-    rc = images_read_h5(f, path, opts, out);
-    gs_h5_close(f);
-    return rc;
+    return read_h5(0, NULL, 0, path, images_reader, opts, out);
 }
 
 int ds_images_read_image(const void *buf, size_t len, const char *name, const ds_read_opts *opts,
                          ds_images *out)
 {
     memset(out, 0, sizeof *out);
-    hid_t f;
-    int rc = gs_h5_open_image(buf, len, name, &f);
-    if (rc)
-        return rc;
-    rc = images_read_h5(f, name, opts, out);
-    gs_h5_close(f);
-    return rc;
+    return read_h5(1, buf, len, name, images_reader, opts, out);
 }
 
 int ds_conditions_read(const char *path, ds_images *out)
@@ -589,45 +570,22 @@ int ds_conditions_read(const char *path, ds_images *out)
     return rc;
 }
 
+/* As ds_events_write: the streaming writer, one append. */
 int ds_images_write(const char *path, const ds_images *im)
 {
     if (!im || im->n < 1 || (im->h * im->w > 0 && !im->images) || (im->c > 0 && !im->cond) ||
         (im->h * im->w == 0 && im->c == 0))
         return gs_error(GS_ERR_ARG, "%s: refusing to write an empty image set", path);
-    if (im->cond_columns) {
-        int rc = check_names("condition", im->cond_columns, im->c);
-        if (rc)
-            return gs_error_wrap(rc, path);
-    }
-    char tmp[4096];
-    int rc = gs_tmp_path(tmp, sizeof tmp, path);
+    const ds_write_opts o = {.rows = im->n};
+    ds_images_writer *w;
+    int rc = ds_images_writer_open(path, im, &o, &w);
     if (rc)
         return rc;
-    hid_t f;
-    rc = gs_h5_create(tmp, &f);
-    if (rc)
-        return rc;
-    if (im->h * im->w > 0)
-        rc = gs_h5_write(f, "images", GS_H5_F32, 3, (int64_t[]){im->n, im->h, im->w}, im->images);
-    if (!rc && im->c > 0) {
-        rc = gs_h5_write(f, "conditions", GS_H5_F32, 2, (int64_t[]){im->n, im->c}, im->cond);
-        char *cols = NULL;
-        if (!rc && im->cond_columns)
-            cols = gs_h5_join_csv(im->cond_columns, im->c);
-        else if (!rc && im->c == DS_ZDC_NCOND)
-            cols = gs_h5_join_csv((char *const *)zdc_cond_names, im->c);
-        if (!rc && cols)
-            rc = gs_h5_attr_write_str(f, "conditions", "columns", cols);
-        free(cols);
-    }
-    int rc2 = gs_h5_close(f);
-    if (!rc)
-        rc = rc2;
-    if (rc) {
-        gs_discard(tmp);
+    if ((rc = ds_images_writer_append(w, im))) {
+        ds_images_writer_discard(w);
         return rc;
     }
-    return gs_commit(tmp, path);
+    return ds_images_writer_close(w);
 }
 
 int ds_file_kind(const char *path, ds_kind *kind)

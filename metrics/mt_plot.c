@@ -785,9 +785,12 @@ typedef struct {
     long long sub_rows[MAX_SUBS], sub_steps[MAX_SUBS];
     double *rows;  /* [nrows * (2 + MAX_KEYS)]: sub index, step, then one value per key */
     int64_t nrows, cap;
+    int gansim_header; /* the first line is gansim-train's "# gansim VERSION KIND..." */
 } trainlog;
 
 #define TL_STRIDE (2 + MAX_KEYS)
+/* series with fewer records are drawn with their points marked */
+#define TL_FEW_RECORDS 30
 
 static void trainlog_free(trainlog *t)
 {
@@ -910,7 +913,9 @@ static int parse_line(trainlog *t, char *line)
     return GS_OK;
 }
 
-static int trainlog_read(const char *log_path, trainlog *t)
+/* allow_empty: a gansim-train log without records yet (its header only) is
+ * read as zero rows instead of an error */
+static int trainlog_read_ex(const char *log_path, trainlog *t, int allow_empty)
 {
     memset(t, 0, sizeof *t);
     FILE *in = fopen(log_path, "r");
@@ -919,16 +924,50 @@ static int trainlog_read(const char *log_path, trainlog *t)
     char *line = NULL;
     size_t cap = 0;
     int rc = GS_OK;
-    while (!rc && getline(&line, &cap, in) >= 0)
+    for (int64_t ln = 0; !rc && getline(&line, &cap, in) >= 0; ln++) {
+        if (ln == 0)
+            t->gansim_header = !strncmp(line, "# gansim ", 9);
         rc = parse_line(t, line);
+    }
     free(line);
     fclose(in);
-    if (!rc && (t->nrows == 0 || t->nkeys == 0))
-        rc = gs_error(GS_ERR_FORMAT, "%s: no records (lines with step=N and other key=value pairs)",
-                      log_path);
+    if (!rc && (t->nrows == 0 || t->nkeys == 0)) {
+        if (!t->gansim_header)
+            rc = gs_error(GS_ERR_FORMAT,
+                          "%s: not a training log: no '# gansim' header line and no records "
+                          "(lines with step=N and other key=value pairs; gansim-train writes "
+                          "them to OUT/train.log)",
+                          log_path);
+        else if (!allow_empty)
+            rc = gs_error(GS_ERR_FORMAT,
+                          "%s: no evaluation records yet (gansim-train appends one at each "
+                          "checkpoint, every train.ckpt_every steps, and when it stops)",
+                          log_path);
+        else
+            t->nrows = 0; /* records without a numeric key count as none */
+    }
     if (rc)
         trainlog_free(t);
     return rc;
+}
+
+static int trainlog_read(const char *log_path, trainlog *t)
+{
+    return trainlog_read_ex(log_path, t, 0);
+}
+
+int mt_trainlog_records(const char *log_path, int64_t *n_records)
+{
+    if (!log_path || !n_records)
+        return gs_error(GS_ERR_ARG, "training log: bad arguments");
+    *n_records = 0;
+    trainlog t;
+    int rc = trainlog_read_ex(log_path, &t, 1);
+    if (rc)
+        return rc;
+    *n_records = t.nrows;
+    trainlog_free(&t);
+    return GS_OK;
 }
 
 static int64_t find_key(const trainlog *t, const char *k)
@@ -953,6 +992,18 @@ static int is_bookkeeping(const char *k)
            !strcmp(k, "kl_floor") || !strncmp(k, "best", 4);
 }
 
+/* a term logged as 0 throughout (a regulariser switched off, e.g. zdc's
+ * loss_aux without the regressor) draws a flat line: no panel for it */
+static int all_zero(const trainlog *t, int64_t k)
+{
+    for (int64_t r = 0; r < t->nrows; r++) {
+        const double v = t->rows[r * TL_STRIDE + 2 + k];
+        if (isfinite(v) && v != 0)
+            return 0;
+    }
+    return 1;
+}
+
 int mt_plot_trainlog(mt_plot *p, const char *name, const char *log_path)
 {
     if (!p || !name || !log_path)
@@ -966,8 +1017,11 @@ int mt_plot_trainlog(mt_plot *p, const char *name, const char *log_path)
     /* panels: one per plain key; detail keys share one panel (single model only) */
     int64_t panel_key[MT_PLOT_MAX_PANELS];
     int npanels = 0, detail_panel = -1;
+    int skip_zero = 0; /* only while something else is left to draw */
+    for (int64_t k = 0; k < t.nkeys && !skip_zero; k++)
+        skip_zero = !is_bookkeeping(t.keys[k]) && !all_zero(&t, k);
     for (int64_t k = 0; k < t.nkeys && npanels < MT_PLOT_MAX_PANELS; k++) {
-        if (is_bookkeeping(t.keys[k]))
+        if (is_bookkeeping(t.keys[k]) || (skip_zero && all_zero(&t, k)))
             continue;
         if (is_detail(t.keys[k])) {
             if (!with_subs && detail_panel < 0) {
@@ -1020,6 +1074,13 @@ int mt_plot_trainlog(mt_plot *p, const char *name, const char *log_path)
                                 : "training curves (from the training log)");
         fprintf(g, " noenhanced at screen 0.5, screen %.5f center font ',12'\n", 1 - 18.0 / chh);
         fputs("set grid\nset key outside right top font ',8'\nset format y '%g'\n", g);
+        /* margins inside the axes: points at the ends stay off the frame */
+        fputs("set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\n", g);
+        /* A line needs two records: a short run (one evaluation per sub-model)
+         * would draw empty panels. Few records get their points marked. */
+        int64_t nrec[MAX_SUBS] = {0};
+        for (int64_t r = 0; r < t.nrows; r++)
+            nrec[(int)t.rows[r * TL_STRIDE]]++;
         for (int q = 0; q < npanels; q++) {
             const int64_t key = panel_key[q];
             const char *kn = key >= 0 ? t.keys[key] : "per-feature metrics";
@@ -1043,6 +1104,7 @@ int mt_plot_trainlog(mt_plot *p, const char *name, const char *log_path)
             int first = 1;
             for (int s = 0; s < t.nsubs; s++) {
                 const char *col = SERIES_COLOURS[s % N_COLOURS];
+                const char *style = nrec[s] < TL_FEW_RECORDS ? "linespoints pt 7 ps 0.6" : "lines";
                 if (key < 0) {
                     /* detail panel: one line per per-feature key */
                     for (int64_t k = 0, c = 0; k < t.nkeys; k++) {
@@ -1051,8 +1113,8 @@ int mt_plot_trainlog(mt_plot *p, const char *name, const char *log_path)
                         fputs(first ? "" : ", ", g);
                         first = 0;
                         put_quoted(g, fin);
-                        fprintf(g, " index %d using 1:%lld with lines lw 1.5 lc rgb '%s' title ",
-                                s, (long long)k + 2, SERIES_COLOURS[c++ % N_COLOURS]);
+                        fprintf(g, " index %d using 1:%lld with %s lw 1.5 lc rgb '%s' title ",
+                                s, (long long)k + 2, style, SERIES_COLOURS[c++ % N_COLOURS]);
                         put_quoted(g, t.keys[k]);
                         fputs(" noenhanced", g);
                     }
@@ -1061,14 +1123,15 @@ int mt_plot_trainlog(mt_plot *p, const char *name, const char *log_path)
                 fputs(first ? "" : ", ", g);
                 first = 0;
                 put_quoted(g, fin);
-                fprintf(g, " index %d using 1:%lld with lines lw 1.5 lc rgb '%s' title ", s,
-                        (long long)key + 2, col);
+                fprintf(g, " index %d using 1:%lld with %s lw 1.5 lc rgb '%s' title ", s,
+                        (long long)key + 2, style, col);
                 put_quoted(g, with_subs ? t.subs[s] : kn);
                 fputs(" noenhanced", g);
                 if (!strcmp(kn, "kl_mean") && kfloor >= 0)
-                    fprintf(g, ", '' index %d using 1:%lld with lines dt 2 lw 1 lc rgb '%s' "
+                    fprintf(g, ", '' index %d using 1:%lld with %s dt 2 lw 1 lc rgb '%s' "
                                "notitle",
-                            s, (long long)kfloor + 2, col);
+                            s, (long long)kfloor + 2,
+                            nrec[s] < TL_FEW_RECORDS ? "linespoints pt 6 ps 0.6" : "lines", col);
             }
             if (key >= 0 && !strcmp(kn, "kl_mean") && kfloor >= 0)
                 fputs(", NaN with lines dt 2 lc rgb 'black' title 'dashed: real-vs-real floor'", g);

@@ -117,6 +117,14 @@ int64_t mt_plot_count(const mt_plot *p);
 const char *mt_plot_png(const mt_plot *p, int64_t i, int tmp);
 const char *mt_plot_caption(const mt_plot *p, int64_t i);
 
+/* How many records (lines with a numeric step=) the training log holds: 0 for
+ * a gansim-train log whose run has not reached its first checkpoint (only
+ * the "# gansim ..." header). GS_ERR_IO when it cannot be read, GS_ERR_FORMAT
+ * when it is not a training log (neither that header nor a record: another
+ * kind of file given by mistake). The plot and the summary below refuse a
+ * log without records; callers that can do without them ask here first. */
+int mt_trainlog_records(const char *log_path, int64_t *n_records);
+
 /* ---- training summary ------------------------------------------------------- */
 /* Per-sub-model quality table from a training log (the LUXE trainer's
  * "# sub=NAME rows=N proportion=P steps=S" header lines and its records with

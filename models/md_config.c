@@ -50,8 +50,8 @@ int md_cfg_set(const md_cfg_field *tab, void *obj, const char *key, const char *
         if (parse_int(value, &v))
             return gs_error(GS_ERR_ARG, "%s: '%s' is not an integer", key, value);
         if (v < f->lo || v > f->hi)
-            return gs_error(GS_ERR_ARG, "%s: %lld is outside [%g, %g]", key, (long long)v, f->lo,
-                            f->hi);
+            return gs_error(GS_ERR_ARG, "%s: %lld is outside [%.0f, %.0f]", key, (long long)v,
+                            f->lo, f->hi); /* integer bounds: no exponent (1.04858e+06) */
         *(int64_t *)dst = v;
         return GS_OK;
     }

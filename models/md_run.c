@@ -844,10 +844,17 @@ int md_train(const md_kind *kind, const void *cfg, const void *data, const md_tr
         for (int k = 0; k < run->n_parts; k++) {
             const md_part *p = &run->parts[k];
             if (p->step > p->steps) {
+                /* the budgets add up to --iters: the steps taken in all are
+                 * the least it can be (more when the split gives this part
+                 * less than it took) */
+                long long taken = 0;
+                for (int j = 0; j < run->n_parts; j++)
+                    taken += run->parts[j].step;
                 rc = gs_error(GS_ERR_ARG, "--resume --iters %lld: %s%salready took %lld steps, "
-                              "more than the %lld it gets now; give a larger --iters",
+                              "more than the %lld it gets now; give a larger --iters (the run "
+                              "has taken %lld steps in all)",
                               (long long)opts->resume_iters, p->name, p->name[0] ? " " : "",
-                              (long long)p->step, (long long)p->steps);
+                              (long long)p->step, (long long)p->steps, taken);
                 goto out;
             }
             if (p->steps == 0 && zero++ < 4)

@@ -486,7 +486,11 @@ int pp_quantile_load_file(pp_quantile *qt, const char *path)
     int rc = gs_h5_open(path, 0, &f);
     if (rc)
         return rc;
-    rc = gs_h5_group_open(f, QT_GROUP, &g);
+    if (!gs_h5_exists(f, QT_GROUP)) /* e.g. the data file given as --qt */
+        rc = gs_error(GS_ERR_FORMAT, "%s: /" QT_GROUP ": missing group: not a quantile "
+                      "transform file (gansim-prep fit writes one)", path);
+    else
+        rc = gs_h5_group_open(f, QT_GROUP, &g);
     if (!rc) {
         rc = pp_quantile_load(qt, g);
         H5Gclose(g);

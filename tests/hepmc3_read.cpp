@@ -86,9 +86,14 @@ extern "C" int h3_read(const char *path, h3_file *out, char *err, size_t errlen)
                 const auto par = q->parents();
                 if (par.size() != 1 || par[0]->status() != 3 || par[0]->pid() != q->pid() ||
                     par[0]->momentum().px() != m.px() || par[0]->momentum().e() != m.e() ||
-                    par[0]->end_vertex() != q->production_vertex())
+                    par[0]->end_vertex() != q->production_vertex() ||
+                    !par[0]->parents().empty()) /* the parent hangs off the root */
                     out->parents_ok = 0;
             }
+            /* one vertex per particle, nothing else (the writer's placeholder
+             * production vertices of the parents must not show) */
+            if ((int64_t)evt.vertices().size() != c)
+                out->parents_ok = 0;
             count.push_back(c);
             if (c > 0 && !out->dump[0]) {
                 std::ostringstream os;

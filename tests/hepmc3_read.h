@@ -27,7 +27,9 @@ typedef struct {
     double *weight;         /* [n] "weight" attribute, NaN when absent */
     int units_gev_mm;       /* every event in GeV and mm */
     int parents_ok;         /* every status-1 particle: one parent, status 3, same id and
-                             * four-momentum, ending at the particle's production vertex */
+                             * four-momentum, ending at the particle's production vertex,
+                             * itself without parents (the root's); one vertex per
+                             * status-1 particle and no other */
     char tool[64], tool_version[64], tool_desc[512];
     char model[512], kind[64], seed[64], frame[1024];
     double plane_z, particles_per_bx;

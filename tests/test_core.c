@@ -122,6 +122,16 @@ START_TEST(test_atomic_commit)
     ck_assert_int_ne(access(tmp, F_OK), 0);
     char small[8];
     ck_assert_int_eq(gs_tmp_path(small, sizeof small, fin), GS_ERR_ARG);
+    /* an output that cannot be made is refused up front, by name */
+    ck_assert_int_eq(gs_tmp_path(tmp, sizeof tmp, dir), GS_ERR_ARG); /* a directory */
+    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "is a directory"));
+    snprintf(fin, sizeof fin, "%s/nodir/out.txt", dir);
+    ck_assert_int_eq(gs_check_out_path(fin), GS_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "/nodir: No such file"));
+    snprintf(fin, sizeof fin, "%s/out.txt/x", dir); /* under a file */
+    ck_assert_int_eq(gs_check_out_path(fin), GS_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(gs_errmsg(), "out.txt is not a directory"));
+    ck_assert_int_eq(gs_check_out_path("bare-name.h5"), GS_OK); /* the current directory */
     gs_test_rmdir(dir);
 }
 END_TEST

@@ -985,6 +985,19 @@ START_TEST(test_datagen_tool)
     snprintf(a, sizeof a, "luxe -n 10 -o '%s'", tpath("nodir/x.h5"));
     ck_assert_int_eq(run(a), 1);
     ck_assert(!exists(tpath("nodir")));
+    /* SIGTERM while it works: exit 143 after saying so, nothing left behind
+     * (neither the file nor the temporary of its atomic write) */
+    ck_assert_int_eq(gs_test_run("cd '%s' && mkdir sig && ( '%s/gansim-datagen' luxe -n 5000000 "
+                                 "-o sig/l.h5 2> sig.err & p=$!; sleep 0.3; kill -TERM $p; "
+                                 "wait $p; echo $? > sig.rc )", dir, gs_test_bin()), 0);
+    if (gs_test_run("grep -qx 0 '%s/sig.rc'", dir) == 0) {
+        fprintf(stderr, "test_datasets: datagen ended before SIGTERM (not tested)\n");
+    } else {
+        ck_assert_int_eq(gs_test_run("grep -qx 143 '%s/sig.rc'", dir), 0);
+        ck_assert_int_eq(gs_test_run("grep -q 'interrupted: nothing written to sig/l.h5' "
+                                     "'%s/sig.err'", dir), 0);
+        ck_assert_int_eq(gs_test_run("test -z \"$(ls -A '%s/sig')\"", dir), 0);
+    }
 }
 END_TEST
 

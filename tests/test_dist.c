@@ -270,6 +270,41 @@ static int run_one_and_interrupt(const char *dir, const char *opts)
         "kill -INT $(cat pid); wait", dir, gs_test_bin(), opts, dir);
 }
 
+/* The first half of every interrupt-then-resume test: DIR/d.h5, N toy LUXE
+ * particles of SEED, and DIR/ref, the uninterrupted one-process run
+ * `gansim-train luxe --data d.h5 --out ref OPTS` the resumed one must end at. */
+static void data_and_reference(const char *dir, int n, int seed, const char *opts)
+{
+    const char *b = gs_test_bin();
+    ck_assert_int_eq(gs_test_run("%s/gansim-datagen luxe -n %d --seed %d -o %s/d.h5 "
+                                 ">/dev/null 2>&1", b, n, seed, dir), 0);
+    ck_assert_int_eq(gs_test_run("cd %s && %s/gansim-train luxe --data d.h5 --out ref %s "
+                                 ">/dev/null 2>&1", dir, b, opts), 0);
+}
+
+/* The second half of every interrupt-then-resume test, after run_and_signal
+ * or run_one_and_interrupt: the interrupted run ended with 0 or 130 (DIR/rc)
+ * and no rank-prefixed errors (DIR/out.txt). When the signal stopped it,
+ * CHECK_STOPPED (a shell command in DIR, or NULL) must hold, then
+ * `cd DIR && RESUME` continues DIR/r and its train.log must say
+ * "# resumed as: LAYOUT"; when it ended before the signal reached it there
+ * is nothing to resume (said on stderr). Either way the caller then compares
+ * DIR/r with the uninterrupted run. */
+static void resume_if_stopped(const char *dir, const char *check_stopped, const char *resume,
+                              const char *layout)
+{
+    ck_assert_int_eq(gs_test_run("grep -qx 0 %s/rc || grep -qx 130 %s/rc", dir, dir), 0);
+    ck_assert_int_eq(gs_test_run("test $(grep -c 'rank [01]:' %s/out.txt) -eq 0", dir), 0);
+    if (gs_test_run("grep -qx 130 %s/rc || grep -q interrupted %s/out.txt", dir, dir) != 0) {
+        fprintf(stderr, "test_dist: the run ended before SIGINT reached it (no resume tested)\n");
+        return;
+    }
+    if (check_stopped)
+        ck_assert_int_eq(gs_test_run("cd %s && %s", dir, check_stopped), 0);
+    ck_assert_int_eq(gs_test_run("cd %s && %s >/dev/null 2>&1 && grep -qx '# resumed as: %s' "
+                                 "r/train.log", dir, resume, layout), 0);
+}
+
 /* SIGINT to rank 1 only: both ranks stop at the same step after one
  * checkpoint; the run resumes in ONE process with 2 threads (the same 2
  * slices) and ends where an uninterrupted run ends, bit for bit. */
@@ -278,22 +313,15 @@ START_TEST(t_interrupt_rank1_resume_other_p)
     char dir[64];
     gs_test_tmpdir(dir, sizeof dir);
     const char *b = gs_test_bin();
-    ck_assert_int_eq(gs_test_run("%s/gansim-datagen luxe -n 3000 --seed 5 -o %s/d.h5 "
-                                 ">/dev/null 2>&1", b, dir), 0);
-    ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/ref --threads 2 "
-                                 "--iters 300 %s >/dev/null 2>&1", b, dir, dir, tiny), 0);
+    char opts[1024];
+    snprintf(opts, sizeof opts, "--threads 2 --iters 300 %s", tiny);
+    data_and_reference(dir, 3000, 5, opts);
     ck_assert_int_eq(run_and_signal(dir, "INT", 300), 0);
-    ck_assert_int_eq(gs_test_run("grep -qx 0 %s/rc || grep -qx 130 %s/rc", dir, dir), 0);
     /* if the run ended first there is nothing to resume, but it must still match */
-    const int stopped = gs_test_run("grep -q interrupted %s/out.txt", dir) == 0;
-    ck_assert_int_eq(gs_test_run("test $(grep -c 'rank [01]:' %s/out.txt) -eq 0", dir), 0);
-    if (stopped)
-        ck_assert_int_eq(gs_test_run("%s/gansim-train luxe --data %s/d.h5 --out %s/r --resume "
-                                     "--threads 2 >/dev/null 2>&1 && grep -q '^# resumed as: "
-                                     "1 process x 2 threads' %s/r/train.log", b, dir, dir, dir),
-                         0);
-    else
-        fprintf(stderr, "test_dist: the run ended before SIGINT reached it (no resume tested)\n");
+    char resume[1024];
+    snprintf(resume, sizeof resume, "%s/gansim-train luxe --data d.h5 --out r --resume --threads 2",
+             b);
+    resume_if_stopped(dir, NULL, resume, "1 process x 2 threads");
     ck_assert_int_eq(gs_test_run("h5diff -d 1e-5 %s/ref/model.h5 %s/r/model.h5 /sub0/G /sub0/G",
                                  dir, dir), 0);
     gs_test_rmdir(dir);
@@ -311,19 +339,12 @@ START_TEST(t_data_resume_more_ranks)
     gs_test_tmpdir(dir, sizeof dir);
     const char *b = gs_test_bin();
     snprintf(opts, sizeof opts, "--threads 2 --iters 300 --set train.slices=2 %s", tiny);
-    ck_assert_int_eq(gs_test_run("%s/gansim-datagen luxe -n 3000 --seed 5 -o %s/d.h5 "
-                                 ">/dev/null 2>&1", b, dir), 0);
-    ck_assert_int_eq(gs_test_run("cd %s && %s/gansim-train luxe --data d.h5 --out ref %s "
-                                 ">/dev/null 2>&1", dir, b, opts), 0);
+    data_and_reference(dir, 3000, 5, opts);
     ck_assert_int_eq(run_one_and_interrupt(dir, opts), 0);
-    ck_assert_int_eq(gs_test_run("grep -qx 0 %s/rc || grep -qx 130 %s/rc", dir, dir), 0);
-    if (gs_test_run("grep -qx 130 %s/rc", dir) == 0)
-        ck_assert_int_eq(gs_test_run("cd %s && timeout -k 5 120 %s -np 2 %s/gansim-train luxe "
-                                     "--data d.h5 --out r --resume --threads 1 >/dev/null 2>&1 "
-                                     "&& grep -q '^# resumed as: 2 ranks x 1 thread$' r/train.log",
-                                     dir, gs_test_mpirun(), b), 0);
-    else
-        fprintf(stderr, "test_dist: the run ended before SIGINT reached it (no resume tested)\n");
+    char resume[1024];
+    snprintf(resume, sizeof resume, "timeout -k 5 120 %s -np 2 %s/gansim-train luxe --data d.h5 "
+             "--out r --resume --threads 1", gs_test_mpirun(), b);
+    resume_if_stopped(dir, NULL, resume, "2 ranks x 1 thread");
     ck_assert_int_eq(gs_test_run("h5diff -d 1e-5 %s/ref/model.h5 %s/r/model.h5 /sub0/G /sub0/G "
                                  "&& h5diff -d 1e-5 %s/ref/last.h5 %s/r/last.h5 /sub0/train "
                                  "/sub0/train", dir, dir, dir, dir), 0);
@@ -396,23 +417,16 @@ START_TEST(t_submodels_interrupt_resume_one)
     char dir[64], opts[1024];
     gs_test_tmpdir(dir, sizeof dir);
     const char *b = gs_test_bin();
+    snprintf(opts, sizeof opts, "--threads 1 --iters 400 --set train.ckpt_every=1 %s", subs);
+    data_and_reference(dir, 6000, 4, opts);
     snprintf(opts, sizeof opts, "--distribute submodels --set train.ckpt_every=1 %s", subs);
-    ck_assert_int_eq(gs_test_run("%s/gansim-datagen luxe -n 6000 --seed 4 -o %s/d.h5 "
-                                 ">/dev/null 2>&1", b, dir), 0);
-    ck_assert_int_eq(gs_test_run("cd %s && %s/gansim-train luxe --data d.h5 --out ref --threads 1 "
-                                 "--iters 400 --set train.ckpt_every=1 %s >/dev/null 2>&1",
-                                 dir, b, subs), 0);
     ck_assert_int_eq(run_and_signal_ex(dir, "INT", 400, opts), 0);
-    ck_assert_int_eq(gs_test_run("grep -qx 0 %s/rc || grep -qx 130 %s/rc", dir, dir), 0);
-    if (gs_test_run("grep -q interrupted %s/out.txt", dir) == 0) {
-        /* a partial model: some sub-model short of its budget */
-        ck_assert_int_eq(gs_test_run("h5dump -a state %s/r/model.h5 | grep -q partial", dir), 0);
-        ck_assert_int_eq(gs_test_run("cd %s && %s/gansim-train luxe --data d.h5 --out r --resume "
-                                     "--threads 1 >/dev/null 2>&1 && grep -q '^# resumed as: 1 "
-                                     "process x 1 thread$' r/train.log", dir, b), 0);
-    } else {
-        fprintf(stderr, "test_dist: the run ended before SIGINT reached it (no resume tested)\n");
-    }
+    char resume[1024];
+    snprintf(resume, sizeof resume, "%s/gansim-train luxe --data d.h5 --out r --resume --threads 1",
+             b);
+    /* stopped: a partial model (some sub-model short of its budget) */
+    resume_if_stopped(dir, "h5dump -a state r/model.h5 | grep -q partial", resume,
+                      "1 process x 1 thread");
     ck_assert_int_eq(same_submodels(dir, "ref", "r"), 0);
     gs_test_rmdir(dir);
 }
@@ -426,20 +440,12 @@ START_TEST(t_submodels_one_resume_two)
     gs_test_tmpdir(dir, sizeof dir);
     const char *b = gs_test_bin();
     snprintf(opts, sizeof opts, "--threads 1 --iters 400 --set train.ckpt_every=1 %s", subs);
-    ck_assert_int_eq(gs_test_run("%s/gansim-datagen luxe -n 6000 --seed 4 -o %s/d.h5 "
-                                 ">/dev/null 2>&1", b, dir), 0);
-    ck_assert_int_eq(gs_test_run("cd %s && %s/gansim-train luxe --data d.h5 --out ref %s "
-                                 ">/dev/null 2>&1", dir, b, opts), 0);
+    data_and_reference(dir, 6000, 4, opts);
     ck_assert_int_eq(run_one_and_interrupt(dir, opts), 0);
-    ck_assert_int_eq(gs_test_run("grep -qx 0 %s/rc || grep -qx 130 %s/rc", dir, dir), 0);
-    if (gs_test_run("grep -qx 130 %s/rc", dir) == 0)
-        ck_assert_int_eq(gs_test_run("cd %s && timeout -k 5 120 %s -np 2 %s/gansim-train luxe "
-                                     "--data d.h5 --out r --resume --threads 1 --distribute "
-                                     "submodels >/dev/null 2>&1 && grep -q '^# resumed as: 2 ranks"
-                                     " x 1 thread, sub-models distributed$' r/train.log",
-                                     dir, gs_test_mpirun(), b), 0);
-    else
-        fprintf(stderr, "test_dist: the run ended before SIGINT reached it (no resume tested)\n");
+    char resume[1024];
+    snprintf(resume, sizeof resume, "timeout -k 5 120 %s -np 2 %s/gansim-train luxe --data d.h5 "
+             "--out r --resume --threads 1 --distribute submodels", gs_test_mpirun(), b);
+    resume_if_stopped(dir, NULL, resume, "2 ranks x 1 thread, sub-models distributed");
     ck_assert_int_eq(same_submodels(dir, "ref", "r"), 0);
     gs_test_rmdir(dir);
 }

@@ -566,12 +566,69 @@ START_TEST(test_eval_errors)
     ck_assert_int_eq(run_eval(dir, NULL, args), 1);
     snprintf(path, sizeof path, "%s/r", dir);
     ck_assert(!exists(path, "metrics.json"));
-    /* a training log without records fails before anything is written */
+    /* a file that is no training log fails before anything is written */
     snprintf(args, sizeof args, "--real %s/ev.h5 --gen %s/ev.h5 --out %s/r --log %s/stderr.txt",
              dir, dir, dir, dir);
     ck_assert_int_eq(run_eval(dir, NULL, args), 1);
     ck_assert(!exists(path, "metrics.json"));
     ck_assert(!exists(path, "hist_x.dat"));
+    snprintf(path, sizeof path, "%s/stderr.txt", dir);
+    se = slurp(path);
+    ck_assert_ptr_nonnull(strstr(se, "not a training log"));
+    free(se);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+/* A gansim-train log before its first checkpoint (the header only): the
+ * report is made as usual, with a note instead of the training curves. */
+START_TEST(test_eval_log_without_records)
+{
+    char dir[64], args[2048], path[1200];
+    gs_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/ev.h5", dir);
+    write_events(path, 400, 1, 0);
+    snprintf(path, sizeof path, "%s/train.log", dir);
+    FILE *lf = fopen(path, "w");
+    ck_assert_ptr_nonnull(lf);
+    fputs("# gansim 0.1.0 luxe_wgan: 1 sub-models\n# sub=all rows=3000 proportion=1.000000 "
+          "steps=500\n# layout: 1 process x 1 thread\n", lf);
+    fclose(lf);
+    snprintf(args, sizeof args, "--real %s/ev.h5 --gen %s/ev.h5 --out %s/r --log %s/train.log "
+             "--no-classifier", dir, dir, dir, dir);
+    ck_assert_int_eq(run_eval(dir, "GANSIM_GNUPLOT=/nonexistent/gnuplot", args), 0);
+    snprintf(path, sizeof path, "%s/stderr.txt", dir);
+    char *se = slurp(path);
+    ck_assert_ptr_nonnull(strstr(se, "train.log has no evaluation records yet"));
+    free(se);
+    snprintf(path, sizeof path, "%s/r", dir);
+    ck_assert(exists(path, "metrics.json"));
+    ck_assert(!exists(path, "loss.dat"));
+    snprintf(path, sizeof path, "%s/r/index.html", dir);
+    char *html = slurp(path);
+    ck_assert_ptr_nonnull(strstr(html, "no evaluation records yet"));
+    free(html);
+    /* one record per sub-model (a short run): no line can be drawn, so the
+     * curves mark their points instead of leaving the panels empty */
+    snprintf(path, sizeof path, "%s/train.log", dir);
+    lf = fopen(path, "a");
+    ck_assert_ptr_nonnull(lf);
+    fputs("sub=all step=500 sub_step=500 loss_d=0.5 loss_g=0.1 loss_aux=0 kl_mean=0.2 "
+          "kl_floor=0.01\n", lf);
+    fclose(lf);
+    snprintf(args, sizeof args, "--real %s/ev.h5 --gen %s/ev.h5 --out %s/r1 --log %s/train.log "
+             "--no-classifier", dir, dir, dir, dir);
+    ck_assert_int_eq(run_eval(dir, "GANSIM_GNUPLOT=/nonexistent/gnuplot", args), 0);
+    snprintf(path, sizeof path, "%s/r1/plots.gp", dir);
+    char *gp = slurp(path);
+    ck_assert_ptr_nonnull(gp);
+    const char *lp = strstr(gp, "loss.dat");
+    ck_assert_ptr_nonnull(lp);
+    ck_assert_ptr_nonnull(strstr(lp, " with linespoints "));
+    ck_assert_ptr_null(strstr(lp, "with lines lw"));
+    ck_assert_ptr_null(strstr(gp, "loss_aux")); /* 0 throughout: no panel */
+    ck_assert_ptr_nonnull(strstr(gp, "loss_g"));
+    free(gp);
     gs_test_rmdir(dir);
 }
 END_TEST
@@ -585,6 +642,7 @@ static Suite *eval_suite(void)
     tcase_add_test(tc, test_eval_images);
     tcase_add_test(tc, test_eval_no_gnuplot);
     tcase_add_test(tc, test_eval_errors);
+    tcase_add_test(tc, test_eval_log_without_records);
     tcase_add_test(tc, test_eval_floor_second_real);
     tcase_add_test(tc, test_eval_floor_shifted);
     tcase_add_test(tc, test_eval_floor_decorrelated);

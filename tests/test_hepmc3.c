@@ -79,6 +79,48 @@ static void count_progress(void *user, int64_t done, int64_t total)
     seen[1] = total;
 }
 
+/* sets the stop flag once the second event is written, as a signal would */
+static volatile sig_atomic_t stop_flag;
+static void stop_after_two(void *user, int64_t done, int64_t total)
+{
+    (void)user;
+    (void)total;
+    if (done == 2)
+        stop_flag = SIGTERM;
+}
+
+/* A stop request ends the writing after the event at hand: GS_OK, the flag
+ * in stats->stopped, no file and no temporary left behind. */
+START_TEST(t_stop)
+{
+    char dir[64], path[128];
+    gs_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/stop.hepmc3", dir);
+    ds_events ev;
+    ck_assert_int_eq(ds_toy_luxe_ex(400, 3, NULL, &ev), 0);
+    int64_t *bx = malloc(400 * sizeof *bx);
+    for (int64_t i = 0; i < 400; i++)
+        bx[i] = i / 100;
+    stop_flag = 0;
+    ds_hepmc3_opts o = {.progress = stop_after_two, .stop = &stop_flag};
+    ds_hepmc3_stats st;
+    ck_assert_msg(ds_hepmc3_write(path, &ev, bx, 4, &o, &st) == 0, "%s", gs_errmsg());
+    ck_assert_int_eq(st.stopped, SIGTERM);
+    ck_assert_int_eq(st.events, 0);
+    ck_assert_int_eq(gs_test_run("test -z \"$(ls -A %s)\"", dir), 0); /* nothing at all */
+    /* without the flag set the same call writes the file */
+    stop_flag = 0;
+    o.progress = NULL;
+    ck_assert_int_eq(ds_hepmc3_write(path, &ev, bx, 4, &o, &st), 0);
+    ck_assert_int_eq(st.stopped, 0);
+    ck_assert_int_eq(st.events, 4);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    free(bx);
+    ds_events_free(&ev);
+    gs_test_rmdir(dir);
+}
+END_TEST
+
 START_TEST(t_roundtrip_toy)
 {
     char dir[64], path[128];
@@ -365,6 +407,7 @@ static Suite *hepmc3_suite(void)
     TCase *tc = tcase_create("writer");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, t_roundtrip_toy);
+    tcase_add_test(tc, t_stop);
     tcase_add_test(tc, t_units_and_z);
     tcase_add_test(tc, t_errors);
     suite_add_tcase(s, tc);

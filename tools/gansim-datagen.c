@@ -56,10 +56,8 @@ int main(int argc, char **argv)
             }
             const char *v = argv[++i];
             if (!strcmp(a, "-n")) {
-                if (gs_tool_parse_i64(v, 1, 1000000000000LL, &n)) {
-                    gs_tool_err(prog, "-n: '%s' is not an integer >= 1", v);
+                if (gs_tool_int_opt(prog, "-n", v, 1, 1000000000000LL, &n))
                     return GS_EXIT_USAGE;
-                }
             } else if (!strcmp(a, "--seed")) {
                 if (gs_tool_parse_i64(v, 0, 0x7fffffffffffffffLL, &seed)) {
                     gs_tool_err(prog, "--seed: '%s' is not an integer >= 0", v);
@@ -93,6 +91,25 @@ int main(int argc, char **argv)
         gs_tool_err(prog, "--weights applies to luxe only");
         return GS_EXIT_USAGE;
     }
+    /* before generating: the data are made in memory and written at the end */
+    if (gs_check_out_path(outp)) {
+        gs_tool_err(prog, "%s", gs_errmsg());
+        return GS_EXIT_FAIL;
+    }
+    /* the whole set is held in memory: refuse what this machine cannot hold
+     * (beyond its RAM the kernel would kill the process, or a neighbour) */
+    const double row_bytes = !strcmp(kind, "luxe") ? 6 * 4 + 4 + (weights ? 4 : 0)
+                             : !strcmp(kind, "zdc") ? (56 * 30 + 9) * 4
+                                                    : (44 * 44 + 9) * 4;
+    const double need = (double)n * row_bytes;
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0 && need > (double)pages * (double)page) {
+        gs_tool_err(prog, "-n %lld: %s needs %.3g GB of memory, this machine has %.3g GB; "
+                          "write several files with other seeds",
+                    n, kind, need / 1e9, (double)pages * (double)page / 1e9);
+        return GS_EXIT_FAIL;
+    }
+    gs_tool_cleanup_on_signals(prog, outp);
     ds_toy_opts opts = {.with_weights = weights, .user = (void *)"generating"};
     if (n >= 100000)
         opts.progress = progress;

@@ -45,7 +45,8 @@ static void usage(FILE *f)
             "                     at random into halves A and B)\n"
             "  --json             print the JSON on stdout instead of the summary\n"
             "  --log FILE         training log (train.log) for loss.png and the\n"
-            "                     per-sub-model quality table\n"
+            "                     per-sub-model quality table (a log without records\n"
+            "                     yet: a note, the rest of the report as usual)\n"
             "  --r0 R             inner/outer region radius, unit of x (default 500)\n"
             "  --seed S           split, subsamples and classifier (default 1)\n"
             "  --no-classifier    skip the classifier two-sample test\n"
@@ -341,16 +342,24 @@ int main(int argc, char **argv)
     int rc = read_inputs(real, gen, ref2, kr, &in);
     /* an unreadable log fails here too, before the output directory exists */
     char *train_table = NULL;
-    if (!rc && logp) {
-        FILE *lf = fopen(logp, "r");
-        if (!lf)
-            rc = gs_error(GS_ERR_IO, "%s: cannot open: %s", logp, strerror(errno));
-        else
-            fclose(lf);
-        /* a log without sub-model KL records (e.g. only losses) has no table */
-        if (!rc && mt_trainlog_summary(logp, &train_table) == GS_ERR_IO)
-            rc = GS_ERR_IO;
+    int64_t log_records = 0;
+    char log_note[4400] = "";
+    if (!rc && logp)
+        rc = mt_trainlog_records(logp, &log_records);
+    if (!rc && logp && log_records == 0) {
+        /* a run evaluated before its first checkpoint (or killed before it):
+         * the samples can still be compared; only the curves are missing */
+        snprintf(log_note, sizeof log_note,
+                 "%s has no evaluation records yet (gansim-train appends one at each "
+                 "checkpoint, every train.ckpt_every steps, and when it stops): no training "
+                 "curves (loss.png) and no per-sub-model table",
+                 logp);
+        gs_tool_err(PROG, "note: %s", log_note);
+        logp = NULL;
     }
+    /* a log without sub-model KL records (e.g. only losses) has no table */
+    if (!rc && logp && mt_trainlog_summary(logp, &train_table) == GS_ERR_IO)
+        rc = GS_ERR_IO;
     if (rc) {
         gs_tool_err(PROG, "%s", gs_errmsg());
         free_inputs(&in);
@@ -404,8 +413,8 @@ int main(int argc, char **argv)
     /* the page, then metrics.json last: its presence means the report is complete */
     char *html = NULL;
     if (!rc)
-        rc = md_eval_html(&rep, &eo, pl, !no_gnuplot && !plot_failed, plots_note, train_table,
-                          &html);
+        rc = md_eval_html(&rep, &eo, pl, !no_gnuplot && !plot_failed, plots_note,
+                          train_table ? train_table : log_note[0] ? log_note : NULL, &html);
     if (!rc) {
         char path[4200];
         snprintf(path, sizeof path, "%s/index.html", out);

@@ -23,6 +23,12 @@ static void usage(FILE *out)
             "transform  maps an event table through the fitted transform\n"
             "inverse    maps it back; /pdg, /weights and particles_per_bx are kept\n"
             "\n"
+            "fit options (scikit-learn's names):\n"
+            "  --n-quantiles N   quantiles per feature (default 1000; at most the rows used)\n"
+            "  --output D        normal (default) or uniform: the output distribution\n"
+            "  --subsample N     fit on N random rows (default: every row)\n"
+            "  --seed S          picks the --subsample rows (default 0)\n"
+            "\n"
             "reading the event table:\n" GS_TOOL_IMPORT_HELP
             "  --help, --version\n"
             "exit codes: 0 ok, 1 runtime failure, 2 usage error\n");
@@ -142,10 +148,8 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--qt")) {
             qtp = v;
         } else if (!strcmp(a, "--n-quantiles")) {
-            if (gs_tool_parse_i64(v, 1, 100000000, &ll)) {
-                gs_tool_err(prog, "--n-quantiles: '%s' is not an integer >= 1", v);
+            if (gs_tool_int_opt(prog, "--n-quantiles", v, 1, 100000000, &ll))
                 return GS_EXIT_USAGE;
-            }
             o.n_quantiles = ll;
         } else if (!strcmp(a, "--subsample")) {
             if (gs_tool_parse_i64(v, 1, 0x7fffffffffffffffLL, &ll)) {
@@ -189,6 +193,7 @@ int main(int argc, char **argv)
     const gs_tool_file ins[] = {{"--in", in}, {"--qt", fit ? NULL : qtp}}, outs[] = {{"-o", outp}};
     if (gs_tool_guard_io(prog, ins, 2, outs, 1))
         return GS_EXIT_USAGE;
+    gs_tool_cleanup_on_signals(prog, outp);
     int rc = fit ? do_fit(in, outp, &o) : do_apply(qtp, in, outp, inverse);
     if (rc) {
         gs_tool_err(prog, "%s", gs_errmsg());

@@ -215,18 +215,24 @@ static int sample_hepmc3(const run_opts *ro, md_model *mo, long long bxs, long l
     ds_hepmc3_stats hst = {0};
     if (!rc) {
         ho->seed = (uint64_t)seed;
+        /* Ctrl-C / SIGTERM while the text is written: the writer stops after
+         * the event at hand and removes its temporary file (the default
+         * action would leave it behind). Sampling before it stays
+         * interruptible the plain way: nothing is on disk yet. */
+        ho->stop = md_stop_on_signals();
         rc = ds_hepmc3_write(out, &ev, bx, bxs, ho, &hst);
     }
     const int64_t rows = rc ? 0 : ev.n;
     if (!rc) {
         ds_events_free(&ev);
         free(bx);
-        fprintf(stderr, "%s: %lld HepMC3 events (%lld without particles)\n", prog,
-                (long long)hst.events, (long long)hst.empty);
+        if (!hst.stopped)
+            fprintf(stderr, "%s: %lld HepMC3 events (%lld without particles)\n", prog,
+                    (long long)hst.events, (long long)hst.empty);
     }
     char what[64];
     snprintf(what, sizeof what, "particles in %lld bunch crossings", bxs);
-    return finish(ro, rc, 0, out, what, rows, wall() - t0);
+    return finish(ro, rc, (int)hst.stopped, out, what, rows, wall() - t0);
 }
 
 static int sample_events(const run_opts *ro, md_model *mo, long long n, long long bxs,
@@ -295,23 +301,17 @@ int main(int argc, char **argv)
         case O_COND: conds = optarg; break;
         case O_PARTIAL: open_flags |= MD_OPEN_ALLOW_PARTIAL; break;
         case 'k':
-            if (gs_tool_parse_i64(optarg, 1, (long long)1 << 20, &k)) {
-                gs_tool_err(prog, "-k: '%s' is not a positive integer", optarg);
+            if (gs_tool_int_opt(prog, "-k", optarg, 1, (long long)1 << 20, &k))
                 return GS_EXIT_USAGE;
-            }
             break;
         case 'o': out = optarg; break;
         case 'n':
-            if (gs_tool_parse_i64(optarg, 1, (long long)1 << 40, &n)) {
-                gs_tool_err(prog, "-n: '%s' is not a positive integer", optarg);
+            if (gs_tool_int_opt(prog, "-n", optarg, 1, (long long)1 << 40, &n))
                 return GS_EXIT_USAGE;
-            }
             break;
         case O_BX:
-            if (gs_tool_parse_i64(optarg, 1, (long long)1 << 32, &bxs)) {
-                gs_tool_err(prog, "--bunch-crossings: '%s' is not a positive integer", optarg);
+            if (gs_tool_int_opt(prog, "--bunch-crossings", optarg, 1, (long long)1 << 32, &bxs))
                 return GS_EXIT_USAGE;
-            }
             break;
         case O_SEED:
             if (gs_tool_parse_i64(optarg, 0, INT64_MAX, &seed)) {
@@ -359,9 +359,12 @@ int main(int argc, char **argv)
         return GS_EXIT_USAGE;
     }
     if (conds || k) {
+        /* the model's kind is not known yet: name both uses */
         if (!conds || n || bxs) {
-            gs_tool_err(prog, "ZDC sampling takes --conditions FILE [-k K], not -n or "
-                              "--bunch-crossings (see --help)");
+            gs_tool_err(prog, "%s", !conds ? "-k needs --conditions FILE (ZDC models)"
+                                           : "--conditions [-k K] (ZDC models) and -n / "
+                                             "--bunch-crossings (LUXE models) exclude each "
+                                             "other (see --help)");
             return GS_EXIT_USAGE;
         }
     } else if ((!n && !bxs) || (n && bxs)) {
@@ -387,6 +390,11 @@ int main(int argc, char **argv)
     const gs_tool_file ins[] = {{"--model", model}, {"--conditions", conds}}, outs[] = {{"-o", out}};
     if (gs_tool_guard_io(prog, ins, 2, outs, 1))
         return GS_EXIT_USAGE;
+    /* before any sampling: HepMC3 output is written only at the end */
+    if (gs_check_out_path(out)) {
+        gs_tool_err(prog, "%s", gs_errmsg());
+        return GS_EXIT_FAIL;
+    }
 
     /* the kind first: a usage error is reported before the model is loaded */
     const md_kind *kind;

@@ -485,14 +485,26 @@ static int train_main(int argc, char **argv, const md_kind *kind, void *cfg)
         gs_tool_err(prog, "--out %s exists and is not a directory", out);
         return GS_EXIT_USAGE;
     }
-    if (!resume && (file_exists(out, "model.h5") || file_exists(out, "last.h5"))) {
+    /* --resume needs last.h5; model.h5 alone cannot be continued, so the
+     * advice must not send the user to --resume then */
+    if (!resume && file_exists(out, "last.h5")) {
         gs_tool_err(prog, "%s already holds a trained model; continue it with --resume (and "
                           "--iters N to train it to N steps in total) or choose another --out",
                     out);
         return GS_EXIT_USAGE;
     }
+    if (!resume && file_exists(out, "model.h5")) {
+        gs_tool_err(prog, "%s already holds a model (model.h5, without the last.h5 that "
+                          "--resume would continue); choose another --out, or remove %s/model.h5 "
+                          "to train anew here",
+                    out, out);
+        return GS_EXIT_USAGE;
+    }
     if (resume && !file_exists(out, "last.h5")) {
-        gs_tool_err(prog, "--resume: %s/last.h5 does not exist", out);
+        gs_tool_err(prog, "--resume: %s/last.h5 does not exist%s", out,
+                    file_exists(out, "model.h5") ? " (model.h5 alone holds no training state to "
+                                                   "continue)"
+                                                 : "");
         return GS_EXIT_USAGE;
     }
     if (gs_tool_threads(prog, threads))

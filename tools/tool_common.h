@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <sched.h>
+#include <signal.h>
 
 #include "comm/cm_mpi.h"
 #include "core/gs_core.h"
@@ -42,6 +43,57 @@ static inline int gs_tool_parse_i64(const char *s, long long lo, long long hi, l
         return -1;
     *out = v;
     return 0;
+}
+
+/* gs_tool_parse_i64 with its message: "OPT: 'S' is not an integer" when S is
+ * no integer at all, else "OPT: 'S' is not an integer in [LO, HI]" (">= LO"
+ * when HI is INT64_MAX), so that a value too large is not called "not an
+ * integer >= 1". Returns 0, or GS_EXIT_USAGE after the message. */
+static inline int gs_tool_int_opt(const char *prog, const char *opt, const char *s, long long lo,
+                                  long long hi, long long *out)
+{
+    if (!gs_tool_parse_i64(s, lo, hi, out))
+        return 0;
+    int64_t v;
+    if (!s || !*s || gs_parse_i64(s, &v))
+        gs_tool_err(prog, "%s: '%s' is not an integer", opt, s ? s : "");
+    else if (hi == INT64_MAX)
+        gs_tool_err(prog, "%s: '%s' is not an integer >= %lld", opt, s, lo);
+    else
+        gs_tool_err(prog, "%s: '%s' is not an integer in [%lld, %lld]", opt, s, lo, hi);
+    return GS_EXIT_USAGE;
+}
+
+/* For tools that make their whole output in memory and write it at the end
+ * (datagen, prep): Ctrl-C or SIGTERM removes the temporary file the atomic
+ * write may have begun (the name gs_tmp_path gives this process) and exits
+ * 128 + signal, saying so; the default action would leave it behind. Only
+ * async-signal-safe calls in the handler. Call once the output is known. */
+static char gs_tool_sig_tmp[4200];
+static char gs_tool_sig_msg[4400];
+static size_t gs_tool_sig_msg_len;
+
+static inline void gs_tool_sig_cleanup(int sig)
+{
+    unlink(gs_tool_sig_tmp);
+    ssize_t w = write(STDERR_FILENO, gs_tool_sig_msg, gs_tool_sig_msg_len);
+    (void)w;
+    _exit(128 + sig);
+}
+
+static inline void gs_tool_cleanup_on_signals(const char *prog, const char *out)
+{
+    if (gs_tmp_path(gs_tool_sig_tmp, sizeof gs_tool_sig_tmp, out))
+        return; /* no name, no file to remove: the default action is right */
+    int n = snprintf(gs_tool_sig_msg, sizeof gs_tool_sig_msg,
+                     "\n%s: interrupted: nothing written to %s\n", prog, out);
+    gs_tool_sig_msg_len = n > 0 && (size_t)n < sizeof gs_tool_sig_msg ? (size_t)n : 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = gs_tool_sig_cleanup;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 /* Parses a finite number; NaN, infinities and overflowing values are refused. */
