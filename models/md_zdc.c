@@ -30,6 +30,12 @@ const md_cfg_field md_zdc_cfg_fields[] = {
       "(of the hidden dense layer, Ba et al. 2016), both, or none"),
     F("model.loss", MD_CFG_ENUM, loss, 0, 0, "bce,hinge",
       "adversarial loss: non-saturating BCE (the ALICE design) or hinge (Lim & Ye 2017)"),
+    F("model.d_cond", MD_CFG_ENUM, d_cond, 0, 0, "concat,projection",
+      "how the discriminator sees the conditions: concatenated to its flattened features (the "
+      "ALICE design), or that plus a projection term <embed(c), f> (Miyato & Koyama 2018)"),
+    F("model.d_sums", MD_CFG_BOOL, d_sums, 0, 0, NULL,
+      "the discriminator's dense layer also sees log(1 + the 5 ZDC channel sums in photons) "
+      "(as CaloGAN's D sees its layer energies)"),
     F("reg.sdi", MD_CFG_BOOL, sdi, 0, 0, NULL, "SDI diversity term"),
     F("reg.sdi_lambda", MD_CFG_FLOAT, sdi_lambda, 0, 1e6, NULL, "SDI diversity strength"),
     F("reg.sdi_space", MD_CFG_ENUM, sdi_space, 0, 0, "features,pixels",
@@ -49,6 +55,8 @@ const md_cfg_field md_zdc_cfg_fields[] = {
     F("train.beta2", MD_CFG_FLOAT, beta2, 0, 0.999999, NULL, "Adam beta2"),
     F("train.ema", MD_CFG_FLOAT, ema, 0, 0.999999, NULL,
       "decay of the generator weight average (EMA) that is evaluated and sampled; 0 = off"),
+    F("train.ema_warmup", MD_CFG_BOOL, ema_warmup, 0, 0, NULL,
+      "the weight average's decay warms up as min(ema, (1 + n)/(10 + n)) at step n"),
     F("train.iters", MD_CFG_INT, iters, 1, 1e12, NULL, "training steps (D, R and G updates)"),
     F("train.eval_every", MD_CFG_INT, eval_every, 1, 1e12, NULL,
       "held-out channel-W1 evaluation period (steps)"),
@@ -86,6 +94,13 @@ void md_zdc_cfg_default(md_zdc_cfg *c)
      * BCE loss as the ALICE design */
     c->d_norm = 1;
     c->loss = 0;
+    /* D also sees the 5 channel sums (log(1 + photons)): with the weight
+     * average's warm-up it took the toy model from 2.6x to 1.6x the
+     * real-vs-real floor of the mean channel W1 (reduced widths, 6000 steps,
+     * seed 1; 3 seeds in docs/results/zdc-ablation.md, 2026-11-29); the
+     * projection term (d_cond) made training unstable there */
+    c->d_cond = 0;
+    c->d_sums = 1;
     /* SDI + intensity on, aux off: the recipe the toy ablation supports
      * (docs/results/zdc-ablation.md, 4000 steps, 3 seeds: SDI + intensity
      * 23.9 ± 5.1, better than or equal to the plain GAN (28.3 ± 8.5) on every
@@ -113,6 +128,7 @@ void md_zdc_cfg_default(md_zdc_cfg *c)
      * most of the seed-to-seed spread of the plain GAN (test W1 56.0 -> 32.5 on
      * seed 2, 26.9 -> 24.8 on seed 1, 3000 steps, reduced widths) */
     c->ema = 0.995;
+    c->ema_warmup = 1;
     c->iters = 10000;
     c->eval_every = 500;
     c->eval_rows = 1000;
@@ -493,9 +509,12 @@ static int train_step(md_zdc_state *s, md_losses *out)
     /* every rank's batch-norm running statistics came from its own rows */
     if (np > 1 && (rc = md_run_mean_data(s->run, &s->g.buf)))
         return gs_error_wrap(rc, "zdc: batch-norm statistics");
-    if (cfg->ema > 0) { /* the BN running statistics are averaged like the weights */
-        nn_params_ema(&s->ema.ps, &s->g.ps, (float)cfg->ema);
-        nn_params_ema(&s->ema.buf, &s->g.buf, (float)cfg->ema);
+    if (cfg->ema > 0) { /* the BN running statistics are averaged like the weights;
+                          * with the warm-up, so a short run's average is not
+                          * mostly the initial weights */
+        const float decay = cfg->ema_warmup ? nn_ema_decay(cfg->ema, s->step) : (float)cfg->ema;
+        nn_params_ema(&s->ema.ps, &s->g.ps, decay);
+        nn_params_ema(&s->ema.buf, &s->g.buf, decay);
     }
     s->step++;
     if (np > 1) {
@@ -659,7 +678,8 @@ int md_zdc_train(const md_zdc_cfg *cfg, const ds_images *data, const md_train_op
 static void cfg_default(void *cfg) { md_zdc_cfg_default(cfg); }
 
 /* Defaults under a stored configuration: keys that files written before them
- * lack take the behaviour those files were trained with (plain D, BCE loss);
+ * lack take the behaviour those files were trained with (plain D, BCE loss,
+ * concatenated conditions, no channel sums, no warm-up of the average);
  * a newer file names every key. */
 static void cfg_stored_default(void *cfg)
 {
@@ -667,6 +687,9 @@ static void cfg_stored_default(void *cfg)
     md_zdc_cfg_default(c);
     c->d_norm = 0;
     c->loss = 0;
+    c->d_cond = 0;
+    c->d_sums = 0;
+    c->ema_warmup = 0; /* so an older run resumes with the average it started with */
 }
 
 static const char *const loss_names[] = {"loss_d", "loss_g", "loss_div", "loss_int",

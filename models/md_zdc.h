@@ -34,6 +34,10 @@ typedef struct {
     int d_norm;                    /* 0 none, 1 spectral normalisation of every D weight,
                                       2 layer norm of D's hidden dense layer, 3 both */
     int loss;                      /* 0 non-saturating BCE, 1 hinge */
+    int d_cond;                    /* how D uses the conditions: 0 concatenated to its
+                                      flattened features (the ALICE design), 1 also a
+                                      projection term (Miyato & Koyama 2018) */
+    int d_sums;                    /* D also sees log(1 + the 5 channel sums in photons) */
     /* regularisers */
     int sdi;                       /* SDI diversity term on/off */
     double sdi_lambda;
@@ -48,6 +52,7 @@ typedef struct {
     double lr_g, lr_d, lr_aux, beta1, beta2;
     double ema;                    /* decay of the generator weight average used for
                                       evaluation and sampling; 0 = off */
+    int ema_warmup;                /* with the warm-up decay of nn_ema_decay */
     int64_t iters, eval_every, eval_rows, eval_repeats, ckpt_every;
     double holdout;
     int64_t seed;
@@ -79,7 +84,12 @@ typedef struct {
     nn_conv2d_layer conv[3];
     nn_batchnorm_layer bn;
     nn_linear_layer fc1, fc2;
-    nn_tensor *sn_u[5];            /* power-iteration vectors of conv0..2, fc1, fc2 (in buf) */
+    int proj;                      /* projection term (model.d_cond = projection) */
+    nn_linear_layer emb;           /* its condition embedding [feat, n_cond], no bias */
+    nn_tensor *sn_u[6];            /* power-iteration vectors of conv0..2, fc1, fc2, emb (in buf) */
+    int sums;                      /* model.d_sums: fc1 also gets log(1 + channel sums) */
+    float *chmask;                 /* [h·w, 5] 0/1 channel masks of eval.channel_map (heap) */
+    float chpix[5];                /* pixels per channel (MT_ZDC_NCH) */
     nn_params ps, buf;
 } md_zdc_disc;
 
@@ -98,7 +108,9 @@ nn_tensor *md_zdc_gen_fwd(nn_ctx *c, const md_zdc_gen *g, nn_tensor *z, nn_tenso
 int md_zdc_disc_init(md_zdc_disc *d, const md_zdc_cfg *cfg, int64_t n_cond, int64_t h,
                      int64_t w, gs_rng *r);
 void md_zdc_disc_free(md_zdc_disc *d);
-/* x [B, 1, h, w], cond [B, n_cond] -> logits [B, 1]; *feat (may be NULL)
+/* x [B, 1, h, w] (training space, log(1 + photons)), cond [B, n_cond] -> logits [B, 1];
+ * with model.d_sums the dense layer's input is [flatten ‖ cond ‖ log(1 + S_k)], S_k the
+ * photon sum of ZDC channel k = 1..5 (eval.channel_map); *feat (may be NULL)
  * receives the penultimate features [B, d_hidden]. rng: dropout masks. */
 nn_tensor *md_zdc_disc_fwd(nn_ctx *c, const md_zdc_disc *d, nn_tensor *x, nn_tensor *cond,
                            gs_rng *rng, nn_tensor **feat);

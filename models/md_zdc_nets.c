@@ -1,6 +1,7 @@
 /* ZDC networks: the conditional generator, the conditional discriminator
  * and the auxiliary max-pixel regressor (docs/zdc.md). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "models/md_zdc_internal.h"
@@ -117,11 +118,35 @@ int md_zdc_disc_init(md_zdc_disc *d, const md_zdc_cfg *cfg, int64_t n_cond, int6
     if (!rc && d->use_bn)
         rc = nn_batchnorm_layer_init(&d->bn, &d->ps, &d->buf, "D.bn0", d->ch[0], BN_MOMENTUM,
                                      BN_EPS);
+    /* the channel sums in photons: brightness is what the ZDC measures, and in
+     * log space the convs see it mixed with the Poisson speckle of single
+     * photons, which a smooth generator cannot draw (CaloGAN's D likewise
+     * gets the energy per calorimeter layer) */
+    d->sums = cfg->d_sums;
+    if (!rc && d->sums) {
+        d->chmask = calloc((size_t)(h * w * MT_ZDC_NCH), sizeof(float));
+        if (!d->chmask)
+            rc = gs_error_wrap(GS_ERR_NOMEM, "zdc: discriminator");
+        for (int64_t p = 0; p < h * w && !rc; p++) {
+            const int k = mt_zdc_channel_map((mt_zdc_map)cfg->channel_map, h, w, p / w, p % w);
+            d->chmask[p * MT_ZDC_NCH + (k - 1)] = 1.0f;
+            d->chpix[k - 1] += 1.0f;
+        }
+    }
     if (!rc)
-        rc = nn_linear_layer_init(&d->fc1, &d->ps, "D.fc1", cin * hh * ww + n_cond, d->feat,
+        rc = nn_linear_layer_init(&d->fc1, &d->ps, "D.fc1",
+                                  cin * hh * ww + n_cond + (d->sums ? MT_ZDC_NCH : 0), d->feat,
                                   true, NN_INIT_TORCH, r);
     if (!rc)
         rc = nn_linear_layer_init(&d->fc2, &d->ps, "D.fc2", d->feat, 1, true, NN_INIT_TORCH, r);
+    /* projection discriminator: logit += <embed(c), f>, a bilinear term in
+     * the conditions and the image features, so D can tell "a shower here
+     * for these conditions" apart without building that product out of
+     * LeakyReLUs of a sum (the concatenation alone) */
+    d->proj = cfg->d_cond == 1;
+    if (!rc && d->proj)
+        rc = nn_linear_layer_init(&d->emb, &d->ps, "D.emb", n_cond, d->feat, false,
+                                  NN_INIT_TORCH, r);
     /* spectral normalisation: one power-iteration vector per weight, drawn
      * after every weight so the weights are those of the plain D */
     d->sn = cfg->d_norm == 1 || cfg->d_norm == 3;
@@ -137,8 +162,8 @@ int md_zdc_disc_init(md_zdc_disc *d, const md_zdc_cfg *cfg, int64_t n_cond, int6
         else
             nn_init_const(d->ln_g, 1.0f);
     }
-    const int64_t sn_out[5] = {d->ch[0], d->ch[1], d->ch[2], d->feat, 1};
-    for (int i = 0; i < 5 && !rc && d->sn; i++) {
+    const int64_t sn_out[6] = {d->ch[0], d->ch[1], d->ch[2], d->feat, 1, d->feat};
+    for (int i = 0; i < 5 + d->proj && !rc && d->sn; i++) {
         char name[32];
         snprintf(name, sizeof name, "D.sn_u%d", i);
         d->sn_u[i] = nn_param_new(&d->buf, name, 1, (int64_t[]){sn_out[i]});
@@ -154,6 +179,8 @@ int md_zdc_disc_init(md_zdc_disc *d, const md_zdc_cfg *cfg, int64_t n_cond, int6
 
 void md_zdc_disc_free(md_zdc_disc *d)
 {
+    free(d->chmask);
+    d->chmask = NULL;
     nn_params_free(&d->ps);
     nn_params_free(&d->buf);
 }
@@ -168,6 +195,9 @@ static nn_tensor *d_weight(nn_ctx *c, const md_zdc_disc *d, nn_tensor *w, int i)
 nn_tensor *md_zdc_disc_fwd(nn_ctx *c, const md_zdc_disc *d, nn_tensor *x, nn_tensor *cond,
                            gs_rng *rng, nn_tensor **feat)
 {
+    nn_tensor *x0 = x;
+    if (!x)
+        return NULL;
     for (int i = 0; i < 3; i++) {
         x = nn_conv2d(c, x, d_weight(c, d, d->conv[i].w, i), d->conv[i].b, d->conv[i].stride,
                       d->conv[i].pad);
@@ -179,14 +209,33 @@ nn_tensor *md_zdc_disc_fwd(nn_ctx *c, const md_zdc_disc *d, nn_tensor *x, nn_ten
         if (d->dropout > 0)
             x = nn_dropout(c, x, d->dropout, rng);
     }
-    nn_tensor *h = nn_linear(c, nn_concat(c, nn_flatten(c, x), cond),
-                             d_weight(c, d, d->fc1.w, 3), d->fc1.b);
+    nn_tensor *in = nn_concat(c, nn_flatten(c, x), cond);
+    if (d->sums && in) {
+        /* log(1 + S_k) = log(sum_k e^x - (n_k - 1)): x >= 0, so the argument is >= 1 */
+        const int64_t b = x0->shape[0], px = d->h * d->w;
+        nn_tensor *off = nn_new(c, 2, (int64_t[]){b, MT_ZDC_NCH});
+        if (!off)
+            return NULL;
+        for (int64_t i = 0; i < b; i++)
+            for (int k = 0; k < MT_ZDC_NCH; k++)
+                off->data[i * MT_ZDC_NCH + k] = d->chpix[k] - 1.0f;
+        nn_tensor *e = nn_exp(c, nn_reshape(c, x0, 2, (int64_t[]){b, px}));
+        nn_tensor *s = nn_matmul(c, e, nn_input(c, 2, (int64_t[]){px, MT_ZDC_NCH}, d->chmask),
+                                 false, false);
+        in = nn_concat(c, in, nn_log(c, nn_sub(c, s, off)));
+    }
+    nn_tensor *h = nn_linear(c, in, d_weight(c, d, d->fc1.w, 3), d->fc1.b);
     if (d->ln)
         h = nn_layernorm(c, h, d->ln_g, d->ln_b, 1e-5f);
     nn_tensor *f = nn_leaky_relu(c, h, d->slope);
     if (feat)
         *feat = f;
-    return nn_linear(c, f, d_weight(c, d, d->fc2.w, 4), d->fc2.b);
+    nn_tensor *y = nn_linear(c, f, d_weight(c, d, d->fc2.w, 4), d->fc2.b);
+    if (d->proj)
+        y = nn_add(c, y, nn_sum_rows(c, nn_mul(c, f, nn_linear(c, cond,
+                                                               d_weight(c, d, d->emb.w, 5),
+                                                               NULL))));
+    return y;
 }
 
 int md_zdc_aux_init(md_zdc_aux *a, const md_zdc_cfg *cfg, int64_t h, int64_t w, gs_rng *r)

@@ -491,12 +491,10 @@ static int train_step(flow_state *s, md_losses *out)
         return gs_error_wrap(rc, "zdc-flow: training step");
     nn_optim_step(&s->opt);
     if (cfg->ema > 0) {
-        /* warm-up (TensorFlow's ExponentialMovingAverage with num_updates):
-         * decay min(ema, (1 + n)/(10 + n)), so that a short run's average is
+        /* with the warm-up (nn_ema_decay), so that a short run's average is
          * not mostly the initial weights (0.999 alone keeps 67 % of them
-         * after 400 steps); a function of the step, so resume stays exact */
-        const double n = (double)s->step, warm = (1.0 + n) / (10.0 + n);
-        nn_params_ema(&s->ema.ps, &s->v.ps, (float)(cfg->ema < warm ? cfg->ema : warm));
+         * after 400 steps) */
+        nn_params_ema(&s->ema.ps, &s->v.ps, nn_ema_decay(cfg->ema, s->step));
     }
     s->step++;
     out->v[0] = e[0];

@@ -269,6 +269,15 @@ int64_t nn_params_count(const nn_params *ps);
 int nn_params_copy(nn_params *dst, const nn_params *src);
 /* dst = decay * dst + (1 - decay) * src (exponential moving average). */
 int nn_params_ema(nn_params *dst, const nn_params *src, float decay);
+/* The decay to use for the update after `step` (0-based) earlier ones of an
+ * average with nominal decay `decay`: min(decay, (1 + step) / (10 + step)),
+ * the warm-up of TensorFlow's tf.train.ExponentialMovingAverage with
+ * num_updates. Without it a short run's average is mostly the initial
+ * weights (0.995 alone keeps 0.995^105 = 59 % of them after 105 updates,
+ * with the warm-up 1e-13; until the nominal decay takes over the average
+ * spans roughly the last 11 % of the updates). A function of the step only, so a resumed run averages
+ * exactly like an uninterrupted one. decay <= 0 returns decay unchanged. */
+float nn_ema_decay(double decay, int64_t step);
 /* Data-parallel replicas. A shadow set has one parameter per parameter of
  * src, same names and shapes, whose data IS src's (shared, read-only while
  * src lives) and whose gradient buffer is its own, zeroed. Give each thread

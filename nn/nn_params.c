@@ -142,6 +142,14 @@ int nn_params_ema(nn_params *dst, const nn_params *src, float decay)
     return GS_OK;
 }
 
+float nn_ema_decay(double decay, int64_t step)
+{
+    if (decay <= 0)
+        return (float)decay;
+    const double n = step > 0 ? (double)step : 0.0, warm = (1.0 + n) / (10.0 + n);
+    return (float)(decay < warm ? decay : warm);
+}
+
 int nn_params_shadow(nn_params *dst, const nn_params *src)
 {
     nn_params_init(dst);

@@ -333,6 +333,37 @@ START_TEST(t_param_shared_by_contexts)
 }
 END_TEST
 
+/* The weight average with warm-up: the decay is min(decay, (1 + n)/(10 + n))
+ * (TensorFlow's ExponentialMovingAverage with num_updates), and after 105
+ * updates of a constant source nothing of the start value is left — with
+ * the plain decay 0.995 59 % of it is. */
+START_TEST(t_ema_warmup)
+{
+    ck_assert_float_eq(nn_ema_decay(0.995, 0), 0.1f);
+    ck_assert_float_eq(nn_ema_decay(0.995, 90), 0.91f);
+    ck_assert_float_eq(nn_ema_decay(0.995, 1790), 0.995f); /* 1791/1800 = 0.995 */
+    ck_assert_float_eq(nn_ema_decay(0.995, 100000), 0.995f);
+    ck_assert_float_eq(nn_ema_decay(0.5, 0), 0.1f);
+    ck_assert_float_eq(nn_ema_decay(0.5, 10), 0.5f); /* 11/20 > 0.5 */
+    ck_assert_float_eq(nn_ema_decay(0.05, 0), 0.05f);
+    ck_assert_float_eq(nn_ema_decay(0, 7), 0.0f);
+    nn_params avg, src;
+    nn_params_init(&avg);
+    nn_params_init(&src);
+    nn_tensor *a = nn_param_new(&avg, "w", 1, (int64_t[]){1});
+    nn_tensor *s = nn_param_new(&src, "w", 1, (int64_t[]){1});
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(s);
+    a->data[0] = 1.0f; /* the start value */
+    s->data[0] = 0.0f;
+    for (int64_t n = 0; n < 105; n++)
+        ck_assert_int_eq(nn_params_ema(&avg, &src, nn_ema_decay(0.995, n)), GS_OK);
+    ck_assert(a->data[0] < 1e-6f);
+    nn_params_free(&avg);
+    nn_params_free(&src);
+}
+END_TEST
+
 START_TEST(t_checkpoint_round_trip)
 {
     const int w[] = {3, 7, 2};
@@ -395,6 +426,7 @@ static Suite *train_suite(void)
     tcase_add_test(tc, t_mlp_learns_regression);
     tcase_add_test(tc, t_checkpoint_round_trip);
     tcase_add_test(tc, t_param_shared_by_contexts);
+    tcase_add_test(tc, t_ema_warmup);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,6 +2,7 @@
  * cases, a short training run with every regulariser, exact resume,
  * sampling, and the train/sample tools' ZDC paths and error exits. */
 #include "core/gs_h5.h"
+#include "metrics/mt.h"
 #include "models/md_zdc.h"
 #include "testutil.h"
 
@@ -67,7 +68,8 @@ START_TEST(t_shapes)
     ck_assert_int_eq(y->shape[1], 1);
     ck_assert_int_eq(feat->shape[0], 3);
     ck_assert_int_eq(feat->shape[1], 128);
-    ck_assert_int_eq(d.fc1.in, 128 * 7 * 4 + 9); /* 56x30 -> 28x15 -> 14x8 -> 7x4 */
+    /* 56x30 -> 28x15 -> 14x8 -> 7x4, ‖ 9 conditions ‖ 5 channel sums (model.d_sums) */
+    ck_assert_int_eq(d.fc1.in, 128 * 7 * 4 + 9 + 5);
     nn_tensor *p = md_zdc_aux_fwd(c, &a, x);
     ck_assert_int_eq(p->shape[0], 3);
     ck_assert_int_eq(p->shape[1], 2);
@@ -215,7 +217,7 @@ START_TEST(t_train_resume_sample)
     snprintf(q, sizeof q, "%s/last.h5", b);
     const struct { const char *name; int64_t n; } ds[] = {
         {"train/G/G.conv0.w", 4 * 8 * 9}, {"train/G_buf/G.bn1.running_var", 4},
-        {"train/D/D.fc1.w", 8 * (8 * 7 * 4 + 9)}, {"train/R/R.fc.w", 2 * 4 * 14 * 8},
+        {"train/D/D.fc1.w", 8 * (8 * 7 * 4 + 9 + 5)}, {"train/R/R.fc.w", 2 * 4 * 14 * 8},
         {"train/best/G/G.fc.w", 8 * 14 * 8 * 13}, {"G/G.conv2.w", 4 * 9},
         {"train/G_ema/G.conv1.w", 4 * 4 * 9}, {"train/G_ema_buf/G.bn1.running_var", 4}};
     for (size_t j = 0; j < sizeof ds / sizeof ds[0]; j++) {
@@ -289,6 +291,51 @@ START_TEST(t_train_resume_sample)
 }
 END_TEST
 
+/* The generator's weight average warms up (nn_ema_decay): for the first
+ * updates the decay is (1 + n)/(10 + n) = 0.1, 0.18, 0.25 whatever the
+ * nominal decay above it, so 3 steps with train.ema 0.999 and 0.5 leave the
+ * same average (without the warm-up they differ: 0.999 keeps the initial
+ * weights), while a nominal decay below the warm-up (0.05) is used as is;
+ * train.ema_warmup = false (what older checkpoints resume with) is the
+ * plain average again. */
+START_TEST(t_ema_warmup)
+{
+    ds_images data;
+    ck_assert_int_eq(ds_toy_zdc(200, 8, &data), GS_OK);
+    char dir[64], out[128], p[256];
+    gs_test_tmpdir(dir, sizeof dir);
+    const double decay[4] = {0.999, 0.5, 0.05, 0.999};
+    enum { NW = 4 * 4 * 9, NB = 4 };
+    float g[4][NW], e[4][NW], eb[4][NB];
+    for (int k = 0; k < 4; k++) {
+        md_zdc_cfg cfg;
+        tiny_cfg(&cfg, 3);
+        cfg.eval_every = cfg.ckpt_every = 3;
+        cfg.ema = decay[k];
+        cfg.ema_warmup = k < 3;
+        snprintf(out, sizeof out, "%s/r%d", dir, k);
+        mkdir(out, 0777);
+        md_train_opts o = {.out_dir = out};
+        int stopped;
+        ck_assert_msg(md_zdc_train(&cfg, &data, &o, &stopped) == GS_OK, "%s", gs_errmsg());
+        snprintf(p, sizeof p, "%s/last.h5", out);
+        read_ds(p, "train/G/G.conv1.w", g[k], NW);
+        read_ds(p, "train/G_ema/G.conv1.w", e[k], NW);
+        read_ds(p, "train/G_ema_buf/G.bn1.running_var", eb[k], NB);
+    }
+    /* the average does not feed back: the same G trajectory */
+    ck_assert_int_eq(memcmp(g[0], g[1], sizeof g[0]), 0);
+    ck_assert_int_eq(memcmp(g[0], g[2], sizeof g[0]), 0);
+    ck_assert_msg(memcmp(e[0], e[1], sizeof e[0]) == 0, "0.999 and 0.5 averages differ");
+    ck_assert_int_eq(memcmp(eb[0], eb[1], sizeof eb[0]), 0);
+    ck_assert(memcmp(e[0], e[2], sizeof e[0]) != 0);
+    ck_assert(memcmp(e[0], g[0], sizeof e[0]) != 0); /* still an average, not G */
+    ck_assert_int_eq(memcmp(g[0], g[3], sizeof g[0]), 0);
+    ck_assert(memcmp(e[0], e[3], sizeof e[0]) != 0); /* no warm-up: another average */
+    ds_images_free(&data);
+    gs_test_rmdir(dir);
+}
+END_TEST
 
 /* ---- the neutron ZDC: any image shape, spectral normalisation, O2 map ---- */
 START_TEST(t_neutron_shapes_sn)
@@ -308,7 +355,7 @@ START_TEST(t_neutron_shapes_sn)
         ck_assert_int_eq(md_zdc_gen_init(&g, &cfg, 9, h, w, &r), GS_OK);
         ck_assert_int_eq(md_zdc_disc_init(&d, &cfg, 9, h, w, &r), GS_OK);
         ck_assert_int_eq(md_zdc_aux_init(&a, &cfg, h, w, &r), GS_OK);
-        ck_assert_int_eq(d.fc1.in, 128 * d_out[s][0] * d_out[s][1] + 9);
+        ck_assert_int_eq(d.fc1.in, 128 * d_out[s][0] * d_out[s][1] + 9 + 5); /* + sums */
         ck_assert_int_eq(d.sn, 1);
         ck_assert_int_eq(d.sn_u[0]->n, 32);
         ck_assert_int_eq(d.sn_u[3]->n, 128);
@@ -370,10 +417,10 @@ START_TEST(t_neutron_train_resume)
     snprintf(p, sizeof p, "%s/last.h5", a);
     snprintf(q, sizeof q, "%s/last.h5", b);
     const struct { const char *name; int64_t n; } ds[] = {
-        {"train/D/D.fc1.w", 8 * (8 * 6 * 6 + 9)}, {"train/D_buf/D.sn_u0", 4},
+        {"train/D/D.fc1.w", 8 * (8 * 6 * 6 + 9 + 5)}, {"train/D_buf/D.sn_u0", 4},
         {"train/D_buf/D.sn_u3", 8}, {"train/G/G.conv0.w", 4 * 8 * 9}};
     for (size_t j = 0; j < sizeof ds / sizeof ds[0]; j++) {
-        float wa[8 * (8 * 6 * 6 + 9)], wb[8 * (8 * 6 * 6 + 9)];
+        float wa[8 * (8 * 6 * 6 + 9 + 5)], wb[8 * (8 * 6 * 6 + 9 + 5)];
         read_ds(p, ds[j].name, wa, ds[j].n);
         read_ds(q, ds[j].name, wb, ds[j].n);
         ck_assert_msg(memcmp(wa, wb, (size_t)ds[j].n * sizeof(float)) == 0,
@@ -446,7 +493,7 @@ static void probe_cb(void *ud, const md_progress *p)
 START_TEST(t_no_malloc_in_step)
 {
     /* _i = 0: the default D; 1: with spectral normalisation; 2: layer norm;
-     * 3: both, with the hinge loss */
+     * 3: both, with the hinge loss and the projection term; all but 1 with the channel sums */
     alloc_count_prove();
     ds_images data;
     ck_assert_int_eq(ds_toy_zdc(200, 8, &data), GS_OK);
@@ -456,6 +503,8 @@ START_TEST(t_no_malloc_in_step)
     tiny_cfg(&cfg, 9);
     cfg.d_norm = _i;
     cfg.loss = _i == 3;
+    cfg.d_cond = _i == 3;
+    cfg.d_sums = _i != 1; /* on by default */
     cfg.eval_every = cfg.ckpt_every = 1000; /* only at the last step */
     alloc_probe a = {{0}};
     md_train_opts o = {.out_dir = dir, .progress = probe_cb, .progress_ud = &a};
@@ -533,6 +582,135 @@ START_TEST(t_layernorm_hinge)
             ck_assert_float_eq_tol(fsum[1] / fsum[0], 10.0, 1e-4);
         else /* unchanged up to LN's eps (1e-5 against the hidden variance) */
             ck_assert_float_eq_tol(fsum[1] / fsum[0], 1.0, 1e-2);
+        md_zdc_disc_free(&d);
+    }
+}
+END_TEST
+
+/* ---- the projection discriminator: logit = fc2(f) + <emb c, f> ---- */
+START_TEST(t_projection)
+{
+    for (int norm = 0; norm <= 1; norm++) {
+        md_zdc_cfg cfg;
+        md_zdc_cfg_default(&cfg);
+        cfg.d_channels = (md_ivec){3, {4, 4, 8}};
+        cfg.d_hidden = 6;
+        cfg.dropout = 0;
+        cfg.d_norm = norm;
+        cfg.d_cond = 1;
+        gs_rng r;
+        gs_rng_seed(&r, 5);
+        md_zdc_disc d;
+        ck_assert_int_eq(md_zdc_disc_init(&d, &cfg, 9, 56, 30, &r), GS_OK);
+        ck_assert_int_eq(d.proj, 1);
+        ck_assert_ptr_nonnull(nn_params_find(&d.ps, "D.emb.w"));
+        ck_assert_int_eq(d.emb.w->shape[0], 6);
+        ck_assert_int_eq(d.emb.w->shape[1], 9);
+        ck_assert_int_eq(d.sn_u[5] != NULL, norm);
+        float x[2 * 56 * 30], cond[2 * 9];
+        for (int i = 0; i < 2 * 56 * 30; i++)
+            x[i] = (float)gs_rng_uniform(&r) * 3.0f;
+        gs_rng_fill_normal(&r, cond, 18, 0, 1);
+        nn_ctx *c = nn_ctx_new();
+        nn_set_training(c, false);
+        nn_tensor *f = NULL;
+        nn_tensor *y = md_zdc_disc_fwd(c, &d, nn_input(c, 4, (int64_t[]){2, 1, 56, 30}, x),
+                                       nn_input(c, 2, (int64_t[]){2, 9}, cond), &r, &f);
+        ck_assert_ptr_nonnull(y);
+        /* by hand, without normalisation: fc2.w f + fc2.b + sum_k f_k (W_emb c)_k;
+         * with it, the same up to the positive factors 1/sigma of fc2 and emb:
+         * the projection part must still move the logit when c moves */
+        for (int i = 0; i < 2 && norm == 0; i++) {
+            double acc = d.fc2.b->data[0];
+            for (int k = 0; k < 6; k++) {
+                double e = 0;
+                for (int j = 0; j < 9; j++)
+                    e += (double)d.emb.w->data[k * 9 + j] * cond[i * 9 + j];
+                acc += (double)f->data[i * 6 + k] * ((double)d.fc2.w->data[k] + e);
+            }
+            ck_assert_float_eq_tol(y->data[i], acc, 1e-4);
+        }
+        ck_assert(isfinite(y->data[0]) && isfinite(y->data[1]));
+        nn_ctx_free(c);
+        md_zdc_disc_free(&d);
+    }
+    /* concat (the default) has no embedding */
+    md_zdc_cfg cfg;
+    md_zdc_cfg_default(&cfg);
+    ck_assert_int_eq(cfg.d_cond, 0);
+    gs_rng r;
+    gs_rng_seed(&r, 5);
+    md_zdc_disc d;
+    ck_assert_int_eq(md_zdc_disc_init(&d, &cfg, 9, 56, 30, &r), GS_OK);
+    ck_assert_int_eq(d.proj, 0);
+    ck_assert_ptr_null(nn_params_find(&d.ps, "D.emb.w"));
+    md_zdc_disc_free(&d);
+}
+END_TEST
+
+/* ---- model.d_sums: D's dense layer sees log(1 + channel sums in photons) ---- */
+START_TEST(t_disc_sums)
+{
+    for (int map = 0; map <= 1; map++) {
+        md_zdc_cfg cfg;
+        md_zdc_cfg_default(&cfg);
+        cfg.d_channels = (md_ivec){3, {4, 4, 8}};
+        cfg.d_hidden = 6;
+        cfg.dropout = 0;
+        cfg.d_norm = 0;
+        cfg.d_sums = 1;
+        cfg.channel_map = map;
+        gs_rng r;
+        gs_rng_seed(&r, 9);
+        md_zdc_disc d;
+        ck_assert_int_eq(md_zdc_disc_init(&d, &cfg, 9, 56, 30, &r), GS_OK);
+        const int64_t base = 8 * 7 * 4 + 9;
+        ck_assert_int_eq(d.fc1.in, base + 5);
+        /* hidden unit j (j < 5) reads only sum feature j: f_j = log(1 + S_{j+1}) */
+        memset(d.fc1.w->data, 0, (size_t)d.fc1.w->n * sizeof(float));
+        memset(d.fc1.b->data, 0, (size_t)d.fc1.b->n * sizeof(float));
+        for (int j = 0; j < 5; j++)
+            d.fc1.w->data[j * d.fc1.in + base + j] = 1.0f;
+        float x[2 * 56 * 30], cond[2 * 9], img[56 * 30];
+        for (int i = 0; i < 2 * 56 * 30; i++) /* sparse, a few bright pixels, as showers */
+            x[i] = gs_rng_uniform(&r) < 0.1 ? (float)gs_rng_uniform(&r) * 6.0f : 0.0f;
+        gs_rng_fill_normal(&r, cond, 18, 0, 1);
+        nn_ctx *c = nn_ctx_new();
+        nn_set_training(c, false);
+        nn_tensor *f = NULL;
+        nn_tensor *y = md_zdc_disc_fwd(c, &d, nn_input(c, 4, (int64_t[]){2, 1, 56, 30}, x),
+                                       nn_input(c, 2, (int64_t[]){2, 9}, cond), &r, &f);
+        ck_assert_ptr_nonnull(y);
+        for (int i = 0; i < 2; i++) {
+            for (int p = 0; p < 56 * 30; p++)
+                img[p] = expm1f(x[i * 56 * 30 + p]);
+            double s[5] = {0};
+            for (int p = 0; p < 56 * 30; p++) /* the map, independently of the masks */
+                s[mt_zdc_channel_map((mt_zdc_map)map, 56, 30, p / 30, p % 30) - 1] += img[p];
+            for (int j = 0; j < 5; j++)
+                ck_assert_float_eq_tol(f->data[i * 6 + j], log1p(s[j]), 2e-4 * log1p(s[j]));
+            ck_assert_float_eq(f->data[i * 6 + 5], 0.0f);
+        }
+        /* the gradient reaches the pixels through the sums: d f_j / d x_p = e^x_p / (1 + S_j) */
+        nn_set_training(c, true);
+        nn_ctx_reset(c);
+        nn_tensor *xt = nn_input(c, 4, (int64_t[]){2, 1, 56, 30}, x);
+        nn_set_requires_grad(xt, true);
+        y = md_zdc_disc_fwd(c, &d, xt, nn_input(c, 2, (int64_t[]){2, 9}, cond), &r, &f);
+        nn_tensor *one = nn_slice(c, nn_reshape(c, f, 2, (int64_t[]){1, 12}), 4, 1); /* f_4, row 0 */
+        nn_tensor *gx;
+        ck_assert_int_eq(nn_grad(c, nn_sum(c, one), 1, &xt, &gx, false), GS_OK);
+        double s5 = 0;
+        for (int p = 0; p < 56 * 30; p++)
+            if (mt_zdc_channel_map((mt_zdc_map)map, 56, 30, p / 30, p % 30) == 5)
+                s5 += expm1f(x[p]);
+        for (int p = 0; p < 56 * 30; p++) {
+            const int k = mt_zdc_channel_map((mt_zdc_map)map, 56, 30, p / 30, p % 30);
+            const double want = k == 5 ? exp(x[p]) / (1.0 + s5) : 0.0;
+            ck_assert_float_eq_tol(gx->data[p], want, 1e-5 + 1e-3 * want);
+            ck_assert_float_eq(gx->data[56 * 30 + p], 0.0f); /* row 1 does not enter f_4 of row 0 */
+        }
+        nn_ctx_free(c);
         md_zdc_disc_free(&d);
     }
 }
@@ -618,9 +796,12 @@ static Suite *zdc_suite(void)
     tcase_add_test(tc, t_diversity_weights);
     tcase_add_test(tc, t_loss_terms);
     tcase_add_test(tc, t_train_resume_sample);
+    tcase_add_test(tc, t_ema_warmup);
     tcase_add_test(tc, t_bad_inputs);
     tcase_add_loop_test(tc, t_no_malloc_in_step, 0, 4);
     tcase_add_test(tc, t_layernorm_hinge);
+    tcase_add_test(tc, t_projection);
+    tcase_add_test(tc, t_disc_sums);
     tcase_add_test(tc, t_neutron_shapes_sn);
     tcase_add_test(tc, t_neutron_train_resume);
     tcase_add_test(tc, t_tools);
