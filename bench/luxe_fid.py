@@ -56,6 +56,8 @@ def kl1(real, gen, nb=100):
 
 
 def kl2(rx, ry, gx, gy, nb=50):
+    if len(rx) < 50 or len(gx) < 50:
+        return float("nan")  # a subset this small (or empty) has no 2-D histogram
     ex = np.linspace(*np.quantile(rx, [0.001, 0.999]), nb + 1)
     ey = np.linspace(*np.quantile(ry, [0.001, 0.999]), nb + 1)
 
@@ -238,8 +240,9 @@ def main():
         c2 = floor[key][1]
         exp = cr * ng / nr
         sig = np.sqrt(exp * (1 - cr / nr)) if 0 < cr < nr else 1.0
-        print(f"{lab:12s} real {cr} (scaled {exp:.0f})  gen {cg} ({(cg - exp) / exp * 100:+.1f} %,"
-              f" {(cg - exp) / sig:+.1f} sigma)  real2 {c2} ({(c2 - exp) / exp * 100:+.1f} %)")
+        rel = max(exp, 1.0)  # an empty real subset (one region only) has no relative error
+        print(f"{lab:12s} real {cr} (scaled {exp:.0f})  gen {cg} ({(cg - exp) / rel * 100:+.1f} %,"
+              f" {(cg - exp) / sig:+.1f} sigma)  real2 {c2} ({(c2 - exp) / rel * 100:+.1f} %)")
     for sname, (cr, cg) in model["species_n"].items():
         exp = cr * ng / nr
         print(f"species {sname:6s} real {cr} gen {cg} ({(cg - exp) / max(exp, 1) * 100:+.1f} %)")

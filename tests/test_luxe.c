@@ -520,6 +520,45 @@ START_TEST(t_wgan_nan_stops)
 }
 END_TEST
 
+/* The generator average follows min(ema, (1 + t) / (10 + t)) at step t: the
+ * first step keeps 0.1 of the initial weights (a fixed 0.995 would keep
+ * 0.995), step 1000 uses 1001/1010, and the configured decay caps it. Each
+ * step is checked against the rule applied to the weights before and after. */
+START_TEST(t_wgan_ema_warmup)
+{
+    md_wgan_cfg wc = {.n_features = 3, .noise_dim = 4, .g = {.depth = 1, .widths = {8}, .slope = 0.2f},
+                      .d = {.depth = 1, .widths = {8}, .slope = 0.2f}, .lambda_gp = 10,
+                      .n_critic = 1, .batch = 16, .lr_g = 1e-2f, .lr_d = 1e-3f, .beta1 = 0.5f,
+                      .beta2 = 0.9f, .ema = 0.995f};
+    md_wgan w;
+    ck_assert_int_eq(md_wgan_init(&w, &wc, 1), GS_OK);
+    float data[64 * 3];
+    for (int i = 0; i < 64 * 3; i++)
+        data[i] = (float)(i % 7) - 3.0f;
+    md_sampler s;
+    ck_assert_int_eq(md_sampler_init(&s, 64, NULL), GS_OK);
+    md_wgan_losses L;
+    const int64_t steps[] = {0, 1, 1000, 5000};
+    for (size_t j = 0; j < sizeof steps / sizeof steps[0]; j++) {
+        w.step = steps[j]; /* the rule depends on the step count alone */
+        const float e0 = w.ep.p[0]->data[1];
+        ck_assert_int_eq(md_wgan_step(&w, data, &s, &L), GS_OK);
+        const float g1 = w.gp.p[0]->data[1];
+        double d = (1.0 + (double)steps[j]) / (10.0 + (double)steps[j]);
+        if (d > 0.995)
+            d = 0.995;
+        const double want = d * e0 + (1 - d) * g1;
+        ck_assert_msg(fabs(w.ep.p[0]->data[1] - want) <= 1e-6 * (1 + fabs(want)),
+                      "step %lld: average %g, want %g (decay %g)", (long long)steps[j],
+                      w.ep.p[0]->data[1], want, d);
+        ck_assert_msg(j > 0 || fabs(w.ep.p[0]->data[1] - (0.1 * e0 + 0.9 * g1)) < 1e-6,
+                      "the first step keeps 0.1 of the initial weights");
+    }
+    md_sampler_free(&s);
+    md_wgan_free(&w);
+}
+END_TEST
+
 /* ---- data-parallel shards (md_wgan) ------------------------------------ */
 static md_wgan_cfg shard_cfg(int shards, float lr)
 {
@@ -954,6 +993,7 @@ static Suite *luxe_suite(void)
     tcase_add_test(tc, t_luxe_regions_confined);
     tcase_add_test(tc, t_tools_train_sample);
     tcase_add_test(tc, t_wgan_nan_stops);
+    tcase_add_test(tc, t_wgan_ema_warmup);
     tcase_add_test(tc, t_wgan_shards_match);
     tcase_add_test(tc, t_wgan_shards_no_malloc);
     tcase_add_test(tc, t_generate_context_independent);
