@@ -523,11 +523,10 @@ int md_wgan_step(md_wgan *w, const float *data, const md_sampler *s, md_wgan_los
         return rc;
     nn_optim_step(&w->og);
     if (w->cfg.ema > 0) {
-        /* warm-up: a fixed decay of 0.995 would still give the random initial
-         * weights 37 % of the average after 200 steps (the step floor of a
-         * small LUXE sub-model); (1 + t) / (10 + t) reaches 0.995 at t ~ 1800 */
-        const float warm = (float)(1 + w->step) / (float)(10 + w->step);
-        nn_params_ema(&w->ep, &w->gp, warm < w->cfg.ema ? warm : w->cfg.ema);
+        /* warm-up (nn_ema_decay): a fixed decay of 0.995 would still give the
+         * random initial weights 37 % of the average after 200 steps (the step
+         * floor of a small LUXE sub-model) */
+        nn_params_ema(&w->ep, &w->gp, nn_ema_decay(w->cfg.ema, w->step));
     }
     w->step++;
     if (!isfinite(out->loss_g))

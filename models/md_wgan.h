@@ -44,9 +44,9 @@ typedef struct {
     int64_t batch;
     float lr_g, lr_d, beta1, beta2;
     float ema;                  /* generator EMA decay; 0 = off. Step t (from 0) uses
-                                   min(ema, (1 + t) / (10 + t)) (the num_updates rule of
-                                   TensorFlow's ExponentialMovingAverage), so a short run's
-                                   average is not held at the initial weights */
+                                   nn_ema_decay(ema, t) = min(ema, (1 + t) / (10 + t)) (the
+                                   num_updates rule of TensorFlow's ExponentialMovingAverage),
+                                   so a short run's average is not held at the initial weights */
     int shards;                 /* data-parallel batch slices of this process, see md_wgan;
                                    0 = auto */
     /* Data-parallel over processes: this process is `rank` of `n_ranks`
