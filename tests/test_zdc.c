@@ -587,15 +587,22 @@ START_TEST(t_layernorm_hinge)
 }
 END_TEST
 
+/* The small discriminator both D-variant tests build: three 4/4/8 convs, 6
+ * hidden units, no dropout (deterministic), everything else the defaults. */
+static void tiny_disc_cfg(md_zdc_cfg *cfg)
+{
+    md_zdc_cfg_default(cfg);
+    cfg->d_channels = (md_ivec){3, {4, 4, 8}};
+    cfg->d_hidden = 6;
+    cfg->dropout = 0;
+}
+
 /* ---- the projection discriminator: logit = fc2(f) + <emb c, f> ---- */
 START_TEST(t_projection)
 {
     for (int norm = 0; norm <= 1; norm++) {
         md_zdc_cfg cfg;
-        md_zdc_cfg_default(&cfg);
-        cfg.d_channels = (md_ivec){3, {4, 4, 8}};
-        cfg.d_hidden = 6;
-        cfg.dropout = 0;
+        tiny_disc_cfg(&cfg);
         cfg.d_norm = norm;
         cfg.d_cond = 1;
         gs_rng r;
@@ -653,10 +660,7 @@ START_TEST(t_disc_sums)
 {
     for (int map = 0; map <= 1; map++) {
         md_zdc_cfg cfg;
-        md_zdc_cfg_default(&cfg);
-        cfg.d_channels = (md_ivec){3, {4, 4, 8}};
-        cfg.d_hidden = 6;
-        cfg.dropout = 0;
+        tiny_disc_cfg(&cfg);
         cfg.d_norm = 0;
         cfg.d_sums = 1;
         cfg.channel_map = map;
