@@ -497,19 +497,26 @@ END_TEST
 
 /* A NaN in the network stops training with a message instead of writing a
  * poisoned checkpoint (the trainer returns before saving). */
-START_TEST(t_wgan_nan_stops)
+/* A tiny WGAN (3 features, one 8-wide layer each) on 64 fixed rows, for the
+ * step-level tests below; lr_g and the EMA decay are what they vary. */
+static void tiny_wgan(md_wgan *w, float lr_g, float ema, float data[64 * 3], md_sampler *s)
 {
     md_wgan_cfg wc = {.n_features = 3, .noise_dim = 4, .g = {.depth = 1, .widths = {8}, .slope = 0.2f},
                       .d = {.depth = 1, .widths = {8}, .slope = 0.2f}, .lambda_gp = 10,
-                      .n_critic = 1, .batch = 16, .lr_g = 1e-3f, .lr_d = 1e-3f, .beta1 = 0.5f,
-                      .beta2 = 0.9f};
-    md_wgan w;
-    ck_assert_int_eq(md_wgan_init(&w, &wc, 1), GS_OK);
-    float data[64 * 3];
+                      .n_critic = 1, .batch = 16, .lr_g = lr_g, .lr_d = 1e-3f, .beta1 = 0.5f,
+                      .beta2 = 0.9f, .ema = ema};
+    ck_assert_int_eq(md_wgan_init(w, &wc, 1), GS_OK);
     for (int i = 0; i < 64 * 3; i++)
         data[i] = (float)(i % 7) - 3.0f;
+    ck_assert_int_eq(md_sampler_init(s, 64, NULL), GS_OK);
+}
+
+START_TEST(t_wgan_nan_stops)
+{
+    md_wgan w;
+    float data[64 * 3];
     md_sampler s;
-    ck_assert_int_eq(md_sampler_init(&s, 64, NULL), GS_OK);
+    tiny_wgan(&w, 1e-3f, 0, data, &s);
     md_wgan_losses L;
     ck_assert_int_eq(md_wgan_step(&w, data, &s, &L), GS_OK);
     w.dp.p[0]->data[0] = NAN; /* a critic weight goes bad */
@@ -526,17 +533,10 @@ END_TEST
  * step is checked against the rule applied to the weights before and after. */
 START_TEST(t_wgan_ema_warmup)
 {
-    md_wgan_cfg wc = {.n_features = 3, .noise_dim = 4, .g = {.depth = 1, .widths = {8}, .slope = 0.2f},
-                      .d = {.depth = 1, .widths = {8}, .slope = 0.2f}, .lambda_gp = 10,
-                      .n_critic = 1, .batch = 16, .lr_g = 1e-2f, .lr_d = 1e-3f, .beta1 = 0.5f,
-                      .beta2 = 0.9f, .ema = 0.995f};
     md_wgan w;
-    ck_assert_int_eq(md_wgan_init(&w, &wc, 1), GS_OK);
     float data[64 * 3];
-    for (int i = 0; i < 64 * 3; i++)
-        data[i] = (float)(i % 7) - 3.0f;
     md_sampler s;
-    ck_assert_int_eq(md_sampler_init(&s, 64, NULL), GS_OK);
+    tiny_wgan(&w, 1e-2f, 0.995f, data, &s);
     md_wgan_losses L;
     const int64_t steps[] = {0, 1, 1000, 5000};
     for (size_t j = 0; j < sizeof steps / sizeof steps[0]; j++) {
