@@ -255,6 +255,44 @@ static const char *hole_inverse(ox_graph *g, const char *x, const md_luxe_infere
     return y;
 }
 
+/* A disc frame's inverse (pp_frame_inverse): (u, v) held in [-1, 1], (x, y) =
+ * r_hi (u sqrt(1 - v^2 / 2), v sqrt(1 - u^2 / 2)) and, with local_p, (p_r, p_phi)
+ * -> (px, py) along (x, y)'s direction; the last-ulp guard is not repeated. */
+static const char *disc_inverse(ox_graph *g, const char *x, const md_luxe_inference *v,
+                                const pp_frame *fr)
+{
+    const int64_t f = v->n_features;
+    const pp_frame_cols *c = &v->fcols;
+    const char **cols = calloc((size_t)f, sizeof *cols);
+    if (!cols)
+        return NULL;
+    const char *one = ox_scalar_f32(g, "one", 1.0f), *m_one = ox_scalar_f32(g, "m_one", -1.0f);
+    const char *half = ox_scalar_f32(g, "half", 0.5f), *rh = ox_scalar_f32(g, "r_hi", (float)fr->r_hi);
+    const char *u = ox_op2(g, "Max", ox_op2(g, "Min", column(g, x, c->x), one), m_one);
+    const char *w = ox_op2(g, "Max", ox_op2(g, "Min", column(g, x, c->y), one), m_one);
+    /* sqrt(1 - s^2 / 2) for s = w, u */
+    const char *kw = ox_op1(g, "Sqrt", ox_op2(g, "Sub", one, ox_op2(g, "Mul", half, ox_op2(g, "Mul", w, w))));
+    const char *ku = ox_op1(g, "Sqrt", ox_op2(g, "Sub", one, ox_op2(g, "Mul", half, ox_op2(g, "Mul", u, u))));
+    cols[c->x] = ox_op2(g, "Mul", rh, ox_op2(g, "Mul", u, kw));
+    cols[c->y] = ox_op2(g, "Mul", rh, ox_op2(g, "Mul", w, ku));
+    if (fr->local_p && c->px >= 0 && c->py >= 0) {
+        const char *r2 = ox_op2(g, "Max", ox_op2(g, "Add", ox_op2(g, "Mul", cols[c->x], cols[c->x]),
+                                                 ox_op2(g, "Mul", cols[c->y], cols[c->y])),
+                                ox_scalar_f32(g, "r2_min", 1e-30f));
+        const char *ir = ox_op1(g, "Reciprocal", ox_op1(g, "Sqrt", r2));
+        const char *cs = ox_op2(g, "Mul", cols[c->x], ir), *sn = ox_op2(g, "Mul", cols[c->y], ir);
+        const char *pr = column(g, x, c->px), *pf = column(g, x, c->py);
+        cols[c->px] = ox_op2(g, "Sub", ox_op2(g, "Mul", pr, cs), ox_op2(g, "Mul", pf, sn));
+        cols[c->py] = ox_op2(g, "Add", ox_op2(g, "Mul", pr, sn), ox_op2(g, "Mul", pf, cs));
+    }
+    for (int64_t j = 0; j < f; j++)
+        if (!cols[j])
+            cols[j] = column(g, x, j);
+    const char *y = ox_node(g, "Concat", cols, (int)f, (ox_attr[]){OX_INT("axis", 1)}, 1);
+    free(cols);
+    return y;
+}
+
 static const char *frame_inverse(ox_graph *g, const char *x, const md_luxe_inference *v,
                                  const pp_frame *fr)
 {
@@ -264,6 +302,8 @@ static const char *frame_inverse(ox_graph *g, const char *x, const md_luxe_infer
         return polar_inverse(g, x, v, fr);
     if (fr->kind == PP_FRAME_HOLE)
         return hole_inverse(g, x, v, fr);
+    if (fr->kind == PP_FRAME_DISC)
+        return disc_inverse(g, x, v, fr);
     return x;
 }
 

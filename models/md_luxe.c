@@ -19,11 +19,12 @@ const md_cfg_field md_luxe_cfg_fields[] = {
       "momentum the GAN sees: px,py,pz; p,theta,phi_p (needs x,y,px,py,pz; gets |p|, "
       "E_kin and theta right); or local: p_r,p_phi,pz along and across the position's "
       "azimuth (ring regions)"),
-    F("data.position", MD_CFG_ENUM, position, 0, 0, "region,cartesian,hole",
+    F("data.position", MD_CFG_ENUM, position, 0, 0, "region,cartesian,hole,disc",
       "region: each region's own coordinates (rings r,phi; rectangles x,y), so a particle "
       "never leaves its sub-model's region; cartesian: x,y everywhere (not confined); hole: "
       "as region but the outermost ring as u,v (the hole shrunk to a point: no azimuth seam, "
-      "but x-y marginals that draw a cross)"),
+      "but x-y marginals that draw a cross); disc: as region but the innermost disc as u,v "
+      "on a square (elliptical grid map: a sharp or off-axis core stays point-like)"),
     F("data.log_features", MD_CFG_STR, log_features, 0, 0, NULL,
       "features trained as log10 (model-space names, comma list; may be empty; p exists "
       "with data.coords=cylindrical)"),

@@ -22,7 +22,8 @@
 typedef struct {
     /* data */
     int coords;                     /* momentum: 0 cartesian, 1 cylindrical, 2 local */
-    int position;                   /* 0 region frames (confined), 1 cartesian, 2 region, outermost ring as hole frame */
+    int position;                   /* 0 region frames (confined), 1 cartesian, 2 region, outermost ring as hole frame,
+                                       3 region, innermost disc as disc frame */
     char log_features[MD_STR_MAX];  /* comma list of (model-space) feature names */
     /* import of the training file (ds_read_opts; stored with the run, so
      * --resume reads the data the same way) */

@@ -57,14 +57,14 @@ int md_luxe_fspace_init(md_luxe_fspace *s, const md_luxe_cfg *cfg, char *const *
     }
     s->ix = col_index(s->columns, f, "x");
     s->iy = col_index(s->columns, f, "y");
-    const int frames = cfg->position != 1; /* region frames own x and y (region, hole) */
+    const int frames = cfg->position != 1; /* region frames own x and y (region, hole, disc) */
     s->cyl = (pp_cyl_cols){frames ? -1 : s->ix, frames ? -1 : s->iy,
                            col_index(s->columns, f, "px"), col_index(s->columns, f, "py"),
                            col_index(s->columns, f, "pz")};
     s->fcols = (pp_frame_cols){s->ix, s->iy, s->cyl.px, s->cyl.py};
     s->cylindrical = cfg->coords == 1;
     if (cfg->coords == 2 && (!frames || s->cyl.px < 0 || s->cyl.py < 0))
-        return gs_error(GS_ERR_ARG, "luxe: data.coords=local needs data.position=region (or hole) and "
+        return gs_error(GS_ERR_ARG, "luxe: data.coords=local needs data.position=region (or hole, disc) and "
                                     "columns px, py");
     if (s->cylindrical) {
         if (s->ix < 0 || s->iy < 0 || s->cyl.px < 0 || s->cyl.py < 0 || s->cyl.pz < 0) {
@@ -371,6 +371,9 @@ int md_luxe_plan_subs(const md_luxe_cfg *cfg, const ds_events *ev, const md_luxe
             p->frame = (pp_frame){.kind = PP_FRAME_NONE};
         else if (cfg->position == 2 && p->frame.kind == PP_FRAME_POLAR && isinf(p->frame.r_hi))
             p->frame.kind = PP_FRAME_HOLE; /* no seam; (r, phi) only where r is bounded */
+        else if (cfg->position == 3 && p->frame.kind == PP_FRAME_POLAR && p->frame.r_lo == 0 &&
+                 isfinite(p->frame.r_hi))
+            p->frame.kind = PP_FRAME_DISC; /* the core as a point, not a ring about r = 0 */
         p->frame.local_p = cfg->coords == 2;
         for (int k = 0; k < ncodes; k++)
             if (group_of[k] == g)

@@ -155,6 +155,16 @@ void pp_gather_rows(const float *t, int64_t f, const int64_t *idx, int64_t m, fl
  *    no seam (the azimuth is never cut) and no edge: every (u, v) maps to
  *    r = sqrt(u^2 + v^2 + r_lo^2) >= r_lo. With r_lo = 0 it is x, y as they
  *    are. local_p as for PP_FRAME_POLAR.
+ *  - PP_FRAME_DISC (opt-in), for the innermost disc r < r_hi about (0, 0): (x, y)
+ *    -> (u, v) in the open square (-1, 1)^2, the inverse of the elliptical grid
+ *    map x = r_hi u sqrt(1 - v^2 / 2), y = r_hi v sqrt(1 - u^2 / 2) (P. Nowell's
+ *    square-to-disc map; its inverse in closed form from C. Fong, "Analytical
+ *    methods for squaring the disc", arXiv:1509.06344, eq. for the elliptical
+ *    grid mapping). Smooth
+ *    inside the disc and close to (x, y) / r_hi near the centre, so a sharp or
+ *    off-axis core stays a point-like feature (the polar frame draws it as a
+ *    ring or a cusp at r = 0); u and v are bounded like a box's x and y, so the
+ *    square confines. local_p as for PP_FRAME_POLAR.
  *  - PP_FRAME_BOX, for an open rectangle: (x, y) as they are.
  *  - PP_FRAME_NONE: x, y as they are, no confinement (files from before).
  * The inverse moves a value that float rounding leaves on or outside the
@@ -162,7 +172,8 @@ void pp_gather_rows(const float *t, int64_t f, const int64_t *idx, int64_t m, fl
  * pp_label_radius / pp_label_rects, so relabelling a generated particle
  * gives its sub-model's region exactly. */
 typedef enum {
-    PP_FRAME_NONE = 0, PP_FRAME_POLAR = 1, PP_FRAME_BOX = 2, PP_FRAME_HOLE = 3
+    PP_FRAME_NONE = 0, PP_FRAME_POLAR = 1, PP_FRAME_BOX = 2, PP_FRAME_HOLE = 3,
+    PP_FRAME_DISC = 4
 } pp_frame_kind;
 typedef struct {
     int64_t x, y, px, py;   /* columns; px, py may be -1 (then local_p is ignored) */
@@ -170,7 +181,7 @@ typedef struct {
 typedef struct {
     pp_frame_kind kind;
     double r_lo, r_hi;      /* polar, hole: the ring (mm); r_hi = INFINITY for the outermost
-                               (always for hole) */
+                               (always for hole); disc: r_lo = 0, r_hi the radius */
     double phi0;            /* polar: azimuth origin (rad) */
     int local_p;            /* polar: (px, py) as (p_r, p_phi) */
     pp_rect box;            /* box: the open rectangle (mm), +-INFINITY for open sides */
@@ -184,7 +195,7 @@ void pp_frame_inverse(const pp_frame *fr, const pp_frame_cols *c, float *t, int6
                       int64_t f);
 /* Model-space name of x (0), y (1), px (2), py (3) in this frame; NULL = unchanged. */
 const char *pp_frame_name(const pp_frame *fr, int which);
-/* attrs frame ("none"|"polar"|"hole"|"box"), frame_r_lo, frame_r_hi, frame_phi0, frame_xmin,
+/* attrs frame ("none"|"polar"|"hole"|"disc"|"box"), frame_r_lo, frame_r_hi, frame_phi0, frame_xmin,
  * frame_xmax, frame_ymin, frame_ymax, frame_local_p on a group; a group without
  * them loads as PP_FRAME_NONE. */
 int pp_frame_save(const pp_frame *fr, hid_t group);

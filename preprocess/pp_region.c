@@ -46,10 +46,22 @@ double pp_frame_fit_phi0(const float *t, int64_t n, int64_t f, int64_t ix, int64
     return wrap_pi(cut + M_PI); /* phi0 points away from the cut */
 }
 
+/* The elliptical grid map's inverse, disc -> square, for a point (a, b) of
+ * the unit disc (Fong, arXiv:1509.06344): u = (sqrt(2 + a^2 - b^2 + 2 sqrt2 a)
+ * - sqrt(2 + a^2 - b^2 - 2 sqrt2 a)) / 2, v likewise with a, b swapped. The
+ * radicands are >= 0 on the disc; max() keeps rounding at its edge out of sqrt's
+ * domain, and the result is held inside the open square. */
+static double disc_to_square(double a, double b)
+{
+    const double s = 2.0 + a * a - b * b, k = 2.0 * M_SQRT2 * a;
+    double u = 0.5 * (sqrt(fmax(s + k, 0.0)) - sqrt(fmax(s - k, 0.0)));
+    return fmin(fmax(u, -1.0 + 1e-12), 1.0 - 1e-12);
+}
+
 void pp_frame_forward(const pp_frame *fr, const pp_frame_cols *c, float *t, int64_t n,
                       int64_t f)
 {
-    if (fr->kind != PP_FRAME_POLAR && fr->kind != PP_FRAME_HOLE)
+    if (fr->kind != PP_FRAME_POLAR && fr->kind != PP_FRAME_HOLE && fr->kind != PP_FRAME_DISC)
         return; /* a rectangle is its own frame: x and y as they are */
     const int mom = fr->local_p && c->px >= 0 && c->py >= 0;
     const int hole = fr->kind == PP_FRAME_HOLE;
@@ -57,7 +69,10 @@ void pp_frame_forward(const pp_frame *fr, const pp_frame_cols *c, float *t, int6
         float *row = t + i * f;
         double x = row[c->x], y = row[c->y];
         double phi = atan2(y, x), r = hypot(x, y);
-        if (hole) {
+        if (fr->kind == PP_FRAME_DISC) {
+            row[c->x] = (float)disc_to_square(x / fr->r_hi, y / fr->r_hi);
+            row[c->y] = (float)disc_to_square(y / fr->r_hi, x / fr->r_hi);
+        } else if (hole) {
             /* rows below r_lo (none in the region's own rows) go to the centre */
             double s = r > fr->r_lo ? sqrt((r - fr->r_lo) * (r + fr->r_lo)) : 0.0;
             row[c->x] = (float)(s * cos(phi));
@@ -123,6 +138,33 @@ static void hole_inverse(const pp_frame *fr, const pp_frame_cols *c, float *t, i
     }
 }
 
+/* PP_FRAME_DISC's inverse: (x, y) = r_hi (u sqrt(1 - v^2 / 2), v sqrt(1 - u^2 / 2)),
+ * (u, v) first held in the closed square (the quantile inverse keeps them in
+ * the training rows' range, inside it; NaN goes to the centre). */
+static void disc_inverse(const pp_frame *fr, const pp_frame_cols *c, float *t, int64_t n,
+                         int64_t f)
+{
+    const int mom = fr->local_p && c->px >= 0 && c->py >= 0;
+    for (int64_t i = 0; i < n; i++) {
+        float *row = t + i * f;
+        double u = row[c->x], v = row[c->y];
+        u = u > 1 ? 1 : u < -1 ? -1 : u == u ? u : 0;
+        v = v > 1 ? 1 : v < -1 ? -1 : v == v ? v : 0;
+        double xd = fr->r_hi * u * sqrt(1 - 0.5 * v * v);
+        double yd = fr->r_hi * v * sqrt(1 - 0.5 * u * u);
+        float x = (float)xd, y = (float)yd;
+        ring_guard(fr, &x, &y);
+        row[c->x] = x;
+        row[c->y] = y;
+        if (mom) {
+            double r = hypot(xd, yd), cs = r > 0 ? xd / r : 1, sn = r > 0 ? yd / r : 0;
+            double pr = row[c->px], pf = row[c->py];
+            row[c->px] = (float)(pr * cs - pf * sn);
+            row[c->py] = (float)(pr * sn + pf * cs);
+        }
+    }
+}
+
 static float open_guard(float v, double lo, double hi)
 {
     if (!(v > lo))
@@ -141,6 +183,10 @@ void pp_frame_inverse(const pp_frame *fr, const pp_frame_cols *c, float *t, int6
 {
     if (fr->kind == PP_FRAME_HOLE) {
         hole_inverse(fr, c, t, n, f);
+        return;
+    }
+    if (fr->kind == PP_FRAME_DISC) {
+        disc_inverse(fr, c, t, n, f);
         return;
     }
     if (fr->kind != PP_FRAME_POLAR) {
@@ -176,9 +222,9 @@ void pp_frame_inverse(const pp_frame *fr, const pp_frame_cols *c, float *t, int6
 
 const char *pp_frame_name(const pp_frame *fr, int which)
 {
-    if (fr->kind != PP_FRAME_POLAR && fr->kind != PP_FRAME_HOLE)
+    if (fr->kind != PP_FRAME_POLAR && fr->kind != PP_FRAME_HOLE && fr->kind != PP_FRAME_DISC)
         return NULL;
-    const int hole = fr->kind == PP_FRAME_HOLE;
+    const int hole = fr->kind != PP_FRAME_POLAR; /* hole and disc: (u, v) */
     switch (which) {
     case 0: return hole ? "u" : "r";
     case 1: return hole ? "v" : "phi";
@@ -192,6 +238,7 @@ int pp_frame_save(const pp_frame *fr, hid_t g)
 {
     int rc = gs_h5_attr_write_str(g, ".", "frame", fr->kind == PP_FRAME_POLAR ? "polar"
                                                    : fr->kind == PP_FRAME_HOLE ? "hole"
+                                                   : fr->kind == PP_FRAME_DISC ? "disc"
                                                    : fr->kind == PP_FRAME_BOX ? "box"
                                                                               : "none");
     const struct { const char *n; double v; } a[] = {
@@ -222,6 +269,8 @@ int pp_frame_load(pp_frame *fr, hid_t g)
         fr->kind = PP_FRAME_POLAR;
     else if (!strcmp(kind, "hole"))
         fr->kind = PP_FRAME_HOLE;
+    else if (!strcmp(kind, "disc"))
+        fr->kind = PP_FRAME_DISC;
     else if (!strcmp(kind, "box"))
         fr->kind = PP_FRAME_BOX;
     else if (strcmp(kind, "none"))
@@ -242,6 +291,8 @@ int pp_frame_load(pp_frame *fr, hid_t g)
         rc = gs_error(GS_ERR_FORMAT, "%s: the region frame's bounds are not a region", w);
     if (!rc && fr->kind == PP_FRAME_HOLE && (!(fr->r_lo >= 0) || !isinf(fr->r_hi)))
         rc = gs_error(GS_ERR_FORMAT, "%s: a hole frame needs r_lo >= 0 and r_hi = inf", w);
+    if (!rc && fr->kind == PP_FRAME_DISC && (fr->r_lo != 0 || !(fr->r_hi > 0) || isinf(fr->r_hi)))
+        rc = gs_error(GS_ERR_FORMAT, "%s: a disc frame needs r_lo = 0 < r_hi < inf", w);
     if (!rc && fr->kind == PP_FRAME_BOX &&
         (!(fr->box.xmin < fr->box.xmax) || !(fr->box.ymin < fr->box.ymax)))
         rc = gs_error(GS_ERR_FORMAT, "%s: the region frame's bounds are not a region", w);

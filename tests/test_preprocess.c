@@ -472,6 +472,78 @@ START_TEST(test_hole_frame)
 }
 END_TEST
 
+/* The disc frame of the innermost disc: round trip of the region's rows
+ * against the closed-form map (Nowell's square-to-disc map checked pointwise),
+ * (u, v) on the square's axes is (x, y) / r_hi, near the centre the map is the
+ * identity to second order, and every (u, v) of the closed square — corners,
+ * edges, NaN — lands strictly inside the disc, so relabelling gives region 0. */
+START_TEST(test_disc_frame)
+{
+    ds_events ev;
+    ck_assert_int_eq(ds_toy_luxe(20000, 5, &ev), GS_OK);
+    const pp_frame_cols c = {0, 1, 2, 3};
+    const pp_frame disc = {.kind = PP_FRAME_DISC, .r_lo = 0, .r_hi = 500, .local_p = 1};
+    ck_assert_str_eq(pp_frame_name(&disc, 0), "u");
+    ck_assert_str_eq(pp_frame_name(&disc, 1), "v");
+    ck_assert_str_eq(pp_frame_name(&disc, 2), "p_r");
+    float *t = malloc((size_t)(ev.n * 6) * sizeof *t);
+    memcpy(t, ev.x, (size_t)(ev.n * 6) * sizeof *t);
+    pp_frame_forward(&disc, &c, t, ev.n, 6);
+    int64_t m = 0;
+    for (int64_t i = 0; i < ev.n; i++) {
+        const float *a = ev.x + i * 6, *b = t + i * 6;
+        if (hypot(a[0], a[1]) >= 500)
+            continue;
+        m++;
+        ck_assert(fabsf(b[0]) < 1 && fabsf(b[1]) < 1);
+        /* the forward map inverts Nowell's: x = r_hi u sqrt(1 - v^2/2), ... */
+        ck_assert_double_lt(fabs(500 * b[0] * sqrt(1 - 0.5 * b[1] * b[1]) - a[0]), 2e-3);
+        ck_assert_double_lt(fabs(500 * b[1] * sqrt(1 - 0.5 * b[0] * b[0]) - a[1]), 2e-3);
+    }
+    ck_assert_int_gt(m, 1000);
+    pp_frame_inverse(&disc, &c, t, ev.n, 6);
+    double worst = 0;
+    for (int64_t i = 0; i < ev.n; i++) {
+        const float *a = ev.x + i * 6, *b = t + i * 6;
+        if (hypot(a[0], a[1]) >= 500)
+            continue;
+        for (int j = 0; j < 4; j++)
+            worst = fmax(worst, fabs(b[j] - a[j]) / (j < 2 ? 1 + hypot(a[0], a[1])
+                                                           : 1e-3 + hypot(a[2], a[3])));
+    }
+    ck_assert_double_lt(worst, 1e-5);
+    /* on the axes the map is radial and linear; near the centre the identity */
+    float ax[8] = {300, 0, 0, -450, 1, 2, -3, 0.5f};
+    const pp_frame_cols c2 = {0, 1, -1, -1};
+    pp_frame_forward(&disc, &c2, ax, 4, 2);
+    ck_assert_float_eq_tol(ax[0], 0.6f, 1e-6f);
+    ck_assert_float_eq_tol(ax[1], 0.0f, 1e-7f);
+    ck_assert_float_eq_tol(ax[3], -0.9f, 1e-6f);
+    ck_assert_float_eq_tol(ax[4], 1 / 500.0f, 1e-8f);
+    ck_assert_float_eq_tol(ax[5], 2 / 500.0f, 1e-8f);
+    /* confinement: a grid over the closed square and beyond, NaN included */
+    enum { G = 201 };
+    float *u = malloc((size_t)(G * G + 1) * 2 * sizeof *u);
+    for (int i = 0; i < G; i++)
+        for (int j = 0; j < G; j++) {
+            u[2 * (i * G + j)] = -1.02f + 2.04f * (float)i / (G - 1);
+            u[2 * (i * G + j) + 1] = -1.02f + 2.04f * (float)j / (G - 1);
+        }
+    u[2 * G * G] = NAN;
+    u[2 * G * G + 1] = 0.5f;
+    pp_frame_inverse(&disc, &c2, u, G * G + 1, 2);
+    const double radii[1] = {500};
+    int32_t *lab = malloc((size_t)(G * G + 1) * sizeof *lab);
+    pp_label_radius(u, G * G + 1, 2, 0, 1, radii, 1, lab);
+    for (int64_t i = 0; i < G * G + 1; i++)
+        ck_assert_int_eq(lab[i], 0);
+    free(lab);
+    free(u);
+    free(t);
+    ds_events_free(&ev);
+}
+END_TEST
+
 START_TEST(test_frame_io)
 {
     char path[192];
@@ -517,6 +589,27 @@ START_TEST(test_frame_io)
     H5Gclose(g);
     ck_assert_int_eq(b.kind, PP_FRAME_HOLE);
     ck_assert_double_eq(b.r_lo, 500);
+    ck_assert_int_eq(gs_h5_group_open(f, "bad", &g), GS_OK);
+    ck_assert_int_eq(pp_frame_load(&b, g), GS_ERR_FORMAT);
+    H5Gclose(g);
+    gs_h5_close(f);
+    /* a disc frame: kind and radius back; an infinite radius is refused */
+    pp_frame d = {.kind = PP_FRAME_DISC, .r_lo = 0, .r_hi = 150};
+    ck_assert_int_eq(gs_h5_create(path, &f), GS_OK);
+    ck_assert_int_eq(gs_h5_group_create(f, "d", &g), GS_OK);
+    ck_assert_int_eq(pp_frame_save(&d, g), GS_OK);
+    H5Gclose(g);
+    d.r_hi = INFINITY;
+    ck_assert_int_eq(gs_h5_group_create(f, "bad", &g), GS_OK);
+    ck_assert_int_eq(pp_frame_save(&d, g), GS_OK);
+    H5Gclose(g);
+    ck_assert_int_eq(gs_h5_close(f), GS_OK);
+    ck_assert_int_eq(gs_h5_open(path, 0, &f), GS_OK);
+    ck_assert_int_eq(gs_h5_group_open(f, "d", &g), GS_OK);
+    ck_assert_int_eq(pp_frame_load(&b, g), GS_OK);
+    H5Gclose(g);
+    ck_assert_int_eq(b.kind, PP_FRAME_DISC);
+    ck_assert_double_eq(b.r_hi, 150);
     ck_assert_int_eq(gs_h5_group_open(f, "bad", &g), GS_OK);
     ck_assert_int_eq(pp_frame_load(&b, g), GS_ERR_FORMAT);
     H5Gclose(g);
@@ -719,6 +812,7 @@ static Suite *pp_suite(void)
     tcase_add_test(tc, test_regions_species);
     tcase_add_test(tc, test_region_frames);
     tcase_add_test(tc, test_hole_frame);
+    tcase_add_test(tc, test_disc_frame);
     tcase_add_test(tc, test_frame_io);
     tcase_add_test(tc, test_rect_pieces);
     tcase_add_test(tc, test_prep_tool);
