@@ -383,6 +383,16 @@ START_TEST(t_luxe_ort_parity_local)
 }
 END_TEST
 
+START_TEST(t_luxe_ort_parity_disc)
+{
+    /* the innermost disc as the disc frame (u, v) on the square, a ring and the
+     * outermost ring as (r, phi), each with the local momentum (p_r, p_phi) */
+    luxe_case("disc", "--set data.coords=local --set data.position=disc "
+              "--set data.log_features=t --set split.regions=radius "
+              "--set split.radii=300,800 --set split.species=false", 3);
+}
+END_TEST
+
 START_TEST(t_luxe_ort_parity_cartesian)
 {
     luxe_case("cartesian", "--set split.regions=none", 1);
@@ -426,6 +436,7 @@ static Suite *export_suite(void)
     tcase_add_test(tc, t_zdc_ort_parity);
     tcase_add_test(tc, t_luxe_ort_parity_cylindrical);
     tcase_add_test(tc, t_luxe_ort_parity_local);
+    tcase_add_test(tc, t_luxe_ort_parity_disc);
     tcase_add_test(tc, t_luxe_ort_parity_cartesian);
     tcase_add_test(tc, t_export_tool);
     suite_add_tcase(s, tc);
