@@ -22,7 +22,9 @@ BENCH = os.path.join(ROOT, "bin", "gansim-bench")
 TORCH = [sys.executable if "python3" in sys.executable else "/usr/bin/python3",
          os.path.join(ROOT, "bench", "torch_ref.py")]
 
-# case: (label, gansim section, torch what, batch, unit)
+# case: (label, gansim section, torch what, batch, unit). The zdc sections run the plain GAN
+# step that torch_ref.py defines (gansim-bench pins it); gansim-bench's zdc-recipe section,
+# `gansim-train zdc`'s default recipe, has no PyTorch counterpart and no case here.
 CASES = [
     ("luxe WGAN-GP train b256", "wgan", "luxe-train", 256, "steps/s"),
     ("luxe WGAN-GP train b1024", "wgan", "luxe-train", 1024, "steps/s"),
@@ -48,7 +50,12 @@ def run(cmd, env_extra):
 def gansim(section, batch, threads, reps, env):
     out, rss = run([BENCH, "--section", section, "--batch", str(batch), "--threads", str(threads),
                     "--no-sgemm", "--json", "--reps", str(reps)], env)
-    row = json.loads(out)["results"][0]
+    rows = json.loads(out)["results"]
+    # one section at one batch and thread count is one row; more would pair the wrong one
+    if len(rows) != 1:
+        raise RuntimeError("gansim-bench --section %s --batch %d --threads %d gave %d rows, "
+                           "expected 1" % (section, batch, threads, len(rows)))
+    row = rows[0]
     return row["ms"], row["per_s"], rss, row["gflop"]
 
 

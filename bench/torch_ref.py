@@ -1,16 +1,19 @@
 #!/usr/bin/python3
 """PyTorch mirrors of the models gansim-bench measures, timed the way
 gansim-bench times gansim (best of `reps` after `warmup` runs): the reference
-LUXE WGAN-GP of docs/luxe.md and `gansim-train zdc`'s default model. Developer-side only: `make test`
-never needs PyTorch. One measurement per process; prints one JSON line:
+LUXE WGAN-GP of docs/luxe.md and the plain zdc GAN step that gansim-bench's sections zdc and
+zdc-gen pin (tools/gansim-bench.c, zdc_plain_cfg; not `gansim-train zdc`'s default recipe,
+whose regularisers, spectral norm and channel sums have no counterpart here: gansim-bench's
+zdc-recipe row times that, gansim only). Developer-side only: `make test` never needs PyTorch.
+One measurement per process; prints one JSON line:
 {"impl": "torch", "what": ..., "batch": ..., "ms": ..., "per_s": ..., "rss_kb": ...}
 
   luxe-train : one WGAN-GP generator step (5 critic steps with the gradient
                penalty through torch.autograd.grad(create_graph=True), then
                one generator update), Adam(1e-4, betas=(0.5, 0.9))
   luxe-gen   : generator forward on `batch` noise vectors (no grad)
-  zdc-train  : one discriminator + one generator update (BCE, Adam 1e-4) and the
-               generator weight average, as `gansim-train zdc` by default
+  zdc-train  : one discriminator + one generator update (BCE, Adam 1e-4, no regulariser)
+               and the generator weight average, as gansim-bench's section zdc
   zdc-gen    : the zdc generator (eval mode, no grad) and exp(y) - 1 on its output,
                as `gansim-sample` (which folds batch norm into the layers)
 """
@@ -69,11 +72,19 @@ class LuxeWGAN:
             p.requires_grad_(True)
 
 
-# ZDC: `gansim-train zdc`'s default configuration (models/md_zdc.c, md_zdc_cfg_default),
-# layer by layer as md_zdc_nets.c builds it: noise 10, conditions 9, G widths 128/64/32,
-# D widths 32/64/128 with dropout 0.2 and no batch norm, D dense 128, LeakyReLU 0.2,
-# Adam(1e-4, betas=(0.5, 0.999)) for both, and the generator weight average (0.995, batch
-# norm running statistics included) after every generator update.
+# ZDC: the plain conditional GAN step that gansim-bench's zdc sections pin
+# (tools/gansim-bench.c, zdc_plain_cfg: keep the two in step), layer by layer as
+# models/md_zdc_nets.c builds it with that configuration: noise 10, conditions 9;
+# G: linear (noise ‖ cond) -> 128 x 14 x 8, then [batch norm, LeakyReLU 0.2, upsample x2,
+# conv 3x3] twice (128 -> 64 -> 32), batch norm, LeakyReLU, conv 3x3 32 -> 1, ReLU, centre
+# crop to 56 x 30 (gansim runs each upsample + conv as the equivalent sub-pixel 2x2 conv,
+# same function, fewer FLOPs); D: three [conv 3x3 stride 2, LeakyReLU 0.2, dropout 0.2]
+# (32, 64, 128; no batch norm, no spectral norm), flatten ‖ cond (no channel sums),
+# linear 128, LeakyReLU, linear 1; D stays in training mode (dropout on) in both updates;
+# BCE with logits, no regulariser; Adam(1e-4, betas=(0.5, 0.999)) for both; the generator
+# weight average, decay 0.995 from the first step (no warm-up), over the parameters and the
+# batch-norm running mean and variance (num_batches_tracked, an integer, is not averaged;
+# gansim has no such buffer), after every generator update.
 class ZdcG(nn.Module):
     def __init__(self, noise=10, n_cond=9, ch=(128, 64, 32), h=56, w=30):
         super().__init__()

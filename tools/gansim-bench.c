@@ -454,16 +454,74 @@ static int bench_gen(bench *b)
     return rc;
 }
 
-/* ---- zdc: what `gansim-train zdc` and `gansim-sample` run ---------------------------- *
- * The model kind's own code with its default configuration (md_zdc_cfg_default:
- * G, D and the weight average; no regulariser, no batch norm in D), only the
- * batch set: a training step is md_run_step of md_kind_zdc (a discriminator
- * update on real and fake images, a generator update, the weight average),
- * on toy images (the values do not change the work). Generation is the
- * sampler of a model file written as gansim-train writes it and opened as
- * gansim-sample opens it (md_model_open): the folded sub-pixel generator,
- * exp(y) - 1, the conditions standardised, the output image set allocated.
- * bench/torch_ref.py defines the same networks and step in PyTorch. */
+/* ---- zdc: the conditional conv GAN as gansim-train and gansim-sample run it -------- *
+ * Two configurations, both through the model kind's own code: a training step is
+ * md_run_step of md_kind_zdc (a discriminator update on real and fake images,
+ * a generator update, the weight average), on toy images (the values do not
+ * change the work); generation is the sampler of a model file written as
+ * gansim-train writes it and opened as gansim-sample opens it (md_model_open):
+ * the folded sub-pixel generator, exp(y) - 1, the conditions standardised, the
+ * output image set allocated.
+ *
+ * Sections zdc and zdc-gen (the rows bench/compare.py sets beside PyTorch) run
+ * zdc_plain_cfg: the plain GAN step that bench/torch_ref.py's Zdc defines, set
+ * here field by field, not taken from md_zdc_cfg_default. The training defaults
+ * have since gained work torch_ref.py does not do (SDI and intensity terms,
+ * spectral normalisation of D, the channel sums into D); a comparison that
+ * followed them would time more work in gansim than in PyTorch, and it did
+ * so silently once. Section zdc-recipe times md_zdc_cfg_default as it is, the
+ * step `gansim-train zdc` runs without options: gansim only, no PyTorch row. */
+
+/* The plain conditional GAN step of bench/torch_ref.py's Zdc (keep the two in
+ * step): noise 10, G widths 128, 64, 32, D widths 32, 64, 128 with dropout 0.2
+ * and no batch norm, D dense 128, LeakyReLU 0.2, plain weights (no spectral or
+ * layer norm), conditions concatenated to D's features, no channel sums, BCE,
+ * no regulariser, Adam 1e-4 with betas (0.5, 0.999) for G and D, the weight
+ * average 0.995 without warm-up (batch-norm running statistics included).
+ * Zero-initialised, so that a switch added to md_zdc_cfg later starts off here
+ * until someone adds it to both sides. */
+static void zdc_plain_cfg(md_zdc_cfg *c, int64_t batch)
+{
+    memset(c, 0, sizeof *c);
+    c->noise_dim = 10;
+    c->g_channels = (md_ivec){3, {128, 64, 32}};
+    c->d_channels = (md_ivec){3, {32, 64, 128}};
+    c->d_hidden = 128;
+    c->aux_channels = 16; /* unused: aux off */
+    c->slope = 0.2;
+    c->dropout = 0.2;
+    c->d_bn = 0;
+    c->d_norm = 0;
+    c->loss = 0;
+    c->d_cond = 0;
+    c->d_sums = 0;
+    c->sdi = 0;
+    c->sdi_lambda = 0.1;
+    c->sdi_space = 0;
+    c->sdi_k = 5;
+    c->intensity = 0;
+    c->intensity_lambda = 1e-3;
+    c->aux = 0;
+    c->aux_lambda = 1.0;
+    c->batch = batch;
+    c->lr_g = 1e-4;
+    c->lr_d = 1e-4;
+    c->lr_aux = 1e-4;
+    c->beta1 = 0.5;
+    c->beta2 = 0.999;
+    c->ema = 0.995;
+    c->ema_warmup = 0;
+    /* not part of a step: what md_run_open needs to set the run up */
+    c->iters = 10000;
+    c->eval_every = 500;
+    c->eval_rows = 1000;
+    c->eval_repeats = 1;
+    c->ckpt_every = 500;
+    c->holdout = 0.1;
+    c->seed = 1;
+    c->channel_map = 0;
+}
+
 typedef struct {
     ds_images data;
     md_run *run;
@@ -481,17 +539,15 @@ static void zdc_bench_free(zdc_bench *z)
     free(z->cond);
 }
 
-static int zdc_bench_init(zdc_bench *z, int64_t batch, bool gen)
+/* cfg: the configuration to run, its batch already set (training) */
+static int zdc_bench_init(zdc_bench *z, const md_zdc_cfg *cfg, int64_t n, bool gen)
 {
     memset(z, 0, sizeof *z);
-    z->n = batch;
+    z->n = n;
     z->ok = true;
-    md_zdc_cfg cfg;
-    md_zdc_cfg_default(&cfg);
-    cfg.batch = batch;
     int rc = ds_toy_zdc(512, 7, &z->data);
     if (!rc)
-        rc = md_run_open(&md_kind_zdc, &cfg, &z->data, NULL, 0, NULL, &z->run);
+        rc = md_run_open(&md_kind_zdc, cfg, &z->data, NULL, 0, NULL, &z->run);
     if (rc || !gen)
         return rc;
     char path[64];
@@ -501,9 +557,9 @@ static int zdc_bench_init(zdc_bench *z, int64_t batch, bool gen)
     if (!rc)
         rc = md_model_open_ex(path, MD_OPEN_ALLOW_PARTIAL, &z->model);
     unlink(path);
-    if (!rc && !(z->cond = malloc((size_t)(batch * 9) * sizeof(float))))
+    if (!rc && !(z->cond = malloc((size_t)(n * 9) * sizeof(float))))
         rc = GS_ERR_NOMEM;
-    for (int64_t i = 0; !rc && i < batch; i++) /* cycle through the toy rows */
+    for (int64_t i = 0; !rc && i < n; i++) /* cycle through the toy rows */
         memcpy(z->cond + i * 9, z->data.cond + (i % z->data.n) * 9, 9 * sizeof(float));
     return rc;
 }
@@ -535,70 +591,135 @@ static double conv_flops(int64_t ci, int64_t co, int64_t ho, int64_t wo)
     return conv_flops_k(ci, co, ho, wo, 3);
 }
 
-/* Per-sample forward FLOPs of G and D (GEMMs and convs), as executed: G's
- * upsample + conv blocks run as 2x2 convs with 4 co outputs on the
- * (h + 1) x (w + 1) low-resolution grid (nn_upsample2_conv3x3), not as 3x3
- * convs on the upsampled image (2.25x more, at 28x16 and 56x32). */
-static void zdc_flops(double *g, double *d, double *d_first)
+static int64_t conv_s2(int64_t n) { return (n + 2 - 3) / 2 + 1; }
+
+/* Per-sample forward FLOPs (GEMMs and convs) of G, D, D's first conv, the aux
+ * regressor R and R's first conv, for images h x w with nc conditions, as
+ * executed: G's upsample + conv blocks run as 2x2 convs with 4 co outputs on
+ * the (h0 + 1) x (w0 + 1) low-resolution grid (nn_upsample2_conv3x3), not as
+ * 3x3 convs on the upsampled image (2.25x more). With model.d_sums D's input
+ * product with the channel masks (px x 5) counts with D; spectral norm's power
+ * iteration (per weight, not per sample) is not counted. */
+typedef struct {
+    double g, d, d1, r, r1;
+} zdc_fl;
+
+static zdc_fl zdc_flops(const md_zdc_cfg *c, int64_t nc, int64_t h, int64_t w)
 {
-    *g = 2.0 * 19 * 14336 + conv_flops_k(128, 4 * 64, 15, 9, 2) +
-         conv_flops_k(64, 4 * 32, 29, 17, 2) + conv_flops(32, 1, 56, 32);
-    *d_first = conv_flops(1, 32, 28, 15);
-    *d = *d_first + conv_flops(32, 64, 14, 8) + conv_flops(64, 128, 7, 4) +
-         2.0 * (3584 + 9) * 128 + 2.0 * 128;
+    const int64_t *gc = c->g_channels.v, *dc = c->d_channels.v, h0 = (h + 3) / 4,
+                  w0 = (w + 3) / 4;
+    const int64_t h1 = conv_s2(h), w1 = conv_s2(w), h2 = conv_s2(h1), w2 = conv_s2(w1),
+                  h3 = conv_s2(h2), w3 = conv_s2(w2), a = c->aux_channels;
+    zdc_fl f;
+    f.g = 2.0 * (double)((c->noise_dim + nc) * gc[0] * h0 * w0) +
+          conv_flops_k(gc[0], 4 * gc[1], h0 + 1, w0 + 1, 2) +
+          conv_flops_k(gc[1], 4 * gc[2], 2 * h0 + 1, 2 * w0 + 1, 2) +
+          conv_flops(gc[2], 1, 4 * h0, 4 * w0);
+    f.d1 = conv_flops(1, dc[0], h1, w1);
+    const int64_t sums = c->d_sums ? 5 : 0;
+    f.d = f.d1 + conv_flops(dc[0], dc[1], h2, w2) + conv_flops(dc[1], dc[2], h3, w3) +
+          2.0 * (double)((dc[2] * h3 * w3 + nc + sums) * c->d_hidden) + 2.0 * (double)c->d_hidden +
+          2.0 * (double)(h * w * sums) + (c->d_cond == 1 ? 2.0 * (double)(nc * c->d_hidden) : 0);
+    f.r1 = conv_flops(1, a, h1, w1);
+    f.r = f.r1 + conv_flops(a, 2 * a, h2, w2) + 2.0 * (double)(2 * a * h2 * w2 * 2);
+    return f;
 }
 
-static int bench_zdc_phases(bench *b, bool gen_only)
+/* GFLOP of one training step at batch n. D step: G forward, D forward on real
+ * and fake, D backward on both (weight and data gradients, but no data
+ * gradient for the image input): fg + 6 fd - 2 fd1. G step on m rows (2n with
+ * SDI: two noises per condition): G forward, D forward and data gradient, G
+ * weight and data gradients: m (3 fg + 2 fd). With the aux regressor: its
+ * step on real images (3 fr - fr1) and its forward + data gradient on n
+ * generated ones (2 fr). The weight average, Adam, the sampler's exp and the
+ * regularisers' own elementwise terms are not counted. */
+static double zdc_train_gflop(const md_zdc_cfg *c, const zdc_fl *f, int64_t n)
 {
-    double fg, fd, fd1;
-    zdc_flops(&fg, &fd, &fd1);
+    const double m = c->sdi ? 2.0 : 1.0;
+    double per = f->g + 6 * f->d - 2 * f->d1 + m * (3 * f->g + 2 * f->d);
+    if (c->aux)
+        per += 5 * f->r - f->r1;
+    return 1e-9 * (double)n * per;
+}
+
+/* Runs one row per thread count of a zdc configuration: training at batch n
+ * (cfg->batch) or generation of n images. */
+static int zdc_rows(bench *b, const md_zdc_cfg *cfg, int64_t n, bool gen, const char *label,
+                    const char *shape)
+{
     int ts[2], nt = thread_list(b, ts), rc = GS_OK;
-    static const int64_t train_batches[] = {64, 256};
-    for (int phase = gen_only ? 2 : 0; phase < (gen_only ? 3 : 2) && !rc; phase++) {
-        const bool gen = phase == 2;
-        int64_t n = gen ? 1024 : train_batches[phase];
-        if (b->pin_batch) {
-            if (!gen && n != b->batch)
-                continue;
-            n = b->batch;
-        }
-        for (int ti = 0; ti < nt && !rc; ti++) {
-            nn_set_threads(ts[ti]);
-            zdc_bench z;
-            if ((rc = zdc_bench_init(&z, n, gen))) {
-                gs_tool_err(PROG, "zdc: %s", gs_errmsg());
-                zdc_bench_free(&z);
-                break;
-            }
-            const double sec = bench_time(b, gen ? run_zdc_gen : run_zdc_train, &z);
-            if (!z.ok) {
-                gs_tool_err(PROG, "zdc: %s", gs_errmsg());
-                rc = GS_ERR_NUMERIC;
-            }
-            /* D step: G fwd, D fwd x2, D backward x2 (weights + data, but no
-             * data gradient for the image input): fg + 6 fd - 2 fd1. G step:
-             * G fwd, D fwd, D data gradient, G weights + data: 3 fg + 2 fd.
-             * (The weight average and the sampler's exp are not counted.) */
-            const double train = 4 * fg + 8 * fd - 2 * fd1;
-            const double gflop = 1e-9 * (double)n * (gen ? fg : train);
-            char name[48], shape[64];
-            snprintf(name, sizeof name, "zdc %s T=%d", gen ? "generate" : "train step", ts[ti]);
-            snprintf(shape, sizeof shape, "batch %lld", (long long)n);
-            bench_row *row = bench_add(b, name, shape, gflop, sec);
-            if (row) {
-                row->threads = ts[ti];
-                row->per_s = gen ? (double)n / sec : 1.0 / sec;
-                snprintf(row->unit, sizeof row->unit, gen ? "images/s" : "steps/s");
-            }
+    for (int ti = 0; ti < nt && !rc; ti++) {
+        nn_set_threads(ts[ti]);
+        zdc_bench z;
+        if ((rc = zdc_bench_init(&z, cfg, n, gen))) {
+            gs_tool_err(PROG, "%s: %s", label, gs_errmsg());
             zdc_bench_free(&z);
+            break;
         }
+        const zdc_fl f = zdc_flops(cfg, z.data.c, z.data.h, z.data.w);
+        const double sec = bench_time(b, gen ? run_zdc_gen : run_zdc_train, &z);
+        if (!z.ok) {
+            gs_tool_err(PROG, "%s: %s", label, gs_errmsg());
+            rc = GS_ERR_NUMERIC;
+        }
+        const double gflop = gen ? 1e-9 * (double)n * f.g : zdc_train_gflop(cfg, &f, n);
+        char name[48];
+        snprintf(name, sizeof name, "%s T=%d", label, ts[ti]);
+        bench_row *row = bench_add(b, name, shape, gflop, sec);
+        if (row) {
+            row->threads = ts[ti];
+            row->per_s = gen ? (double)n / sec : 1.0 / sec;
+            snprintf(row->unit, sizeof row->unit, gen ? "images/s" : "steps/s");
+        }
+        zdc_bench_free(&z);
     }
     nn_set_threads(b->threads);
     return rc;
 }
 
+/* zdc and zdc-gen: the plain step of bench/torch_ref.py (zdc_plain_cfg) */
+static int bench_zdc_phases(bench *b, bool gen)
+{
+    static const int64_t train_batches[] = {64, 256};
+    int rc = GS_OK;
+    for (int i = 0; i < (gen ? 1 : 2) && !rc; i++) {
+        int64_t n = gen ? 1024 : train_batches[i];
+        if (b->pin_batch) {
+            if (!gen && n != b->batch)
+                continue;
+            n = b->batch;
+        }
+        md_zdc_cfg cfg;
+        zdc_plain_cfg(&cfg, gen ? 64 : n);
+        char shape[64];
+        snprintf(shape, sizeof shape, gen ? "%lld images" : "batch %lld", (long long)n);
+        rc = zdc_rows(b, &cfg, n, gen, gen ? "zdc generate" : "zdc train step", shape);
+    }
+    return rc;
+}
+
 static int bench_zdc(bench *b) { return bench_zdc_phases(b, false); }
 static int bench_zdc_gen(bench *b) { return bench_zdc_phases(b, true); }
+
+/* zdc-recipe: one step of `gansim-train zdc` with no options (md_zdc_cfg_default,
+ * whatever it holds), at its batch unless --batch pins one. The shape names the
+ * switches that make it more than the plain step of section zdc. */
+static int bench_zdc_recipe(bench *b)
+{
+    md_zdc_cfg cfg;
+    md_zdc_cfg_default(&cfg);
+    if (b->pin_batch)
+        cfg.batch = b->batch;
+    char shape[64];
+    int k = snprintf(shape, sizeof shape, "batch %lld", (long long)cfg.batch);
+    static const char *const norm[] = {"", " sn", " ln", " sn ln"};
+    snprintf(shape + k, sizeof shape - (size_t)k, "%s%s%s%s%s%s%s%s", cfg.sdi ? " sdi" : "",
+             cfg.intensity ? " int" : "", cfg.aux ? " aux" : "",
+             cfg.d_norm >= 0 && cfg.d_norm <= 3 ? norm[cfg.d_norm] : " norm?",
+             cfg.d_sums ? " sums" : "", cfg.d_bn ? " bn" : "", cfg.d_cond == 1 ? " proj" : "",
+             cfg.loss == 1 ? " hinge" : "");
+    return zdc_rows(b, &cfg, cfg.batch, false, "zdc default-recipe train", shape);
+}
 
 /* ---- zdc-flow: what `gansim-train zdc-flow` and `gansim-sample` run ------------------ *
  * The flow-matching kind with its default configuration (md_zdcflow_cfg_default):
@@ -930,9 +1051,15 @@ static const struct {
     {"conv2d", "conv2d forward + backward at the zdc_gan shapes", bench_conv2d},
     {"wgan", "luxe WGAN-GP generator steps (md_wgan) at batch 256 and 1024", bench_wgan},
     {"gen", "luxe generation (md_mlp_generate), 65536 events", bench_gen},
-    {"zdc", "gansim-train zdc's training step (default config) at batch 64 and 256",
+    {"zdc", "zdc GAN training step, the plain step of bench/torch_ref.py (pinned config, not\n"
+            "             the defaults), at batch 64 and 256",
      bench_zdc},
-    {"zdc-gen", "gansim-sample's zdc sampler (default config), 1024 images", bench_zdc_gen},
+    {"zdc-recipe", "gansim-train zdc's default recipe (md_zdc_cfg_default, whatever it holds;\n"
+                   "             the shape names its extras over the plain step), one training\n"
+                   "             step at its batch; gansim only, no PyTorch counterpart",
+     bench_zdc_recipe},
+    {"zdc-gen", "gansim-sample's zdc sampler for section zdc's generator, 1024 images",
+     bench_zdc_gen},
     {"zdc-flow", "zdc-flow (flow matching, default config): training step at batch 64 and "
                  "the ODE sampler, 256 images", bench_zdc_flow},
     {"ort", "exported zdc/luxe generators: gansim vs ONNX Runtime, same inputs", bench_ort},
@@ -954,7 +1081,7 @@ static void print_table(const bench *b)
     for (int i = 0; i < b->nrows; i++) {
         const bench_row *r = &b->rows[i];
         if (!last || strcmp(last, r->section) != 0) {
-            printf("\n[%s]\n%-20s %-26s %9s %9s %9s %9s %9s %7s\n", r->section, "name", "shape",
+            printf("\n[%s]\n%-28s %-26s %9s %9s %9s %9s %9s %7s\n", r->section, "name", "shape",
                    "GFLOP", "fwd ms", "bwd ms", "total ms", "GFLOP/s", "% peak");
             last = r->section;
         }
@@ -967,7 +1094,7 @@ static void print_table(const bench *b)
         const double peak = peak_for(b, r->threads);
         if (peak > 0)
             snprintf(pk, sizeof pk, "%.0f%%", 100.0 * rate / peak);
-        printf("%-20s %-26s %9.3f %9s %9s %9.2f %9.1f %7s", r->name, r->shape, r->gflop, f,
+        printf("%-28s %-26s %9.3f %9s %9s %9.2f %9.1f %7s", r->name, r->shape, r->gflop, f,
                bw, r->ms, rate, pk);
         if (r->unit[0])
             printf("  %.4g %s", r->per_s, r->unit);
@@ -1024,10 +1151,12 @@ static void usage(FILE *f)
             "  --openblas-coretype  print the OPENBLAS_CORETYPE this CPU should use when\n"
             "                   OpenBLAS runs its pre-AVX kernels on it (an empty line otherwise)\n"
             "                   and exit: scripts export it (make demo)\n"
-            "Model phases (wgan, gen, zdc, zdc-gen, zdc-flow, ort) run at 1 thread and at T, and at their\n"
-            "standard batch sizes; --threads or --batch pin a single configuration.\n"
-            "Their GFLOP are the GEMM and conv FLOPs executed (zdc: G's upsample + conv\n"
-            "blocks as the 2x2 phase convs of nn_upsample2_conv3x3).\n"
+            "Model phases (wgan, gen, zdc, zdc-recipe, zdc-gen, zdc-flow, ort) run at 1 thread\n"
+            "and at T, and at their standard batch sizes; --threads or --batch pin a single\n"
+            "configuration. Their GFLOP are the GEMM and conv FLOPs executed (zdc: G's\n"
+            "upsample + conv blocks as the 2x2 phase convs of nn_upsample2_conv3x3).\n"
+            "zdc and zdc-gen run a pinned plain GAN step, the one bench/torch_ref.py times in\n"
+            "PyTorch (make bench-compare); zdc-recipe runs gansim-train zdc's defaults.\n"
             "  --help, --version\n\nsections:\n");
     for (size_t i = 0; i < N_SECTIONS; i++)
         fprintf(f, "  %-10s %s\n", sections[i].name, sections[i].what);
