@@ -23,8 +23,9 @@ const md_cfg_field md_luxe_cfg_fields[] = {
       "region: each region's own coordinates (rings r,phi; rectangles x,y), so a particle "
       "never leaves its sub-model's region; cartesian: x,y everywhere (not confined); hole: "
       "as region but the outermost ring as u,v (the hole shrunk to a point: no azimuth seam, "
-      "but x-y marginals that draw a cross); disc: as region but the innermost disc as u,v "
-      "on a square (elliptical grid map: a sharp or off-axis core stays point-like)"),
+      "but x-y marginals that draw a cross); disc (the default): as region but the innermost "
+      "disc as u,v on a square (elliptical grid map: a sharp or off-axis core stays "
+      "point-like)"),
     F("data.log_features", MD_CFG_STR, log_features, 0, 0, NULL,
       "features trained as log10 (model-space names, comma list; may be empty; p exists "
       "with data.coords=cylindrical)"),
@@ -91,7 +92,12 @@ void md_luxe_cfg_default(md_luxe_cfg *c)
 {
     memset(c, 0, sizeof *c);
     c->coords = 1; /* |p|, theta, phi_p: E_kin and theta right (docs/results/luxe-split.md) */
-    c->position = 0;
+    /* the inner disc as (u, v) on a square, the rings as (r, phi): at the demo
+     * budget the mean KL went 5.4x -> 2.6x its floor on the demo toy (x 18x ->
+     * 2.3x) and 4.1x -> 1.8x on the second toy (docs/results/luxe-split.md,
+     * 2026-11-29 fourth session); the polar disc turned the halo's off-axis
+     * cusp into a ring */
+    c->position = 3;
     c->budget_power = 0.5;
     c->min_steps = 200;
     strcpy(c->log_features, "t,p");

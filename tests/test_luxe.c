@@ -412,7 +412,9 @@ START_TEST(t_luxe_regions_confined)
     md_train_opts o = {0};
     int stopped;
     const struct { int mode, position, coords, uniform, ok; } cases[] = {
-        {1, 0, 1, 0, 1},   /* the default: rings as (r, phi), p theta phi_p */
+        {1, 3, 1, 0, 1},   /* the default: the inner disc as (u, v) on the square, the
+                              rings as (r, phi), p theta phi_p */
+        {1, 0, 1, 0, 1},   /* every ring as (r, phi), the inner disc too */
         {1, 2, 1, 0, 1},   /* the outermost ring as the hole frame (u, v) */
         {1, 0, 2, 1, 1},   /* rings, local momenta, quantiles to U(0, 1) */
         {2, 0, 0, 0, 1},   /* a rectangle and the rest, in pieces */
