@@ -33,7 +33,11 @@ static void tiny_cfg(md_zdc_cfg *c, int64_t iters)
 START_TEST(t_shapes)
 {
     md_zdc_cfg cfg;
-    md_zdc_cfg_default(&cfg); /* the design's widths */
+    md_zdc_cfg_default(&cfg);
+    /* the ALICE design's widths (the defaults are a quarter of them) */
+    cfg.g_channels = (md_ivec){3, {128, 64, 32}};
+    cfg.d_channels = (md_ivec){3, {32, 64, 128}};
+    cfg.d_hidden = 128;
     gs_rng r;
     gs_rng_seed(&r, 1);
     md_zdc_gen g;
@@ -355,10 +359,11 @@ START_TEST(t_neutron_shapes_sn)
         ck_assert_int_eq(md_zdc_gen_init(&g, &cfg, 9, h, w, &r), GS_OK);
         ck_assert_int_eq(md_zdc_disc_init(&d, &cfg, 9, h, w, &r), GS_OK);
         ck_assert_int_eq(md_zdc_aux_init(&a, &cfg, h, w, &r), GS_OK);
-        ck_assert_int_eq(d.fc1.in, 128 * d_out[s][0] * d_out[s][1] + 9 + 5); /* + sums */
+        const int64_t *dc = cfg.d_channels.v;
+        ck_assert_int_eq(d.fc1.in, dc[2] * d_out[s][0] * d_out[s][1] + 9 + 5); /* + sums */
         ck_assert_int_eq(d.sn, 1);
-        ck_assert_int_eq(d.sn_u[0]->n, 32);
-        ck_assert_int_eq(d.sn_u[3]->n, 128);
+        ck_assert_int_eq(d.sn_u[0]->n, dc[0]);
+        ck_assert_int_eq(d.sn_u[3]->n, cfg.d_hidden);
         ck_assert_int_eq(d.sn_u[4]->n, 1);
         nn_ctx *c = nn_ctx_new();
         nn_set_training(c, true);
@@ -554,7 +559,7 @@ START_TEST(t_layernorm_hinge)
         ck_assert_int_eq(d.ln, norm >= 2);
         ck_assert_int_eq(d.sn, norm == 3);
         if (d.ln) {
-            ck_assert_int_eq(d.ln_g->n, 128);
+            ck_assert_int_eq(d.ln_g->n, cfg.d_hidden);
             ck_assert_float_eq(d.ln_g->data[5], 1.0f);
             ck_assert_float_eq(d.ln_b->data[5], 0.0f);
         }
