@@ -188,26 +188,26 @@ static const char *column(ox_graph *g, const char *x, int64_t j)
                    4, NULL, 0);
 }
 
-/* A polar region frame's inverse (pp_frame_inverse): r into [r_lo, r_hi),
- * phi + phi0, (r, phi) -> (x, y) and, with local_p, (p_r, p_phi) -> (px, py).
- * pp_frame_inverse's last-ulp guard on the ring's edges is not repeated: the
- * graph agrees with gansim to float32 rounding. */
-static const char *polar_inverse(ox_graph *g, const char *x, const md_luxe_inference *v,
-                                 const pp_frame *fr)
+static int frame_local_p(const md_luxe_inference *v, const pp_frame *fr)
+{
+    return fr->local_p && v->fcols.px >= 0 && v->fcols.py >= 0;
+}
+
+/* The table a frame's inverse ends with: x, y = xo, yo; with local_p,
+ * (p_r, p_phi) -> (px, py) rotated by the position's direction (cs, sn);
+ * every other column as it is. */
+static const char *frame_assemble(ox_graph *g, const char *x, const md_luxe_inference *v,
+                                  const pp_frame *fr, const char *xo, const char *yo,
+                                  const char *cs, const char *sn)
 {
     const int64_t f = v->n_features;
     const pp_frame_cols *c = &v->fcols;
     const char **cols = calloc((size_t)f, sizeof *cols);
     if (!cols)
         return NULL;
-    const char *r = ox_op2(g, "Max", column(g, x, c->x), ox_scalar_f32(g, "r_lo", (float)fr->r_lo));
-    if (isfinite(fr->r_hi))
-        r = ox_op2(g, "Min", r, ox_scalar_f32(g, "r_hi", (float)(fr->r_hi * (1 - 1e-7))));
-    const char *ph = ox_op2(g, "Add", column(g, x, c->y), ox_scalar_f32(g, "phi0", (float)fr->phi0));
-    const char *cs = ox_op1(g, "Cos", ph), *sn = ox_op1(g, "Sin", ph);
-    cols[c->x] = ox_op2(g, "Mul", r, cs);
-    cols[c->y] = ox_op2(g, "Mul", r, sn);
-    if (fr->local_p && c->px >= 0 && c->py >= 0) {
+    cols[c->x] = xo;
+    cols[c->y] = yo;
+    if (frame_local_p(v, fr)) {
         const char *pr = column(g, x, c->px), *pf = column(g, x, c->py);
         cols[c->px] = ox_op2(g, "Sub", ox_op2(g, "Mul", pr, cs), ox_op2(g, "Mul", pf, sn));
         cols[c->py] = ox_op2(g, "Add", ox_op2(g, "Mul", pr, sn), ox_op2(g, "Mul", pf, cs));
@@ -218,6 +218,32 @@ static const char *polar_inverse(ox_graph *g, const char *x, const md_luxe_infer
     const char *y = ox_node(g, "Concat", cols, (int)f, (ox_attr[]){OX_INT("axis", 1)}, 1);
     free(cols);
     return y;
+}
+
+/* (a, b) / |(a, b)| as (cs, sn), |(a, b)|^2 held >= 1e-30 */
+static void unit_dir(ox_graph *g, const char *a, const char *b, const char **cs, const char **sn)
+{
+    const char *q = ox_op2(g, "Max", ox_op2(g, "Add", ox_op2(g, "Mul", a, a), ox_op2(g, "Mul", b, b)),
+                           ox_scalar_f32(g, "q_min", 1e-30f));
+    const char *iq = ox_op1(g, "Reciprocal", ox_op1(g, "Sqrt", q));
+    *cs = ox_op2(g, "Mul", a, iq);
+    *sn = ox_op2(g, "Mul", b, iq);
+}
+
+/* A polar region frame's inverse (pp_frame_inverse): r into [r_lo, r_hi),
+ * phi + phi0, (r, phi) -> (x, y) and, with local_p, (p_r, p_phi) -> (px, py).
+ * pp_frame_inverse's last-ulp guard on the ring's edges is not repeated: the
+ * graph agrees with gansim to float32 rounding. */
+static const char *polar_inverse(ox_graph *g, const char *x, const md_luxe_inference *v,
+                                 const pp_frame *fr)
+{
+    const pp_frame_cols *c = &v->fcols;
+    const char *r = ox_op2(g, "Max", column(g, x, c->x), ox_scalar_f32(g, "r_lo", (float)fr->r_lo));
+    if (isfinite(fr->r_hi))
+        r = ox_op2(g, "Min", r, ox_scalar_f32(g, "r_hi", (float)(fr->r_hi * (1 - 1e-7))));
+    const char *ph = ox_op2(g, "Add", column(g, x, c->y), ox_scalar_f32(g, "phi0", (float)fr->phi0));
+    const char *cs = ox_op1(g, "Cos", ph), *sn = ox_op1(g, "Sin", ph);
+    return frame_assemble(g, x, v, fr, ox_op2(g, "Mul", r, cs), ox_op2(g, "Mul", r, sn), cs, sn);
 }
 
 /* A hole frame's inverse (pp_frame_inverse): (u, v) -> (x, y) = (u, v)
@@ -227,32 +253,17 @@ static const char *polar_inverse(ox_graph *g, const char *x, const md_luxe_infer
 static const char *hole_inverse(ox_graph *g, const char *x, const md_luxe_inference *v,
                                 const pp_frame *fr)
 {
-    const int64_t f = v->n_features;
     const pp_frame_cols *c = &v->fcols;
-    const char **cols = calloc((size_t)f, sizeof *cols);
-    if (!cols)
-        return NULL;
     const char *u = column(g, x, c->x), *w = column(g, x, c->y);
     const char *s2 = ox_op2(g, "Max", ox_op2(g, "Add", ox_op2(g, "Mul", u, u), ox_op2(g, "Mul", w, w)),
                             ox_scalar_f32(g, "s2_min", 1e-30f));
     const char *k = ox_op1(g, "Sqrt", ox_op2(g, "Add", ox_scalar_f32(g, "one", 1.0f),
                                              ox_op2(g, "Div", ox_scalar_f32(g, "r_lo2",
                                                     (float)(fr->r_lo * fr->r_lo)), s2)));
-    cols[c->x] = ox_op2(g, "Mul", u, k);
-    cols[c->y] = ox_op2(g, "Mul", w, k);
-    if (fr->local_p && c->px >= 0 && c->py >= 0) {
-        const char *is = ox_op1(g, "Reciprocal", ox_op1(g, "Sqrt", s2));
-        const char *cs = ox_op2(g, "Mul", u, is), *sn = ox_op2(g, "Mul", w, is);
-        const char *pr = column(g, x, c->px), *pf = column(g, x, c->py);
-        cols[c->px] = ox_op2(g, "Sub", ox_op2(g, "Mul", pr, cs), ox_op2(g, "Mul", pf, sn));
-        cols[c->py] = ox_op2(g, "Add", ox_op2(g, "Mul", pr, sn), ox_op2(g, "Mul", pf, cs));
-    }
-    for (int64_t j = 0; j < f; j++)
-        if (!cols[j])
-            cols[j] = column(g, x, j);
-    const char *y = ox_node(g, "Concat", cols, (int)f, (ox_attr[]){OX_INT("axis", 1)}, 1);
-    free(cols);
-    return y;
+    const char *cs = NULL, *sn = NULL;
+    if (frame_local_p(v, fr))
+        unit_dir(g, u, w, &cs, &sn);
+    return frame_assemble(g, x, v, fr, ox_op2(g, "Mul", u, k), ox_op2(g, "Mul", w, k), cs, sn);
 }
 
 /* A disc frame's inverse (pp_frame_inverse): (u, v) held in [-1, 1], (x, y) =
@@ -261,11 +272,7 @@ static const char *hole_inverse(ox_graph *g, const char *x, const md_luxe_infere
 static const char *disc_inverse(ox_graph *g, const char *x, const md_luxe_inference *v,
                                 const pp_frame *fr)
 {
-    const int64_t f = v->n_features;
     const pp_frame_cols *c = &v->fcols;
-    const char **cols = calloc((size_t)f, sizeof *cols);
-    if (!cols)
-        return NULL;
     const char *one = ox_scalar_f32(g, "one", 1.0f), *m_one = ox_scalar_f32(g, "m_one", -1.0f);
     const char *half = ox_scalar_f32(g, "half", 0.5f), *rh = ox_scalar_f32(g, "r_hi", (float)fr->r_hi);
     const char *u = ox_op2(g, "Max", ox_op2(g, "Min", column(g, x, c->x), one), m_one);
@@ -273,24 +280,12 @@ static const char *disc_inverse(ox_graph *g, const char *x, const md_luxe_infere
     /* sqrt(1 - s^2 / 2) for s = w, u */
     const char *kw = ox_op1(g, "Sqrt", ox_op2(g, "Sub", one, ox_op2(g, "Mul", half, ox_op2(g, "Mul", w, w))));
     const char *ku = ox_op1(g, "Sqrt", ox_op2(g, "Sub", one, ox_op2(g, "Mul", half, ox_op2(g, "Mul", u, u))));
-    cols[c->x] = ox_op2(g, "Mul", rh, ox_op2(g, "Mul", u, kw));
-    cols[c->y] = ox_op2(g, "Mul", rh, ox_op2(g, "Mul", w, ku));
-    if (fr->local_p && c->px >= 0 && c->py >= 0) {
-        const char *r2 = ox_op2(g, "Max", ox_op2(g, "Add", ox_op2(g, "Mul", cols[c->x], cols[c->x]),
-                                                 ox_op2(g, "Mul", cols[c->y], cols[c->y])),
-                                ox_scalar_f32(g, "r2_min", 1e-30f));
-        const char *ir = ox_op1(g, "Reciprocal", ox_op1(g, "Sqrt", r2));
-        const char *cs = ox_op2(g, "Mul", cols[c->x], ir), *sn = ox_op2(g, "Mul", cols[c->y], ir);
-        const char *pr = column(g, x, c->px), *pf = column(g, x, c->py);
-        cols[c->px] = ox_op2(g, "Sub", ox_op2(g, "Mul", pr, cs), ox_op2(g, "Mul", pf, sn));
-        cols[c->py] = ox_op2(g, "Add", ox_op2(g, "Mul", pr, sn), ox_op2(g, "Mul", pf, cs));
-    }
-    for (int64_t j = 0; j < f; j++)
-        if (!cols[j])
-            cols[j] = column(g, x, j);
-    const char *y = ox_node(g, "Concat", cols, (int)f, (ox_attr[]){OX_INT("axis", 1)}, 1);
-    free(cols);
-    return y;
+    const char *xo = ox_op2(g, "Mul", rh, ox_op2(g, "Mul", u, kw));
+    const char *yo = ox_op2(g, "Mul", rh, ox_op2(g, "Mul", w, ku));
+    const char *cs = NULL, *sn = NULL;
+    if (frame_local_p(v, fr))
+        unit_dir(g, xo, yo, &cs, &sn);
+    return frame_assemble(g, x, v, fr, xo, yo, cs, sn);
 }
 
 static const char *frame_inverse(ox_graph *g, const char *x, const md_luxe_inference *v,

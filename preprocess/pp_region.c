@@ -89,6 +89,14 @@ void pp_frame_forward(const pp_frame *fr, const pp_frame_cols *c, float *t, int6
     }
 }
 
+/* (p_r, p_phi) -> (px, py) for a position whose direction is (cs, sn) */
+static void local_p_inverse(float *row, const pp_frame_cols *c, double cs, double sn)
+{
+    double pr = row[c->px], pf = row[c->py];
+    row[c->px] = (float)(pr * cs - pf * sn);
+    row[c->py] = (float)(pr * sn + pf * cs);
+}
+
 /* Moves a float position that rounding left just outside the ring back in,
  * one ulp of both components at a time (a handful of steps at most), using
  * the arithmetic of pp_label_radius so that the label agrees exactly. */
@@ -131,9 +139,7 @@ static void hole_inverse(const pp_frame *fr, const pp_frame_cols *c, float *t, i
         row[c->x] = x;
         row[c->y] = y;
         if (mom) {
-            double pr = row[c->px], pf = row[c->py];
-            row[c->px] = (float)(pr * cs - pf * sn);
-            row[c->py] = (float)(pr * sn + pf * cs);
+            local_p_inverse(row, c, cs, sn);
         }
     }
 }
@@ -148,8 +154,8 @@ static void disc_inverse(const pp_frame *fr, const pp_frame_cols *c, float *t, i
     for (int64_t i = 0; i < n; i++) {
         float *row = t + i * f;
         double u = row[c->x], v = row[c->y];
-        u = u > 1 ? 1 : u < -1 ? -1 : u == u ? u : 0;
-        v = v > 1 ? 1 : v < -1 ? -1 : v == v ? v : 0;
+        u = isnan(u) ? 0 : fmin(fmax(u, -1.0), 1.0);
+        v = isnan(v) ? 0 : fmin(fmax(v, -1.0), 1.0);
         double xd = fr->r_hi * u * sqrt(1 - 0.5 * v * v);
         double yd = fr->r_hi * v * sqrt(1 - 0.5 * u * u);
         float x = (float)xd, y = (float)yd;
@@ -158,9 +164,7 @@ static void disc_inverse(const pp_frame *fr, const pp_frame_cols *c, float *t, i
         row[c->y] = y;
         if (mom) {
             double r = hypot(xd, yd), cs = r > 0 ? xd / r : 1, sn = r > 0 ? yd / r : 0;
-            double pr = row[c->px], pf = row[c->py];
-            row[c->px] = (float)(pr * cs - pf * sn);
-            row[c->py] = (float)(pr * sn + pf * cs);
+            local_p_inverse(row, c, cs, sn);
         }
     }
 }
@@ -213,9 +217,7 @@ void pp_frame_inverse(const pp_frame *fr, const pp_frame_cols *c, float *t, int6
         row[c->x] = x;
         row[c->y] = y;
         if (mom) {
-            double pr = row[c->px], pf = row[c->py];
-            row[c->px] = (float)(pr * cs - pf * sn);
-            row[c->py] = (float)(pr * sn + pf * cs);
+            local_p_inverse(row, c, cs, sn);
         }
     }
 }
