@@ -100,6 +100,19 @@ static bench_row *bench_add(bench *b, const char *name, const char *shape, doubl
     return r;
 }
 
+/* A model row: what bench_add records, plus its thread count and its rate,
+ * items / sec in `unit` (steps/s, images/s, ...). */
+static void bench_add_rate(bench *b, const char *name, const char *shape, double gflop,
+                           double sec, int threads, double items, const char *unit)
+{
+    bench_row *row = bench_add(b, name, shape, gflop, sec);
+    if (!row)
+        return;
+    row->threads = threads;
+    row->per_s = items / sec;
+    snprintf(row->unit, sizeof row->unit, "%s", unit);
+}
+
 static float *rand_floats(int64_t n, uint64_t seed)
 {
     float *v = malloc((size_t)n * sizeof(float));
@@ -382,12 +395,7 @@ static int bench_wgan(bench *b)
             char name[48], shape[64];
             snprintf(name, sizeof name, "luxe G step T=%d", ts[ti]);
             snprintf(shape, sizeof shape, "batch %lld, 5 critic", (long long)cfg.batch);
-            bench_row *row = bench_add(b, name, shape, wgan_step_gflop(&w.cfg), sec);
-            if (row) {
-                row->threads = ts[ti];
-                row->per_s = 1.0 / sec;
-                snprintf(row->unit, sizeof row->unit, "steps/s");
-            }
+            bench_add_rate(b, name, shape, wgan_step_gflop(&w.cfg), sec, ts[ti], 1, "steps/s");
             md_wgan_free(&w);
         }
     }
@@ -439,12 +447,8 @@ static int bench_gen(bench *b)
         char name[48], shape[64];
         snprintf(name, sizeof name, "luxe generate T=%d", ts[ti]);
         snprintf(shape, sizeof shape, "%lld events", (long long)n);
-        bench_row *row = bench_add(b, name, shape, 1e-9 * (double)n * mlp_flops(&g.cfg), sec);
-        if (row) {
-            row->threads = ts[ti];
-            row->per_s = (double)n / sec;
-            snprintf(row->unit, sizeof row->unit, "events/s");
-        }
+        bench_add_rate(b, name, shape, 1e-9 * (double)n * mlp_flops(&g.cfg), sec, ts[ti],
+                       (double)n, "events/s");
     }
     nn_set_threads(b->threads);
     for (int t = 0; t < MD_MAX_SHARDS; t++)
@@ -665,12 +669,8 @@ static int zdc_rows(bench *b, const md_zdc_cfg *cfg, int64_t n, bool gen, const 
         const double gflop = gen ? 1e-9 * (double)n * f.g : zdc_train_gflop(cfg, &f, n);
         char name[48];
         snprintf(name, sizeof name, "%s T=%d", label, ts[ti]);
-        bench_row *row = bench_add(b, name, shape, gflop, sec);
-        if (row) {
-            row->threads = ts[ti];
-            row->per_s = gen ? (double)n / sec : 1.0 / sec;
-            snprintf(row->unit, sizeof row->unit, gen ? "images/s" : "steps/s");
-        }
+        bench_add_rate(b, name, shape, gflop, sec, ts[ti], gen ? (double)n : 1,
+                       gen ? "images/s" : "steps/s");
         zdc_bench_free(&z);
     }
     nn_set_threads(b->threads);
@@ -795,12 +795,8 @@ static int bench_zdc_flow(bench *b)
                          cfg.solver == MD_FLOW_HEUN ? "heun" : "euler", (long long)cfg.steps);
             else
                 snprintf(shape, sizeof shape, "batch %lld", (long long)n);
-            bench_row *row = bench_add(b, name, shape, gflop, sec);
-            if (row) {
-                row->threads = ts[ti];
-                row->per_s = gen ? (double)n / sec : 1.0 / sec;
-                snprintf(row->unit, sizeof row->unit, gen ? "images/s" : "steps/s");
-            }
+            bench_add_rate(b, name, shape, gflop, sec, ts[ti], gen ? (double)n : 1,
+                           gen ? "images/s" : "steps/s");
             zdc_bench_free(&z);
         }
     }
@@ -881,12 +877,9 @@ static void ort_rows(bench *b, const char *what, const char *unit, int threads, 
         char name[48], shape[64];
         snprintf(name, sizeof name, "%s %s T=%d", what, who[i], threads);
         snprintf(shape, sizeof shape, "%lld %s", (long long)n, unit);
-        bench_row *row = bench_add(b, name, shape, 0, sec[i]);
-        if (row) {
-            row->threads = threads;
-            row->per_s = (double)n / sec[i];
-            snprintf(row->unit, sizeof row->unit, "%s/s", unit);
-        }
+        char per[16]; /* bench_row.unit */
+        snprintf(per, sizeof per, "%s/s", unit);
+        bench_add_rate(b, name, shape, 0, sec[i], threads, (double)n, per);
     }
 }
 
@@ -897,6 +890,11 @@ static int ort_models(const char *dir, char *zdc_path, char *luxe_path, size_t n
     int rc = ds_toy_zdc(256, 1, &im);
     md_zdc_cfg zc;
     md_zdc_cfg_default(&zc);
+    /* the design's widths, not the (smaller) training defaults: what the ORT
+     * comparison in docs/performance.md measured */
+    zc.g_channels = (md_ivec){3, {128, 64, 32}};
+    zc.d_channels = (md_ivec){3, {32, 64, 128}};
+    zc.d_hidden = 128;
     zc.iters = 2;
     zc.eval_every = zc.ckpt_every = 2;
     zc.eval_rows = 20;
