@@ -687,14 +687,19 @@ static void cfg_default(void *cfg) { md_zdc_cfg_default(cfg); }
  * lack take the behaviour those files were trained with (plain D, BCE loss,
  * concatenated conditions, no channel sums, no warm-up of the average);
  * a newer file names every key. */
+void md_zdc_cfg_design_widths(md_zdc_cfg *c)
+{
+    c->g_channels = (md_ivec){3, {128, 64, 32}};
+    c->d_channels = (md_ivec){3, {32, 64, 128}};
+    c->d_hidden = 128;
+}
+
 static void cfg_stored_default(void *cfg)
 {
     md_zdc_cfg *c = cfg;
     md_zdc_cfg_default(c);
     /* the widths, batch and budget of files written before the reduced defaults */
-    c->g_channels = (md_ivec){3, {128, 64, 32}};
-    c->d_channels = (md_ivec){3, {32, 64, 128}};
-    c->d_hidden = 128;
+    md_zdc_cfg_design_widths(c);
     c->batch = 64;
     c->iters = 10000;
     c->d_norm = 0;

@@ -61,6 +61,9 @@ typedef struct {
 
 extern const md_cfg_field md_zdc_cfg_fields[];
 void md_zdc_cfg_default(md_zdc_cfg *c);
+/* Sets the ALICE design's widths (docs/zdc.md): G 128, 64, 32; D 32, 64, 128;
+ * D dense 128. The defaults are a quarter of them. */
+void md_zdc_cfg_design_widths(md_zdc_cfg *c);
 
 /* ---- networks (exposed for tests and tools) ---- */
 typedef struct {

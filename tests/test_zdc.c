@@ -34,10 +34,7 @@ START_TEST(t_shapes)
 {
     md_zdc_cfg cfg;
     md_zdc_cfg_default(&cfg);
-    /* the ALICE design's widths (the defaults are a quarter of them) */
-    cfg.g_channels = (md_ivec){3, {128, 64, 32}};
-    cfg.d_channels = (md_ivec){3, {32, 64, 128}};
-    cfg.d_hidden = 128;
+    md_zdc_cfg_design_widths(&cfg); /* the defaults are a quarter of them */
     gs_rng r;
     gs_rng_seed(&r, 1);
     md_zdc_gen g;

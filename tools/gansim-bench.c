@@ -488,9 +488,7 @@ static void zdc_plain_cfg(md_zdc_cfg *c, int64_t batch)
 {
     memset(c, 0, sizeof *c);
     c->noise_dim = 10;
-    c->g_channels = (md_ivec){3, {128, 64, 32}};
-    c->d_channels = (md_ivec){3, {32, 64, 128}};
-    c->d_hidden = 128;
+    md_zdc_cfg_design_widths(c);
     c->aux_channels = 16; /* unused: aux off */
     c->slope = 0.2;
     c->dropout = 0.2;
@@ -892,9 +890,7 @@ static int ort_models(const char *dir, char *zdc_path, char *luxe_path, size_t n
     md_zdc_cfg_default(&zc);
     /* the design's widths, not the (smaller) training defaults: what the ORT
      * comparison in docs/performance.md measured */
-    zc.g_channels = (md_ivec){3, {128, 64, 32}};
-    zc.d_channels = (md_ivec){3, {32, 64, 128}};
-    zc.d_hidden = 128;
+    md_zdc_cfg_design_widths(&zc);
     zc.iters = 2;
     zc.eval_every = zc.ckpt_every = 2;
     zc.eval_rows = 20;
