@@ -97,21 +97,6 @@ static void write_images(const char *path, int64_t n, uint64_t seed, float scale
     free(cond);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
 static int exists(const char *dir, const char *name)
 {
     char p[2600]; /* dir (<= 1200) + name: no truncation possible */
@@ -234,7 +219,7 @@ static char *eval_halo(const char *dir, int mode, uint64_t gen_seed, const char 
     /* the numbers only: no plots (gnuplot "missing") keeps the test short */
     ck_assert_int_eq(run_eval(dir, "GANSIM_GNUPLOT=/nonexistent/gnuplot", args), 0);
     snprintf(path, sizeof path, "%s/rep%d/metrics.json", dir, mode);
-    char *js = slurp(path);
+    char *js = gs_test_read_file(path);
     ck_assert_ptr_nonnull(js);
     return js;
 }
@@ -350,7 +335,7 @@ START_TEST(test_eval_events)
              dir, dir, dir, dir);
     ck_assert_int_eq(run_eval(dir, NULL, args), 0);
     snprintf(path, sizeof path, "%s/rep/metrics.json", dir);
-    char *js = slurp(path);
+    char *js = gs_test_read_file(path);
     ck_assert_ptr_nonnull(js);
     /* real A = 1500 rows (half of 3000), generated and real B 1500 each */
     const char *keys[] = {"\"kind\": \"events\"", "\"n_real\": 1500", "\"n_gen\": 1500",
@@ -385,7 +370,7 @@ START_TEST(test_eval_events)
     free(js);
     /* the summary gives the floor and the training table; --json prints the file */
     snprintf(path, sizeof path, "%s/stdout.txt", dir);
-    char *so = slurp(path);
+    char *so = gs_test_read_file(path);
     ck_assert_ptr_nonnull(strstr(so, "mean KL over the 6 features"));
     ck_assert_ptr_nonnull(strstr(so, "floor"));
     ck_assert_ptr_nonnull(strstr(so, "outer.n"));
@@ -395,9 +380,9 @@ START_TEST(test_eval_events)
              "--real %s/real.h5 --gen %s/gen.h5 --out %s/rep2 --json --no-classifier", dir, dir,
              dir);
     ck_assert_int_eq(run_eval(dir, NULL, args), 0);
-    so = slurp(path);
+    so = gs_test_read_file(path);
     snprintf(path, sizeof path, "%s/rep2/metrics.json", dir);
-    js = slurp(path);
+    js = gs_test_read_file(path);
     ck_assert_str_eq(so, js);
     free(so);
     free(js);
@@ -405,7 +390,7 @@ START_TEST(test_eval_events)
     ck_assert(exists(path, "hist_x.dat") && exists(path, "pair_x-y.dat") &&
               exists(path, "plots.gp") && exists(path, "index.html"));
     snprintf(path, sizeof path, "%s/rep/index.html", dir);
-    char *html = slurp(path);
+    char *html = gs_test_read_file(path);
     ck_assert_ptr_nonnull(strstr(html, "real vs real (floor)"));
     ck_assert_ptr_nonnull(strstr(html, "inner.n")); /* the training table */
     ck_assert_ptr_null(strstr(html, "<script"));
@@ -439,7 +424,7 @@ START_TEST(test_eval_images)
              dir, dir, dir);
     ck_assert_int_eq(run_eval(dir, NULL, args), 0);
     snprintf(path, sizeof path, "%s/rep/metrics.json", dir);
-    char *js = slurp(path);
+    char *js = gs_test_read_file(path);
     ck_assert_ptr_nonnull(js);
     /* real A 20 images, generated and real B 20 each (min(20, 30)) */
     const char *keys[] = {"\"kind\": \"images\"", "\"n_real\": 20", "\"n_gen\": 20",
@@ -486,11 +471,11 @@ START_TEST(test_eval_no_gnuplot)
     ck_assert(exists(path, "index.html"));
     ck_assert(!exists(path, "images.png"));
     snprintf(path, sizeof path, "%s/stderr.txt", dir);
-    char *se = slurp(path);
+    char *se = gs_test_read_file(path);
     ck_assert_ptr_nonnull(strstr(se, "gnuplot not found"));
     free(se);
     snprintf(path, sizeof path, "%s/rep/index.html", dir);
-    char *html = slurp(path);
+    char *html = gs_test_read_file(path);
     ck_assert_ptr_nonnull(strstr(html, "gnuplot was not found"));
     ck_assert_ptr_null(strstr(html, "<img"));
     free(html);
@@ -498,7 +483,7 @@ START_TEST(test_eval_no_gnuplot)
      * generated rows compared are exactly real B's, so every metric equals
      * its floor */
     snprintf(path, sizeof path, "%s/rep/metrics.json", dir);
-    char *js = slurp(path);
+    char *js = gs_test_read_file(path);
     assert_has(js, "\"gen_aligned\": true");
     ck_assert_close(JNUM(js, "channels", "mean_w1_ratio"), 1, 0, 0);
     ck_assert_close(JNUM(js, "max_pixel", "w1_row_ratio"), 1, 0, 0);
@@ -519,7 +504,7 @@ START_TEST(test_eval_errors)
     /* usage errors: 2, with a message naming the option */
     ck_assert_int_eq(run_eval(dir, NULL, "--real a.h5 --gen b.h5"), 2);
     snprintf(path, sizeof path, "%s/stderr.txt", dir);
-    char *se = slurp(path);
+    char *se = gs_test_read_file(path);
     ck_assert_ptr_nonnull(strstr(se, "--out"));
     free(se);
     ck_assert_int_eq(run_eval(dir, NULL, "--bogus"), 2);
@@ -540,7 +525,7 @@ START_TEST(test_eval_errors)
     snprintf(args, sizeof args, "--real %s/ev.h5 --gen %s/im.h5 --out %s/r", dir, dir, dir);
     ck_assert_int_eq(run_eval(dir, NULL, args), 1);
     snprintf(path, sizeof path, "%s/stderr.txt", dir);
-    se = slurp(path);
+    se = gs_test_read_file(path);
     ck_assert_ptr_nonnull(strstr(se, "im.h5"));
     free(se);
     /* a second reference of another kind */
@@ -548,7 +533,7 @@ START_TEST(test_eval_errors)
              dir, dir, dir);
     ck_assert_int_eq(run_eval(dir, NULL, args), 1);
     snprintf(path, sizeof path, "%s/stderr.txt", dir);
-    se = slurp(path);
+    se = gs_test_read_file(path);
     ck_assert_ptr_nonnull(strstr(se, "im.h5"));
     free(se);
     /* too few rows to split into a comparison and its floor */
@@ -557,7 +542,7 @@ START_TEST(test_eval_errors)
     snprintf(args, sizeof args, "--real %s/tiny.h5 --gen %s/ev.h5 --out %s/r", dir, dir, dir);
     ck_assert_int_eq(run_eval(dir, NULL, args), 1);
     snprintf(path, sizeof path, "%s/stderr.txt", dir);
-    se = slurp(path);
+    se = gs_test_read_file(path);
     ck_assert_ptr_nonnull(strstr(se, "too few rows"));
     free(se);
     snprintf(path, sizeof path, "%s/r", dir);
@@ -573,7 +558,7 @@ START_TEST(test_eval_errors)
     ck_assert(!exists(path, "metrics.json"));
     ck_assert(!exists(path, "hist_x.dat"));
     snprintf(path, sizeof path, "%s/stderr.txt", dir);
-    se = slurp(path);
+    se = gs_test_read_file(path);
     ck_assert_ptr_nonnull(strstr(se, "not a training log"));
     free(se);
     gs_test_rmdir(dir);
@@ -598,14 +583,14 @@ START_TEST(test_eval_log_without_records)
              "--no-classifier", dir, dir, dir, dir);
     ck_assert_int_eq(run_eval(dir, "GANSIM_GNUPLOT=/nonexistent/gnuplot", args), 0);
     snprintf(path, sizeof path, "%s/stderr.txt", dir);
-    char *se = slurp(path);
+    char *se = gs_test_read_file(path);
     ck_assert_ptr_nonnull(strstr(se, "train.log has no evaluation records yet"));
     free(se);
     snprintf(path, sizeof path, "%s/r", dir);
     ck_assert(exists(path, "metrics.json"));
     ck_assert(!exists(path, "loss.dat"));
     snprintf(path, sizeof path, "%s/r/index.html", dir);
-    char *html = slurp(path);
+    char *html = gs_test_read_file(path);
     ck_assert_ptr_nonnull(strstr(html, "no evaluation records yet"));
     free(html);
     /* one record per sub-model (a short run): no line can be drawn, so the
@@ -620,7 +605,7 @@ START_TEST(test_eval_log_without_records)
              "--no-classifier", dir, dir, dir, dir);
     ck_assert_int_eq(run_eval(dir, "GANSIM_GNUPLOT=/nonexistent/gnuplot", args), 0);
     snprintf(path, sizeof path, "%s/r1/plots.gp", dir);
-    char *gp = slurp(path);
+    char *gp = gs_test_read_file(path);
     ck_assert_ptr_nonnull(gp);
     const char *lp = strstr(gp, "loss.dat");
     ck_assert_ptr_nonnull(lp);

@@ -36,6 +36,22 @@ static inline void gs_test_rmdir(const char *dir)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+/* The whole file as a NUL-terminated string (free() it); NULL if unreadable. */
+static inline char *gs_test_read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    const long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (s)
+        s[fread(s, 1, (size_t)n, f)] = '\0';
+    fclose(f);
+    return s;
+}
+
 /* Path of a built tool (GANSIM_BIN is set by `make test`). */
 static inline const char *gs_test_bin(void)
 {

@@ -361,6 +361,19 @@ static int thread_list(const bench *b, int *t)
     return 2;
 }
 
+/* The batch sizes a model phase runs: its standard ones (std[0..n_std)), or
+ * only the one --batch pins, whatever its value (any size is a valid run). */
+static int batch_list(const bench *b, const int64_t *std, int n_std, int64_t *out)
+{
+    if (b->pin_batch) {
+        out[0] = b->batch;
+        return 1;
+    }
+    for (int i = 0; i < n_std; i++)
+        out[i] = std[i];
+    return n_std;
+}
+
 static double peak_for(const bench *b, int threads)
 {
     return threads == 1 && b->sgemm_peak1 > 0 ? b->sgemm_peak1 : b->sgemm_peak;
@@ -368,7 +381,9 @@ static double peak_for(const bench *b, int threads)
 
 static int bench_wgan(bench *b)
 {
-    static const int64_t batches[] = {256, 1024};
+    static const int64_t std_batches[] = {256, 1024};
+    int64_t batches[2];
+    const int nb = batch_list(b, std_batches, 2, batches);
     const int64_t nrows = 65536, f = 6;
     float *data = rand_floats(nrows * f, 11);
     md_sampler s;
@@ -377,12 +392,10 @@ static int bench_wgan(bench *b)
         return GS_ERR_NOMEM;
     }
     int ts[2], nt = thread_list(b, ts), rc = GS_OK;
-    for (size_t bi = 0; bi < 2 && !rc; bi++) {
-        if (b->pin_batch && batches[bi] != b->batch)
-            continue;
+    for (int bi = 0; bi < nb && !rc; bi++) {
         for (int ti = 0; ti < nt && !rc; ti++) {
             nn_set_threads(ts[ti]);
-            md_wgan_cfg cfg = luxe_ref_cfg(b->pin_batch ? b->batch : batches[bi]);
+            md_wgan_cfg cfg = luxe_ref_cfg(batches[bi]);
             md_wgan w;
             if ((rc = md_wgan_init(&w, &cfg, 1)))
                 break;
@@ -678,15 +691,12 @@ static int zdc_rows(bench *b, const md_zdc_cfg *cfg, int64_t n, bool gen, const 
 /* zdc and zdc-gen: the plain step of bench/torch_ref.py (zdc_plain_cfg) */
 static int bench_zdc_phases(bench *b, bool gen)
 {
-    static const int64_t train_batches[] = {64, 256};
+    static const int64_t std_train[] = {64, 256}, std_gen[] = {1024};
+    int64_t sizes[2];
+    const int n_sizes = gen ? batch_list(b, std_gen, 1, sizes) : batch_list(b, std_train, 2, sizes);
     int rc = GS_OK;
-    for (int i = 0; i < (gen ? 1 : 2) && !rc; i++) {
-        int64_t n = gen ? 1024 : train_batches[i];
-        if (b->pin_batch) {
-            if (!gen && n != b->batch)
-                continue;
-            n = b->batch;
-        }
+    for (int i = 0; i < n_sizes && !rc; i++) {
+        const int64_t n = sizes[i];
         md_zdc_cfg cfg;
         zdc_plain_cfg(&cfg, gen ? 64 : n);
         char shape[64];
@@ -1137,7 +1147,8 @@ static void usage(FILE *f)
             "Measures the engine's kernels on this machine.\n\n"
             "  --json           print JSON instead of a table\n"
             "  --threads T      threads for OpenMP and OpenBLAS (default: GANSIM_THREADS or all cores)\n"
-            "  --batch N        batch size of the conv shapes (default 64)\n"
+            "  --batch N        run every model phase at this one batch size (images or\n"
+            "                   events for the generation phases; conv2d: default 64)\n"
             "  --reps R         timed repetitions, best reported (default 5)\n"
             "  --warmup W       untimed warm-up runs (default 2)\n"
             "  --section NAME   run only this section (and sgemm, for the peak)\n"
