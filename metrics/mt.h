@@ -287,4 +287,32 @@ int mt_compare_images(const float *real, int64_t nr, const float *gen, int64_t n
 int mt_compare_images_map(mt_zdc_map map, const float *real, int64_t nr, const float *gen,
                           int64_t ng, int64_t h, int64_t w, mt_image_metrics *out);
 
+/* Same-condition pairs: the conditional counterpart of the marginal metrics
+ * above. Pair i is two images made for one set of conditions — a real image
+ * and the one generated for its conditions, or (the noise floor) two real
+ * images of the same conditions — so what differs between a pair is the
+ * shower-to-shower fluctuation plus, for a generator, its conditioning error
+ * (a shower drawn in the wrong place, one drawn where the particle missed the
+ * detector, a wrong brightness). The marginal W1s cannot see these: a
+ * generator that draws the right showers for the wrong conditions matches
+ * every marginal. Pixels count with max(pixel, 0) photons. */
+typedef struct {
+    int64_t n_pairs;       /* pairs compared */
+    int64_t n_showers;     /* pairs whose images both hold >= min_photons */
+    double centroid_dist;  /* median distance [pixels] of the two images' photon-weighted
+                            * centroids (row, column), over the n_showers pairs; NaN if
+                            * none */
+    double empty_mismatch; /* fraction of pairs where exactly one image holds < min_photons
+                            * (a shower against none) */
+    double log_intensity;  /* median |ln((1 + S_a) / (1 + S_b))| of the photon totals S */
+} mt_same_cond_metrics;
+
+/* Pairs (a_i, b_i), i < n: a_i is image ia[i] of a [., h, w] and b_i image
+ * ib[i] of b (an index list NULL = 0, 1, ...). min_photons >= 0: below it an
+ * image counts as empty (no shower, no centroid). GS_ERR_ARG for n < 1, NULL
+ * images or out, a bad size or min_photons; GS_ERR_NOMEM. */
+int mt_compare_same_cond(const float *a, const int64_t *ia, const float *b, const int64_t *ib,
+                         int64_t n, int64_t h, int64_t w, double min_photons,
+                         mt_same_cond_metrics *out);
+
 #endif

@@ -1,8 +1,10 @@
 /* mt_zdc — ZDC image observables: the five channel sums (two channel maps,
  * see mt.h and docs/metrics.md), the brightest pixel and the total intensity. */
 #include "metrics/mt.h"
+#include "metrics/mt_internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 int mt_zdc_channel_map(mt_zdc_map map, int64_t h, int64_t w, int64_t row, int64_t col)
@@ -177,4 +179,67 @@ int mt_zdc_features_map(mt_zdc_map map, const float *imgs, int64_t n, int64_t h,
             max_col[i] = (double)col;
     }
     return GS_OK;
+}
+
+/* Photon total of one image (negative pixels count 0) and its photon-weighted
+ * centroid; the centroid is left alone when the total is 0. */
+static double centroid(const float *img, int64_t h, int64_t w, double *row, double *col)
+{
+    double s = 0, sr = 0, sc = 0;
+    for (int64_t r = 0; r < h; r++)
+        for (int64_t c = 0; c < w; c++) {
+            const double v = img[r * w + c] > 0 ? img[r * w + c] : 0;
+            s += v;
+            sr += v * (double)r;
+            sc += v * (double)c;
+        }
+    if (s > 0) {
+        *row = sr / s;
+        *col = sc / s;
+    }
+    return s;
+}
+
+int mt_compare_same_cond(const float *a, const int64_t *ia, const float *b, const int64_t *ib,
+                         int64_t n, int64_t h, int64_t w, double min_photons,
+                         mt_same_cond_metrics *out)
+{
+    int rc = check_image(h, w);
+    if (rc)
+        return rc;
+    if (!a || !b || !out || n < 1 || !(min_photons >= 0) || !isfinite(min_photons))
+        return gs_error(GS_ERR_ARG, "same-condition pairs: NULL images, %lld pairs or "
+                                    "min_photons %g", (long long)n, min_photons);
+    double *dist = malloc((size_t)n * sizeof *dist), *lr = malloc((size_t)n * sizeof *lr);
+    if (!dist || !lr) {
+        free(dist);
+        free(lr);
+        return gs_error(GS_ERR_NOMEM, "same-condition pairs: out of memory for %lld pairs",
+                        (long long)n);
+    }
+    const int64_t px = h * w;
+    int64_t n_sh = 0, n_mis = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double ra = 0, ca = 0, rb = 0, cb = 0;
+        const double sa = centroid(a + (ia ? ia[i] : i) * px, h, w, &ra, &ca);
+        const double sb = centroid(b + (ib ? ib[i] : i) * px, h, w, &rb, &cb);
+        const int ea = sa < min_photons || sa <= 0, eb = sb < min_photons || sb <= 0;
+        n_mis += ea != eb;
+        lr[i] = fabs(log1p(sa) - log1p(sb));
+        if (!ea && !eb)
+            dist[n_sh++] = hypot(ra - rb, ca - cb);
+    }
+    rc = mt__sort_d(lr, NULL, n);
+    if (!rc && n_sh)
+        rc = mt__sort_d(dist, NULL, n_sh);
+    if (!rc) {
+        out->n_pairs = n;
+        out->n_showers = n_sh;
+        out->centroid_dist = n_sh ? mt_quantile_sorted(dist, n_sh, 0.5) : NAN;
+        out->empty_mismatch = (double)n_mis / (double)n;
+        out->log_intensity = mt_quantile_sorted(lr, n, 0.5);
+    }
+    free(dist);
+    free(lr);
+    return rc;
 }

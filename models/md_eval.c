@@ -1547,6 +1547,94 @@ static int image_table(const ds_images *im, const int64_t *idx, int64_t m, int w
     return GS_OK;
 }
 
+/* ---- same-condition pairs -------------------------------------------------------- */
+#define SAME_COND_MIN_PHOTONS 10.0 /* below: no shower (the toy's empty rows hold 0-10) */
+#define SAME_COND_MIN_PAIRS 20     /* fewer: no medians worth reporting */
+
+typedef struct {
+    int64_t n;                      /* pairs; 0 = not computed (see why) */
+    mt_same_cond_metrics gen, floor;
+    const char *why;                /* why not computed, when n = 0 */
+} same_cond;
+
+static int cmp_cond(const void *x, const void *y, void *ctx)
+{
+    const ds_images *im = ctx;
+    const int64_t i = *(const int64_t *)x, j = *(const int64_t *)y;
+    const int c = memcmp(im->cond + i * im->c, im->cond + j * im->c,
+                         (size_t)im->c * sizeof(float));
+    return c ? c : (i > j) - (i < j);
+}
+
+/* The pairs of mt_compare_same_cond: every row r of B (ref rows sp->b[i])
+ * whose conditions another reference row p shares gives the pair (r, the
+ * image generated for r's conditions, sp->g[i]) and its floor (r, p): the
+ * same rows on both sides. p is the next row of r's group, cyclically. */
+static int same_cond_eval(const ds_images *ref, const ds_images *gen, const split_plan *sp,
+                          same_cond *out)
+{
+    memset(out, 0, sizeof *out);
+    const int64_t n = ref->n;
+    int64_t *ord = malloc((size_t)n * sizeof *ord), *partner = malloc((size_t)n * sizeof *partner);
+    int64_t *ra = malloc((size_t)sp->m * sizeof *ra), *ga = malloc((size_t)sp->m * sizeof *ga);
+    int64_t *pa = malloc((size_t)sp->m * sizeof *pa);
+    int rc = ord && partner && ra && ga && pa ? GS_OK : gs_error(GS_ERR_NOMEM, "out of memory");
+    if (!rc) {
+        for (int64_t i = 0; i < n; i++)
+            ord[i] = i;
+        qsort_r(ord, (size_t)n, sizeof *ord, cmp_cond, (void *)ref);
+        for (int64_t g0 = 0, g1; g0 < n; g0 = g1) {
+            for (g1 = g0 + 1; g1 < n && cond_equal(ref, ord[g0], ref, ord[g1]); g1++)
+                ;
+            for (int64_t k = g0; k < g1; k++)
+                partner[ord[k]] = g1 - g0 > 1 ? ord[k + 1 < g1 ? k + 1 : g0] : -1;
+        }
+        int64_t k = 0;
+        for (int64_t i = 0; i < sp->m; i++)
+            if (partner[sp->b[i]] >= 0) {
+                ra[k] = sp->b[i];
+                ga[k] = sp->g[i];
+                pa[k++] = partner[sp->b[i]];
+            }
+        if (k < SAME_COND_MIN_PAIRS)
+            out->why = "fewer than 20 rows of the comparison share their conditions with "
+                       "another reference row";
+        else if (!(rc = mt_compare_same_cond(ref->images, ra, gen->images, ga, k, ref->h, ref->w,
+                                             SAME_COND_MIN_PHOTONS, &out->gen)))
+            rc = mt_compare_same_cond(ref->images, ra, ref->images, pa, k, ref->h, ref->w,
+                                      SAME_COND_MIN_PHOTONS, &out->floor);
+        if (!rc && !out->why)
+            out->n = k;
+    }
+    free(ord);
+    free(partner);
+    free(ra);
+    free(ga);
+    free(pa);
+    return rc;
+}
+
+static void same_cond_json(FILE *js, const same_cond *sc)
+{
+    fputs("\"same_condition\": {", js);
+    if (!sc->n) {
+        fputs("\"pairs\": 0, \"note\": ", js);
+        json_str(js, sc->why);
+        fputc('}', js);
+        return;
+    }
+    fprintf(js, "\"pairs\": %lld, \"min_photons\": %g, \"shower_pairs\": %lld, "
+                "\"shower_pairs_floor\": %lld, ",
+            (long long)sc->n, SAME_COND_MIN_PHOTONS, (long long)sc->gen.n_showers,
+            (long long)sc->floor.n_showers);
+    json_triple(js, "centroid_dist", sc->gen.centroid_dist, sc->floor.centroid_dist, 1);
+    fputs(", ", js);
+    json_triple(js, "empty_mismatch", sc->gen.empty_mismatch, sc->floor.empty_mismatch, 1);
+    fputs(", ", js);
+    json_triple(js, "log_intensity", sc->gen.log_intensity, sc->floor.log_intensity, 1);
+    fputc('}', js);
+}
+
 int md_eval_images(const ds_images *ref, const ds_images *ref2, const ds_images *gen,
                    const md_eval_opts *o_in, mt_plot *pl, md_eval_report *out)
 {
@@ -1616,6 +1704,12 @@ int md_eval_images(const ds_images *ref, const ds_images *ref2, const ds_images 
     if (!rc)
         rc = mt_compare_table_floor(ta, NULL, NULL, sp.na, tb, NULL, NULL, sp.m, tg, NULL, NULL,
                                     sp.m, NOBS, &co, mg, mf);
+    /* conditioning: generated rows made for B's conditions, against a second
+     * real image of the same conditions */
+    same_cond sc = {0, .why = "the generated file was not made for the reference's "
+                              "conditions row by row (gansim-sample --conditions REF -k 1)"};
+    if (!rc && aligned && sp.split && with_cond)
+        rc = same_cond_eval(ref, gen, &sp, &sc);
     cls_out cls = {0};
     if (!rc && o.classifier) {
         snprintf(cls.inputs, sizeof cls.inputs, "channel sums 1-5, total intensity, max-pixel "
@@ -1726,6 +1820,21 @@ int md_eval_images(const ds_images *ref, const ds_images *ref2, const ds_images 
         if (!rc)
             rc = add_ratio_row(&rows, "max-pixel column W1 [pixels]", "max_pixel.w1_col",
                                wg.max_col_w1, wf.max_col_w1, NULL);
+        if (!rc && sc.n) {
+            snprintf(note, sizeof note, "%lld pairs; images of >= %g photons (%lld / %lld "
+                     "pairs, floor)", (long long)sc.n, SAME_COND_MIN_PHOTONS,
+                     (long long)sc.gen.n_showers, (long long)sc.floor.n_showers);
+            rc = add_ratio_row(&rows, "same conditions: centroid distance [px], median", "same_condition.centroid_dist",
+                               sc.gen.centroid_dist, sc.floor.centroid_dist, note);
+        }
+        if (!rc && sc.n)
+            rc = add_ratio_row(&rows, "same conditions: shower vs none, fraction",
+                               "same_condition.empty_mismatch", sc.gen.empty_mismatch,
+                               sc.floor.empty_mismatch, "one image of the pair empty");
+        if (!rc && sc.n)
+            rc = add_ratio_row(&rows, "same conditions: |ln intensity ratio|, median",
+                               "same_condition.log_intensity", sc.gen.log_intensity,
+                               sc.floor.log_intensity, "ln((1 + S) / (1 + S'))");
         if (!rc)
             rc = add_cls_row(&rows, &cls);
     }
@@ -1766,7 +1875,9 @@ int md_eval_images(const ds_images *ref, const ds_images *ref2, const ds_images 
         json_triple(js, "w1_row", wg.max_row_w1, wf.max_row_w1, 1);
         fputs(", ", js);
         json_triple(js, "w1_col", wg.max_col_w1, wf.max_col_w1, 1);
-        fputs("},\n\"observables\": {", js);
+        fputs("},\n", js);
+        same_cond_json(js, &sc);
+        fputs(",\n\"observables\": {", js);
         for (int c = 0; c < NOBS; c++) {
             fprintf(js, "%s\n    \"%s\": ", c ? "," : "", OBS_NAME[c]);
             json_feature(js, c < 6 ? "photons" : "pixel", &mg[c], &mf[c]);

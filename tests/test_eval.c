@@ -433,6 +433,7 @@ START_TEST(test_eval_images)
                           "\"intensity\": {\"w1\": ", "\"max_pixel\": {\"w1_row\": ",
                           "\"w1_col\": ", "\"observables\": {", "\"ch1\": {\"unit\": \"photons\"",
                           "\"max_col\": {\"unit\": \"pixel\"", "\"classifier\": {\"auc\": ",
+                          "\"same_condition\": {\"pairs\": 0, \"note\": ",
                           "\"summary\": ["};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         assert_has(js, keys[i]);
@@ -451,6 +452,81 @@ START_TEST(test_eval_images)
         const char *png[] = {"images.png", "channels.png", "max_pixel.png"};
         for (size_t i = 0; i < sizeof png / sizeof png[0]; i++)
             ck_assert_msg(exists(path, png[i]), "%s/%s missing", path, png[i]);
+    }
+    gs_test_rmdir(dir);
+}
+END_TEST
+
+/* n images 56x30 whose conditions come in pairs (rows 2k, 2k + 1): a 3x3
+ * shower of ~40 photons at a place set by the conditions, +-1 pixel of
+ * jitter, none for every fifth pair (the particle missed). misplace: the
+ * shower at a random place instead, and always one. */
+static void write_placed(const char *path, int64_t n, uint64_t seed, int misplace)
+{
+    enum { H = 56, W = 30, C = 9 };
+    gs_rng r;
+    gs_rng_seed(&r, seed);
+    float *im = calloc((size_t)n * H * W, sizeof *im), *cond = malloc((size_t)n * C * sizeof *cond);
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t g = i / 2;
+        for (int c = 0; c < C; c++)
+            cond[i * C + c] = (float)(g * 10 + c);
+        if (g % 5 == 0 && !misplace)
+            continue;
+        int64_t pr = 5 + (g * 7) % 46, pc = 3 + (g * 5) % 24;
+        if (misplace) {
+            pr = 1 + (int64_t)gs_rng_below(&r, H - 2);
+            pc = 1 + (int64_t)gs_rng_below(&r, W - 2);
+        }
+        pr += (int64_t)gs_rng_below(&r, 3) - 1;
+        pc += (int64_t)gs_rng_below(&r, 3) - 1;
+        for (int dr = -1; dr <= 1; dr++)
+            for (int dc = -1; dc <= 1; dc++)
+                im[i * H * W + (pr + dr) * W + pc + dc] = (float)(3 + 3 * gs_rng_uniform(&r));
+    }
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    hsize_t d3[3] = {(hsize_t)n, H, W}, d2[2] = {(hsize_t)n, C};
+    H5Dclose(put_data(f, "images", H5T_NATIVE_FLOAT, 3, d3, im));
+    H5Dclose(put_data(f, "conditions", H5T_NATIVE_FLOAT, 2, d2, cond));
+    H5Fclose(f);
+    free(im);
+    free(cond);
+}
+
+/* The same-condition metrics see what the marginal ones cannot: showers of
+ * the right size and brightness drawn at the wrong place for their
+ * conditions, and showers where the real particle missed. */
+START_TEST(test_eval_same_conditions)
+{
+    char dir[64], args[2048], path[1200];
+    gs_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/real.h5", dir);
+    write_placed(path, 400, 1, 0);
+    for (int mis = 0; mis < 2; mis++) {
+        snprintf(path, sizeof path, "%s/gen%d.h5", dir, mis);
+        write_placed(path, 400, 2, mis);
+        snprintf(args, sizeof args, "--real %s/real.h5 --gen %s/gen%d.h5 --out %s/rep%d "
+                 "--cls-steps 20", dir, dir, mis, dir, mis);
+        ck_assert_int_eq(run_eval(dir, NULL, args), 0);
+        snprintf(path, sizeof path, "%s/rep%d/metrics.json", dir, mis);
+        char *js = gs_test_read_file(path);
+        ck_assert_ptr_nonnull(js);
+        /* every row of B has its partner: 200 pairs; 4 in 5 hold showers */
+        ck_assert(JNUM(js, "same_condition", "pairs") == 200);
+        const double fl = JNUM(js, "same_condition", "centroid_dist_floor");
+        const double d = JNUM(js, "same_condition", "centroid_dist");
+        ck_assert(fl > 0.5 && fl < 2.5); /* two +-1 pixel jitters */
+        if (!mis) {
+            ck_assert_msg(d < 2 * fl, "placed right: %g against the floor %g", d, fl);
+            ck_assert(JNUM(js, "same_condition", "empty_mismatch") == 0);
+        } else {
+            ck_assert_msg(d > 5 * fl, "misplaced: %g against the floor %g", d, fl);
+            ck_assert_close(JNUM(js, "same_condition", "empty_mismatch"), 0.2, 0.06, 0);
+        }
+        ck_assert(JNUM(js, "same_condition", "empty_mismatch_floor") == 0);
+        assert_has(js, "\"key\": \"same_condition.centroid_dist\"");
+        free(js);
     }
     gs_test_rmdir(dir);
 }
@@ -625,6 +701,7 @@ static Suite *eval_suite(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_eval_events);
     tcase_add_test(tc, test_eval_images);
+    tcase_add_test(tc, test_eval_same_conditions);
     tcase_add_test(tc, test_eval_no_gnuplot);
     tcase_add_test(tc, test_eval_errors);
     tcase_add_test(tc, test_eval_log_without_records);

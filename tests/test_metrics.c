@@ -463,6 +463,65 @@ START_TEST(test_max_pixel_ties)
 }
 END_TEST
 
+/* Same-condition pairs by hand: photon-weighted centroids, the empty-image
+ * threshold, negative and NaN pixels counted as 0, index lists. */
+START_TEST(test_same_cond_pairs)
+{
+    enum { H = 8, W = 6, N = 5, PX = H * W };
+    float a[N * PX] = {0}, b[N * PX] = {0};
+#define AT(im, i, r, c) (im)[(i) * PX + (r) * W + (c)]
+    AT(a, 0, 1, 1) = 30; /* distance hypot(3, 4) = 5 */
+    AT(b, 0, 4, 5) = 30;
+    AT(a, 1, 2, 2) = 20; /* centroid (2, 3) against (6, 3): 4 */
+    AT(a, 1, 2, 4) = 20;
+    AT(b, 1, 6, 3) = 40;
+    AT(a, 2, 0, 0) = 5; /* under 10 photons: a shower against none */
+    AT(b, 2, 0, 0) = 30;
+    AT(b, 3, 3, 3) = -50; /* both empty: negative and NaN pixels hold nothing */
+    AT(b, 3, 4, 4) = NAN;
+    AT(a, 4, 7, 0) = 12; /* distance 3; the negative pixel does not pull */
+    AT(b, 4, 7, 3) = 12;
+    AT(b, 4, 0, 0) = -100;
+#undef AT
+    mt_same_cond_metrics m;
+    ck_assert_int_eq(mt_compare_same_cond(a, NULL, b, NULL, N, H, W, 10, &m), GS_OK);
+    ck_assert_int_eq(m.n_pairs, N);
+    ck_assert_int_eq(m.n_showers, 3);
+    ck_assert_close(m.centroid_dist, 4.0, 1e-12, 0); /* median of 5, 4, 3 */
+    ck_assert_close(m.empty_mismatch, 0.2, 1e-12, 0);
+    ck_assert_close(m.log_intensity, 0.0, 1e-12, 0); /* 4 of 5 pairs equally bright */
+    /* index lists: the same pairs in reverse order give the same medians */
+    const int64_t rev[N] = {4, 3, 2, 1, 0};
+    mt_same_cond_metrics r;
+    ck_assert_int_eq(mt_compare_same_cond(a, rev, b, rev, N, H, W, 10, &r), GS_OK);
+    ck_assert_close(r.centroid_dist, m.centroid_dist, 0, 0);
+    ck_assert_close(r.empty_mismatch, m.empty_mismatch, 0, 0);
+    /* pair 2 alone: |ln(6 / 31)|, no shower pair, so no centroid distance */
+    const int64_t two[1] = {2};
+    ck_assert_int_eq(mt_compare_same_cond(a, two, b, two, 1, H, W, 10, &r), GS_OK);
+    ck_assert_close(r.log_intensity, log(31.0 / 6.0), 1e-12, 0);
+    ck_assert_int_eq(r.n_showers, 0);
+    ck_assert(isnan(r.centroid_dist));
+    ck_assert_close(r.empty_mismatch, 1.0, 0, 0);
+    /* a threshold of 0: pair 2's 5 photons are a shower at the same place */
+    ck_assert_int_eq(mt_compare_same_cond(a, two, b, two, 1, H, W, 0, &r), GS_OK);
+    ck_assert_close(r.centroid_dist, 0.0, 0, 0);
+    ck_assert_close(r.empty_mismatch, 0.0, 0, 0);
+    /* every image against itself: at zero */
+    ck_assert_int_eq(mt_compare_same_cond(a, NULL, a, NULL, N, H, W, 10, &r), GS_OK);
+    ck_assert_close(r.centroid_dist, 0.0, 0, 0);
+    ck_assert_close(r.empty_mismatch, 0.0, 0, 0);
+    ck_assert_close(r.log_intensity, 0.0, 0, 0);
+    /* errors */
+    ck_assert_int_eq(mt_compare_same_cond(a, NULL, b, NULL, 0, H, W, 10, &r), GS_ERR_ARG);
+    ck_assert_int_eq(mt_compare_same_cond(NULL, NULL, b, NULL, N, H, W, 10, &r), GS_ERR_ARG);
+    ck_assert_int_eq(mt_compare_same_cond(a, NULL, b, NULL, N, 0, W, 10, &r), GS_ERR_ARG);
+    ck_assert_int_eq(mt_compare_same_cond(a, NULL, b, NULL, N, H, W, -1, &r), GS_ERR_ARG);
+    ck_assert_int_eq(mt_compare_same_cond(a, NULL, b, NULL, N, H, W, NAN, &r), GS_ERR_ARG);
+    ck_assert_int_eq(mt_compare_same_cond(a, NULL, b, NULL, N, H, W, 10, NULL), GS_ERR_ARG);
+}
+END_TEST
+
 /* ---- metric sets ---- */
 START_TEST(test_compare_1d)
 {
@@ -898,6 +957,7 @@ static Suite *stats_suite(void)
     tcase_add_test(tc, test_kolmogorov_chi2_known);
     tcase_add_test(tc, test_auc_known);
     tcase_add_test(tc, test_rank_corr);
+    tcase_add_test(tc, test_same_cond_pairs);
     suite_add_tcase(s, tc);
     return s;
 }
