@@ -36,6 +36,11 @@ const md_cfg_field md_zdc_cfg_fields[] = {
     F("model.d_sums", MD_CFG_BOOL, d_sums, 0, 0, NULL,
       "the discriminator's dense layer also sees log(1 + the 5 ZDC channel sums in photons) "
       "(as CaloGAN's D sees its layer energies)"),
+    F("model.d_mismatch", MD_CFG_FLOAT, d_mismatch, 0, 1, NULL,
+      "weight w of real images shown with another row's conditions among the "
+      "discriminator's fake examples (generated ones get 1 - w): a matching-aware D "
+      "(Reed et al. 2016, GAN-CLS: 0.5) that must check the image against its "
+      "conditions; 0 = off"),
     F("reg.sdi", MD_CFG_BOOL, sdi, 0, 0, NULL, "SDI diversity term"),
     F("reg.sdi_lambda", MD_CFG_FLOAT, sdi_lambda, 0, 1e6, NULL, "SDI diversity strength"),
     F("reg.sdi_space", MD_CFG_ENUM, sdi_space, 0, 0, "features,pixels",
@@ -422,12 +427,16 @@ static int train_step(md_zdc_state *s, md_losses *out)
     nn_tensor *real = nn_input(c, 4, img4, s->bx);
     nn_tensor *ones = nn_input(c, 2, (int64_t[]){bl, 1}, s->ones);
     nn_tensor *zeros = nn_input(c, 2, (int64_t[]){bl, 1}, s->zeros);
-    nn_tensor *lr = md_zdc_disc_fwd(c, &s->d, real, cond, dr, NULL);
-    nn_tensor *lf = md_zdc_disc_fwd(c, &s->d, fake, cond, dr, NULL);
-    nn_tensor *loss_d = cfg->loss == 1
-                            ? nn_add(c, md_zdc_hinge(c, lr, -1.0f), md_zdc_hinge(c, lf, 1.0f))
-                            : nn_add(c, nn_bce_with_logits(c, lr, ones),
-                                     nn_bce_with_logits(c, lf, zeros));
+    nn_tensor *cond_mis = NULL;
+    if (cfg->d_mismatch > 0) {
+        /* real image j with row j + 1's conditions (cyclically, within this
+         * rank's rows), in the half of bc the generator step fills later */
+        float *cm = s->bc + bl * nc;
+        for (int64_t j = 0; j < bl; j++)
+            memcpy(cm + j * nc, s->bc + ((j + 1) % bl) * nc, (size_t)nc * sizeof(float));
+        cond_mis = nn_input(c, 2, (int64_t[]){bl, nc}, cm);
+    }
+    nn_tensor *loss_d = md_zdc_d_loss(c, cfg, &s->d, real, fake, cond, cond_mis, ones, zeros, dr);
     if (np > 1)
         loss_d = nn_scale(c, loss_d, share);
     int rc = loss_d ? nn_backward(c, loss_d) : GS_ERR_NOMEM;
@@ -670,9 +679,9 @@ static void zdc_log_header(const md_run *run, FILE *log)
             (long long)s->w, (long long)s->nc);
     /* no key=value here: log readers take those for records */
     fprintf(log, "# regularisers: sdi %s (lambda %g, mean s %.4f), intensity %s (lambda %g), "
-                 "aux %s (lambda %g)\n", cfg->sdi ? "on" : "off", cfg->sdi_lambda, s->mean_s,
-            cfg->intensity ? "on" : "off", cfg->intensity_lambda, cfg->aux ? "on" : "off",
-            cfg->aux_lambda);
+                 "aux %s (lambda %g), mismatched conditions in D %g\n", cfg->sdi ? "on" : "off",
+            cfg->sdi_lambda, s->mean_s, cfg->intensity ? "on" : "off", cfg->intensity_lambda,
+            cfg->aux ? "on" : "off", cfg->aux_lambda, cfg->d_mismatch);
 }
 
 int md_zdc_train(const md_zdc_cfg *cfg, const ds_images *data, const md_train_opts *opts,

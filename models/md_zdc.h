@@ -38,6 +38,10 @@ typedef struct {
                                       flattened features (the ALICE design), 1 also a
                                       projection term (Miyato & Koyama 2018) */
     int d_sums;                    /* D also sees log(1 + the 5 channel sums in photons) */
+    double d_mismatch;             /* w in [0, 1]: D's fake examples are generated images
+                                      (weight 1 - w) and real images with another row's
+                                      conditions (weight w): the matching-aware D of
+                                      Reed et al. 2016 (GAN-CLS, w = 0.5); 0 = off */
     /* regularisers */
     int sdi;                       /* SDI diversity term on/off */
     double sdi_lambda;
@@ -128,6 +132,16 @@ nn_tensor *md_zdc_aux_fwd(nn_ctx *c, const md_zdc_aux *a, nn_tensor *x);
  * hinge(real, -1) + hinge(fake, +1), G minimises -mean(D(fake)) with
  * model.loss = hinge (Lim & Ye 2017, "Geometric GAN"). */
 nn_tensor *md_zdc_hinge(nn_ctx *c, nn_tensor *logit, float sign);
+/* D's loss on one batch (minimised by D): real images with their conditions
+ * are real; generated images are fake with weight 1 - w and, when w =
+ * cfg->d_mismatch > 0, real images with the conditions cond_mis (another
+ * row's) are fake with weight w (Reed et al. 2016, "Generative adversarial
+ * text to image synthesis", GAN-CLS). Non-saturating BCE with logits or hinge
+ * (cfg->loss). real, fake [B, 1, h, w]; cond, cond_mis [B, n_cond] (cond_mis
+ * unused when w = 0); ones, zeros [B, 1]; rng: dropout. -> [1] */
+nn_tensor *md_zdc_d_loss(nn_ctx *c, const md_zdc_cfg *cfg, const md_zdc_disc *d,
+                         nn_tensor *real, nn_tensor *fake, nn_tensor *cond,
+                         nn_tensor *cond_mis, nn_tensor *ones, nn_tensor *zeros, gs_rng *rng);
 /* s_i, the diversity of the real responses to conditions like row i's:
  * rows with identical conditions form a group; a row alone in its group
  * uses its k nearest rows (Euclidean, in the given — standardised —

@@ -192,6 +192,26 @@ int md_zdc_diversity_weights(const float *cond, const float *img, int64_t n, int
     return rc;
 }
 
+nn_tensor *md_zdc_d_loss(nn_ctx *c, const md_zdc_cfg *cfg, const md_zdc_disc *d,
+                         nn_tensor *real, nn_tensor *fake, nn_tensor *cond,
+                         nn_tensor *cond_mis, nn_tensor *ones, nn_tensor *zeros, gs_rng *rng)
+{
+    const int hinge = cfg->loss == 1;
+    nn_tensor *lr = md_zdc_disc_fwd(c, d, real, cond, rng, NULL);
+    nn_tensor *lf = md_zdc_disc_fwd(c, d, fake, cond, rng, NULL);
+    nn_tensor *loss_r = hinge ? md_zdc_hinge(c, lr, -1.0f) : nn_bce_with_logits(c, lr, ones);
+    nn_tensor *loss_f = hinge ? md_zdc_hinge(c, lf, 1.0f) : nn_bce_with_logits(c, lf, zeros);
+    if (cfg->d_mismatch > 0) {
+        /* a sharp image at the wrong place for its conditions is fake too: D
+         * must check the image against the conditions, not only its look */
+        nn_tensor *lm = md_zdc_disc_fwd(c, d, real, cond_mis, rng, NULL);
+        nn_tensor *loss_m = hinge ? md_zdc_hinge(c, lm, 1.0f) : nn_bce_with_logits(c, lm, zeros);
+        loss_f = nn_add(c, nn_scale(c, loss_f, (float)(1 - cfg->d_mismatch)),
+                        nn_scale(c, loss_m, (float)cfg->d_mismatch));
+    }
+    return nn_add(c, loss_r, loss_f);
+}
+
 /* mean(relu(1 + sign * logit)): the hinge loss's two halves, sign -1 for
  * real rows and +1 for generated ones (Lim & Ye 2017; SN-GAN's D loss) */
 nn_tensor *md_zdc_hinge(nn_ctx *c, nn_tensor *logit, float sign)

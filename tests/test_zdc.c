@@ -494,7 +494,8 @@ static void probe_cb(void *ud, const md_progress *p)
 
 START_TEST(t_no_malloc_in_step)
 {
-    /* _i = 0: the default D; 1: with spectral normalisation; 2: layer norm;
+    /* _i = 0: the default D; 1: with spectral normalisation; 2: layer norm and
+     * mismatched conditions;
      * 3: both, with the hinge loss and the projection term; all but 1 with the channel sums */
     alloc_count_prove();
     ds_images data;
@@ -507,6 +508,7 @@ START_TEST(t_no_malloc_in_step)
     cfg.loss = _i == 3;
     cfg.d_cond = _i == 3;
     cfg.d_sums = _i != 1; /* on by default */
+    cfg.d_mismatch = _i == 2 ? 0.5 : 0;
     cfg.eval_every = cfg.ckpt_every = 1000; /* only at the last step */
     alloc_probe a = {{0}};
     md_train_opts o = {.out_dir = dir, .progress = probe_cb, .progress_ud = &a};
@@ -653,6 +655,89 @@ START_TEST(t_projection)
     ck_assert_int_eq(md_zdc_disc_init(&d, &cfg, 9, 56, 30, &r), GS_OK);
     ck_assert_int_eq(d.proj, 0);
     ck_assert_ptr_null(nn_params_find(&d.ps, "D.emb.w"));
+    md_zdc_disc_free(&d);
+}
+END_TEST
+
+/* ---- model.d_mismatch: real images with another row's conditions are fake too ---- */
+static double bce_mean(const nn_tensor *l, double y)
+{
+    double s = 0;
+    for (int64_t i = 0; i < l->n; i++) {
+        const double x = l->data[i];
+        s += fmax(x, 0) - x * y + log1p(exp(-fabs(x)));
+    }
+    return s / (double)l->n;
+}
+
+static double hinge_mean(const nn_tensor *l, double sign)
+{
+    double s = 0;
+    for (int64_t i = 0; i < l->n; i++)
+        s += fmax(0, 1 + sign * l->data[i]);
+    return s / (double)l->n;
+}
+
+START_TEST(t_d_mismatch)
+{
+    enum { B = 3, NC = 9, PX = 56 * 30 };
+    md_zdc_cfg cfg;
+    tiny_disc_cfg(&cfg);
+    ck_assert(cfg.d_mismatch == 0); /* off by default */
+    gs_rng r;
+    gs_rng_seed(&r, 9);
+    md_zdc_disc d;
+    ck_assert_int_eq(md_zdc_disc_init(&d, &cfg, NC, 56, 30, &r), GS_OK);
+    static float real[B * PX], fake[2][B * PX];
+    float cond[B * NC], mis[B * NC], ones[B], zeros[B];
+    for (int i = 0; i < B * PX; i++) {
+        real[i] = (float)gs_rng_uniform(&r) * 3.0f;
+        fake[0][i] = (float)gs_rng_uniform(&r) * 2.0f;
+        fake[1][i] = (float)gs_rng_uniform(&r) * 4.0f;
+    }
+    gs_rng_fill_normal(&r, cond, B * NC, 0, 1);
+    for (int i = 0; i < B; i++) {
+        memcpy(mis + i * NC, cond + ((i + 1) % B) * NC, NC * sizeof(float));
+        ones[i] = 1;
+        zeros[i] = 0;
+    }
+    const int64_t s4[4] = {B, 1, 56, 30}, s2[2] = {B, NC}, s1[2] = {B, 1};
+    nn_ctx *c = nn_ctx_new();
+    nn_set_training(c, false); /* no power-iteration update between the passes */
+    for (int loss = 0; loss <= 1; loss++) {
+        cfg.loss = loss;
+        /* the three logits alone: D(real, c), D(fake, c), D(real, c') */
+        nn_ctx_reset(c);
+        nn_tensor *lr = md_zdc_disc_fwd(c, &d, nn_input(c, 4, s4, real), nn_input(c, 2, s2, cond),
+                                        &r, NULL);
+        nn_tensor *lm = md_zdc_disc_fwd(c, &d, nn_input(c, 4, s4, real), nn_input(c, 2, s2, mis),
+                                        &r, NULL);
+        double fk[2];
+        for (int k = 0; k < 2; k++) {
+            nn_tensor *lf = md_zdc_disc_fwd(c, &d, nn_input(c, 4, s4, fake[k]),
+                                            nn_input(c, 2, s2, cond), &r, NULL);
+            fk[k] = loss ? hinge_mean(lf, 1) : bce_mean(lf, 0);
+        }
+        const double pr = loss ? hinge_mean(lr, -1) : bce_mean(lr, 1),
+                     pm = loss ? hinge_mean(lm, 1) : bce_mean(lm, 0);
+        ck_assert(fabs(pm - (loss ? hinge_mean(lr, 1) : bce_mean(lr, 0))) > 1e-6); /* c' matters */
+        const double ws[3] = {0, 0.25, 1};
+        for (int wi = 0; wi < 3; wi++)
+            for (int k = 0; k < 2; k++) {
+                cfg.d_mismatch = ws[wi];
+                nn_ctx_reset(c);
+                nn_tensor *L = md_zdc_d_loss(
+                    c, &cfg, &d, nn_input(c, 4, s4, real), nn_input(c, 4, s4, fake[k]),
+                    nn_input(c, 2, s2, cond), ws[wi] > 0 ? nn_input(c, 2, s2, mis) : NULL,
+                    nn_input(c, 2, s1, ones), nn_input(c, 2, s1, zeros), &r);
+                ck_assert_ptr_nonnull(L);
+                const double want = pr + (1 - ws[wi]) * fk[k] + ws[wi] * pm;
+                ck_assert_msg(fabs(L->data[0] - want) <= 1e-5 * (1 + fabs(want)),
+                              "loss %d w %g fake %d: %g, by hand %g", loss, ws[wi], k,
+                              (double)L->data[0], want);
+            }
+    }
+    nn_ctx_free(c);
     md_zdc_disc_free(&d);
 }
 END_TEST
@@ -807,6 +892,7 @@ static Suite *zdc_suite(void)
     tcase_add_loop_test(tc, t_no_malloc_in_step, 0, 4);
     tcase_add_test(tc, t_layernorm_hinge);
     tcase_add_test(tc, t_projection);
+    tcase_add_test(tc, t_d_mismatch);
     tcase_add_test(tc, t_disc_sums);
     tcase_add_test(tc, t_neutron_shapes_sn);
     tcase_add_test(tc, t_neutron_train_resume);
