@@ -70,6 +70,21 @@ static void write_events(const char *path, int64_t n, uint64_t seed, float shift
     free(pdg);
 }
 
+/* Writes n images [n, 56, 30] and their 9 conditions as an image set; frees both. */
+static void put_image_set(const char *path, int64_t n, float *im, float *cond)
+{
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    hsize_t d3[3] = {(hsize_t)n, 56, 30}, d2[2] = {(hsize_t)n, 9};
+    H5Dclose(put_data(f, "images", H5T_NATIVE_FLOAT, 3, d3, im));
+    hid_t d = put_data(f, "conditions", H5T_NATIVE_FLOAT, 2, d2, cond);
+    put_str_attr(d, "columns", "E,vx,vy,vz,px,py,pz,mass,charge");
+    H5Dclose(d);
+    H5Fclose(f);
+    free(im);
+    free(cond);
+}
+
 /* ZDC-like set: n images 56x30 with a bright spot, 9 conditions per row */
 static void write_images(const char *path, int64_t n, uint64_t seed, float scale)
 {
@@ -85,16 +100,7 @@ static void write_images(const char *path, int64_t n, uint64_t seed, float scale
         for (int c = 0; c < C; c++)
             cond[i * C + c] = (float)(i % 7 + c); /* deterministic: equal row by row */
     }
-    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    ck_assert_int_ge(f, 0);
-    hsize_t d3[3] = {(hsize_t)n, H, W}, d2[2] = {(hsize_t)n, C};
-    H5Dclose(put_data(f, "images", H5T_NATIVE_FLOAT, 3, d3, im));
-    hid_t d = put_data(f, "conditions", H5T_NATIVE_FLOAT, 2, d2, cond);
-    put_str_attr(d, "columns", "E,vx,vy,vz,px,py,pz,mass,charge");
-    H5Dclose(d);
-    H5Fclose(f);
-    free(im);
-    free(cond);
+    put_image_set(path, n, im, cond);
 }
 
 static int exists(const char *dir, const char *name)
@@ -484,14 +490,7 @@ static void write_placed(const char *path, int64_t n, uint64_t seed, int misplac
             for (int dc = -1; dc <= 1; dc++)
                 im[i * H * W + (pr + dr) * W + pc + dc] = (float)(3 + 3 * gs_rng_uniform(&r));
     }
-    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    ck_assert_int_ge(f, 0);
-    hsize_t d3[3] = {(hsize_t)n, H, W}, d2[2] = {(hsize_t)n, C};
-    H5Dclose(put_data(f, "images", H5T_NATIVE_FLOAT, 3, d3, im));
-    H5Dclose(put_data(f, "conditions", H5T_NATIVE_FLOAT, 2, d2, cond));
-    H5Fclose(f);
-    free(im);
-    free(cond);
+    put_image_set(path, n, im, cond);
 }
 
 /* The same-condition metrics see what the marginal ones cannot: showers of
