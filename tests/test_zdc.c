@@ -508,7 +508,7 @@ START_TEST(t_no_malloc_in_step)
     cfg.loss = _i == 3;
     cfg.d_cond = _i == 3;
     cfg.d_sums = _i != 1; /* on by default */
-    cfg.d_mismatch = _i == 2 ? 0.5 : 0;
+    cfg.d_mismatch = _i == 2 ? 0.5 : 0; /* on by default: the other D variants without */
     cfg.eval_every = cfg.ckpt_every = 1000; /* only at the last step */
     alloc_probe a = {{0}};
     md_train_opts o = {.out_dir = dir, .progress = probe_cb, .progress_ud = &a};
@@ -683,7 +683,7 @@ START_TEST(t_d_mismatch)
     enum { B = 3, NC = 9, PX = 56 * 30 };
     md_zdc_cfg cfg;
     tiny_disc_cfg(&cfg);
-    ck_assert(cfg.d_mismatch == 0); /* off by default */
+    ck_assert(cfg.d_mismatch == 0.5); /* the defaults' GAN-CLS weight */
     gs_rng r;
     gs_rng_seed(&r, 9);
     md_zdc_disc d;

@@ -510,6 +510,7 @@ static void zdc_plain_cfg(md_zdc_cfg *c, int64_t batch)
     c->loss = 0;
     c->d_cond = 0;
     c->d_sums = 0;
+    c->d_mismatch = 0;
     c->sdi = 0;
     c->sdi_lambda = 0.1;
     c->sdi_space = 0;
@@ -646,12 +647,15 @@ static zdc_fl zdc_flops(const md_zdc_cfg *c, int64_t nc, int64_t h, int64_t w)
  * SDI: two noises per condition): G forward, D forward and data gradient, G
  * weight and data gradients: m (3 fg + 2 fd). With the aux regressor: its
  * step on real images (3 fr - fr1) and its forward + data gradient on n
- * generated ones (2 fr). The weight average, Adam, the sampler's exp and the
+ * generated ones (2 fr). With model.d_mismatch one more D forward and
+ * backward on the real images (3 fd - fd1). The weight average, Adam, the sampler's exp and the
  * regularisers' own elementwise terms are not counted. */
 static double zdc_train_gflop(const md_zdc_cfg *c, const zdc_fl *f, int64_t n)
 {
     const double m = c->sdi ? 2.0 : 1.0;
     double per = f->g + 6 * f->d - 2 * f->d1 + m * (3 * f->g + 2 * f->d);
+    if (c->d_mismatch > 0) /* D forward + backward on the real images with other conditions */
+        per += 3 * f->d - f->d1;
     if (c->aux)
         per += 5 * f->r - f->r1;
     return 1e-9 * (double)n * per;
@@ -721,11 +725,11 @@ static int bench_zdc_recipe(bench *b)
     char shape[64];
     int k = snprintf(shape, sizeof shape, "batch %lld", (long long)cfg.batch);
     static const char *const norm[] = {"", " sn", " ln", " sn ln"};
-    snprintf(shape + k, sizeof shape - (size_t)k, "%s%s%s%s%s%s%s%s", cfg.sdi ? " sdi" : "",
+    snprintf(shape + k, sizeof shape - (size_t)k, "%s%s%s%s%s%s%s%s%s", cfg.sdi ? " sdi" : "",
              cfg.intensity ? " int" : "", cfg.aux ? " aux" : "",
              cfg.d_norm >= 0 && cfg.d_norm <= 3 ? norm[cfg.d_norm] : " norm?",
-             cfg.d_sums ? " sums" : "", cfg.d_bn ? " bn" : "", cfg.d_cond == 1 ? " proj" : "",
-             cfg.loss == 1 ? " hinge" : "");
+             cfg.d_sums ? " sums" : "", cfg.d_mismatch > 0 ? " mismatch" : "",
+             cfg.d_bn ? " bn" : "", cfg.d_cond == 1 ? " proj" : "", cfg.loss == 1 ? " hinge" : "");
     return zdc_rows(b, &cfg, cfg.batch, false, "zdc default-recipe train", shape);
 }
 
