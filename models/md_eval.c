@@ -1706,8 +1706,11 @@ int md_eval_images(const ds_images *ref, const ds_images *ref2, const ds_images 
                                     sp.m, NOBS, &co, mg, mf);
     /* conditioning: generated rows made for B's conditions, against a second
      * real image of the same conditions */
-    same_cond sc = {0, .why = "the generated file was not made for the reference's "
-                              "conditions row by row (gansim-sample --conditions REF -k 1)"};
+    same_cond sc = {0, .why = ref2 ? "with a second reference the generated rows are not "
+                                     "paired with real ones"
+                                   : "the generated file was not made for the reference's "
+                                     "conditions row by row (gansim-sample --conditions REF "
+                                     "-k 1)"};
     if (!rc && aligned && sp.split && with_cond)
         rc = same_cond_eval(ref, gen, &sp, &sc);
     cls_out cls = {0};

@@ -64,7 +64,11 @@ static void usage(FILE *f)
             "|p| when unknown) and theta: KL, JS, KS with p-value, chi2/ndf, W1 in the\n"
             "feature's unit; 2-D KL of x-y, r-t, E-r, E-t; rank-correlation matrix\n"
             "difference; classifier AUC; per region (r < R0 or not) and per species.\n"
-            "Image sets: the 5 ZDC channel sums, total intensity, max-pixel position.\n"
+            "Image sets: the 5 ZDC channel sums, total intensity, max-pixel position;\n"
+            "when --gen was made for --real's conditions row by row (gansim-sample\n"
+            "--conditions REAL -k 1), the conditioning: shower-centroid distance,\n"
+            "shower-vs-none mismatch and intensity ratio of each real image and the one\n"
+            "generated for its conditions, against two real images of one condition.\n"
             "docs/metrics.md explains every number and metrics.json key.\n"
             "Environment: GANSIM_GNUPLOT names the gnuplot program (default gnuplot).\n"
             "Exit status: 0 ok, 1 failure, 2 usage error.\n");
