@@ -10,6 +10,7 @@
 
 #include "core/gs_pdg.h"
 #include "metrics/mt.h"
+#include "models/md_zdc_internal.h"
 #include "nn/nn.h"
 
 #define MAXF 64          /* features (file + derived) */
@@ -1557,15 +1558,6 @@ typedef struct {
     const char *why;                /* why not computed, when n = 0 */
 } same_cond;
 
-static int cmp_cond(const void *x, const void *y, void *ctx)
-{
-    const ds_images *im = ctx;
-    const int64_t i = *(const int64_t *)x, j = *(const int64_t *)y;
-    const int c = memcmp(im->cond + i * im->c, im->cond + j * im->c,
-                         (size_t)im->c * sizeof(float));
-    return c ? c : (i > j) - (i < j);
-}
-
 /* The pairs of mt_compare_same_cond: every row r of B (ref rows sp->b[i])
  * whose conditions another reference row p shares gives the pair (r, the
  * image generated for r's conditions, sp->g[i]) and its floor (r, p): the
@@ -1575,20 +1567,28 @@ static int same_cond_eval(const ds_images *ref, const ds_images *gen, const spli
 {
     memset(out, 0, sizeof *out);
     const int64_t n = ref->n;
-    int64_t *ord = malloc((size_t)n * sizeof *ord), *partner = malloc((size_t)n * sizeof *partner);
+    int64_t ng = 0;
+    int64_t *gid = malloc((size_t)n * sizeof *gid), *partner = malloc((size_t)n * sizeof *partner);
+    int64_t *first = malloc((size_t)n * sizeof *first), *last = malloc((size_t)n * sizeof *last);
     int64_t *ra = malloc((size_t)sp->m * sizeof *ra), *ga = malloc((size_t)sp->m * sizeof *ga);
     int64_t *pa = malloc((size_t)sp->m * sizeof *pa);
-    int rc = ord && partner && ra && ga && pa ? GS_OK : gs_error(GS_ERR_NOMEM, "out of memory");
+    int rc = gid && partner && first && last && ra && ga && pa
+                 ? md_zdc_cond_groups(ref->cond, n, ref->c, gid, &ng)
+                 : gs_error(GS_ERR_NOMEM, "out of memory");
     if (!rc) {
-        for (int64_t i = 0; i < n; i++)
-            ord[i] = i;
-        qsort_r(ord, (size_t)n, sizeof *ord, cmp_cond, (void *)ref);
-        for (int64_t g0 = 0, g1; g0 < n; g0 = g1) {
-            for (g1 = g0 + 1; g1 < n && cond_equal(ref, ord[g0], ref, ord[g1]); g1++)
-                ;
-            for (int64_t k = g0; k < g1; k++)
-                partner[ord[k]] = g1 - g0 > 1 ? ord[k + 1 < g1 ? k + 1 : g0] : -1;
+        /* each row's partner: the next row of its group, the last one's the first */
+        for (int64_t g = 0; g < ng; g++)
+            first[g] = last[g] = -1;
+        for (int64_t r = 0; r < n; r++) {
+            const int64_t g = gid[r];
+            if (last[g] >= 0)
+                partner[last[g]] = r;
+            else
+                first[g] = r;
+            last[g] = r;
         }
+        for (int64_t g = 0; g < ng; g++)
+            partner[last[g]] = first[g] != last[g] ? first[g] : -1;
         int64_t k = 0;
         for (int64_t i = 0; i < sp->m; i++)
             if (partner[sp->b[i]] >= 0) {
@@ -1606,8 +1606,10 @@ static int same_cond_eval(const ds_images *ref, const ds_images *gen, const spli
         if (!rc && !out->why)
             out->n = k;
     }
-    free(ord);
+    free(gid);
     free(partner);
+    free(first);
+    free(last);
     free(ra);
     free(ga);
     free(pa);
